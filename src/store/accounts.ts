@@ -1,0 +1,100 @@
+import type { Queryable } from "./db.ts";
+
+/** An account as stored. Secrets are never part of this row. */
+export interface AccountRow {
+  id: number;
+  name: string;
+  address: string;
+  imapHost: string;
+  imapPort: number;
+  imapTls: boolean;
+  imapUser: string;
+  mailboxes: string[];
+  source: "env" | "db";
+  enabled: boolean;
+  connectedAt: Date;
+  lastSyncAt: Date | null;
+  lastError: string | null;
+}
+
+/** The account described by the environment (EMAIL_HOST, EMAIL_USER, …). */
+export interface EnvAccount {
+  name: string;
+  address: string;
+  imapHost: string;
+  imapPort: number;
+  imapTls: boolean;
+  imapUser: string;
+  mailboxes: string[];
+}
+
+const COLUMNS = `id, name, address, imap_host, imap_port, imap_tls, imap_user, mailboxes, source,
+  enabled, connected_at, last_sync_at, last_error`;
+
+function toAccount(r: Record<string, unknown>): AccountRow {
+  return {
+    id: r.id as number,
+    name: r.name as string,
+    address: r.address as string,
+    imapHost: r.imap_host as string,
+    imapPort: r.imap_port as number,
+    imapTls: r.imap_tls as boolean,
+    imapUser: r.imap_user as string,
+    mailboxes: r.mailboxes as string[],
+    source: r.source as "env" | "db",
+    enabled: r.enabled as boolean,
+    connectedAt: r.connected_at as Date,
+    lastSyncAt: (r.last_sync_at as Date | null) ?? null,
+    lastError: (r.last_error as string | null) ?? null,
+  };
+}
+
+/**
+ * Creates or refreshes the environment's account. Its `connected_at` is set once, on the first
+ * start: mail older than that is history, archived and never answered.
+ */
+export async function upsertEnvAccount(q: Queryable, a: EnvAccount): Promise<AccountRow> {
+  const rows = await q.query(
+    `INSERT INTO accounts (name, address, imap_host, imap_port, imap_tls, imap_user, mailboxes, source)
+     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, 'env')
+     ON CONFLICT (name) DO UPDATE SET address = EXCLUDED.address, imap_host = EXCLUDED.imap_host,
+       imap_port = EXCLUDED.imap_port, imap_tls = EXCLUDED.imap_tls,
+       imap_user = EXCLUDED.imap_user, mailboxes = EXCLUDED.mailboxes
+     RETURNING ${COLUMNS}`,
+    [
+      a.name,
+      a.address,
+      a.imapHost,
+      a.imapPort,
+      a.imapTls,
+      a.imapUser,
+      JSON.stringify(a.mailboxes),
+    ],
+  );
+  return toAccount(rows[0]);
+}
+
+/** Every account, enabled or not, in id order. */
+export async function listAccounts(q: Queryable): Promise<AccountRow[]> {
+  return (await q.query(`SELECT ${COLUMNS} FROM accounts ORDER BY id`)).map(toAccount);
+}
+
+/** Records the outcome of a collection run on the account. */
+export async function recordSyncOutcome(
+  q: Queryable,
+  accountId: number,
+  at: Date,
+  error: string | null,
+): Promise<void> {
+  if (error === null) {
+    await q.query(
+      "UPDATE accounts SET last_sync_at = $2::timestamptz, last_error = NULL WHERE id = $1",
+      [accountId, at.toISOString()],
+    );
+  } else {
+    await q.query(
+      "UPDATE accounts SET last_error = $2, last_error_at = $3::timestamptz WHERE id = $1",
+      [accountId, error, at.toISOString()],
+    );
+  }
+}

@@ -1,0 +1,26 @@
+import type { Queryable } from "./db.ts";
+import { pgSafe } from "./pg_safe.ts";
+
+/** One audit event; `detail` is free-form JSON that says what happened and why. */
+export interface AuditEvent {
+  event: string;
+  at: Date;
+  accountId?: number | null;
+  messageId?: number | null;
+  detail?: Record<string, unknown>;
+}
+
+/** Appends an audit event, in the caller's transaction when given one. */
+export async function recordEvent(q: Queryable, e: AuditEvent): Promise<void> {
+  await q.query(
+    `INSERT INTO audit_events (event, at, account_id, message_id, detail)
+     VALUES ($1, $2::timestamptz, $3, $4, $5::jsonb)`,
+    [
+      e.event,
+      e.at.toISOString(),
+      e.accountId ?? null,
+      e.messageId ?? null,
+      JSON.stringify(pgSafe(e.detail ?? {})),
+    ],
+  );
+}

@@ -1,0 +1,156 @@
+import type { Classification, ParsedEmail } from "../domain/email.ts";
+import type { Queryable } from "./db.ts";
+import { pgSafe } from "./pg_safe.ts";
+
+/** A message's exact bytes and where they were found. */
+export interface RawArrival {
+  uid: number;
+  raw: Uint8Array;
+  sha256: string;
+  internalDate: Date | null;
+}
+
+export type ArrivalOutcome = "stored" | "remapped" | "present";
+
+/**
+ * Stores a message's raw bytes at its place (account, mailbox, UIDVALIDITY, UID), before anything
+ * reads it. In a rescan after a UIDVALIDITY change, a stored message with the same content that
+ * has not been matched yet takes the new place instead ("remapped"): nothing is imported twice
+ * and nothing is lost. A place already stored is left alone ("present").
+ */
+export async function storeArrival(
+  q: Queryable,
+  accountId: number,
+  mailbox: string,
+  uidValidity: number,
+  m: RawArrival,
+  rescanning: boolean,
+  at: Date,
+): Promise<{ outcome: ArrivalOutcome; id: number }> {
+  if (rescanning) {
+    const here = await q.query<{ id: number }>(
+      `SELECT id FROM messages WHERE account_id = $1 AND mailbox = $2 AND uidvalidity = $3 AND uid = $4`,
+      [accountId, mailbox, uidValidity, m.uid],
+    );
+    if (here.length > 0) return { outcome: "present", id: here[0].id };
+    const moved = await q.query<{ id: number }>(
+      `UPDATE messages SET uidvalidity = $3, uid = $4
+       WHERE id = (SELECT id FROM messages
+                   WHERE account_id = $1 AND mailbox = $2 AND content_sha256 = $5
+                     AND uidvalidity <> $3
+                   ORDER BY id LIMIT 1 FOR UPDATE)
+       RETURNING id`,
+      [accountId, mailbox, uidValidity, m.uid, m.sha256],
+    );
+    if (moved.length > 0) return { outcome: "remapped", id: moved[0].id };
+  }
+  const inserted = await q.query<{ id: number }>(
+    `INSERT INTO messages (account_id, mailbox, uidvalidity, uid, content_sha256, raw, size,
+       internal_date, collected_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::timestamptz, $9::timestamptz)
+     ON CONFLICT (account_id, mailbox, uidvalidity, uid) DO NOTHING
+     RETURNING id`,
+    [
+      accountId,
+      mailbox,
+      uidValidity,
+      m.uid,
+      m.sha256,
+      m.raw,
+      m.raw.length,
+      m.internalDate?.toISOString() ?? null,
+      at.toISOString(),
+    ],
+  );
+  if (inserted.length > 0) return { outcome: "stored", id: inserted[0].id };
+  const existing = await q.query<{ id: number }>(
+    `SELECT id FROM messages WHERE account_id = $1 AND mailbox = $2 AND uidvalidity = $3 AND uid = $4`,
+    [accountId, mailbox, uidValidity, m.uid],
+  );
+  return { outcome: "present", id: existing[0].id };
+}
+
+/** Stored messages of an account that have not been parsed yet, oldest first. */
+export async function pendingMessages(
+  q: Queryable,
+  accountId: number,
+  limit: number,
+): Promise<Array<{ id: number; raw: Uint8Array; internalDate: Date | null; collectedAt: Date }>> {
+  const rows = await q.query<
+    { id: number; raw: Uint8Array; internal_date: Date | null; collected_at: Date }
+  >(
+    `SELECT id, raw, internal_date, collected_at FROM messages
+     WHERE account_id = $1 AND parse_status = 'pending' ORDER BY id LIMIT $2`,
+    [accountId, limit],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    raw: r.raw,
+    internalDate: r.internal_date,
+    collectedAt: r.collected_at,
+  }));
+}
+
+/** Saves what the parser and the classifier made of a stored message. */
+export async function saveParsed(
+  q: Queryable,
+  id: number,
+  email: ParsedEmail,
+  c: Classification,
+  at: Date,
+): Promise<void> {
+  const e = pgSafe(email);
+  const o = pgSafe(c.original);
+  await q.query(
+    `UPDATE messages SET parse_status = 'parsed', parse_error = NULL, parsed_at = $2::timestamptz,
+       message_id = $3, from_address = $4, from_name = $5, sender = $6::jsonb, reply_to = $7::jsonb,
+       to_addresses = $8::jsonb, cc_addresses = $9::jsonb, subject = $10,
+       sent_date = $11::timestamptz, in_reply_to = $12, "references" = $13::jsonb,
+       headers = $14::jsonb, text_body = $15, html_body = $16, attachments = $17::jsonb,
+       kind = $18, confidence = $19, evidence = $20::jsonb, original_from_address = $21,
+       original_from_name = $22, original_subject = $23, original_date = $24,
+       original_date_iso = $25::timestamptz, classified_at = $2::timestamptz
+     WHERE id = $1`,
+    [
+      id,
+      at.toISOString(),
+      e.messageId,
+      e.from[0]?.address ?? null,
+      e.from[0]?.name || null,
+      JSON.stringify(e.sender),
+      JSON.stringify(e.replyTo),
+      JSON.stringify(e.to),
+      JSON.stringify(e.cc),
+      e.subject,
+      e.date?.toISOString() ?? null,
+      e.inReplyTo,
+      JSON.stringify(e.references),
+      JSON.stringify(e.headers),
+      e.text,
+      e.html,
+      JSON.stringify(e.attachments),
+      c.kind,
+      c.confidence,
+      JSON.stringify(pgSafe(c.evidence)),
+      o?.fromAddress ?? null,
+      o?.fromName ?? null,
+      o?.subject ?? null,
+      o?.date ?? null,
+      o?.dateIso ?? null,
+    ],
+  );
+}
+
+/** Marks a stored message as unparsable, with the parser's words; it stays listed and shown. */
+export async function saveParseFailure(
+  q: Queryable,
+  id: number,
+  error: string,
+  at: Date,
+): Promise<void> {
+  await q.query(
+    `UPDATE messages SET parse_status = 'failed', parse_error = $2, parsed_at = $3::timestamptz
+     WHERE id = $1`,
+    [id, pgSafe(error), at.toISOString()],
+  );
+}

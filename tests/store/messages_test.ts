@@ -1,0 +1,168 @@
+import assert from "node:assert/strict";
+import { storeTest } from "../support/databases.ts";
+import { upsertEnvAccount } from "../../src/store/accounts.ts";
+import { type RawArrival, storeArrival } from "../../src/store/messages.ts";
+import { advanceMailbox, reconcileMailbox } from "../../src/store/mailbox_state.ts";
+import { migrate, readMigrations } from "../../src/store/migrate.ts";
+import { LockNamespace } from "../../src/store/db.ts";
+import { readStats } from "../../src/store/stats.ts";
+import type { Db } from "../../src/store/db.ts";
+
+const AT = new Date("2026-01-02T03:04:05Z");
+
+async function account(db: Db) {
+  return await upsertEnvAccount(db, {
+    name: "test",
+    address: "box@example.test",
+    imapHost: "127.0.0.1",
+    imapPort: 1143,
+    imapTls: false,
+    imapUser: "box@example.test",
+    mailboxes: ["INBOX"],
+  });
+}
+
+function arrival(uid: number, body: string, sha = `sha-${body}`): RawArrival {
+  return {
+    uid,
+    raw: new TextEncoder().encode(`Subject: ${body}\r\n\r\n${body}\r\n`),
+    sha256: sha,
+    internalDate: null,
+  };
+}
+
+async function places(db: Db) {
+  return (await db.query<{ uidvalidity: number; uid: number; content_sha256: string }>(
+    "SELECT uidvalidity, uid, content_sha256 FROM messages ORDER BY id",
+  )).map((r) => `${r.uidvalidity}/${r.uid}/${r.content_sha256}`);
+}
+
+storeTest("migrations apply once and again as a no-op", async (db) => {
+  const again = await migrate(db, await readMigrations());
+  assert.deepEqual(again, []);
+  const names = await db.query<{ name: string }>("SELECT name FROM schema_migrations");
+  assert.ok(names.some((n) => n.name === "0001_messages.sql"));
+});
+
+storeTest("a place is stored once; raw bytes come back identical", async (db) => {
+  const a = await account(db);
+  const m = arrival(1, "hello");
+  m.raw = new Uint8Array([0x00, 0xff, 0x0d, 0x0a, 0xe7, 0xe3]);
+  const first = await storeArrival(db, a.id, "INBOX", 7, m, false, AT);
+  const second = await storeArrival(db, a.id, "INBOX", 7, m, false, AT);
+  assert.equal(first.outcome, "stored");
+  assert.deepEqual(second, { outcome: "present", id: first.id });
+  const [row] = await db.query<{ raw: Uint8Array; size: number }>(
+    "SELECT raw, size FROM messages WHERE id = $1",
+    [first.id],
+  );
+  assert.deepEqual(new Uint8Array(row.raw), m.raw);
+  assert.equal(row.size, 6);
+});
+
+storeTest(
+  "a UIDVALIDITY change remaps stored messages by content and adds only new ones",
+  async (db) => {
+    const a = await account(db);
+    let s = await reconcileMailbox(db, a.id, "INBOX", 100);
+    assert.equal(s.changed, false);
+    // Two identical messages (same bytes at two UIDs) and one other.
+    await storeArrival(db, a.id, "INBOX", 100, arrival(1, "same"), s.rescanning, AT);
+    await storeArrival(db, a.id, "INBOX", 100, arrival(2, "same"), s.rescanning, AT);
+    await storeArrival(db, a.id, "INBOX", 100, arrival(3, "other"), s.rescanning, AT);
+    await advanceMailbox(db, a.id, "INBOX", 100, 3);
+
+    s = await reconcileMailbox(db, a.id, "INBOX", 200);
+    assert.deepEqual({ changed: s.changed, lastUid: s.lastUid, rescanning: s.rescanning }, {
+      changed: true,
+      lastUid: 0,
+      rescanning: true,
+    });
+    const outcomes = [];
+    for (const m of [arrival(10, "same"), arrival(11, "same"), arrival(12, "other")]) {
+      outcomes.push((await storeArrival(db, a.id, "INBOX", 200, m, true, AT)).outcome);
+    }
+    // A third copy, and a message that arrived during the change, are new.
+    outcomes.push(
+      (await storeArrival(db, a.id, "INBOX", 200, arrival(13, "same"), true, AT)).outcome,
+    );
+    outcomes.push(
+      (await storeArrival(db, a.id, "INBOX", 200, arrival(14, "new"), true, AT)).outcome,
+    );
+    assert.deepEqual(outcomes, ["remapped", "remapped", "remapped", "stored", "stored"]);
+    assert.deepEqual(await places(db), [
+      "200/10/sha-same",
+      "200/11/sha-same",
+      "200/12/sha-other",
+      "200/13/sha-same",
+      "200/14/sha-new",
+    ]);
+    // Replaying the rescan (a run killed before its commit) finds every place present.
+    const replay = await storeArrival(db, a.id, "INBOX", 200, arrival(10, "same"), true, AT);
+    assert.equal(replay.outcome, "present");
+  },
+);
+
+storeTest("the mailbox mark only moves forward", async (db) => {
+  const a = await account(db);
+  await reconcileMailbox(db, a.id, "INBOX", 5);
+  await advanceMailbox(db, a.id, "INBOX", 5, 40);
+  await advanceMailbox(db, a.id, "INBOX", 5, 20);
+  const s = await reconcileMailbox(db, a.id, "INBOX", 5);
+  assert.equal(s.lastUid, 40);
+});
+
+storeTest("an advisory lock is held by one taker at a time", async (db) => {
+  let inner: unknown = "not run";
+  const outer = await db.tryWithLock(LockNamespace.collect, 1, async () => {
+    inner = await db.tryWithLock(LockNamespace.collect, 1, () => Promise.resolve("second"));
+    const other = await db.tryWithLock(LockNamespace.collect, 2, () => Promise.resolve("other"));
+    return other;
+  });
+  assert.deepEqual(inner, { acquired: false });
+  assert.deepEqual(outer, { acquired: true, value: { acquired: true, value: "other" } });
+  const after = await db.tryWithLock(LockNamespace.collect, 1, () => Promise.resolve("again"));
+  assert.deepEqual(after, { acquired: true, value: "again" });
+});
+
+storeTest("text with NUL characters is stored without them; stats count by kind", async (db) => {
+  const a = await account(db);
+  const stored = await storeArrival(db, a.id, "INBOX", 1, arrival(1, "x"), false, AT);
+  const { saveParsed } = await import("../../src/store/messages.ts");
+  await saveParsed(
+    db,
+    stored.id,
+    {
+      messageId: "<a\u0000b@example.test>",
+      from: [{ name: "N\u0000ame", address: "a@example.test" }],
+      sender: null,
+      replyTo: [],
+      to: [],
+      cc: [],
+      subject: "sub\u0000ject",
+      date: null,
+      inReplyTo: null,
+      references: [],
+      headers: { "x-nul": ["a\u0000b"] },
+      text: "te\u0000xt",
+      html: null,
+      attachments: [],
+      attachedMessages: [],
+    },
+    { kind: "forwarded", original: null, confidence: 0.9, evidence: ["e"] },
+    AT,
+  );
+  const [row] = await db.query<{ subject: string; text_body: string; headers: unknown }>(
+    "SELECT subject, text_body, headers FROM messages WHERE id = $1",
+    [stored.id],
+  );
+  assert.equal(row.subject, "subject");
+  assert.equal(row.text_body, "text");
+  assert.deepEqual(row.headers, { "x-nul": ["ab"] });
+  const stats = await readStats(db);
+  assert.deepEqual(
+    { m: stats.messages, f: stats.forwarded, d: stats.direct, u: stats.unparsed },
+    { m: 1, f: 1, d: 0, u: 0 },
+  );
+  assert.equal(stats.accounts[0].messages, 1);
+});
