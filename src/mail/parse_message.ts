@@ -1,0 +1,208 @@
+import { Buffer } from "node:buffer";
+import { type AddressObject, type EmailAddress, simpleParser } from "mailparser";
+import libmime from "libmime";
+import type { Address, AttachedMessage, AttachmentMeta, ParsedEmail } from "../domain/email.ts";
+
+/** The parser's verdict: an `Email`, or the reason it could not make one (the raw stays stored). */
+export type ParseOutcome = { ok: true; email: ParsedEmail } | { ok: false; error: string };
+
+const PARSER_OPTIONS = {
+  // message/rfc822 parts stay attachments and are parsed on their own below, so that a forward
+  // sent as an attachment never mixes its text into the forwarder's note.
+  ignoreEmbedded: true,
+  keepDeliveryStatus: true,
+  keepCidLinks: true,
+  skipImageLinks: true,
+  skipTextToHtml: true,
+  skipTextLinks: true,
+  checksumAlgo: false as const,
+};
+
+const MAX_EMBEDDED_DEPTH = 5;
+
+/**
+ * Parses a message's raw bytes with mailparser. Never throws: a message that cannot be parsed
+ * yields `{ ok: false, error }`, and its raw bytes are kept by the caller.
+ */
+export async function parseMessage(raw: Uint8Array): Promise<ParseOutcome> {
+  try {
+    return { ok: true, email: await parseToEmail(raw, 0) };
+  } catch (e) {
+    return { ok: false, error: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+async function parseToEmail(raw: Uint8Array, depth: number): Promise<ParsedEmail> {
+  const parsed = await simpleParser(Buffer.from(repairHeaderCharset(raw)), PARSER_OPTIONS);
+  const headers = collectHeaders(parsed.headerLines);
+  const attachments: AttachmentMeta[] = [];
+  const attachedMessages: AttachedMessage[] = [];
+  for (const a of parsed.attachments) {
+    attachments.push({
+      filename: a.filename ?? null,
+      contentType: a.contentType,
+      size: a.size ?? a.content?.length ?? 0,
+      contentId: a.contentId ?? null,
+      disposition: a.contentDisposition ?? null,
+    });
+    if (a.contentType === "message/rfc822" && depth < MAX_EMBEDDED_DEPTH && a.content) {
+      try {
+        const inner = await parseToEmail(new Uint8Array(a.content), depth + 1);
+        attachedMessages.push({
+          from: inner.from,
+          subject: inner.subject,
+          date: inner.headers["date"]?.[0] ?? null,
+          text: inner.text,
+          attachedMessages: inner.attachedMessages,
+        });
+      } catch {
+        // An unreadable attached message is still listed in `attachments`.
+      }
+    }
+  }
+  // mailparser puts the time of parsing where the Date header is missing or unreadable; a
+  // message's age matters (old mail is never answered), so only a readable header counts.
+  const dateHeader = headers["date"]?.[0];
+  const dateMs = dateHeader ? Date.parse(dateHeader.replace(/\s*\([^)]*\)\s*$/, "")) : NaN;
+  const date = Number.isNaN(dateMs) ? null : new Date(dateMs);
+  return {
+    messageId: parsed.messageId ?? null,
+    from: addresses(parsed.from),
+    sender: addresses(parsed.headers.get("sender") as AddressObject | undefined)[0] ?? null,
+    replyTo: addresses(parsed.replyTo),
+    to: addresses(parsed.to),
+    cc: addresses(parsed.cc),
+    subject: parsed.subject ?? null,
+    date,
+    inReplyTo: parsed.inReplyTo ?? null,
+    references: typeof parsed.references === "string"
+      ? [parsed.references]
+      : (parsed.references ?? []),
+    headers,
+    text: parsed.text ?? null,
+    html: typeof parsed.html === "string" ? parsed.html : null,
+    attachments,
+    attachedMessages,
+  };
+}
+
+function addresses(field: AddressObject | AddressObject[] | undefined): Address[] {
+  if (!field) return [];
+  const out: Address[] = [];
+  const walk = (list: EmailAddress[]) => {
+    for (const a of list) {
+      if (a.group) walk(a.group);
+      else if (a.address) out.push({ name: a.name ?? "", address: a.address.toLowerCase() });
+    }
+  };
+  for (const f of Array.isArray(field) ? field : [field]) walk(f.value ?? []);
+  return out;
+}
+
+/** Header lines as lower-cased name → unfolded, RFC 2047-decoded values. */
+function collectHeaders(lines: ReadonlyArray<{ key: string; line: string }>) {
+  const out: Record<string, string[]> = {};
+  for (const { key, line } of lines) {
+    const colon = line.indexOf(":");
+    const rawValue = colon < 0 ? "" : line.slice(colon + 1);
+    // RFC 5322 §2.2.3: unfolding removes each CRLF that is followed by white space.
+    const unfolded = rawValue.replace(/\r?\n(?=[ \t])/g, "").trim();
+    let value = unfolded;
+    try {
+      value = libmime.decodeWords(unfolded);
+    } catch {
+      // Keep the undecoded text rather than lose the header.
+    }
+    (out[key.toLowerCase()] ??= []).push(value);
+  }
+  return out;
+}
+
+/**
+ * Raw 8-bit header lines that are not UTF-8 (RFC 6532 allows only UTF-8 there) come, in practice,
+ * from clients writing the message's own charset, mostly windows-1252 / ISO-8859-1. mailparser
+ * would read them as UTF-8 and turn "Formação" into "Forma��o"; re-encoding those lines as UTF-8
+ * first keeps the text. The charset is the first one the message declares, else windows-1252.
+ * Raw bytes inside a Q encoded-word (RFC 2047 §4.2) are escaped instead, so that the word's own
+ * charset decodes them. Only the top-level header block is touched; body bytes pass through.
+ */
+export function repairHeaderCharset(raw: Uint8Array): Uint8Array {
+  const end = headerEnd(raw);
+  if (!raw.subarray(0, end).some((b) => b >= 0x80)) return raw;
+  const strict = new TextDecoder("utf-8", { fatal: true });
+  const fallback = declaredCharsetDecoder(raw);
+  const encoder = new TextEncoder();
+  const parts: Uint8Array[] = [];
+  let changed = false;
+  let start = 0;
+  while (start < end) {
+    let nl = raw.indexOf(0x0a, start);
+    if (nl < 0 || nl >= end) nl = end - 1;
+    const line = raw.subarray(start, nl + 1);
+    start = nl + 1;
+    if (!line.some((b) => b >= 0x80) || isUtf8(strict, line)) {
+      parts.push(line);
+      continue;
+    }
+    const escaped = escapeEncodedWords(line);
+    parts.push(encoder.encode(fallback.decode(escaped)));
+    changed = true;
+  }
+  if (!changed) return raw;
+  parts.push(raw.subarray(end));
+  return concat(parts);
+}
+
+function isUtf8(decoder: TextDecoder, bytes: Uint8Array): boolean {
+  try {
+    decoder.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Replaces raw 8-bit bytes inside `=?charset?Q?…?=` words with `=HH`. */
+function escapeEncodedWords(line: Uint8Array): Uint8Array {
+  const binary = Array.from(line, (b) => String.fromCharCode(b)).join("");
+  const fixed = binary.replace(
+    /=\?[^?\s]+\?[Qq]\?[^?\s]*\?=/g,
+    (word) => word.replace(/[\x80-\xff]/g, (c) => "=" + c.charCodeAt(0).toString(16).toUpperCase()),
+  );
+  return Uint8Array.from(fixed, (c) => c.charCodeAt(0));
+}
+
+/** A decoder for the first charset the message declares, or windows-1252. */
+function declaredCharsetDecoder(raw: Uint8Array): TextDecoder {
+  const head = new TextDecoder("latin1").decode(raw.subarray(0, 65536));
+  const match = /charset\s*=\s*"?([A-Za-z0-9_.:-]+)/i.exec(head);
+  const label = match?.[1]?.toLowerCase();
+  if (label && label !== "utf-8" && label !== "utf8" && label !== "us-ascii") {
+    try {
+      return new TextDecoder(label);
+    } catch {
+      // An unknown label: fall through to the common case.
+    }
+  }
+  return new TextDecoder("windows-1252");
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Index just past the blank line that ends the header block (or the whole length). */
+function headerEnd(raw: Uint8Array): number {
+  for (let i = 0; i < raw.length - 1; i++) {
+    if (raw[i] !== 0x0a) continue;
+    if (raw[i + 1] === 0x0a) return i + 2;
+    if (raw[i + 1] === 0x0d && raw[i + 2] === 0x0a) return i + 3;
+  }
+  return raw.length;
+}
