@@ -1,0 +1,276 @@
+import type { Queryable } from "./db.ts";
+import { pgSafe } from "./pg_safe.ts";
+
+export type OutboxStatus =
+  | "pending"
+  | "sending"
+  | "sent"
+  | "retry"
+  | "failed"
+  | "unknown"
+  | "suppressed"
+  | "cancelled";
+
+/** A reply ready to go, as enqueued. */
+export interface NewOutboxRow {
+  dedupKey: string;
+  messageId: number;
+  accountId: number;
+  ruleName: string;
+  recipient: string;
+  fromAddress: string;
+  subject: string;
+  text: string;
+  html: string | null;
+  messageIdHeader: string;
+  inReplyTo: string | null;
+  references: string[];
+  headers: Record<string, string>;
+  deadlineAt: Date;
+}
+
+/** A row claimed for sending: every later update must name its claim token. */
+export interface ClaimedReply extends Omit<NewOutboxRow, "deadlineAt" | "messageId"> {
+  id: number;
+  messageId: number | null;
+  claimToken: string;
+  attempts: number;
+  deadlineAt: Date;
+}
+
+/**
+ * Enqueues a reply unless one with the same dedup key exists (`INSERT … ON CONFLICT DO NOTHING`):
+ * re-running collection or re-processing a message can never queue a second copy.
+ */
+export async function enqueueReply(
+  q: Queryable,
+  r: NewOutboxRow,
+  at: Date,
+): Promise<{ enqueued: boolean; id: number }> {
+  const s = pgSafe(r);
+  const rows = await q.query<{ id: number }>(
+    `INSERT INTO outbox (dedup_key, message_id, account_id, rule_name, status, recipient,
+       from_address, subject, text_body, html_body, message_id_header, in_reply_to, "references",
+       headers, next_attempt_at, deadline_at, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13::jsonb,
+       $14::timestamptz, $15::timestamptz, $14::timestamptz, $14::timestamptz)
+     ON CONFLICT (dedup_key) DO NOTHING
+     RETURNING id`,
+    [
+      s.dedupKey,
+      s.messageId,
+      s.accountId,
+      s.ruleName,
+      s.recipient,
+      s.fromAddress,
+      s.subject,
+      s.text,
+      s.html,
+      s.messageIdHeader,
+      s.inReplyTo,
+      JSON.stringify(s.references),
+      JSON.stringify(s.headers),
+      at.toISOString(),
+      r.deadlineAt.toISOString(),
+    ],
+  );
+  if (rows.length > 0) return { enqueued: true, id: rows[0].id };
+  const [existing] = await q.query<{ id: number }>("SELECT id FROM outbox WHERE dedup_key = $1", [
+    r.dedupKey,
+  ]);
+  return { enqueued: false, id: existing.id };
+}
+
+/**
+ * Reserves the right to reply to `recipient` under `rule` (one reply per window, like Sieve
+ * vacation's `:days`, RFC 5230 §4.1). Atomic: of two concurrent reservations one wins.
+ */
+export async function reserveReplyLimit(
+  q: Queryable,
+  accountId: number,
+  ruleName: string,
+  recipient: string,
+  at: Date,
+  windowMs: number,
+): Promise<boolean> {
+  const rows = await q.query(
+    `INSERT INTO reply_limits (account_id, rule_name, recipient, reserved_at)
+     VALUES ($1, $2, $3, $4::timestamptz)
+     ON CONFLICT (account_id, rule_name, recipient) DO UPDATE SET reserved_at = EXCLUDED.reserved_at
+       WHERE reply_limits.reserved_at <= $5::timestamptz
+     RETURNING 1 AS ok`,
+    [
+      accountId,
+      ruleName,
+      recipient.toLowerCase(),
+      at.toISOString(),
+      new Date(at.getTime() - windowMs).toISOString(),
+    ],
+  );
+  return rows.length > 0;
+}
+
+/** Replies enqueued since `since`: to one recipient, and for the whole account. */
+export async function recentReplyCounts(
+  q: Queryable,
+  accountId: number,
+  recipient: string,
+  senderSince: Date,
+  accountSince: Date,
+): Promise<{ toRecipient: number; forAccount: number }> {
+  const [row] = await q.query<{ to_recipient: number; for_account: number }>(
+    `SELECT
+       count(*) FILTER (WHERE lower(recipient) = lower($2) AND created_at >= $3::timestamptz)::int
+         AS to_recipient,
+       count(*) FILTER (WHERE created_at >= $4::timestamptz)::int AS for_account
+     FROM outbox
+     WHERE account_id = $1 AND status NOT IN ('cancelled', 'suppressed')
+       AND created_at >= LEAST($3::timestamptz, $4::timestamptz)`,
+    [accountId, recipient, senderSince.toISOString(), accountSince.toISOString()],
+  );
+  return { toRecipient: row.to_recipient, forAccount: row.for_account };
+}
+
+/** Whether the account's replies are paused (loop suspected), and why. */
+export async function repliesPaused(
+  q: Queryable,
+  accountId: number,
+  at: Date,
+): Promise<string | null> {
+  const [row] = await q.query<{ reason: string | null; until: Date | null }>(
+    `SELECT replies_paused_reason AS reason, replies_paused_until AS until FROM accounts
+     WHERE id = $1`,
+    [accountId],
+  );
+  return row?.until && row.until > at ? (row.reason ?? "paused") : null;
+}
+
+/** Pauses the account's replies until `until` (the circuit breaker tripped). */
+export async function pauseReplies(
+  q: Queryable,
+  accountId: number,
+  until: Date,
+  reason: string,
+): Promise<void> {
+  await q.query(
+    `UPDATE accounts SET replies_paused_until = $2::timestamptz, replies_paused_reason = $3
+     WHERE id = $1`,
+    [accountId, until.toISOString(), reason],
+  );
+}
+
+/**
+ * Claims due rows for sending (`FOR UPDATE SKIP LOCKED`: two senders never take the same row),
+ * each with a fresh claim token and a lease. The attempt is counted at claim time.
+ */
+export async function claimDue(
+  q: Queryable,
+  at: Date,
+  leaseMs: number,
+  token: string,
+  limit: number,
+): Promise<ClaimedReply[]> {
+  const rows = await q.query<Record<string, unknown>>(
+    `UPDATE outbox SET status = 'sending', claim_token = $2, lease_until = $3::timestamptz,
+       attempts = attempts + 1, updated_at = $1::timestamptz
+     WHERE id IN (SELECT id FROM outbox
+                  WHERE status IN ('pending', 'retry') AND next_attempt_at <= $1::timestamptz
+                  ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+     RETURNING *`,
+    [at.toISOString(), token, new Date(at.getTime() + leaseMs).toISOString(), limit],
+  );
+  return rows.map((r) => ({
+    id: r.id as number,
+    dedupKey: r.dedup_key as string,
+    messageId: (r.message_id as number | null) ?? null,
+    accountId: r.account_id as number,
+    ruleName: r.rule_name as string,
+    recipient: r.recipient as string,
+    fromAddress: r.from_address as string,
+    subject: r.subject as string,
+    text: r.text_body as string,
+    html: (r.html_body as string | null) ?? null,
+    messageIdHeader: r.message_id_header as string,
+    inReplyTo: (r.in_reply_to as string | null) ?? null,
+    references: r.references as string[],
+    headers: r.headers as Record<string, string>,
+    claimToken: r.claim_token as string,
+    attempts: r.attempts as number,
+    deadlineAt: r.deadline_at as Date,
+  }));
+}
+
+/**
+ * Moves a claimed row to its outcome, only while the claim still holds: a sender whose lease ran
+ * out (the row is `unknown` now) changes nothing. Returns whether the update took.
+ */
+export async function settleClaim(
+  q: Queryable,
+  id: number,
+  token: string,
+  outcome:
+    | { status: "sent"; response: string }
+    | { status: "retry"; error: string; nextAttemptAt: Date }
+    | { status: "failed"; error: string }
+    | { status: "unknown"; error: string },
+  at: Date,
+): Promise<boolean> {
+  const rows = await q.query(
+    `UPDATE outbox SET status = $3, updated_at = $4::timestamptz, claim_token = NULL,
+       lease_until = NULL,
+       smtp_response = COALESCE($5, smtp_response), last_error = COALESCE($6, last_error),
+       next_attempt_at = COALESCE($7::timestamptz, next_attempt_at),
+       sent_at = CASE WHEN $3 = 'sent' THEN $4::timestamptz ELSE sent_at END
+     WHERE id = $1 AND claim_token = $2 AND status = 'sending'
+     RETURNING 1 AS ok`,
+    [
+      id,
+      token,
+      outcome.status,
+      at.toISOString(),
+      outcome.status === "sent" ? pgSafe(outcome.response) : null,
+      "error" in outcome ? pgSafe(outcome.error) : null,
+      outcome.status === "retry" ? outcome.nextAttemptAt.toISOString() : null,
+    ],
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Rows still `sending` after their lease ran out: their sender died at an unknown point, maybe
+ * after the server accepted the message. They become `unknown` for a person to settle and are
+ * never re-sent automatically.
+ */
+export async function expireLeases(
+  q: Queryable,
+  at: Date,
+): Promise<Array<{ id: number; accountId: number; messageId: number | null }>> {
+  const rows = await q.query<{ id: number; account_id: number; message_id: number | null }>(
+    `UPDATE outbox SET status = 'unknown', claim_token = NULL, lease_until = NULL,
+       updated_at = $1::timestamptz,
+       last_error = 'the sender stopped while sending (lease expired); it may or may not have gone out'
+     WHERE status = 'sending' AND lease_until < $1::timestamptz
+     RETURNING id, account_id, message_id`,
+    [at.toISOString()],
+  );
+  return rows.map((r) => ({ id: r.id, accountId: r.account_id, messageId: r.message_id }));
+}
+
+/** Outbox rows counted by status (every status present, zero when none). */
+export async function outboxCounts(q: Queryable): Promise<Record<OutboxStatus, number>> {
+  const counts: Record<OutboxStatus, number> = {
+    pending: 0,
+    sending: 0,
+    sent: 0,
+    retry: 0,
+    failed: 0,
+    unknown: 0,
+    suppressed: 0,
+    cancelled: 0,
+  };
+  const rows = await q.query<{ status: OutboxStatus; n: number }>(
+    "SELECT status, count(*)::int AS n FROM outbox GROUP BY status",
+  );
+  for (const r of rows) counts[r.status] = r.n;
+  return counts;
+}
