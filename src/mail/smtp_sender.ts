@@ -1,0 +1,124 @@
+import { Buffer } from "node:buffer";
+import { Readable } from "node:stream";
+import nodemailer from "nodemailer";
+import MailComposer from "nodemailer/lib/mail-composer";
+
+/** Where and how to submit replies. */
+export interface SmtpConnection {
+  host: string;
+  port: number;
+  /** TLS from the first byte (465). Otherwise STARTTLS, required when `requireTls`. */
+  secure: boolean;
+  requireTls: boolean;
+  user: string | null;
+  pass: string | null;
+  allowInvalidCertificate?: boolean;
+  /** One connection per message instead of a pool (for comparison in benchmarks). */
+  pooled?: boolean;
+  timeoutMs?: number;
+}
+
+/** A reply as handed to SMTP: exactly one recipient, our headers as given. */
+export interface OutgoingReply {
+  from: string;
+  to: string;
+  subject: string;
+  text: string;
+  html: string | null;
+  messageId: string;
+  inReplyTo: string | null;
+  references: string[];
+  headers: Record<string, string>;
+}
+
+/**
+ * What became of one send. `unknown` means the message may have been accepted: the connection
+ * failed after its body started to go out, with no final answer. It must never be retried
+ * automatically.
+ */
+export type SendResult =
+  | { kind: "accepted"; response: string }
+  | { kind: "temporary"; error: string }
+  | { kind: "permanent"; error: string }
+  | { kind: "unknown"; error: string };
+
+export interface SmtpSender {
+  send(reply: OutgoingReply): Promise<SendResult>;
+  close(): void;
+}
+
+/** Builds a sender over one nodemailer transport (pooled by default). */
+export function createSmtpSender(conn: SmtpConnection): SmtpSender {
+  const transport = nodemailer.createTransport({
+    host: conn.host,
+    port: conn.port,
+    secure: conn.secure,
+    requireTLS: !conn.secure && conn.requireTls,
+    ignoreTLS: !conn.secure && !conn.requireTls,
+    auth: conn.user ? { user: conn.user, pass: conn.pass ?? "" } : undefined,
+    pool: conn.pooled ?? true,
+    maxConnections: 2,
+    connectionTimeout: conn.timeoutMs ?? 30_000,
+    greetingTimeout: conn.timeoutMs ?? 30_000,
+    socketTimeout: conn.timeoutMs ?? 60_000,
+    tls: { rejectUnauthorized: !conn.allowInvalidCertificate },
+  });
+  return {
+    async send(reply) {
+      const raw = await compose(reply);
+      let bodyStarted = false;
+      // The body is handed over as a stream so that we know whether DATA began: a failure
+      // before that point sent nothing; after it, the server may have the message.
+      const body = new Readable({
+        read() {
+          bodyStarted = true;
+          this.push(raw);
+          this.push(null);
+        },
+      });
+      try {
+        const info = await transport.sendMail({
+          envelope: { from: reply.from, to: [reply.to] },
+          raw: body,
+        });
+        return { kind: "accepted", response: String(info.response ?? "") };
+      } catch (e) {
+        return classifyFailure(e, bodyStarted);
+      }
+    },
+    close() {
+      transport.close();
+    },
+  };
+}
+
+async function compose(reply: OutgoingReply): Promise<Buffer> {
+  const composer = new MailComposer({
+    from: reply.from,
+    to: reply.to,
+    subject: reply.subject,
+    text: reply.text,
+    html: reply.html ?? undefined,
+    messageId: reply.messageId,
+    inReplyTo: reply.inReplyTo ?? undefined,
+    references: reply.references.length > 0 ? reply.references : undefined,
+    headers: reply.headers,
+    textEncoding: "quoted-printable",
+  });
+  return await new Promise<Buffer>((resolve, reject) =>
+    composer.compile().build((err: Error | null, message: Buffer) =>
+      err ? reject(err) : resolve(message)
+    )
+  );
+}
+
+/** Maps a nodemailer error to what it means for the reply (RFC 5321 §4.2.1 reply codes). */
+export function classifyFailure(e: unknown, bodyStarted: boolean): SendResult {
+  const err = e as { responseCode?: number; response?: string; message?: string; code?: string };
+  const text = [err.code, err.response ?? err.message].filter(Boolean).join(": ") || String(e);
+  const code = err.responseCode;
+  if (typeof code === "number" && code >= 500 && code < 600) return { kind: "permanent", error: text };
+  if (typeof code === "number" && code >= 400 && code < 500) return { kind: "temporary", error: text };
+  if (bodyStarted) return { kind: "unknown", error: text };
+  return { kind: "temporary", error: text };
+}
