@@ -1,0 +1,282 @@
+import assert from "node:assert/strict";
+import type { Classification, ParsedEmail } from "../../src/domain/email.ts";
+import {
+  type AccountContext,
+  decideReply,
+  type DecideReplyInput,
+  type Decision,
+} from "../../src/domain/decide_reply.ts";
+import { parseRules, type Rule } from "../../src/domain/rules.ts";
+import { dedupKey, replyMessageId } from "../../src/domain/reply_composer.ts";
+
+type Draft = Partial<Omit<ParsedEmail, "headers">> & { headers?: Array<[string, string]> };
+
+function email(draft: Draft = {}): ParsedEmail {
+  const { headers: lines = [], ...fields } = draft;
+  const headers: Record<string, string[]> = {};
+  for (const [name, value] of lines) {
+    (headers[name.toLowerCase()] ??= []).push(value.replace(/\r?\n(?=[ \t])/g, "").trim());
+  }
+  return {
+    messageId: "<m1@cliente.test>",
+    from: [{ name: "Ana Souza", address: "ana@cliente.test" }],
+    sender: null,
+    replyTo: [],
+    to: [{ name: "Suporte", address: "suporte@empresa.test" }],
+    cc: [],
+    subject: "Pedido 123",
+    date: null,
+    inReplyTo: null,
+    references: ["<root@cliente.test>"],
+    headers: { "return-path": ["<ana@cliente.test>"], ...headers },
+    text: "Olá, meu pedido não chegou.",
+    html: null,
+    attachments: [],
+    attachedMessages: [],
+    ...fields,
+  };
+}
+
+const DIRECT: Classification = { kind: "direct", original: null, confidence: 1, evidence: [] };
+
+function forwarded(fromAddress: string | null, fromName = "Bruno Lima"): Classification {
+  return {
+    kind: "forwarded",
+    original: {
+      fromAddress,
+      fromName,
+      subject: "Cotação de frete",
+      date: "3 de mar. de 2026",
+      dateIso: null,
+    },
+    confidence: 0.9,
+    evidence: ["Fwd: subject", "forward header block"],
+  };
+}
+
+const ACCOUNT: AccountContext = {
+  id: 7,
+  name: "Suporte",
+  addresses: ["suporte@empresa.test", "contato@empresa.test"],
+  displayName: "Suporte Empresa",
+  connectedAt: new Date("2026-01-01T00:00:00Z"),
+  messageIdDomain: "carteiro.empresa.test",
+};
+
+const SHA = "ab".repeat(32);
+
+// The acceptance rules file, as users write it.
+const RULES: Rule[] = (() => {
+  const parsed = parseRules([
+    {
+      name: "ack-direct",
+      enabled: true,
+      when: { kind: "direct" },
+      reply: {
+        to: "sender",
+        subject: "Re: {{subject}}",
+        text: "Olá {{from_name}}, recebemos sua mensagem.",
+        html: "<p>Olá {{from_name}}, recebemos sua mensagem.</p>",
+      },
+    },
+    {
+      name: "ack-forwarded",
+      enabled: true,
+      when: { kind: "forwarded", from: "*@empresa.test" },
+      reply: {
+        to: "original_sender",
+        subject: "Re: {{original_subject}}",
+        text: "Olá {{original_from_name}}, {{from_name}} nos encaminhou sua mensagem.",
+        html: "<p>Olá {{original_from_name}}, recebemos sua mensagem.</p>",
+      },
+    },
+  ]);
+  assert.ok(parsed.ok, JSON.stringify(parsed));
+  return parsed.rules;
+})();
+
+function decide(overrides: Partial<DecideReplyInput> = {}): Decision {
+  return decideReply({
+    email: email(),
+    classification: DIRECT,
+    account: ACCOUNT,
+    ownAddresses: ["suporte@empresa.test", "contato@empresa.test", "vendas@empresa.test"],
+    receivedAt: new Date("2026-03-01T12:00:00Z"),
+    rawSha256: SHA,
+    rules: RULES,
+    ...overrides,
+  });
+}
+
+function replyOf(d: Decision) {
+  assert.equal(d.outcome, "reply", JSON.stringify(d));
+  if (d.outcome !== "reply") throw new Error("unreachable");
+  return d;
+}
+
+Deno.test("a direct message gets one reply to its sender, with every reply header", () => {
+  const d = replyOf(decide());
+  const key = dedupKey({ accountId: 7, rawSha256: SHA, ruleName: "ack-direct" });
+  assert.equal(d.rule.name, "ack-direct");
+  assert.equal(d.dedupKey, key);
+  assert.deepEqual(d.recipient, { name: "Ana Souza", address: "ana@cliente.test" });
+  assert.deepEqual(d.reply, {
+    from: { name: "Suporte Empresa", address: "suporte@empresa.test" },
+    to: { name: "Ana Souza", address: "ana@cliente.test" },
+    subject: "Re: Pedido 123",
+    text: "Olá Ana Souza, recebemos sua mensagem.",
+    html: "<p>Olá Ana Souza, recebemos sua mensagem.</p>",
+    messageId: replyMessageId(key, "carteiro.empresa.test"),
+    inReplyTo: "<m1@cliente.test>",
+    references: ["<root@cliente.test>", "<m1@cliente.test>"],
+    headers: {
+      "Auto-Submitted": "auto-replied",
+      "Precedence": "bulk",
+      "X-Auto-Response-Suppress": "All",
+      "X-Carteiro-Loop": "carteiro.empresa.test",
+    },
+  });
+  assert.deepEqual(d.trail, [{ rule: "ack-direct", hit: true, why: "kind is direct" }]);
+});
+
+Deno.test("a forward from a colleague is answered to the original sender", () => {
+  const d = replyOf(decide({
+    email: email({
+      from: [{ name: "Carla", address: "carla@empresa.test" }],
+      subject: "Fwd: Cotação de frete",
+      to: [{ name: "", address: "contato@empresa.test" }],
+      headers: [["Return-Path", "<carla@empresa.test>"]],
+    }),
+    classification: forwarded("Bruno@Cliente.test"),
+  }));
+  assert.equal(d.rule.name, "ack-forwarded");
+  assert.deepEqual(d.reply.to, { name: "Bruno Lima", address: "bruno@cliente.test" });
+  assert.equal(d.reply.from.address, "contato@empresa.test", "From = the address it was sent to");
+  assert.equal(d.reply.subject, "Re: Cotação de frete");
+  assert.equal(d.reply.text, "Olá Bruno Lima, Carla nos encaminhou sua mensagem.");
+  assert.deepEqual(d.trail.map((t) => [t.rule, t.hit]), [["ack-direct", false], [
+    "ack-forwarded",
+    true,
+  ]]);
+});
+
+Deno.test("the same message and rule always give the same dedup key and Message-ID (D-05)", () => {
+  const a = replyOf(decide());
+  const b = replyOf(decide());
+  assert.equal(a.dedupKey, b.dedupKey);
+  assert.equal(a.reply.messageId, b.reply.messageId);
+  // Same Message-ID, different bytes: a new message, a new key (FreeScout #5591).
+  const c = replyOf(decide({ rawSha256: "cd".repeat(32) }));
+  assert.notEqual(c.dedupKey, a.dedupKey);
+  assert.notEqual(c.reply.messageId, a.reply.messageId);
+  // No Message-ID at all still has a key.
+  const d = replyOf(decide({ email: email({ messageId: null }) }));
+  assert.equal(d.dedupKey, a.dedupKey);
+  assert.equal(d.reply.inReplyTo, null);
+});
+
+Deno.test("no rule matches: no_rule with the trail", () => {
+  const d = decide({ classification: forwarded("bruno@cliente.test") });
+  assert.equal(d.outcome, "no_rule");
+  assert.deepEqual(d.trail.map((t) => t.why), [
+    "kind is forwarded, the rule wants direct",
+    'from "ana@cliente.test" matches none of "*@empresa.test"',
+  ]);
+});
+
+Deno.test("an ignore rule wins before a reply rule and sends nothing", () => {
+  const parsed = parseRules([
+    { name: "skip-boletos", priority: 1, when: { subject_contains: "boleto" }, ignore: true },
+  ]);
+  assert.ok(parsed.ok);
+  const d = decide({ rules: [...RULES, ...parsed.rules], email: email({ subject: "Seu BOLETO" }) });
+  assert.equal(d.outcome, "ignored");
+  assert.equal(d.outcome === "ignored" && d.rule.name, "skip-boletos");
+});
+
+Deno.test("the guard suppresses with the rule, a reason and a detail", () => {
+  const d = decide({ email: email({ headers: [["Auto-Submitted", "auto-replied"]] }) });
+  assert.equal(d.outcome, "suppressed");
+  if (d.outcome === "suppressed") {
+    assert.equal(d.rule.name, "ack-direct");
+    assert.equal(d.reason, "auto_submitted");
+    assert.equal(d.detail, 'Auto-Submitted: "auto-replied"');
+    assert.equal(d.trail.length, 1);
+  }
+  const old = decide({ receivedAt: new Date("2025-06-01T00:00:00Z") });
+  assert.equal(old.outcome === "suppressed" && old.reason, "backfill");
+});
+
+Deno.test("our own reply coming back, or a rogue answer to it, is ignored (A-09, A-10)", () => {
+  const first = replyOf(decide());
+  // The reply lands in a monitored mailbox (Sent folder, auto-forward back to us).
+  const echo = email({
+    messageId: first.reply.messageId,
+    from: [first.reply.from],
+    subject: first.reply.subject,
+    inReplyTo: first.reply.inReplyTo,
+    references: first.reply.references,
+    headers: Object.entries(first.reply.headers),
+  });
+  const back = decide({ email: echo, rawSha256: "ef".repeat(32) });
+  assert.equal(back.outcome === "suppressed" && back.reason, "own_reply");
+  // A responder that sets no Auto-Submitted/Precedence but threads on our reply.
+  const rogue = email({
+    messageId: "<rogue-1@responder.test>",
+    from: [{ name: "", address: "bot@responder.test" }],
+    subject: "Re: Re: Pedido 123",
+    inReplyTo: first.reply.messageId,
+    references: [...first.reply.references, first.reply.messageId],
+  });
+  const answer = decide({ email: rogue, rawSha256: "12".repeat(32) });
+  assert.equal(answer.outcome === "suppressed" && answer.reason, "reply_to_own_reply");
+});
+
+Deno.test("forwards: the original sender is checked too, and outsiders' fake forwards miss", () => {
+  const colleague = (c: Classification) =>
+    decide({
+      email: email({ from: [{ name: "Carla", address: "carla@empresa.test" }] }),
+      classification: c,
+    });
+  const ours = colleague(forwarded("vendas@empresa.test"));
+  assert.equal(ours.outcome === "suppressed" && ours.reason, "own_address");
+  const robot = colleague(forwarded("noreply@banco.test"));
+  assert.equal(robot.outcome === "suppressed" && robot.reason, "system_address");
+  const unknown = colleague(forwarded(null));
+  assert.equal(unknown.outcome === "suppressed" && unknown.reason, "invalid_sender");
+  // A-15: an outsider's "forward" naming a victim matches no rule that trusts only colleagues.
+  const fake = decide({
+    email: email({ from: [{ name: "", address: "spammer@fora.test" }] }),
+    classification: forwarded("vitima@banco.test"),
+  });
+  assert.equal(fake.outcome, "no_rule");
+});
+
+Deno.test("a hostile subject cannot add headers or recipients to the reply (J-01)", () => {
+  const d = replyOf(decide({
+    email: email({
+      subject: "Oi\r\nBcc: victim@x.test",
+      from: [{ name: 'Ana"\r\nCc: v2@x.test', address: "ana@cliente.test" }],
+    }),
+  }));
+  assert.equal(d.reply.subject, "Re: Oi Bcc: victim@x.test");
+  assert.equal(d.reply.to.address, "ana@cliente.test");
+  assert.ok(!/[\r\n]/.test(d.reply.to.name + d.reply.subject + d.reply.text));
+  assert.equal(d.reply.html, "<p>Olá Ana&quot; Cc: v2@x.test, recebemos sua mensagem.</p>");
+});
+
+Deno.test("a rule whose templates do not validate is suppressed as invalid_rule, not sent", () => {
+  const broken: Rule = {
+    name: "hand-made",
+    enabled: true,
+    priority: 0,
+    when: {},
+    action: { type: "reply", to: "sender", subject: "{{secret}}", text: "x", html: null },
+  };
+  const d = decide({ rules: [broken] });
+  assert.equal(d.outcome, "suppressed");
+  if (d.outcome === "suppressed") {
+    assert.equal(d.reason, "invalid_rule");
+    assert.match(d.detail, /unknown variable \{\{secret\}\}/);
+  }
+});

@@ -1,0 +1,209 @@
+import assert from "node:assert/strict";
+import {
+  type BreakerState,
+  countRequests,
+  decideRate,
+  DEFAULT_RATE_LIMIT_POLICY,
+  isBreakerOpen,
+  parseRateLimitPolicy,
+  type RateCounts,
+  type RateDecision,
+  type RateLimitPolicy,
+  recipientKey,
+  WINDOW_LIMITS,
+} from "../../src/domain/rate_limit.ts";
+
+const NOW = new Date("2026-03-01T12:00:00Z");
+const CLOSED: BreakerState = { recipientTrippedAt: null, accountTrippedAt: null };
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+function counts(
+  policy: RateLimitPolicy,
+  values: Partial<Record<"rule_recipient" | "recipient" | "account", number>> = {},
+): Record<string, number> {
+  return Object.fromEntries(countRequests(policy).map((r) => [r.key, values[r.scope] ?? 0]));
+}
+
+Deno.test("defaults: a 7-day window and three breakers", () => {
+  assert.equal(DEFAULT_RATE_LIMIT_POLICY.windowSeconds, 7 * 86_400);
+  assert.deepEqual(countRequests(DEFAULT_RATE_LIMIT_POLICY), [
+    { key: "rule_recipient:604800", scope: "rule_recipient", withinSeconds: 604_800 },
+    { key: "recipient:3600", scope: "recipient", withinSeconds: 3_600 },
+    { key: "account:600", scope: "account", withinSeconds: 600 },
+    { key: "account:3600", scope: "account", withinSeconds: 3_600 },
+  ]);
+});
+
+Deno.test("allow when nothing was sent; rate_limited after one reply in the window", () => {
+  const p = DEFAULT_RATE_LIMIT_POLICY;
+  assert.deepEqual(decideRate(p, counts(p), CLOSED, NOW), { action: "allow" });
+  const again = decideRate(p, counts(p, { rule_recipient: 1 }), CLOSED, NOW);
+  assert.equal(again.action, "suppress");
+  assert.equal(again.action === "suppress" && again.reason, "rate_limited");
+  assert.match((again as { detail: string }).detail, /1 reply .* last 7 days/);
+});
+
+Deno.test("each breaker threshold trips its own scope and records why (C-05)", () => {
+  const p = DEFAULT_RATE_LIMIT_POLICY;
+  const recipient = decideRate(p, counts(p, { recipient: 3 }), CLOSED, NOW);
+  assert.deepEqual(
+    { action: recipient.action, scope: (recipient as { scope: string }).scope },
+    { action: "trip", scope: "recipient" },
+  );
+  const burst = decideRate(p, { ...counts(p), "account:600": 30 }, CLOSED, NOW);
+  assert.equal(burst.action, "trip");
+  if (burst.action === "trip") {
+    assert.equal(burst.reason, "loop_suspected");
+    assert.deepEqual(burst.threshold, { scope: "account", max: 30, withinSeconds: 600 });
+    assert.match(burst.detail, /30 replies from this account in the last 10 min \(limit 30\)/);
+  }
+  const hourly = decideRate(p, { ...counts(p), "account:3600": 200 }, CLOSED, NOW);
+  assert.equal(hourly.action === "trip" && hourly.threshold.max, 200);
+  // Below every threshold: allowed.
+  const below = decideRate(p, { ...counts(p, { recipient: 2 }), "account:600": 29 }, CLOSED, NOW);
+  assert.deepEqual(below, { action: "allow" });
+});
+
+Deno.test("an open breaker suppresses (loop_suspected) until reset or cooled down", () => {
+  const p = DEFAULT_RATE_LIMIT_POLICY;
+  const tripped = new Date(NOW.getTime() - 30 * DAY);
+  const open = decideRate(p, counts(p), { ...CLOSED, recipientTrippedAt: tripped }, NOW);
+  assert.equal(open.action === "suppress" && open.reason, "loop_suspected");
+  assert.equal((open as { scope: string }).scope, "recipient");
+  const account = decideRate(p, counts(p), { ...CLOSED, accountTrippedAt: tripped }, NOW);
+  assert.equal((account as { scope: string }).scope, "account");
+
+  const coolDown: RateLimitPolicy = { ...p, coolDownSeconds: 3_600 };
+  const recent = new Date(NOW.getTime() - HOUR + 1);
+  assert.equal(isBreakerOpen(recent, NOW, coolDown), true);
+  assert.equal(isBreakerOpen(new Date(NOW.getTime() - HOUR), NOW, coolDown), false);
+  assert.equal(isBreakerOpen(null, NOW, p), false);
+  assert.deepEqual(
+    decideRate(coolDown, counts(coolDown), { ...CLOSED, recipientTrippedAt: tripped }, NOW),
+    { action: "allow" },
+  );
+});
+
+Deno.test("a missing or broken count fails closed with an error, never an allow", () => {
+  const p = DEFAULT_RATE_LIMIT_POLICY;
+  const partial: RateCounts = { "rule_recipient:604800": 0 };
+  assert.throws(() => decideRate(p, partial, CLOSED, NOW), RangeError);
+  assert.throws(() => decideRate(p, { ...counts(p), "account:600": -1 }, CLOSED, NOW), RangeError);
+  assert.throws(() => decideRate(p, { ...counts(p), "account:600": NaN }, CLOSED, NOW), RangeError);
+});
+
+Deno.test("recipients are counted case-folded: A@X.TEST and a@x.test are one sender (C-01)", () => {
+  assert.equal(recipientKey(" A@X.TEST "), recipientKey("a@x.test"));
+});
+
+Deno.test("a 24 h rogue responder ping-pong stays bounded (A-10, C-01)", () => {
+  // A fake store: the replies reserved so far, counted exactly as the SQL would.
+  const policy = DEFAULT_RATE_LIMIT_POLICY;
+  const sent: Array<{ at: number; rule: string; to: string }> = [];
+  let recipientTrip: Date | null = null;
+  const countFor = (rule: string, to: string, now: number): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (const r of countRequests(policy)) {
+      const since = now - r.withinSeconds * 1000;
+      out[r.key] = sent.filter((s) =>
+        s.at >= since &&
+        (r.scope === "account" || s.to === to) &&
+        (r.scope !== "rule_recipient" || s.rule === rule)
+      ).length;
+    }
+    return out;
+  };
+  // The rogue answers every minute; each answer matches one of five different rules (the
+  // worst case for a per-rule window), so only the breaker bounds the total.
+  const start = NOW.getTime();
+  const decisions: RateDecision[] = [];
+  for (let minute = 0; minute < 24 * 60; minute++) {
+    const now = start + minute * 60_000;
+    const rule = `rule-${minute % 5}`;
+    const to = recipientKey("Rogue@Responder.TEST");
+    const d = decideRate(policy, countFor(rule, to, now), {
+      recipientTrippedAt: recipientTrip,
+      accountTrippedAt: null,
+    }, new Date(now));
+    decisions.push(d);
+    if (d.action === "allow") sent.push({ at: now, rule, to });
+    if (d.action === "trip" && d.scope === "recipient") recipientTrip = new Date(now);
+  }
+  assert.equal(sent.length, 3, "3 replies, then the recipient breaker trips");
+  assert.equal(decisions.filter((d) => d.action === "trip").length, 1);
+  assert.ok(
+    decisions.slice(-10).every((d) => d.action === "suppress" && d.reason === "loop_suspected"),
+  );
+});
+
+Deno.test("one reply per window per rule and recipient; another after the window (C-01)", () => {
+  const policy = DEFAULT_RATE_LIMIT_POLICY;
+  const sentAt: number[] = [];
+  const decide = (at: number) => {
+    const since = at - policy.windowSeconds * 1000;
+    // Inclusive bounds, as CountRequest documents for the SQL.
+    const inWindow = sentAt.filter((t) => t >= since).length;
+    const recent = sentAt.filter((t) => t >= at - HOUR).length;
+    const d = decideRate(
+      policy,
+      {
+        ...counts(policy, { rule_recipient: inWindow, recipient: recent, account: recent }),
+      },
+      CLOSED,
+      new Date(at),
+    );
+    if (d.action === "allow") sentAt.push(at);
+    return d.action;
+  };
+  const t0 = NOW.getTime();
+  assert.deepEqual([decide(t0), decide(t0 + 20 * 60_000), decide(t0 + 50 * 60_000)], [
+    "allow",
+    "suppress",
+    "suppress",
+  ]);
+  assert.equal(decide(t0 + 7 * DAY), "suppress", "exactly 7 days later is still inside");
+  assert.equal(decide(t0 + 7 * DAY + 1_000), "allow", "7 days + 1 s opens the window again");
+});
+
+Deno.test("policy validation: 0 and non-numbers refused; windows clamped (C-02)", () => {
+  for (const bad of [0, -5, "7d", 1.5, null]) {
+    const r = parseRateLimitPolicy({ windowSeconds: bad });
+    assert.equal(r.ok, false, JSON.stringify(bad));
+    if (!r.ok) assert.match(r.errors[0], /^windowSeconds: must be a whole number/);
+  }
+  const low = parseRateLimitPolicy({ windowSeconds: 60 });
+  assert.ok(low.ok);
+  assert.equal(low.policy.windowSeconds, WINDOW_LIMITS.minSeconds);
+  assert.match(low.notes[0], /below the minimum/);
+  const high = parseRateLimitPolicy({ windowSeconds: 365 * 86_400 });
+  assert.ok(high.ok);
+  assert.equal(high.policy.windowSeconds, 60 * 86_400);
+  const defaults = parseRateLimitPolicy({});
+  assert.ok(defaults.ok);
+  assert.deepEqual(defaults.policy, {
+    ...DEFAULT_RATE_LIMIT_POLICY,
+    breakers: [...DEFAULT_RATE_LIMIT_POLICY.breakers],
+  });
+  const custom = parseRateLimitPolicy({
+    breakers: [{ scope: "recipient", max: 11, withinSeconds: 600 }],
+    coolDownSeconds: 7_200,
+  });
+  assert.ok(custom.ok);
+  assert.deepEqual(custom.policy.breakers, [{ scope: "recipient", max: 11, withinSeconds: 600 }]);
+  assert.equal(custom.policy.coolDownSeconds, 7_200);
+  const broken = parseRateLimitPolicy({
+    breakers: [{ scope: "thread", max: 0, withinSeconds: 999_999 }],
+    extra: true,
+  });
+  assert.equal(broken.ok, false);
+  if (!broken.ok) {
+    assert.deepEqual(broken.errors, [
+      "extra: unknown setting (known: windowSeconds, breakers, coolDownSeconds)",
+      'breakers[0].scope: must be "recipient" or "account"',
+      "breakers[0].max: must be a whole number above 0",
+      "breakers[0].withinSeconds: must be a whole number of seconds from 1 to 86400",
+    ]);
+  }
+  assert.equal(parseRateLimitPolicy({ breakers: [] }).ok, false, "breakers cannot be removed");
+});
