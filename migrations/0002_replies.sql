@@ -33,7 +33,9 @@ CREATE TABLE outbox (
   status text NOT NULL CHECK (status IN
     ('pending', 'sending', 'sent', 'retry', 'failed', 'unknown', 'suppressed', 'cancelled')),
   recipient text NOT NULL,
+  recipient_name text NOT NULL DEFAULT '',
   from_address text NOT NULL,
+  from_name text NOT NULL DEFAULT '',
   subject text NOT NULL,
   text_body text NOT NULL,
   html_body text,
@@ -68,6 +70,12 @@ CREATE TABLE reply_limits (
   PRIMARY KEY (account_id, rule_name, recipient)
 );
 
--- A loop suspected on the account pauses its replies until this moment.
-ALTER TABLE accounts ADD COLUMN replies_paused_until timestamptz;
-ALTER TABLE accounts ADD COLUMN replies_paused_reason text;
+-- Loop breakers that tripped: recipient '' is the whole account. A tripped breaker suppresses
+-- the account's (or that recipient's) replies until a person resets it (deletes the row).
+CREATE TABLE reply_breakers (
+  account_id integer NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+  recipient text NOT NULL DEFAULT '',
+  tripped_at timestamptz NOT NULL,
+  detail text NOT NULL,
+  PRIMARY KEY (account_id, recipient)
+);

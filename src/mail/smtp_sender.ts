@@ -20,8 +20,8 @@ export interface SmtpConnection {
 
 /** A reply as handed to SMTP: exactly one recipient, our headers as given. */
 export interface OutgoingReply {
-  from: string;
-  to: string;
+  from: { name: string; address: string };
+  to: { name: string; address: string };
   subject: string;
   text: string;
   html: string | null;
@@ -78,7 +78,7 @@ export function createSmtpSender(conn: SmtpConnection): SmtpSender {
       });
       try {
         const info = await transport.sendMail({
-          envelope: { from: reply.from, to: [reply.to] },
+          envelope: { from: reply.from.address, to: [reply.to.address] },
           raw: body,
         });
         return { kind: "accepted", response: String(info.response ?? "") };
@@ -117,8 +117,12 @@ export function classifyFailure(e: unknown, bodyStarted: boolean): SendResult {
   const err = e as { responseCode?: number; response?: string; message?: string; code?: string };
   const text = [err.code, err.response ?? err.message].filter(Boolean).join(": ") || String(e);
   const code = err.responseCode;
-  if (typeof code === "number" && code >= 500 && code < 600) return { kind: "permanent", error: text };
-  if (typeof code === "number" && code >= 400 && code < 500) return { kind: "temporary", error: text };
+  if (typeof code === "number" && code >= 500 && code < 600) {
+    return { kind: "permanent", error: text };
+  }
+  if (typeof code === "number" && code >= 400 && code < 500) {
+    return { kind: "temporary", error: text };
+  }
   if (bodyStarted) return { kind: "unknown", error: text };
   return { kind: "temporary", error: text };
 }

@@ -51,12 +51,14 @@ function toAccount(r: Record<string, unknown>): AccountRow {
 
 /**
  * Creates or refreshes the environment's account. Its `connected_at` is set once, on the first
- * start: mail older than that is history, archived and never answered.
+ * start: mail older than that is history, archived and never answered. It is kept to the whole
+ * second, the precision of IMAP INTERNALDATE, so mail of that same second still counts as new.
  */
 export async function upsertEnvAccount(q: Queryable, a: EnvAccount): Promise<AccountRow> {
   const rows = await q.query(
-    `INSERT INTO accounts (name, address, imap_host, imap_port, imap_tls, imap_user, mailboxes, source)
-     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, 'env')
+    `INSERT INTO accounts (name, address, imap_host, imap_port, imap_tls, imap_user, mailboxes, source,
+       connected_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, 'env', date_trunc('second', now()))
      ON CONFLICT (name) DO UPDATE SET address = EXCLUDED.address, imap_host = EXCLUDED.imap_host,
        imap_port = EXCLUDED.imap_port, imap_tls = EXCLUDED.imap_tls,
        imap_user = EXCLUDED.imap_user, mailboxes = EXCLUDED.mailboxes

@@ -75,17 +75,32 @@ export async function pendingMessages(
   q: Queryable,
   accountId: number,
   limit: number,
-): Promise<Array<{ id: number; raw: Uint8Array; internalDate: Date | null; collectedAt: Date }>> {
+): Promise<
+  Array<{
+    id: number;
+    raw: Uint8Array;
+    sha256: string;
+    internalDate: Date | null;
+    collectedAt: Date;
+  }>
+> {
   const rows = await q.query<
-    { id: number; raw: Uint8Array; internal_date: Date | null; collected_at: Date }
+    {
+      id: number;
+      raw: Uint8Array;
+      content_sha256: string;
+      internal_date: Date | null;
+      collected_at: Date;
+    }
   >(
-    `SELECT id, raw, internal_date, collected_at FROM messages
+    `SELECT id, raw, content_sha256, internal_date, collected_at FROM messages
      WHERE account_id = $1 AND parse_status = 'pending' ORDER BY id LIMIT $2`,
     [accountId, limit],
   );
   return rows.map((r) => ({
     id: r.id,
     raw: r.raw,
+    sha256: r.content_sha256,
     internalDate: r.internal_date,
     collectedAt: r.collected_at,
   }));

@@ -18,7 +18,9 @@ export interface NewOutboxRow {
   accountId: number;
   ruleName: string;
   recipient: string;
+  recipientName: string;
   fromAddress: string;
+  fromName: string;
   subject: string;
   text: string;
   html: string | null;
@@ -51,9 +53,9 @@ export async function enqueueReply(
   const rows = await q.query<{ id: number }>(
     `INSERT INTO outbox (dedup_key, message_id, account_id, rule_name, status, recipient,
        from_address, subject, text_body, html_body, message_id_header, in_reply_to, "references",
-       headers, next_attempt_at, deadline_at, created_at, updated_at)
+       headers, next_attempt_at, deadline_at, created_at, updated_at, recipient_name, from_name)
      VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13::jsonb,
-       $14::timestamptz, $15::timestamptz, $14::timestamptz, $14::timestamptz)
+       $14::timestamptz, $15::timestamptz, $14::timestamptz, $14::timestamptz, $16, $17)
      ON CONFLICT (dedup_key) DO NOTHING
      RETURNING id`,
     [
@@ -72,6 +74,8 @@ export async function enqueueReply(
       JSON.stringify(s.headers),
       at.toISOString(),
       r.deadlineAt.toISOString(),
+      s.recipientName,
+      s.fromName,
     ],
   );
   if (rows.length > 0) return { enqueued: true, id: rows[0].id };
@@ -110,52 +114,66 @@ export async function reserveReplyLimit(
   return rows.length > 0;
 }
 
-/** Replies enqueued since `since`: to one recipient, and for the whole account. */
-export async function recentReplyCounts(
+/**
+ * Replies reserved (enqueued, whatever became of them but cancellation) by the account since
+ * `since`: by one rule to one recipient, to one recipient by any rule, or all of the account.
+ */
+export async function countReplies(
+  q: Queryable,
+  accountId: number,
+  scope: "rule_recipient" | "recipient" | "account",
+  ruleName: string,
+  recipient: string,
+  since: Date,
+): Promise<number> {
+  const params: unknown[] = [accountId, since.toISOString()];
+  let filter = "";
+  if (scope !== "account") {
+    params.push(recipient);
+    filter = `AND lower(recipient) = lower($${params.length})`;
+  }
+  if (scope === "rule_recipient") {
+    params.push(ruleName);
+    filter += ` AND rule_name = $${params.length}`;
+  }
+  const [row] = await q.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM outbox
+     WHERE account_id = $1 AND created_at >= $2::timestamptz AND status <> 'cancelled' ${filter}`,
+    params,
+  );
+  return row.n;
+}
+
+/** When the account's breaker and the recipient's breaker tripped; null where closed. */
+export async function breakerState(
   q: Queryable,
   accountId: number,
   recipient: string,
-  senderSince: Date,
-  accountSince: Date,
-): Promise<{ toRecipient: number; forAccount: number }> {
-  const [row] = await q.query<{ to_recipient: number; for_account: number }>(
-    `SELECT
-       count(*) FILTER (WHERE lower(recipient) = lower($2) AND created_at >= $3::timestamptz)::int
-         AS to_recipient,
-       count(*) FILTER (WHERE created_at >= $4::timestamptz)::int AS for_account
-     FROM outbox
-     WHERE account_id = $1 AND status NOT IN ('cancelled', 'suppressed')
-       AND created_at >= LEAST($3::timestamptz, $4::timestamptz)`,
-    [accountId, recipient, senderSince.toISOString(), accountSince.toISOString()],
+): Promise<{ accountTrippedAt: Date | null; recipientTrippedAt: Date | null }> {
+  const rows = await q.query<{ recipient: string; tripped_at: Date }>(
+    `SELECT recipient, tripped_at FROM reply_breakers
+     WHERE account_id = $1 AND recipient IN ('', lower($2))`,
+    [accountId, recipient],
   );
-  return { toRecipient: row.to_recipient, forAccount: row.for_account };
+  return {
+    accountTrippedAt: rows.find((r) => r.recipient === "")?.tripped_at ?? null,
+    recipientTrippedAt: rows.find((r) => r.recipient !== "")?.tripped_at ?? null,
+  };
 }
 
-/** Whether the account's replies are paused (loop suspected), and why. */
-export async function repliesPaused(
+/** Trips a loop breaker for the account (`recipient` null) or for one recipient. */
+export async function tripBreaker(
   q: Queryable,
   accountId: number,
+  recipient: string | null,
   at: Date,
-): Promise<string | null> {
-  const [row] = await q.query<{ reason: string | null; until: Date | null }>(
-    `SELECT replies_paused_reason AS reason, replies_paused_until AS until FROM accounts
-     WHERE id = $1`,
-    [accountId],
-  );
-  return row?.until && row.until > at ? (row.reason ?? "paused") : null;
-}
-
-/** Pauses the account's replies until `until` (the circuit breaker tripped). */
-export async function pauseReplies(
-  q: Queryable,
-  accountId: number,
-  until: Date,
-  reason: string,
+  detail: string,
 ): Promise<void> {
   await q.query(
-    `UPDATE accounts SET replies_paused_until = $2::timestamptz, replies_paused_reason = $3
-     WHERE id = $1`,
-    [accountId, until.toISOString(), reason],
+    `INSERT INTO reply_breakers (account_id, recipient, tripped_at, detail)
+     VALUES ($1, lower($2), $3::timestamptz, $4)
+     ON CONFLICT (account_id, recipient) DO NOTHING`,
+    [accountId, recipient ?? "", at.toISOString(), detail],
   );
 }
 
@@ -186,7 +204,9 @@ export async function claimDue(
     accountId: r.account_id as number,
     ruleName: r.rule_name as string,
     recipient: r.recipient as string,
+    recipientName: r.recipient_name as string,
     fromAddress: r.from_address as string,
+    fromName: r.from_name as string,
     subject: r.subject as string,
     text: r.text_body as string,
     html: (r.html_body as string | null) ?? null,

@@ -1,4 +1,5 @@
 import type { Queryable } from "./db.ts";
+import { outboxCounts, type OutboxStatus } from "./outbox.ts";
 
 /** The counts `cli stats` prints and the health endpoints read. */
 export interface Stats {
@@ -7,6 +8,7 @@ export interface Stats {
   direct: number;
   unparsed: number;
   pending: number;
+  outbox: Record<OutboxStatus, number>;
   accounts: Array<{
     id: number;
     name: string;
@@ -46,6 +48,7 @@ export async function readStats(q: Queryable): Promise<Stats> {
     direct: totals.direct,
     unparsed: totals.unparsed,
     pending: totals.pending,
+    outbox: await outboxCounts(q),
     accounts: accounts.map((a) => ({
       id: a.id as number,
       name: a.name as string,

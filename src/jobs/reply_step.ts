@@ -1,0 +1,178 @@
+import type { Queryable } from "../store/db.ts";
+import { recordEvent } from "../store/audit.ts";
+import { saveDecision } from "../store/decisions.ts";
+import { loadRules } from "../store/rule_set.ts";
+import {
+  breakerState,
+  countReplies,
+  enqueueReply,
+  reserveReplyLimit,
+  tripBreaker,
+} from "../store/outbox.ts";
+import { type AccountContext, decideReply, type Decision } from "../domain/decide_reply.ts";
+import {
+  countRequests,
+  decideRate,
+  type RateDecision,
+  type RateLimitPolicy,
+  recipientKey,
+} from "../domain/rate_limit.ts";
+import type { ClassifiedMessage } from "./process_messages.ts";
+
+export interface ReplyStepDeps {
+  /** The account as the decision needs it (addresses, connection time, Message-ID domain). */
+  accountContext: (accountId: number) => Promise<AccountContext>;
+  /** Every address this installation manages: never answered. */
+  ownAddresses: () => Promise<string[]>;
+  policy: RateLimitPolicy;
+  /** How long temporary SMTP failures are retried before the reply fails. */
+  sendDeadlineMs: number;
+}
+
+/**
+ * Decides the reply to a classified message and enqueues it, inside the transaction that saves
+ * the classification (STYLE §4): the decision, its audit events, the per-sender reservation and
+ * the outbox row commit together or not at all. The outbox's unique dedup key makes a second
+ * pass over the same message a no-op.
+ */
+export function replyStep(deps: ReplyStepDeps) {
+  return async (tx: Queryable, m: ClassifiedMessage, at: Date): Promise<void> => {
+    const account = await deps.accountContext(m.accountId);
+    const decision = decideReply({
+      email: m.email,
+      classification: m.classification,
+      account,
+      ownAddresses: await deps.ownAddresses(),
+      receivedAt: m.internalDate ?? m.collectedAt,
+      rawSha256: m.sha256,
+      rules: await loadRules(tx),
+    });
+    const audit = (event: string, detail: Record<string, unknown>) =>
+      recordEvent(tx, { event, at, accountId: m.accountId, messageId: m.id, detail });
+
+    if (decision.outcome !== "reply") {
+      await record(tx, m, decision, at);
+      if (decision.outcome === "suppressed") {
+        await audit("reply_suppressed", {
+          rule: decision.rule.name,
+          reason: decision.reason,
+          detail: decision.detail,
+        });
+      } else if (decision.outcome === "ignored") {
+        await audit("rule_matched", { rule: decision.rule.name, action: "ignore" });
+      }
+      return;
+    }
+
+    await audit("rule_matched", { rule: decision.rule.name, action: "reply" });
+    const rate = await rateDecision(tx, deps.policy, m.accountId, decision, at);
+    if (rate.action === "trip") {
+      await tripBreaker(
+        tx,
+        m.accountId,
+        rate.scope === "recipient" ? decision.recipient.address : null,
+        at,
+        rate.detail,
+      );
+      await audit("breaker_tripped", { scope: rate.scope, detail: rate.detail });
+    }
+    const reserved = rate.action === "allow" &&
+      await reserveReplyLimit(
+        tx,
+        m.accountId,
+        decision.rule.name,
+        recipientKey(decision.recipient.address),
+        at,
+        deps.policy.windowSeconds * 1000,
+      );
+    if (!reserved) {
+      const reason = rate.action === "allow" ? "rate_limited" : rate.reason;
+      const detail = rate.action === "allow"
+        ? "a reply to this recipient by this rule is already reserved in the window"
+        : rate.detail;
+      await record(tx, m, {
+        outcome: "suppressed",
+        rule: decision.rule,
+        reason,
+        detail,
+        trail: decision.trail,
+      }, at);
+      await audit("reply_suppressed", { rule: decision.rule.name, reason, detail });
+      return;
+    }
+    const r = decision.reply;
+    const queued = await enqueueReply(tx, {
+      dedupKey: decision.dedupKey,
+      messageId: m.id,
+      accountId: m.accountId,
+      ruleName: decision.rule.name,
+      recipient: r.to.address,
+      recipientName: r.to.name,
+      fromAddress: r.from.address,
+      fromName: r.from.name,
+      subject: r.subject,
+      text: r.text,
+      html: r.html,
+      messageIdHeader: r.messageId,
+      inReplyTo: r.inReplyTo,
+      references: r.references,
+      headers: { ...r.headers },
+      deadlineAt: new Date(at.getTime() + deps.sendDeadlineMs),
+    }, at);
+    await record(tx, m, decision, at);
+    if (queued.enqueued) {
+      await audit("enqueued", {
+        rule: decision.rule.name,
+        outbox_id: queued.id,
+        recipient: r.to.address,
+        dedup_key: decision.dedupKey,
+      });
+    }
+  };
+}
+
+async function rateDecision(
+  tx: Queryable,
+  policy: RateLimitPolicy,
+  accountId: number,
+  decision: Extract<Decision, { outcome: "reply" }>,
+  at: Date,
+): Promise<RateDecision> {
+  const recipient = recipientKey(decision.recipient.address);
+  const counts: Record<string, number> = {};
+  for (const req of countRequests(policy)) {
+    counts[req.key] = await countReplies(
+      tx,
+      accountId,
+      req.scope,
+      decision.rule.name,
+      recipient,
+      new Date(at.getTime() - req.withinSeconds * 1000),
+    );
+  }
+  return decideRate(policy, counts, await breakerState(tx, accountId, recipient), at);
+}
+
+async function record(
+  tx: Queryable,
+  m: ClassifiedMessage,
+  d:
+    | Decision
+    | {
+      outcome: "suppressed";
+      rule: { name: string };
+      reason: string;
+      detail: string;
+      trail: Decision["trail"];
+    },
+  at: Date,
+) {
+  await saveDecision(tx, {
+    messageId: m.id,
+    outcome: d.outcome,
+    ruleName: "rule" in d ? d.rule.name : null,
+    reason: d.outcome === "suppressed" ? d.reason : null,
+    detail: d.outcome === "suppressed" ? d.detail : null,
+    trail: d.trail,
+  }, at);
+}

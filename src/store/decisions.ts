@@ -1,0 +1,35 @@
+import type { Queryable } from "./db.ts";
+import { pgSafe } from "./pg_safe.ts";
+
+/** What the rules decided for one message, as stored for the message page and the audit. */
+export interface DecisionRecord {
+  messageId: number;
+  outcome: "reply" | "suppressed" | "no_rule" | "ignored";
+  ruleName: string | null;
+  reason: string | null;
+  detail: string | null;
+  trail: Array<{ rule: string; hit: boolean; why: string }>;
+}
+
+/**
+ * Records a message's decision. A message decided before keeps its first decision: re-processing
+ * never rewrites the history of what was done.
+ */
+export async function saveDecision(q: Queryable, d: DecisionRecord, at: Date): Promise<boolean> {
+  const rows = await q.query(
+    `INSERT INTO decisions (message_id, decided_at, outcome, rule_name, reason, detail, trail)
+     VALUES ($1, $2::timestamptz, $3, $4, $5, $6, $7::jsonb)
+     ON CONFLICT (message_id) DO NOTHING
+     RETURNING 1 AS ok`,
+    [
+      d.messageId,
+      at.toISOString(),
+      d.outcome,
+      d.ruleName,
+      d.reason,
+      d.detail === null ? null : pgSafe(d.detail),
+      JSON.stringify(pgSafe(d.trail)),
+    ],
+  );
+  return rows.length > 0;
+}
