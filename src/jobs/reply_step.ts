@@ -6,6 +6,7 @@ import {
   breakerState,
   countReplies,
   enqueueReply,
+  hasReply,
   reserveReplyLimit,
   tripBreaker,
 } from "../store/outbox.ts";
@@ -36,7 +37,13 @@ export interface ReplyStepDeps {
  * pass over the same message a no-op.
  */
 export function replyStep(deps: ReplyStepDeps) {
-  return async (tx: Queryable, m: ClassifiedMessage, at: Date): Promise<void> => {
+  return async (
+    tx: Queryable,
+    m: ClassifiedMessage,
+    at: Date,
+    options: { rerun?: boolean } = {},
+  ): Promise<void> => {
+    const record = (d: Recordable) => saveDecision(tx, asRecord(m.id, d), at, options.rerun);
     const account = await deps.accountContext(m.accountId);
     const decision = decideReply({
       email: m.email,
@@ -51,7 +58,7 @@ export function replyStep(deps: ReplyStepDeps) {
       recordEvent(tx, { event, at, accountId: m.accountId, messageId: m.id, detail });
 
     if (decision.outcome !== "reply") {
-      await record(tx, m, decision, at);
+      await record(decision);
       if (decision.outcome === "suppressed") {
         await audit("reply_suppressed", {
           rule: decision.rule.name,
@@ -65,6 +72,18 @@ export function replyStep(deps: ReplyStepDeps) {
     }
 
     await audit("rule_matched", { rule: decision.rule.name, action: "reply" });
+    // One message, one reply: after a person's correction the rules run again, and a rule
+    // other than the first could match, but a message already answered is never answered twice.
+    if (await hasReply(tx, m.id)) {
+      const detail = "this message already has a reply in the outbox";
+      await record({ ...decision, outcome: "suppressed", reason: "already_answered", detail });
+      await audit("reply_suppressed", {
+        rule: decision.rule.name,
+        reason: "already_answered",
+        detail,
+      });
+      return;
+    }
     const rate = await rateDecision(tx, deps.policy, m.accountId, decision, at);
     if (rate.action === "trip") {
       await tripBreaker(
@@ -90,13 +109,13 @@ export function replyStep(deps: ReplyStepDeps) {
       const detail = rate.action === "allow"
         ? "a reply to this recipient by this rule is already reserved in the window"
         : rate.detail;
-      await record(tx, m, {
+      await record({
         outcome: "suppressed",
         rule: decision.rule,
         reason,
         detail,
         trail: decision.trail,
-      }, at);
+      });
       await audit("reply_suppressed", { rule: decision.rule.name, reason, detail });
       return;
     }
@@ -119,7 +138,7 @@ export function replyStep(deps: ReplyStepDeps) {
       headers: { ...r.headers },
       deadlineAt: new Date(at.getTime() + deps.sendDeadlineMs),
     }, at);
-    await record(tx, m, decision, at);
+    await record(decision);
     if (queued.enqueued) {
       await audit("enqueued", {
         rule: decision.rule.name,
@@ -153,26 +172,23 @@ async function rateDecision(
   return decideRate(policy, counts, await breakerState(tx, accountId, recipient), at);
 }
 
-async function record(
-  tx: Queryable,
-  m: ClassifiedMessage,
-  d:
-    | Decision
-    | {
-      outcome: "suppressed";
-      rule: { name: string };
-      reason: string;
-      detail: string;
-      trail: Decision["trail"];
-    },
-  at: Date,
-) {
-  await saveDecision(tx, {
-    messageId: m.id,
+type Recordable =
+  | Decision
+  | {
+    outcome: "suppressed";
+    rule: { name: string };
+    reason: string;
+    detail: string;
+    trail: Decision["trail"];
+  };
+
+function asRecord(messageId: number, d: Recordable) {
+  return {
+    messageId,
     outcome: d.outcome,
     ruleName: "rule" in d ? d.rule.name : null,
     reason: d.outcome === "suppressed" ? d.reason : null,
     detail: d.outcome === "suppressed" ? d.detail : null,
     trail: d.trail,
-  }, at);
+  };
 }

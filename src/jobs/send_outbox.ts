@@ -17,6 +17,10 @@ export interface SendDeps {
   newToken: () => string;
   log: Logger;
   leaseMs?: number;
+  /**
+   * Rows claimed at a time. One by default: a sender that dies leaves at most the row it held
+   * `unknown` for a person to settle, not a whole batch.
+   */
   batch?: number;
   /** First retry delay; later ones double (see retry_backoff.ts). */
   retryBaseMs?: number;
@@ -70,7 +74,7 @@ export async function drainOutbox(deps: SendDeps): Promise<SendSummary> {
       deps.now(),
       deps.leaseMs ?? 5 * 60_000,
       deps.newToken(),
-      deps.batch ?? 20,
+      deps.batch ?? 1,
     );
     if (claimed.length === 0) break;
     summary.claimed += claimed.length;

@@ -4,8 +4,10 @@ import { ImapFlow } from "imapflow";
 export interface ImapConnection {
   host: string;
   port: number;
-  /** Implicit TLS (IMAPS, port 993). Without it imapflow still upgrades with STARTTLS when offered. */
+  /** Implicit TLS (IMAPS, port 993). */
   secure: boolean;
+  /** Without implicit TLS: require STARTTLS (true) or speak plain IMAP (false). */
+  startTls?: boolean;
   user: string;
   pass: string;
   /** Accept a certificate that does not verify (self-signed test servers only). */
@@ -43,6 +45,7 @@ export async function connectImap(conn: ImapConnection): Promise<ImapReader> {
     host: conn.host,
     port: conn.port,
     secure: conn.secure,
+    doSTARTTLS: conn.secure ? undefined : (conn.startTls ?? false),
     auth: { user: conn.user, pass: conn.pass },
     logger: false,
     connectionTimeout: conn.timeoutMs ?? 30_000,
@@ -58,9 +61,9 @@ export async function connectImap(conn: ImapConnection): Promise<ImapReader> {
     await client.connect();
   } catch (cause) {
     throw new Error(
-      `IMAP ${conn.host}:${conn.port} (${conn.secure ? "TLS" : "plain"}) as ${conn.user}: ${
-        describe(cause)
-      }`,
+      `IMAP ${conn.host}:${conn.port} (${
+        conn.secure ? "TLS" : conn.startTls ? "STARTTLS" : "plain"
+      }) as ${conn.user}: ${describe(cause)}`,
       { cause },
     );
   }

@@ -12,14 +12,25 @@ export interface DecisionRecord {
 }
 
 /**
- * Records a message's decision. A message decided before keeps its first decision: re-processing
- * never rewrites the history of what was done.
+ * Records a message's decision. A message decided before keeps its first decision — re-processing
+ * never rewrites what was done — unless `replace` is set (a person corrected the classification
+ * and the rules ran again; the audit log keeps the earlier one).
  */
-export async function saveDecision(q: Queryable, d: DecisionRecord, at: Date): Promise<boolean> {
+export async function saveDecision(
+  q: Queryable,
+  d: DecisionRecord,
+  at: Date,
+  replace = false,
+): Promise<boolean> {
+  const onConflict = replace
+    ? `DO UPDATE SET decided_at = EXCLUDED.decided_at, outcome = EXCLUDED.outcome,
+         rule_name = EXCLUDED.rule_name, reason = EXCLUDED.reason, detail = EXCLUDED.detail,
+         trail = EXCLUDED.trail`
+    : "DO NOTHING";
   const rows = await q.query(
     `INSERT INTO decisions (message_id, decided_at, outcome, rule_name, reason, detail, trail)
      VALUES ($1, $2::timestamptz, $3, $4, $5, $6, $7::jsonb)
-     ON CONFLICT (message_id) DO NOTHING
+     ON CONFLICT (message_id) ${onConflict}
      RETURNING 1 AS ok`,
     [
       d.messageId,

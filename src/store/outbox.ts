@@ -85,6 +85,15 @@ export async function enqueueReply(
   return { enqueued: false, id: existing.id };
 }
 
+/** Whether a reply to this message exists in the outbox, in any state but cancelled. */
+export async function hasReply(q: Queryable, messageId: number): Promise<boolean> {
+  const rows = await q.query(
+    "SELECT 1 AS ok FROM outbox WHERE message_id = $1 AND status <> 'cancelled' LIMIT 1",
+    [messageId],
+  );
+  return rows.length > 0;
+}
+
 /**
  * Reserves the right to reply to `recipient` under `rule` (one reply per window, like Sieve
  * vacation's `:days`, RFC 5230 §4.1). Atomic: of two concurrent reservations one wins.

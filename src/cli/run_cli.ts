@@ -1,0 +1,183 @@
+import type { Classification, ParsedEmail } from "../domain/email.ts";
+import type { ParseOutcome } from "../mail/parse_message.ts";
+import type { CollectSummary } from "../jobs/collect_account.ts";
+import type { Stats } from "../store/stats.ts";
+import type { SendSummary } from "../jobs/send_outbox.ts";
+
+/** What the database-backed commands need; opened only by the commands that use it. */
+export interface CliServices {
+  collectOnce(): Promise<CollectSummary[]>;
+  sendOnce(): Promise<SendSummary>;
+  importRules(
+    json: unknown,
+  ): Promise<{ ok: true; count: number } | { ok: false; errors: string[] }>;
+  exportRules(): Promise<unknown[]>;
+  stats(): Promise<Stats>;
+  close(): Promise<void>;
+}
+
+export interface CliDeps {
+  openServices: () => Promise<CliServices>;
+  parse: (raw: Uint8Array) => Promise<ParseOutcome>;
+  classify: (email: ParsedEmail) => Classification;
+  readFile: (path: string) => Promise<Uint8Array>;
+  /** Writes one JSON document as one line on stdout. */
+  print: (doc: unknown) => void;
+  /** Writes a line for a person on stderr. */
+  say: (line: string) => void;
+}
+
+export const USAGE = `usage: deno task cli <command>
+
+commands:
+  collect --once     collect every account once; prints a JSON summary
+  send --once        drains the outbox once; prints a JSON summary
+  stats              prints message and outbox counts and accounts as JSON
+  rules import FILE  replaces the rules with those of a JSON file (all refused if one is invalid)
+  rules export       prints the rules as one JSON array
+  classify FILE...   classifies .eml files without touching the database (one JSON line each)`;
+
+/** Runs one command; resolves to the process exit code. */
+export async function runCli(args: string[], deps: CliDeps): Promise<number> {
+  const [command, ...rest] = args;
+  switch (command) {
+    case "collect":
+      if (!rest.includes("--once")) {
+        deps.say("collect runs once and exits: call it as `collect --once`");
+        return 2;
+      }
+      return await withServices(deps, async (s) => {
+        const accounts = await s.collectOnce();
+        if (accounts.length === 0) {
+          deps.say("no account to collect: set EMAIL_HOST, EMAIL_USER and EMAIL_PASS");
+        }
+        deps.print(collectReport(accounts));
+        return accounts.some((a) => a.status === "error") ? 1 : 0;
+      });
+    case "send":
+      if (!rest.includes("--once")) {
+        deps.say("send runs once and exits: call it as `send --once`");
+        return 2;
+      }
+      return await withServices(deps, async (s) => {
+        deps.print(await s.sendOnce());
+        return 0;
+      });
+    case "rules":
+      return await rulesCommand(rest, deps);
+    case "stats":
+      return await withServices(deps, async (s) => {
+        deps.print(await s.stats());
+        return 0;
+      });
+    case "classify":
+      return await classifyFiles(rest, deps);
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      deps.say(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      deps.say(`unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+async function withServices(
+  deps: CliDeps,
+  fn: (s: CliServices) => Promise<number>,
+): Promise<number> {
+  const services = await deps.openServices();
+  try {
+    return await fn(services);
+  } finally {
+    await services.close();
+  }
+}
+
+function collectReport(accounts: CollectSummary[]) {
+  const sum = (k: "fetched" | "stored" | "remapped" | "present" | "parsed" | "failed") =>
+    accounts.reduce((n, a) => n + a[k], 0);
+  return {
+    fetched: sum("fetched"),
+    stored: sum("stored"),
+    remapped: sum("remapped"),
+    present: sum("present"),
+    parsed: sum("parsed"),
+    failed: sum("failed"),
+    accounts,
+  };
+}
+
+async function rulesCommand(args: string[], deps: CliDeps): Promise<number> {
+  const [sub, file] = args;
+  if (sub === "export") {
+    return await withServices(deps, async (s) => {
+      deps.print(await s.exportRules());
+      return 0;
+    });
+  }
+  if (sub !== "import" || !file) {
+    deps.say("usage: rules import FILE.json | rules export");
+    return 2;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(await deps.readFile(file)));
+  } catch (e) {
+    deps.say(`${file}: not readable JSON: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
+  return await withServices(deps, async (s) => {
+    const result = await s.importRules(json);
+    if (!result.ok) {
+      deps.say(
+        `${file}: no rule was imported:\n${result.errors.map((e) => `  - ${e}`).join("\n")}`,
+      );
+      deps.print({ imported: 0, errors: result.errors });
+      return 1;
+    }
+    deps.print({ imported: result.count });
+    return 0;
+  });
+}
+
+async function classifyFiles(files: string[], deps: CliDeps): Promise<number> {
+  if (files.length === 0) {
+    deps.say("classify needs at least one .eml file");
+    return 2;
+  }
+  let status = 0;
+  for (const file of files) {
+    let raw: Uint8Array;
+    try {
+      raw = await deps.readFile(file);
+    } catch (e) {
+      deps.print({ file, error: `cannot read: ${e instanceof Error ? e.message : String(e)}` });
+      status = 1;
+      continue;
+    }
+    const parsed = await deps.parse(raw);
+    if (!parsed.ok) {
+      deps.print({ file, error: `cannot parse: ${parsed.error}` });
+      status = 1;
+      continue;
+    }
+    const c = deps.classify(parsed.email);
+    deps.print({
+      file,
+      kind: c.kind,
+      original: c.original && {
+        from_address: c.original.fromAddress,
+        from_name: c.original.fromName,
+        subject: c.original.subject,
+        date: c.original.date,
+        date_iso: c.original.dateIso,
+      },
+      confidence: c.confidence,
+      evidence: c.evidence,
+    });
+  }
+  return status;
+}

@@ -1,0 +1,215 @@
+/**
+ * Reads Carteiro's settings from an environment (a plain object: `main.ts` passes
+ * `Deno.env.toObject()`). Every problem is reported at once, in plain words, so that one start is
+ * enough to see all that needs fixing.
+ */
+
+export interface ImapSettings {
+  host: string;
+  port: number;
+  secure: boolean;
+  /** Without implicit TLS: upgrade with STARTTLS (required) or stay plain (loopback, trusted LAN). */
+  startTls: boolean;
+  user: string;
+  pass: string;
+  allowInvalidCertificate: boolean;
+}
+
+export interface SmtpSettings {
+  host: string;
+  port: number;
+  /** true: TLS from the first byte (port 465). false: STARTTLS when offered (port 587, 25). */
+  secure: boolean;
+  /** Refuse to send without TLS (STARTTLS required when `secure` is false). */
+  requireTls: boolean;
+  /** null: submit without logging in (a relay that trusts this host). */
+  user: string | null;
+  pass: string;
+  allowInvalidCertificate: boolean;
+}
+
+/** The account described by EMAIL_HOST / EMAIL_USER / EMAIL_PASS. */
+export interface EnvAccountSettings {
+  name: string;
+  address: string;
+  mailboxes: string[];
+  imap: ImapSettings;
+  smtp: SmtpSettings;
+}
+
+export type DatabaseSettings =
+  | { kind: "postgres"; url: string; caFile: string | null; caPem: string | null }
+  | { kind: "pglite"; dataDir: string };
+
+export interface Config {
+  account: EnvAccountSettings | null;
+  /** Messages per IMAP fetch and per commit while collecting. */
+  collectBatch: number;
+  send: {
+    /** How long a claimed outbox row may stay `sending` before it is taken as `unknown`. */
+    leaseSeconds: number;
+    /** First retry delay after a temporary SMTP failure; later ones double, up to an hour. */
+    retrySeconds: number;
+    /** How long temporary failures are retried before the reply fails. */
+    deadlineHours: number;
+  };
+  database: DatabaseSettings;
+  http: { hostname: string; port: number };
+}
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
+
+type Env = Record<string, string | undefined>;
+
+/** Parses the environment into a `Config`, or lists every problem found. */
+export function loadConfig(env: Env): ConfigResult {
+  const errors: string[] = [];
+  const read = (name: string) => {
+    const v = env[name]?.trim();
+    return v === undefined || v === "" ? undefined : v;
+  };
+  const bool = (name: string, fallback: boolean): boolean => {
+    const v = read(name);
+    if (v === undefined) return fallback;
+    if (/^(1|true|yes|on)$/i.test(v)) return true;
+    if (/^(0|false|no|off)$/i.test(v)) return false;
+    errors.push(`${name} must be true or false, not "${v}"`);
+    return fallback;
+  };
+  const port = (name: string, fallback: number): number => {
+    const v = read(name);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) {
+      errors.push(`${name} must be a port number from 1 to 65535, not "${v}"`);
+      return fallback;
+    }
+    return n;
+  };
+
+  const account = readAccount(read, bool, port, errors);
+  const database = readDatabase(read, errors);
+  const http = { hostname: read("HOST") ?? "127.0.0.1", port: port("PORT", 8000) };
+  const whole = (name: string, fallback: number, min: number, max: number): number => {
+    const v = read(name);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      errors.push(`${name} must be a whole number from ${min} to ${max}, not "${v}"`);
+      return fallback;
+    }
+    return n;
+  };
+  const collectBatch = whole("COLLECT_BATCH", 200, 1, 5000);
+  const send = {
+    leaseSeconds: whole("SEND_LEASE_SECONDS", 300, 1, 86_400),
+    retrySeconds: whole("SEND_RETRY_SECONDS", 60, 1, 86_400),
+    deadlineHours: whole("SEND_DEADLINE_HOURS", 24, 1, 24 * 30),
+  };
+  if (errors.length > 0) return { ok: false, errors };
+  return { ok: true, config: { account, collectBatch, send, database, http } };
+}
+
+function readAccount(
+  read: (name: string) => string | undefined,
+  bool: (name: string, fallback: boolean) => boolean,
+  port: (name: string, fallback: number) => number,
+  errors: string[],
+): EnvAccountSettings | null {
+  const host = read("EMAIL_HOST");
+  const user = read("EMAIL_USER");
+  const pass = read("EMAIL_PASS");
+  if (host === undefined && user === undefined && pass === undefined) return null;
+  const missing = [
+    ["EMAIL_HOST", host],
+    ["EMAIL_USER", user],
+    ["EMAIL_PASS", pass],
+  ].filter(([, v]) => v === undefined).map(([n]) => n);
+  if (missing.length > 0) {
+    errors.push(
+      `${
+        missing.join(" and ")
+      } must be set too: a mailbox needs EMAIL_HOST, EMAIL_USER and EMAIL_PASS`,
+    );
+  }
+  const address = (read("EMAIL_ADDRESS") ?? (user?.includes("@") ? user : undefined))
+    ?.toLowerCase();
+  if (user !== undefined && address === undefined) {
+    errors.push(
+      "EMAIL_ADDRESS must be set: EMAIL_USER is not an e-mail address, and replies need one to come from",
+    );
+  } else if (address !== undefined && !/^[^@\s]+@[^@\s]+$/.test(address)) {
+    errors.push(`EMAIL_ADDRESS "${address}" is not an e-mail address`);
+  }
+  const imapTls = bool("IMAP_TLS", true);
+  const imapPort = port("IMAP_PORT", imapTls ? 993 : 143);
+  const smtpPort = port("SMTP_PORT", 465);
+  const smtpTls = bool("SMTP_TLS", true);
+  const mailboxes = (read("IMAP_MAILBOXES") ?? "INBOX").split(",").map((m) => m.trim()).filter(
+    Boolean,
+  );
+  if (mailboxes.length === 0) errors.push("IMAP_MAILBOXES names no mailbox");
+  const insecure = bool("TLS_ALLOW_INVALID_CERTIFICATE", false);
+  return {
+    name: read("EMAIL_ACCOUNT_NAME") ?? address ?? user ?? "default",
+    address: address ?? "",
+    mailboxes,
+    imap: {
+      host: host ?? "",
+      port: imapPort,
+      secure: imapTls,
+      startTls: !imapTls && bool("IMAP_STARTTLS", false),
+      user: user ?? "",
+      pass: pass ?? "",
+      allowInvalidCertificate: insecure,
+    },
+    smtp: {
+      host: read("SMTP_HOST") ?? host ?? "",
+      port: smtpPort,
+      // Port 465 speaks TLS from the start (RFC 8314 §3.3); other ports upgrade with STARTTLS.
+      secure: smtpTls && smtpPort === 465,
+      requireTls: smtpTls,
+      user: bool("SMTP_AUTH", true) ? (read("SMTP_USER") ?? user ?? "") : null,
+      pass: read("SMTP_PASS") ?? pass ?? "",
+      allowInvalidCertificate: insecure,
+    },
+  };
+}
+
+function readDatabase(
+  read: (name: string) => string | undefined,
+  errors: string[],
+): DatabaseSettings {
+  const url = read("DATABASE_URL");
+  if (url === undefined) return { kind: "pglite", dataDir: read("DATA_DIR") ?? "./data" };
+  let parsed: URL | null = null;
+  try {
+    parsed = new URL(url);
+  } catch {
+    errors.push("DATABASE_URL is not a URL (expected postgres://user:password@host:5432/database)");
+  }
+  if (parsed && !["postgres:", "postgresql:"].includes(parsed.protocol)) {
+    errors.push(
+      `DATABASE_URL must start with postgres:// or postgresql://, not ${parsed.protocol}//`,
+    );
+  }
+  const sslmode = parsed?.searchParams.get("sslmode");
+  const allowed = [
+    "disable",
+    "allow",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+    "no-verify",
+  ];
+  if (sslmode && !allowed.includes(sslmode)) {
+    errors.push(`DATABASE_URL sslmode=${sslmode} is unknown; use one of ${allowed.join(", ")}`);
+  }
+  return {
+    kind: "postgres",
+    url,
+    caFile: read("DATABASE_CA_FILE") ?? null,
+    caPem: read("DATABASE_CA") ?? null,
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * The loopback mail stack of scripts/mailstack.sh, for tests: a fresh mailbox user per test,
+ * byte-exact delivery, and doveadm for what a server does on its own (UIDVALIDITY changes).
+ * Connect to 127.0.0.1, never "localhost": the servers listen on IPv4 loopback only.
+ */
+const SCRIPT = new URL("../../scripts/mailstack.sh", import.meta.url).pathname;
+
+/** Plain IMAP; LOGIN works without TLS, and STARTTLS is offered with a self-signed certificate. */
+export const IMAP = { host: "127.0.0.1", port: 1143 } as const;
+/** IMAP with TLS from the first byte, self-signed certificate. */
+export const IMAPS = { host: "127.0.0.1", port: 1993 } as const;
+/** Plain SMTP without AUTH; takes mail for example.test and its subdomains only. */
+export const SMTP = { host: "127.0.0.1", port: 1025 } as const;
+/** SMTP with TLS from the first byte, self-signed certificate, no AUTH. */
+export const SMTPS = { host: "127.0.0.1", port: 1465 } as const;
+
+/** Messages per `deliver` call, well under the kernel's limit on one command line. */
+const DELIVER_BATCH = 1000;
+
+async function mailstack(args: string[]): Promise<string> {
+  const out = await new Deno.Command("bash", {
+    args: [SCRIPT, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success) {
+    const err = new TextDecoder().decode(out.stderr);
+    throw new Error(
+      `scripts/mailstack.sh ${args.slice(0, 4).join(" ")} failed (exit ${out.code}); ` +
+        `is the stack installed (scripts/install_deps.sh) and are you root?\n${text}${err}`,
+    );
+  }
+  return text;
+}
+
+/** Starts Dovecot and Postfix unless they run already; cheap to call from every test. */
+export async function ensureMailstack(): Promise<void> {
+  await mailstack(["start"]);
+}
+
+/** Runs doveadm against the stack's Dovecot and returns what it printed. */
+export async function doveadm(args: string[]): Promise<string> {
+  return await mailstack(["doveadm", ...args]);
+}
+
+/** A new mailbox user with a unique name that can log in over IMAP; `user` is the address. */
+export async function freshUser(
+  prefix: string,
+): Promise<{ user: string; pass: string; address: string }> {
+  const local = `${prefix}${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`.toLowerCase();
+  const address = `${local}@example.test`;
+  const pass = crypto.randomUUID();
+  await mailstack(["adduser", address, pass]);
+  return { user: address, pass, address };
+}
+
+/**
+ * Puts messages into the user's INBOX byte for byte, in the order given, with no Received header
+ * (doveadm import, not SMTP). Give message bytes, or paths of .eml files.
+ */
+export async function deliverRaw(user: string, messages: Uint8Array[] | string[]): Promise<void> {
+  if (messages.length === 0) return;
+  const dir = await Deno.makeTempDir({ prefix: "carteiro-deliver-" });
+  try {
+    const files: string[] = [];
+    for (const [i, m] of messages.entries()) {
+      if (typeof m === "string") {
+        files.push(m);
+      } else {
+        const file = `${dir}/${String(i).padStart(9, "0")}.eml`;
+        await Deno.writeFile(file, m);
+        files.push(file);
+      }
+    }
+    for (let i = 0; i < files.length; i += DELIVER_BATCH) {
+      await mailstack(["deliver", user, ...files.slice(i, i + DELIVER_BATCH)]);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** The mailbox's UIDVALIDITY as Dovecot has it now. */
+export async function uidValidity(user: string, mailbox: string): Promise<number> {
+  const out = await doveadm(["mailbox", "status", "-u", user, "uidvalidity", mailbox]);
+  const value = Number(/uidvalidity=(\d+)/.exec(out)?.[1]);
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new Error(`doveadm printed no UIDVALIDITY for ${user} ${mailbox}: ${out}`);
+  }
+  return value;
+}
+
+/**
+ * Gives the mailbox a new UIDVALIDITY, as a server does after a rebuild, and returns it. Clients
+ * that have the mailbox open are disconnected by Dovecot.
+ */
+export async function changeUidValidity(user: string, mailbox: string): Promise<number> {
+  const current = await uidValidity(user, mailbox);
+  // A non-zero 32-bit value that differs from the current one (RFC 3501 §2.3.1.1).
+  const next = current >= 0xffff_fffe ? 1 : current + 1;
+  await doveadm(["mailbox", "update", "-u", user, "--uid-validity", String(next), mailbox]);
+  return next;
+}
+
+/** The login for a user on the plain loopback IMAP port. */
+export function imapConfig(
+  user: string,
+  pass: string,
+): { host: string; port: number; secure: boolean; user: string; pass: string } {
+  return { host: IMAP.host, port: IMAP.port, secure: false, user, pass };
+}
