@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { freshPostgresDatabase } from "../support/databases.ts";
-import { runCli } from "../support/cli.ts";
+import { cliCommand, runCli } from "../support/cli.ts";
+import { startResponder } from "../support/smtp_responder.ts";
 import { deliverRaw, ensureMailstack, freshUser, imapConfig } from "../support/mailstack.ts";
 import { readInbox, settledInbox } from "../support/mailbox_reader.ts";
 import { openPostgres } from "../../src/store/postgres_db.ts";
@@ -307,6 +308,33 @@ for (const step of ["after_claim", "before_data", "after_accept", "after_commit"
     }
   });
 }
+
+Deno.test("a sender killed during DATA leaves its reply unknown, never sent again", async () => {
+  const responder = startResponder({ afterData: "hang" });
+  const t = await setup({ SMTP_PORT: String(responder.port) });
+  const ana = await freshUser("ana");
+  try {
+    await deliverRaw(t.box.user, [message(ana, t.box.address, "Durante o DATA")]);
+    await cli(["collect", "--once"], t.env);
+    const child = cliCommand(["send", "--once"], t.env).spawn();
+    const deadline = Date.now() + 20_000;
+    while (responder.bodies.length === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(responder.bodies.length, 1, "the body reached the server");
+    child.kill("SIGKILL");
+    await child.output();
+    await new Promise((r) => setTimeout(r, 2500));
+    const again = await cli(["send", "--once"], t.env);
+    assert.deepEqual([again.expired, again.claimed], [1, 0]);
+    const [row] = await outboxRows(t.db);
+    assert.equal(row.status, "unknown");
+    assert.equal(responder.bodies.length, 1, "never sent a second time");
+  } finally {
+    await t.close();
+    await responder.close();
+  }
+});
 
 Deno.test("two senders draining one outbox at once deliver each reply once", async () => {
   const t = await setup();

@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { createSmtpSender, type OutgoingReply } from "../../src/mail/smtp_sender.ts";
+import { startResponder } from "../support/smtp_responder.ts";
+
+const REPLY: OutgoingReply = {
+  from: { name: "Atendimento", address: "box@example.test" },
+  to: { name: "Ana", address: "ana@example.test" },
+  subject: "Re: Pedido",
+  text: "Recebemos.",
+  html: "<p>Recebemos.</p>",
+  messageId: "<carteiro.abc@example.test>",
+  inReplyTo: "<m1@example.test>",
+  references: ["<m1@example.test>"],
+  headers: { "Auto-Submitted": "auto-replied" },
+};
+
+async function sendVia(script: Parameters<typeof startResponder>[0]) {
+  const responder = startResponder(script);
+  const sender = createSmtpSender({
+    host: "127.0.0.1",
+    port: responder.port,
+    secure: false,
+    requireTls: false,
+    user: null,
+    pass: null,
+    timeoutMs: 5_000,
+  });
+  try {
+    return { result: await sender.send(REPLY), bodies: responder.bodies };
+  } finally {
+    sender.close();
+    await responder.close();
+  }
+}
+
+Deno.test("an accepted reply carries our headers", async () => {
+  const { result, bodies } = await sendVia({});
+  assert.equal(result.kind, "accepted");
+  assert.equal(bodies.length, 1);
+  assert.match(bodies[0], /^Auto-Submitted: auto-replied\r$/m);
+  assert.match(bodies[0], /^Message-ID: <carteiro\.abc@example\.test>\r$/m);
+  assert.match(bodies[0], /^In-Reply-To: <m1@example\.test>\r$/m);
+});
+
+Deno.test("a 4xx at RCPT is temporary: nothing was sent", async () => {
+  const { result, bodies } = await sendVia({ rcpt: "451 4.7.1 try later" });
+  assert.equal(result.kind, "temporary");
+  assert.equal(bodies.length, 0);
+});
+
+Deno.test("a 5xx at RCPT is permanent", async () => {
+  const { result } = await sendVia({ rcpt: "550 5.1.1 no such user" });
+  assert.equal(result.kind, "permanent");
+});
+
+Deno.test("a 5xx after the body is permanent: the server refused it", async () => {
+  const { result, bodies } = await sendVia({ afterData: "554 5.7.1 rejected" });
+  assert.equal(result.kind, "permanent");
+  assert.equal(bodies.length, 1);
+});
+
+Deno.test("a connection dropped after the body, with no reply, is unknown", async () => {
+  const { result, bodies } = await sendVia({ afterData: "drop" });
+  assert.equal(result.kind, "unknown", JSON.stringify(result));
+  assert.equal(bodies.length, 1);
+});
+
+Deno.test("a refused connection is temporary", async () => {
+  const sender = createSmtpSender({
+    host: "127.0.0.1",
+    port: 1,
+    secure: false,
+    requireTls: false,
+    user: null,
+    pass: null,
+    timeoutMs: 5_000,
+  });
+  try {
+    const result = await sender.send(REPLY);
+    assert.equal(result.kind, "temporary");
+  } finally {
+    sender.close();
+  }
+});
