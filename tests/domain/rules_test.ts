@@ -2,17 +2,16 @@ import assert from "node:assert/strict";
 import type { Classification, ParsedEmail } from "../../src/domain/email.ts";
 import {
   addressMatches,
-  compileRegex,
   decideRule,
   exportRules,
   globMatch,
   matchRule,
   MAX_BODY_MATCH_CHARS,
   parseRules,
-  regexSearch,
   type Rule,
   type RuleContext,
 } from "../../src/domain/rules.ts";
+import { compileRegex, regexSearch } from "../../src/domain/safe_regex.ts";
 
 type Draft = Partial<Omit<ParsedEmail, "headers">> & { headers?: Array<[string, string]> };
 
