@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { buildEmail, type Draft } from "../support/email_draft.ts";
 import type { Classification, ParsedEmail } from "../../src/domain/email.ts";
 import {
   checkAutoReply,
@@ -12,35 +13,8 @@ import {
 } from "../../src/domain/auto_reply_guard.ts";
 import { dedupKey, replyMessageId } from "../../src/domain/reply_composer.ts";
 
-// A message as the parser gives it. Raw header lines are unfolded and keyed by lower-cased
-// name exactly as src/mail/parse_message.ts does, so tests can be written with folded,
-// repeated and odd-case fields.
-type Draft = Partial<Omit<ParsedEmail, "headers">> & { headers?: Array<[string, string]> };
-
 function email(draft: Draft = {}): ParsedEmail {
-  const { headers: lines = [], ...fields } = draft;
-  const headers: Record<string, string[]> = {};
-  for (const [name, value] of lines) {
-    (headers[name.toLowerCase()] ??= []).push(value.replace(/\r?\n(?=[ \t])/g, "").trim());
-  }
-  return {
-    messageId: "<m1@cliente.test>",
-    from: [{ name: "Ana Souza", address: "ana@cliente.test" }],
-    sender: null,
-    replyTo: [],
-    to: [{ name: "", address: "suporte@empresa.test" }],
-    cc: [],
-    subject: "Pedido 123",
-    date: null,
-    inReplyTo: null,
-    references: [],
-    headers,
-    text: "Olá",
-    html: null,
-    attachments: [],
-    attachedMessages: [],
-    ...fields,
-  };
+  return buildEmail(draft);
 }
 
 const DIRECT: Classification = { kind: "direct", original: null, confidence: 1, evidence: [] };

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { buildEmail, type Draft } from "../support/email_draft.ts";
 import type { Classification, ParsedEmail } from "../../src/domain/email.ts";
 import {
   type AccountContext,
@@ -9,32 +10,13 @@ import {
 import { parseRules, type Rule } from "../../src/domain/rules.ts";
 import { dedupKey, replyMessageId } from "../../src/domain/reply_composer.ts";
 
-type Draft = Partial<Omit<ParsedEmail, "headers">> & { headers?: Array<[string, string]> };
-
 function email(draft: Draft = {}): ParsedEmail {
-  const { headers: lines = [], ...fields } = draft;
-  const headers: Record<string, string[]> = {};
-  for (const [name, value] of lines) {
-    (headers[name.toLowerCase()] ??= []).push(value.replace(/\r?\n(?=[ \t])/g, "").trim());
-  }
-  return {
-    messageId: "<m1@cliente.test>",
-    from: [{ name: "Ana Souza", address: "ana@cliente.test" }],
-    sender: null,
-    replyTo: [],
+  return buildEmail(draft, {
     to: [{ name: "Suporte", address: "suporte@empresa.test" }],
-    cc: [],
-    subject: "Pedido 123",
-    date: null,
-    inReplyTo: null,
     references: ["<root@cliente.test>"],
-    headers: { "return-path": ["<ana@cliente.test>"], ...headers },
+    headers: { "return-path": ["<ana@cliente.test>"] },
     text: "Olá, meu pedido não chegou.",
-    html: null,
-    attachments: [],
-    attachedMessages: [],
-    ...fields,
-  };
+  });
 }
 
 const DIRECT: Classification = { kind: "direct", original: null, confidence: 1, evidence: [] };

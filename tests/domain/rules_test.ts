@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { buildEmail, type Draft } from "../support/email_draft.ts";
 import type { Classification, ParsedEmail } from "../../src/domain/email.ts";
 import {
   addressMatches,
@@ -13,32 +14,12 @@ import {
 } from "../../src/domain/rules.ts";
 import { compileRegex, regexSearch } from "../../src/domain/safe_regex.ts";
 
-type Draft = Partial<Omit<ParsedEmail, "headers">> & { headers?: Array<[string, string]> };
-
 function email(draft: Draft = {}): ParsedEmail {
-  const { headers: lines = [], ...fields } = draft;
-  const headers: Record<string, string[]> = {};
-  for (const [name, value] of lines) {
-    (headers[name.toLowerCase()] ??= []).push(value.replace(/\r?\n(?=[ \t])/g, "").trim());
-  }
-  return {
-    messageId: "<m1@cliente.test>",
+  return buildEmail(draft, {
     from: [{ name: "Ana", address: "ana@cliente.test" }],
-    sender: null,
-    replyTo: [],
-    to: [{ name: "", address: "suporte@empresa.test" }],
-    cc: [],
     subject: "Pedido 123 atrasado",
-    date: null,
-    inReplyTo: null,
-    references: [],
-    headers,
     text: "Olá, meu pedido 123 não chegou.\nCPF: 123.456.789-00",
-    html: null,
-    attachments: [],
-    attachedMessages: [],
-    ...fields,
-  };
+  });
 }
 
 const DIRECT: Classification = { kind: "direct", original: null, confidence: 1, evidence: [] };
