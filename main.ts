@@ -6,13 +6,19 @@
  *   deno task cli ...      one command (see src/cli/run_cli.ts)
  */
 import { type Config, type DatabaseSettings, loadConfig } from "./src/config.ts";
-import type { Db } from "./src/store/db.ts";
+import type { Db, Queryable } from "./src/store/db.ts";
 import { openPostgres } from "./src/store/postgres_db.ts";
 import { openPglite } from "./src/store/pglite_db.ts";
 import { migrate, readMigrations } from "./src/store/migrate.ts";
-import { listAccounts, upsertEnvAccount } from "./src/store/accounts.ts";
+import { type AccountRow, listAccounts, upsertEnvAccount } from "./src/store/accounts.ts";
+import { getAccountSecrets, getAccountView } from "./src/store/accounts_admin.ts";
+import { createSecretBox } from "./src/auth/secret_box.ts";
+import { rerunRules } from "./src/jobs/rerun_rules.ts";
+import type { AccountContext } from "./src/domain/decide_reply.ts";
+import type { ConnectionTarget, ConnectionTestResult } from "./routes/deps.ts";
+import { firstStartHint, readOneLine, tokenCreate, userAdd } from "./src/cli/admin_commands.ts";
 import { readStats } from "./src/store/stats.ts";
-import { connectImap } from "./src/mail/imap_reader.ts";
+import { connectImap, type ImapConnection } from "./src/mail/imap_reader.ts";
 import { parseMessage } from "./src/mail/parse_message.ts";
 import { classify } from "./src/domain/classifier.ts";
 import type { CollectDeps } from "./src/jobs/collect_account.ts";
@@ -61,57 +67,92 @@ async function compose(config: Config, log: Logger, env: Record<string, string>)
   const db = await openDatabase(config.database);
   await migrate(db, await readMigrations());
   const now = () => new Date();
-  if (config.account) {
-    const a = config.account;
-    await upsertEnvAccount(db, {
-      name: a.name,
-      address: a.address,
-      imapHost: a.imap.host,
-      imapPort: a.imap.port,
-      imapTls: a.imap.secure,
-      imapUser: a.imap.user,
-      mailboxes: a.mailboxes,
-    });
-  }
+  const secrets = createSecretBox(config.secretKey);
+  const envAccountId = config.account
+    ? (await upsertEnvAccount(db, {
+      name: config.account.name,
+      address: config.account.address,
+      imapHost: config.account.imap.host,
+      imapPort: config.account.imap.port,
+      imapTls: config.account.imap.secure,
+      imapUser: config.account.imap.user,
+      mailboxes: config.account.mailboxes,
+    })).id
+    : null;
+
+  const accountContext = async (q: Queryable, accountId: number): Promise<AccountContext> => {
+    const account = (await listAccounts(q)).find((a) => a.id === accountId);
+    if (!account) throw new Error(`account ${accountId} is gone`);
+    return {
+      id: account.id,
+      name: account.name,
+      addresses: [account.address],
+      connectedAt: account.connectedAt,
+      messageIdDomain: account.address.split("@")[1] ?? "carteiro.invalid",
+    };
+  };
+  const ownAddresses = async (q: Queryable) => (await listAccounts(q)).map((a) => a.address);
   const afterClassified = replyStep({
     policy: DEFAULT_RATE_LIMIT_POLICY,
     sendDeadlineMs: config.send.deadlineHours * 3_600_000,
-    accountContext: async (accountId) => {
-      const account = (await listAccounts(db)).find((a) => a.id === accountId);
-      if (!account) throw new Error(`account ${accountId} is gone`);
-      return {
-        id: account.id,
-        name: account.name,
-        addresses: [account.address],
-        connectedAt: account.connectedAt,
-        messageIdDomain: account.address.split("@")[1] ?? "carteiro.invalid",
-      };
-    },
-    ownAddresses: async () => (await listAccounts(db)).map((a) => a.address),
+    accountContext,
+    ownAddresses,
   });
+
+  /** An account's IMAP login: the environment's, or the stored one decrypted with SECRET_KEY. */
+  const imapLogin = async (account: AccountRow): Promise<ImapConnection> => {
+    if (account.id === envAccountId && config.account) return config.account.imap;
+    const stored = await getAccountSecrets(db, account.id);
+    if (!stored?.imapPassEnc) {
+      throw new Error(`account ${account.name} has no IMAP password stored`);
+    }
+    return {
+      host: account.imapHost,
+      port: account.imapPort,
+      secure: account.imapTls,
+      startTls: !account.imapTls,
+      user: account.imapUser,
+      pass: await secrets.decrypt("imap_pass", stored.imapPassEnc),
+    };
+  };
   const collectDeps: CollectDeps = {
     db,
     now,
     log,
     batchMessages: config.collectBatch,
-    connect: (account) => {
-      if (account.source !== "env" || !config.account) {
-        return Promise.reject(
-          new Error(`account ${account.name} has no credentials in this environment`),
-        );
-      }
-      return connectImap(config.account.imap);
-    },
+    connect: async (account) => connectImap(await imapLogin(account)),
     processPending: (accountId) =>
       processPending({ db, parse: parseMessage, classify, now, afterClassified }, accountId),
   };
   const collectOnce = async () => collectAll(collectDeps, await listAccounts(db));
-  // One pooled SMTP transport for the environment's account, opened on first use.
-  let smtp: SmtpSender | null = null;
-  const envAccountId = config.account
-    ? (await listAccounts(db)).find((a) => a.source === "env" && a.name === config.account?.name)
-      ?.id
-    : undefined;
+
+  // One pooled SMTP transport per account, opened on first use.
+  const senders = new Map<number, SmtpSender>();
+  const senderFor = async (accountId: number): Promise<SmtpSender> => {
+    const open = senders.get(accountId);
+    if (open) return open;
+    let sender: SmtpSender;
+    if (accountId === envAccountId && config.account) {
+      sender = createSmtpSender({ ...config.account.smtp });
+    } else {
+      const view = await getAccountView(db, accountId);
+      const stored = await getAccountSecrets(db, accountId);
+      if (!view?.smtpHost || view.smtpPort === null) {
+        throw new Error(`account ${accountId} has no SMTP settings`);
+      }
+      const tls = view.smtpTls ?? true;
+      sender = createSmtpSender({
+        host: view.smtpHost,
+        port: view.smtpPort,
+        secure: tls && view.smtpPort === 465,
+        requireTls: tls,
+        user: view.smtpUser,
+        pass: stored?.smtpPassEnc ? await secrets.decrypt("smtp_pass", stored.smtpPassEnc) : null,
+      });
+    }
+    senders.set(accountId, sender);
+    return sender;
+  };
   const sendOnce = () =>
     drainOutbox({
       db,
@@ -120,26 +161,10 @@ async function compose(config: Config, log: Logger, env: Record<string, string>)
       newToken: () => crypto.randomUUID(),
       leaseMs: config.send.leaseSeconds * 1000,
       retryBaseMs: config.send.retrySeconds * 1000,
-      senderFor: (accountId) => {
-        if (!config.account || accountId !== envAccountId) return null;
-        const s = config.account.smtp;
-        smtp ??= createSmtpSender({
-          host: s.host,
-          port: s.port,
-          secure: s.secure,
-          requireTls: s.requireTls,
-          user: s.user,
-          pass: s.pass,
-          allowInvalidCertificate: s.allowInvalidCertificate,
-        });
-        return smtp;
-      },
+      senderFor,
       checkpoint: killAt(env.CARTEIRO_KILL_AT),
     });
-  const close = async () => {
-    smtp?.close();
-    await db.close();
-  };
+
   const importRules = async (json: unknown) => {
     const parsed = parseRules(json);
     if (!parsed.ok) return parsed;
@@ -155,7 +180,53 @@ async function compose(config: Config, log: Logger, env: Record<string, string>)
     return { ok: true as const, count: parsed.rules.length };
   };
   const exportAll = async () => exportRules(await loadRules(db));
-  return { db, collectOnce, sendOnce, importRules, exportRules: exportAll, close };
+
+  const testConnection = async (t: ConnectionTarget): Promise<ConnectionTestResult> => {
+    const pass = t.imap.pass ??
+      (config.account && t.accountId === envAccountId ? config.account.imap.pass : null);
+    if (!pass) return { ok: false, error: "no IMAP password is stored for this account" };
+    try {
+      const imap = await connectImap({
+        ...t.imap,
+        pass,
+        startTls: !t.imap.secure,
+        timeoutMs: 15_000,
+      });
+      try {
+        await imap.open("INBOX");
+      } finally {
+        await imap.close();
+      }
+      return { ok: true };
+    } catch (e) {
+      return { ok: false, error: e instanceof Error ? e.message : String(e) };
+    }
+  };
+  const app = createApp({
+    db,
+    now,
+    secretKey: config.secretKey,
+    secureCookies: config.http.secureCookies,
+    accountContext: (accountId) => accountContext(db, accountId),
+    ownAddresses: () => ownAddresses(db),
+    testConnection,
+    rerunRules: (tx, messageId, at) =>
+      rerunRules({ parse: parseMessage, replyStep: afterClassified }, tx, messageId, at),
+  }, (error, id) => log.error("http error", { id, error: String(error) }));
+
+  const close = async () => {
+    for (const s of senders.values()) s.close();
+    await db.close();
+  };
+  return {
+    db,
+    app,
+    collectOnce,
+    sendOnce,
+    importRules,
+    exportRules: exportAll,
+    close,
+  };
 }
 
 function configOrExit(log: Logger, env: Record<string, string>): Config {
@@ -178,7 +249,18 @@ async function cli(args: string[]): Promise<number> {
     openServices: async (): Promise<CliServices> => {
       const env = Deno.env.toObject();
       const services = await compose(configOrExit(log, env), log, env);
-      return { ...services, stats: () => readStats(services.db) };
+      const io = {
+        readLine: () => readOneLine(Deno.stdin.readable),
+        print: (doc: unknown) => console.log(JSON.stringify(doc)),
+        say: (line: string) => console.error(line),
+        now: () => new Date(),
+      };
+      return {
+        ...services,
+        stats: () => readStats(services.db),
+        userAdd: (email) => userAdd(services.db, email, io),
+        tokenCreate: (name) => tokenCreate(services.db, name, io),
+      };
     },
     parse: parseMessage,
     classify,
@@ -192,25 +274,38 @@ async function serve() {
   const log = createLogger();
   const env = Deno.env.toObject();
   const config = configOrExit(log, env);
-  const { db, collectOnce, sendOnce } = await compose(config, log, env);
-  const send = async () => {
+  const { db, app, collectOnce, sendOnce, close } = await compose(config, log, env);
+  // Jobs in flight, so that SIGTERM lets them finish (a send holds its row until settled).
+  const running = new Set<Promise<unknown>>();
+  let stopping = false;
+  const track = (job: () => Promise<unknown>) => async () => {
+    if (stopping) return;
+    const p = job();
+    running.add(p);
+    try {
+      await p;
+    } finally {
+      running.delete(p);
+    }
+  };
+  const send = track(async () => {
     const summary = await sendOnce();
     if (summary.claimed + summary.expired > 0) log.info("outbox drained", { ...summary });
-  };
-  Deno.cron("collect mail", "* * * * *", async () => {
-    const summaries = await collectOnce();
-    for (const s of summaries) {
-      if (s.status !== "skipped") log.info("collected", { ...s, mailboxes: undefined });
-    }
-    // Replies enqueued by this collection go out now, not at the next tick.
-    if (summaries.some((s) => s.parsed > 0)) await send();
   });
+  Deno.cron(
+    "collect mail",
+    "* * * * *",
+    track(async () => {
+      const summaries = await collectOnce();
+      for (const s of summaries) {
+        if (s.status !== "skipped") log.info("collected", { ...s, mailboxes: undefined });
+      }
+      // Replies enqueued by this collection go out now, not at the next tick.
+      if (summaries.some((s) => s.parsed > 0)) await send();
+    }),
+  );
   Deno.cron("send replies", "* * * * *", send);
-  const app = createApp({
-    pingDatabase: async () => void await db.query("SELECT 1"),
-    databaseKind: db.kind,
-  });
-  Deno.serve({
+  const server = Deno.serve({
     hostname: config.http.hostname,
     port: config.http.port,
     onListen: ({ hostname, port }) =>
@@ -219,6 +314,16 @@ async function serve() {
   if (!config.account) {
     log.warn("no mailbox configured: set EMAIL_HOST, EMAIL_USER and EMAIL_PASS (see .env.example)");
   }
+  const hint = await firstStartHint(db);
+  if (hint) console.error(hint);
+  Deno.addSignalListener("SIGTERM", async () => {
+    stopping = true;
+    log.info("stopping: finishing the jobs in flight", { jobs: running.size });
+    await server.shutdown();
+    await Promise.allSettled([...running]);
+    await close();
+    Deno.exit(0);
+  });
 }
 
 if (import.meta.main) {

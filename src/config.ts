@@ -43,6 +43,8 @@ export type DatabaseSettings =
 
 export interface Config {
   account: EnvAccountSettings | null;
+  /** SECRET_KEY: encrypts account passwords stored in the database; null when unset. */
+  secretKey: string | null;
   /** Messages per IMAP fetch and per commit while collecting. */
   collectBatch: number;
   send: {
@@ -54,7 +56,12 @@ export interface Config {
     deadlineHours: number;
   };
   database: DatabaseSettings;
-  http: { hostname: string; port: number };
+  http: {
+    hostname: string;
+    port: number;
+    /** Session cookies marked Secure with the __Host- prefix (off only for plain HTTP). */
+    secureCookies: boolean;
+  };
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
@@ -89,7 +96,15 @@ export function loadConfig(env: Env): ConfigResult {
 
   const account = readAccount(read, bool, port, errors);
   const database = readDatabase(read, errors);
-  const http = { hostname: read("HOST") ?? "127.0.0.1", port: port("PORT", 8000) };
+  const http = {
+    hostname: read("HOST") ?? "127.0.0.1",
+    port: port("PORT", 8000),
+    secureCookies: bool("COOKIE_SECURE", true),
+  };
+  const secretKey = read("SECRET_KEY") ?? null;
+  if (secretKey !== null && secretKey.length < 16) {
+    errors.push("SECRET_KEY must be at least 16 characters (e.g. `openssl rand -base64 32`)");
+  }
   const whole = (name: string, fallback: number, min: number, max: number): number => {
     const v = read(name);
     if (v === undefined) return fallback;
@@ -107,7 +122,7 @@ export function loadConfig(env: Env): ConfigResult {
     deadlineHours: whole("SEND_DEADLINE_HOURS", 24, 1, 24 * 30),
   };
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, config: { account, collectBatch, send, database, http } };
+  return { ok: true, config: { account, secretKey, collectBatch, send, database, http } };
 }
 
 function readAccount(

@@ -6,7 +6,8 @@ Deno.test("no mailbox and no DATABASE_URL: the embedded database, no account", (
   assert.ok(r.ok);
   assert.equal(r.config.account, null);
   assert.deepEqual(r.config.database, { kind: "pglite", dataDir: "./data" });
-  assert.deepEqual(r.config.http, { hostname: "127.0.0.1", port: 8000 });
+  assert.deepEqual(r.config.http, { hostname: "127.0.0.1", port: 8000, secureCookies: true });
+  assert.equal(r.config.secretKey, null);
 });
 
 Deno.test("the seed's variables make an account with safe TLS defaults", () => {

@@ -12,6 +12,10 @@ export interface CliServices {
     json: unknown,
   ): Promise<{ ok: true; count: number } | { ok: false; errors: string[] }>;
   exportRules(): Promise<unknown[]>;
+  /** Creates an admin user; the password is read from stdin. Resolves to the exit code. */
+  userAdd(email: string | undefined): Promise<number>;
+  /** Creates an API token and prints it once. Resolves to the exit code. */
+  tokenCreate(name: string | undefined): Promise<number>;
   stats(): Promise<Stats>;
   close(): Promise<void>;
 }
@@ -35,6 +39,8 @@ commands:
   stats              prints message and outbox counts and accounts as JSON
   rules import FILE  replaces the rules with those of a JSON file (all refused if one is invalid)
   rules export       prints the rules as one JSON array
+  user add EMAIL     creates an admin user (password read from stdin, one line)
+  token create NAME  creates an API token for /api/v1 and prints it once
   classify FILE...   classifies .eml files without touching the database (one JSON line each)`;
 
 /** Runs one command; resolves to the process exit code. */
@@ -65,6 +71,18 @@ export async function runCli(args: string[], deps: CliDeps): Promise<number> {
       });
     case "rules":
       return await rulesCommand(rest, deps);
+    case "user":
+      if (rest[0] !== "add") {
+        deps.say("usage: user add EMAIL   (the password is read from stdin)");
+        return 2;
+      }
+      return await withServices(deps, (s) => s.userAdd(rest[1]));
+    case "token":
+      if (rest[0] !== "create") {
+        deps.say("usage: token create NAME");
+        return 2;
+      }
+      return await withServices(deps, (s) => s.tokenCreate(rest[1]));
     case "stats":
       return await withServices(deps, async (s) => {
         deps.print(await s.stats());

@@ -21,10 +21,13 @@ import {
 import type { ClassifiedMessage } from "./process_messages.ts";
 
 export interface ReplyStepDeps {
-  /** The account as the decision needs it (addresses, connection time, Message-ID domain). */
-  accountContext: (accountId: number) => Promise<AccountContext>;
+  /**
+   * The account as the decision needs it (addresses, connection time, Message-ID domain), read
+   * through the step's own transaction (the embedded database has one connection).
+   */
+  accountContext: (q: Queryable, accountId: number) => Promise<AccountContext>;
   /** Every address this installation manages: never answered. */
-  ownAddresses: () => Promise<string[]>;
+  ownAddresses: (q: Queryable) => Promise<string[]>;
   policy: RateLimitPolicy;
   /** How long temporary SMTP failures are retried before the reply fails. */
   sendDeadlineMs: number;
@@ -44,12 +47,12 @@ export function replyStep(deps: ReplyStepDeps) {
     options: { rerun?: boolean } = {},
   ): Promise<void> => {
     const record = (d: Recordable) => saveDecision(tx, asRecord(m.id, d), at, options.rerun);
-    const account = await deps.accountContext(m.accountId);
+    const account = await deps.accountContext(tx, m.accountId);
     const decision = decideReply({
       email: m.email,
       classification: m.classification,
       account,
-      ownAddresses: await deps.ownAddresses(),
+      ownAddresses: await deps.ownAddresses(tx),
       receivedAt: m.internalDate ?? m.collectedAt,
       rawSha256: m.sha256,
       rules: await loadRules(tx),

@@ -10,8 +10,8 @@ export type SendStep = "after_claim" | "before_data" | "after_accept" | "after_c
 
 export interface SendDeps {
   db: Db;
-  /** The SMTP sender of an account, or null when it has no SMTP settings here. */
-  senderFor: (accountId: number) => SmtpSender | null;
+  /** The SMTP sender of an account; rejects when it has no usable SMTP settings here. */
+  senderFor: (accountId: number) => Promise<SmtpSender>;
   now: () => Date;
   /** A fresh, unique claim token. */
   newToken: () => string;
@@ -85,25 +85,7 @@ export async function drainOutbox(deps: SendDeps): Promise<SendSummary> {
 }
 
 async function sendOne(deps: SendDeps, row: ClaimedReply, summary: SendSummary) {
-  const sender = deps.senderFor(row.accountId);
-  let result: SendResult;
-  if (!sender) {
-    result = { kind: "temporary", error: "no SMTP settings for this account" };
-  } else {
-    await deps.checkpoint?.("before_data");
-    result = await sender.send({
-      from: { name: row.fromName, address: row.fromAddress },
-      to: { name: row.recipientName, address: row.recipient },
-      subject: row.subject,
-      text: row.text,
-      html: row.html,
-      messageId: row.messageIdHeader,
-      inReplyTo: row.inReplyTo,
-      references: row.references,
-      headers: row.headers,
-    });
-    if (result.kind === "accepted") await deps.checkpoint?.("after_accept");
-  }
+  const result = await attempt(deps, row);
   const at = deps.now();
   const outcome = settlement(result, row, at, deps.retryBaseMs);
   const settled = await deps.db.transaction(async (tx) => {
@@ -130,6 +112,31 @@ async function sendOne(deps: SendDeps, row: ClaimedReply, summary: SendSummary) 
   }
   summary[outcome.status]++;
   await deps.checkpoint?.("after_commit");
+}
+
+async function attempt(deps: SendDeps, row: ClaimedReply): Promise<SendResult> {
+  let sender: SmtpSender;
+  try {
+    sender = await deps.senderFor(row.accountId);
+  } catch (e) {
+    // Nothing went out: missing settings or an unreadable password are worth retrying once a
+    // person fixes them, until the row's deadline.
+    return { kind: "temporary", error: e instanceof Error ? e.message : String(e) };
+  }
+  await deps.checkpoint?.("before_data");
+  const result = await sender.send({
+    from: { name: row.fromName, address: row.fromAddress },
+    to: { name: row.recipientName, address: row.recipient },
+    subject: row.subject,
+    text: row.text,
+    html: row.html,
+    messageId: row.messageIdHeader,
+    inReplyTo: row.inReplyTo,
+    references: row.references,
+    headers: row.headers,
+  });
+  if (result.kind === "accepted") await deps.checkpoint?.("after_accept");
+  return result;
 }
 
 function settlement(result: SendResult, row: ClaimedReply, at: Date, retryBaseMs?: number) {

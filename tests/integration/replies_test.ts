@@ -42,6 +42,14 @@ async function setup(extraEnv: Record<string, string> = {}) {
   await ensureMailstack();
   const box = await freshUser("box");
   const database = await freshPostgresDatabase();
+  return await setupWith(box, database, extraEnv);
+}
+
+async function setupWith(
+  box: Person,
+  database: { url: string; drop: () => Promise<void> },
+  extraEnv: Record<string, string>,
+) {
   const imap = imapConfig(box.user, box.pass);
   const env = {
     EMAIL_HOST: imap.host,
@@ -65,13 +73,17 @@ async function setup(extraEnv: Record<string, string> = {}) {
   assert.equal(imported.code, 0, imported.stderr);
   // The first collection connects the account: what is already in the mailbox is history.
   await cli(["collect", "--once"], env);
-  const db = openPostgres({ url: database.url, max: 2 });
+  // The embedded database belongs to the command's process; only a server can be read beside it.
+  const server = database.url ? openPostgres({ url: database.url, max: 2 }) : null;
   return {
     box,
     env,
-    db,
+    get db() {
+      if (!server) throw new Error("this test runs on the embedded database");
+      return server;
+    },
     close: async () => {
-      await db.close();
+      await server?.close();
       await database.drop();
       await Deno.remove(rulesFile);
     },
@@ -128,6 +140,26 @@ Deno.test("a direct message gets one reply with the RFC 3834 header set", async 
     // Running everything again sends nothing more.
     await cli(["collect", "--once"], t.env);
     assert.equal((await cli(["send", "--once"], t.env)).claimed, 0);
+    assert.equal((await settledInbox(imapConfig(ana.user, ana.pass), 1)).length, 1);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("the embedded database (no DATABASE_URL) collects and answers too", async () => {
+  await ensureMailstack();
+  const box = await freshUser("box");
+  const ana = await freshUser("ana");
+  const dataDir = await Deno.makeTempDir({ prefix: "carteiro-pglite-" });
+  const stub = { url: "", drop: () => Deno.remove(dataDir, { recursive: true }) };
+  const t = await setupWith(box, stub, { DATABASE_URL: "", DATA_DIR: dataDir });
+  try {
+    await deliverRaw(t.box.user, [message(ana, t.box.address, "Embutido")]);
+    const collected = await cli(["collect", "--once"], t.env);
+    assert.deepEqual([collected.stored, collected.parsed], [1, 1]);
+    assert.equal((await cli(["send", "--once"], t.env)).sent, 1);
+    const stats = (await runCli(["stats"], t.env)).docs[0] as { outbox: Record<string, number> };
+    assert.equal(stats.outbox.sent, 1);
     assert.equal((await settledInbox(imapConfig(ana.user, ana.pass), 1)).length, 1);
   } finally {
     await t.close();

@@ -1,0 +1,512 @@
+/**
+ * `/accounts`: the accounts with their health (last successful sync, last error, messages,
+ * lag), add and edit (passwords encrypted at rest with SECRET_KEY and never shown back: the form
+ * only says whether one is set), and "test connection" through the injected `testConnection`.
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import type { AppEnv } from "./app_env.ts";
+import { actorName } from "./app_env.ts";
+import type { AppDeps, ConnectionTarget } from "./deps.ts";
+import type { Dict } from "./i18n.ts";
+import { CsrfField, Problems } from "./layout.tsx";
+import { fmtDate, idParam, respond } from "./render.tsx";
+import { fullPageRedirect, wantsFragment } from "./htmx.ts";
+import {
+  type AccountInput,
+  type AccountView,
+  createAccount,
+  getAccountSecrets,
+  getAccountView,
+  listAccountViews,
+  updateAccount,
+} from "../src/store/accounts_admin.ts";
+import { recordEvent } from "../src/store/audit.ts";
+import { createSecretBox, SecretKeyError } from "../src/auth/secret_box.ts";
+
+/** The form as typed; passwords are never put back into it. */
+export interface AccountForm {
+  name: string;
+  address: string;
+  display_name: string;
+  enabled: boolean;
+  imap_host: string;
+  imap_port: string;
+  imap_tls: boolean;
+  imap_user: string;
+  mailboxes: string;
+  smtp_host: string;
+  smtp_port: string;
+  smtp_tls: boolean;
+  smtp_user: string;
+}
+
+const EMPTY_FORM: AccountForm = {
+  name: "",
+  address: "",
+  display_name: "",
+  enabled: true,
+  imap_host: "",
+  imap_port: "993",
+  imap_tls: true,
+  imap_user: "",
+  mailboxes: "INBOX",
+  smtp_host: "",
+  smtp_port: "465",
+  smtp_tls: true,
+  smtp_user: "",
+};
+
+function formOf(a: AccountView): AccountForm {
+  return {
+    name: a.name,
+    address: a.address,
+    display_name: a.displayName,
+    enabled: a.enabled,
+    imap_host: a.imapHost,
+    imap_port: String(a.imapPort),
+    imap_tls: a.imapTls,
+    imap_user: a.imapUser,
+    mailboxes: a.mailboxes.join(", "),
+    smtp_host: a.smtpHost ?? "",
+    smtp_port: a.smtpPort === null ? "" : String(a.smtpPort),
+    smtp_tls: a.smtpTls ?? true,
+    smtp_user: a.smtpUser ?? "",
+  };
+}
+
+const HOST = /^[A-Za-z0-9.-]{1,253}$|^\[[0-9A-Fa-f:.]{2,45}\]$/;
+const ADDRESS = /^[^\s@<>"(),;:]{1,64}@[A-Za-z0-9.-]{1,253}$/;
+
+/** Reads and checks the form; passwords as typed (empty: keep the stored one). */
+export function readAccountForm(body: Record<string, unknown>): {
+  form: AccountForm;
+  passwords: { imap: string; smtp: string };
+  input: Omit<AccountInput, "imapPassEnc" | "smtpPassEnc"> | null;
+  errors: string[];
+} {
+  const s = (k: string) => (typeof body[k] === "string" ? (body[k] as string).trim() : "");
+  const b = (k: string) => ["1", "on", "true"].includes(s(k));
+  const form: AccountForm = {
+    name: s("name"),
+    address: s("address").toLowerCase(),
+    display_name: s("display_name"),
+    enabled: b("enabled"),
+    imap_host: s("imap_host"),
+    imap_port: s("imap_port"),
+    imap_tls: b("imap_tls"),
+    imap_user: s("imap_user"),
+    mailboxes: s("mailboxes"),
+    smtp_host: s("smtp_host"),
+    smtp_port: s("smtp_port"),
+    smtp_tls: b("smtp_tls"),
+    smtp_user: s("smtp_user"),
+  };
+  const passwords = {
+    imap: typeof body.imap_pass === "string" ? body.imap_pass : "",
+    smtp: typeof body.smtp_pass === "string" ? body.smtp_pass : "",
+  };
+  const errors: string[] = [];
+  if (!/^[\w.@+-]{1,64}$/.test(form.name)) {
+    errors.push("name: 1–64 letters, digits or . _ - @ +");
+  }
+  if (!ADDRESS.test(form.address)) errors.push("address: must be an e-mail address");
+  if (form.display_name.length > 200 || /[\r\n]/.test(form.display_name)) {
+    errors.push("display_name: one line, at most 200 characters");
+  }
+  if (!HOST.test(form.imap_host)) errors.push("imap_host: must be a host name or address");
+  const port = (v: string, field: string) => {
+    const n = Number(v);
+    if (!/^\d{1,5}$/.test(v) || n < 1 || n > 65535) {
+      errors.push(`${field}: must be a port from 1 to 65535`);
+      return 0;
+    }
+    return n;
+  };
+  const imapPort = port(form.imap_port, "imap_port");
+  if (!form.imap_user || form.imap_user.length > 320) errors.push("imap_user: required");
+  const mailboxes = form.mailboxes.split(",").map((m) => m.trim()).filter(Boolean);
+  if (mailboxes.length === 0 || mailboxes.some((m) => m.length > 200 || /[\r\n]/.test(m))) {
+    errors.push("mailboxes: at least one mailbox name");
+  }
+  const smtp = form.smtp_host !== "";
+  if (smtp && !HOST.test(form.smtp_host)) errors.push("smtp_host: must be a host name or address");
+  const smtpPort = smtp ? port(form.smtp_port, "smtp_port") : null;
+  if (passwords.imap.length > 1024 || passwords.smtp.length > 1024) {
+    errors.push("passwords: at most 1024 characters");
+  }
+  return {
+    form,
+    passwords,
+    errors,
+    input: errors.length ? null : {
+      name: form.name,
+      address: form.address,
+      displayName: form.display_name,
+      enabled: form.enabled,
+      imapHost: form.imap_host,
+      imapPort,
+      imapTls: form.imap_tls,
+      imapUser: form.imap_user,
+      mailboxes,
+      smtpHost: smtp ? form.smtp_host : null,
+      smtpPort,
+      smtpTls: smtp ? form.smtp_tls : null,
+      smtpUser: smtp ? form.smtp_user || null : null,
+    },
+  };
+}
+
+function lag(now: Date, a: AccountView): string {
+  if (!a.lastSyncAt) return "—";
+  const s = Math.max(0, Math.round((now.getTime() - a.lastSyncAt.getTime()) / 1000));
+  return s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`;
+}
+
+function AccountsTable(props: { t: Dict; rows: AccountView[]; now: Date; csrf: string }) {
+  const { t } = props;
+  return (
+    <table class="list accounts">
+      <thead>
+        <tr>
+          <th>{t.name}</th>
+          <th>{t.address}</th>
+          <th>{t.imap}</th>
+          <th>{t.status}</th>
+          <th>{t.lastSync}</th>
+          <th>{t.lag}</th>
+          <th>{t.lastErrorAt}</th>
+          <th>{t.messages}</th>
+          <th>{t.actions}</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.rows.map((a) => (
+          <tr id={`account-${a.id}`}>
+            <td>
+              <a href={`/accounts/${a.id}`}>{a.name}</a>
+              {a.source === "env" && <div class="sub">env</div>}
+            </td>
+            <td>{a.address}</td>
+            <td>{a.imapUser}@{a.imapHost}:{a.imapPort}</td>
+            <td>{a.enabled ? t.enabled : t.disabled}</td>
+            <td class="nowrap">{a.lastSyncAt ? fmtDate(a.lastSyncAt) : t.never}</td>
+            <td>{lag(props.now, a)}</td>
+            <td class="error" hx-disable>
+              {a.lastError ? `${fmtDate(a.lastErrorAt)}: ${a.lastError}` : ""}
+            </td>
+            <td>{a.messages}</td>
+            <td>
+              <TestButton t={t} id={a.id} csrf={props.csrf} />
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function TestButton(props: { t: Dict; id: number; csrf: string }) {
+  return (
+    <form
+      method="post"
+      action={`/accounts/${props.id}/test`}
+      class="inline"
+      hx-post={`/accounts/${props.id}/test`}
+      hx-target={`#test-${props.id}`}
+      hx-swap="outerHTML"
+    >
+      <CsrfField token={props.csrf} />
+      <button type="submit">{props.t.testConnection}</button>
+      <span id={`test-${props.id}`}></span>
+    </form>
+  );
+}
+
+function TestResult(props: { t: Dict; id: number; ok: boolean; message: string }) {
+  return (
+    <span id={`test-${props.id}`} class={props.ok ? "ok" : "problems"} hx-disable role="status">
+      {props.ok ? props.t.connectionOk : `${props.t.connectionFailed}: ${props.message}`}
+    </span>
+  );
+}
+
+function AccountEditor(
+  props: {
+    t: Dict;
+    id: number | null;
+    form: AccountForm;
+    imapSet: boolean;
+    smtpSet: boolean;
+    csrf: string;
+    errors: string[];
+  },
+) {
+  const { t, form } = props;
+  const action = props.id ? `/accounts/${props.id}` : "/accounts";
+  const text = (name: keyof AccountForm, label: string, type = "text") => (
+    <label>
+      {label}
+      <input type={type} name={name} value={String(form[name])} />
+    </label>
+  );
+  const check = (name: keyof AccountForm, label: string) => (
+    <label class="check">
+      <input type="checkbox" name={name} value="1" checked={Boolean(form[name])} /> {label}
+    </label>
+  );
+  const password = (name: string, set: boolean) => (
+    <label>
+      {t.password} <span class="sub">({set ? t.passwordSet : t.passwordNotSet})</span>
+      <input type="password" name={name} value="" autocomplete="new-password" />
+    </label>
+  );
+  return (
+    <div id="account-editor">
+      <h1>{props.id ? t.editAccount : t.newAccount}</h1>
+      <Problems t={t} errors={props.errors} />
+      <form
+        method="post"
+        action={action}
+        class="stack"
+        hx-post={action}
+        hx-target="#account-editor"
+        hx-swap="outerHTML"
+      >
+        <CsrfField token={props.csrf} />
+        {text("name", t.name)}
+        {text("address", t.address, "email")}
+        {text("display_name", t.displayName)}
+        {check("enabled", t.enabled)}
+        <fieldset>
+          <legend>{t.imap}</legend>
+          {text("imap_host", t.host)}
+          {text("imap_port", t.port)}
+          {check("imap_tls", t.tls)}
+          {text("imap_user", t.user)}
+          {password("imap_pass", props.imapSet)}
+          {text("mailboxes", t.mailboxes)}
+        </fieldset>
+        <fieldset>
+          <legend>{t.smtp}</legend>
+          {text("smtp_host", t.host)}
+          {text("smtp_port", t.port)}
+          {check("smtp_tls", t.tls)}
+          {text("smtp_user", t.user)}
+          {password("smtp_pass", props.smtpSet)}
+        </fieldset>
+        <p>
+          <a href="/accounts">{t.accounts}</a> <button type="submit">{t.save}</button>
+        </p>
+      </form>
+      {props.id && <TestButton t={t} id={props.id} csrf={props.csrf} />}
+    </div>
+  );
+}
+
+export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const box = createSecretBox(deps.secretKey);
+
+  app.get("/accounts", async (c) => {
+    const t = c.get("t");
+    const table = (
+      <AccountsTable
+        t={t}
+        rows={await listAccountViews(deps.db)}
+        now={deps.now()}
+        csrf={c.get("csrfToken")}
+      />
+    );
+    return respond(c, {
+      title: t.accounts,
+      nav: "/accounts",
+      fragment: table,
+      page: (
+        <>
+          <h1>{t.accounts}</h1>
+          <p>
+            <a class="button" href="/accounts/new">{t.newAccount}</a>
+          </p>
+          {table}
+        </>
+      ),
+    });
+  });
+
+  const editor = (
+    c: Context<AppEnv>,
+    p: {
+      id: number | null;
+      form: AccountForm;
+      imapSet: boolean;
+      smtpSet: boolean;
+      errors: string[];
+    },
+    status?: 422,
+  ) =>
+    respond(c, {
+      title: c.get("t").accounts,
+      nav: "/accounts",
+      fragment: <AccountEditor t={c.get("t")} csrf={c.get("csrfToken")} {...p} />,
+      status,
+    });
+
+  app.get(
+    "/accounts/new",
+    (c) => editor(c, { id: null, form: EMPTY_FORM, imapSet: false, smtpSet: false, errors: [] }),
+  );
+
+  app.get("/accounts/:id{[0-9]+}", async (c) => {
+    const a = await getAccountView(deps.db, idParam(c.req.param("id")) ?? 0);
+    if (!a) return c.notFound();
+    if (wantsFragment(c)) fullPageRedirect(c, `/accounts/${a.id}`);
+    return await editor(c, {
+      id: a.id,
+      form: formOf(a),
+      imapSet: a.imapPasswordSet,
+      smtpSet: a.smtpPasswordSet,
+      errors: a.source === "env" ? [c.get("t").fromEnv] : [],
+    });
+  });
+
+  const save = async (c: Context<AppEnv>, id: number | null) => {
+    const existing = id ? await getAccountView(deps.db, id) : null;
+    if (id && !existing) return c.notFound();
+    const read = readAccountForm(await c.req.parseBody());
+    const again = (errors: string[]) =>
+      editor(c, {
+        id,
+        form: read.form,
+        imapSet: existing?.imapPasswordSet ?? false,
+        smtpSet: existing?.smtpPasswordSet ?? false,
+        errors,
+      }, 422);
+    if (existing?.source === "env") return await again([c.get("t").fromEnv]);
+    if (!read.input) return await again(read.errors);
+    let imapPassEnc: string | null = null;
+    let smtpPassEnc: string | null = null;
+    try {
+      if (read.passwords.imap) imapPassEnc = await box.encrypt("imap_pass", read.passwords.imap);
+      if (read.passwords.smtp) smtpPassEnc = await box.encrypt("smtp_pass", read.passwords.smtp);
+    } catch (e) {
+      if (e instanceof SecretKeyError) return await again([e.message]);
+      throw e;
+    }
+    const input: AccountInput = { ...read.input, imapPassEnc, smtpPassEnc };
+    const at = deps.now();
+    try {
+      if (id) await updateAccount(deps.db, id, input);
+      else id = await createAccount(deps.db, input, at);
+    } catch (e) {
+      if (/unique|duplicate/i.test((e as Error).message)) {
+        return await again([`name: "${read.input.name}" is already used by another account`]);
+      }
+      throw e;
+    }
+    await recordEvent(deps.db, {
+      event: "account_changed",
+      at,
+      accountId: id,
+      detail: {
+        action: existing ? "updated" : "created",
+        name: input.name,
+        by: actorName(c.get("actor")),
+        imap_password_changed: imapPassEnc !== null,
+        smtp_password_changed: smtpPassEnc !== null,
+      },
+    });
+    if (wantsFragment(c)) {
+      fullPageRedirect(c, "/accounts");
+      return c.html("", 200);
+    }
+    return c.redirect("/accounts", 303);
+  };
+
+  app.post("/accounts", (c) => save(c, null));
+  app.post("/accounts/:id{[0-9]+}", (c) => save(c, idParam(c.req.param("id"))));
+
+  app.post("/accounts/:id{[0-9]+}/test", async (c) => {
+    const t = c.get("t");
+    const id = idParam(c.req.param("id")) ?? 0;
+    const a = await getAccountView(deps.db, id);
+    if (!a) return c.notFound();
+    const result = await testAccount(deps, box, a);
+    const view = (
+      <TestResult t={t} id={id} ok={result.ok} message={result.ok ? "" : result.error} />
+    );
+    await recordEvent(deps.db, {
+      event: "connection_tested",
+      at: deps.now(),
+      accountId: id,
+      detail: { ok: result.ok, by: actorName(c.get("actor")) },
+    });
+    return respond(c, {
+      title: t.accounts,
+      nav: "/accounts",
+      fragment: view,
+      page: (
+        <>
+          <h1>{a.name}</h1>
+          {view}
+          <p>
+            <a href="/accounts">{t.accounts}</a>
+          </p>
+        </>
+      ),
+    });
+  });
+
+  return app;
+}
+
+/** Decrypts the account's passwords (failing closed) and asks `testConnection`. */
+export async function testAccount(
+  deps: AppDeps,
+  box: ReturnType<typeof createSecretBox>,
+  a: AccountView,
+): Promise<{ ok: true } | { ok: false; error: string }> {
+  let imapPass: string | null = null;
+  let smtpPass: string | null = null;
+  if (a.source === "db") {
+    const secrets = await getAccountSecrets(deps.db, a.id);
+    try {
+      if (secrets?.imapPassEnc) imapPass = await box.decrypt("imap_pass", secrets.imapPassEnc);
+      if (secrets?.smtpPassEnc) smtpPass = await box.decrypt("smtp_pass", secrets.smtpPassEnc);
+    } catch (e) {
+      if (e instanceof SecretKeyError) return { ok: false, error: e.message };
+      throw e;
+    }
+  }
+  const target: ConnectionTarget = {
+    accountId: a.id,
+    imap: {
+      host: a.imapHost,
+      port: a.imapPort,
+      secure: a.imapTls,
+      user: a.imapUser,
+      pass: imapPass,
+    },
+    smtp: a.smtpHost && a.smtpPort
+      ? {
+        host: a.smtpHost,
+        port: a.smtpPort,
+        secure: a.smtpTls ?? true,
+        user: a.smtpUser ?? a.imapUser,
+        pass: smtpPass,
+      }
+      : null,
+  };
+  // Whatever the test reports is shown to a person: a password echoed in an error is masked.
+  const redact = (text: string) =>
+    [imapPass, smtpPass].reduce<string>(
+      (s, secret) => (secret && secret.length >= 3 ? s.replaceAll(secret, "***") : s),
+      text,
+    );
+  try {
+    const r = await deps.testConnection(target);
+    return r.ok ? { ok: true } : { ok: false, error: redact(r.error) };
+  } catch (e) {
+    return { ok: false, error: redact(e instanceof Error ? e.message : String(e)) };
+  }
+}

@@ -1,0 +1,118 @@
+import { Hono } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { getCookie } from "hono/cookie";
+import type { AppEnv } from "./app_env.ts";
+import { type AppDeps, DEFAULT_SECURITY, type SecuritySettings } from "./deps.ts";
+import { dictionary, LANG_COOKIE, pickLang } from "./i18n.ts";
+import { healthRoutes } from "./health.ts";
+import { securityHeaders } from "./security_headers.ts";
+import { csrfGuard, requireApiToken, requireSession } from "./auth.ts";
+import { loginRoutes } from "./login.tsx";
+import { messageRoutes } from "./messages.tsx";
+import { messageHtmlRoutes } from "./message_html.ts";
+import { outboxRoutes } from "./outbox.tsx";
+import { auditRoutes } from "./audit.tsx";
+import { ruleRoutes } from "./rules.tsx";
+import { accountRoutes } from "./accounts.tsx";
+import { tokenRoutes } from "./tokens.tsx";
+import { metricsRoutes } from "./metrics.ts";
+import { apiError, apiRoutes } from "./api.ts";
+import { staticRoutes } from "./static_files.ts";
+
+export type { AppDeps } from "./deps.ts";
+
+/** How a path is protected. Anything not listed here needs a session (the safe default). */
+export type Access = "public" | "token" | "session";
+
+const PUBLIC_PATHS = [/^\/login$/, /^\/lang$/, /^\/healthz$/, /^\/static\/[^/]+$/];
+const TOKEN_PATHS = [/^\/api\/v1(?:\/|$)/, /^\/metrics$/];
+
+/** The access class of a path: public (login, health, static), token (API, metrics), session. */
+export function accessOf(path: string): Access {
+  if (PUBLIC_PATHS.some((p) => p.test(path))) return "public";
+  if (TOKEN_PATHS.some((p) => p.test(path))) return "token";
+  return "session";
+}
+
+function isApi(path: string) {
+  return accessOf(path) === "token";
+}
+
+/** Reports an unexpected error; `id` is the reference the person sees. */
+export type ErrorReporter = (error: unknown, id: string) => void;
+
+/**
+ * The web application: every route, built from the dependencies `main.ts` wires. Pages need a
+ * session (else 302 to /login) and a CSRF token on every state change; `/api/v1` and
+ * `/metrics` need an API token (else 401 JSON); `/login`, `/healthz` and `/static` are public.
+ */
+export function createApp(deps: AppDeps, reportError?: ErrorReporter): Hono<AppEnv> {
+  const security: SecuritySettings = { ...DEFAULT_SECURITY, ...deps.security };
+  const app = new Hono<AppEnv>();
+
+  app.use("*", securityHeaders());
+  app.use("*", async (c, next) => {
+    const lang = pickLang(getCookie(c, LANG_COOKIE), c.req.header("Accept-Language"));
+    c.set("lang", lang);
+    c.set("t", dictionary(lang));
+    c.set("csrfToken", "");
+    await next();
+  });
+
+  const session = requireSession(deps, security);
+  const csrf = csrfGuard(
+    (c) => c.get("csrfToken") || null,
+    (c) => c.text(c.get("t").forbidden, 403),
+  );
+  const token = requireApiToken(deps);
+  const gate: MiddlewareHandler<AppEnv> = async (c, next) => {
+    switch (accessOf(c.req.path)) {
+      case "public":
+        await next();
+        return;
+      case "token":
+        return await token(c, next);
+      case "session":
+        return await session(c, async () => {
+          const refused = await csrf(c, next);
+          if (refused instanceof Response) c.res = refused;
+        });
+    }
+  };
+  app.use("*", gate);
+
+  app.route(
+    "/",
+    healthRoutes({
+      pingDatabase: async () => void await deps.db.query("SELECT 1"),
+      databaseKind: deps.db.kind,
+    }),
+  );
+  app.route("/", staticRoutes());
+  app.route("/", loginRoutes(deps, security));
+  app.get("/", (c) => c.redirect("/messages", 302));
+  app.route("/", messageRoutes(deps));
+  app.route("/", messageHtmlRoutes(deps));
+  app.route("/", outboxRoutes(deps));
+  app.route("/", auditRoutes(deps));
+  app.route("/", ruleRoutes(deps));
+  app.route("/", accountRoutes(deps));
+  app.route("/", tokenRoutes(deps));
+  app.route("/", metricsRoutes(deps));
+  app.route("/api/v1", apiRoutes(deps));
+
+  app.notFound((c: Context<AppEnv>) => {
+    if (isApi(c.req.path)) return apiError(c, 404, "not_found", "no such endpoint");
+    return c.text(c.get("t")?.notFound ?? "Not found.", 404);
+  });
+  app.onError((err, c: Context<AppEnv>) => {
+    // The person sees a reference, never the error (it may hold SQL or a host name).
+    const id = crypto.randomUUID().slice(0, 8);
+    reportError?.(err, id);
+    if (isApi(c.req.path)) {
+      return apiError(c, 500, "internal", `internal error; reference ${id}`);
+    }
+    return c.text(`${c.get("t")?.serverError ?? "Something went wrong. Reference:"} ${id}`, 500);
+  });
+  return app;
+}

@@ -1,0 +1,207 @@
+/**
+ * Who may do what: sessions for people (cookie), API tokens for programs (Bearer), and the CSRF
+ * check on every state-changing request made with a session, whatever its content type
+ * (RELIABILITY I-06: Hono's own `csrf()` only looks at form-like content types).
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import type { AppEnv } from "./app_env.ts";
+import type { AppDeps, SecuritySettings } from "./deps.ts";
+import { newSecret, sameSecret, secretHash } from "../src/auth/tokens.ts";
+import { createSession, findSession } from "../src/store/sessions.ts";
+import { useApiToken } from "../src/store/api_tokens.ts";
+import { fullPageRedirect, wantsFragment } from "./htmx.ts";
+
+export const CSRF_FIELD = "_csrf";
+export const CSRF_HEADER = "X-CSRF-Token";
+
+/** Cookie names: `__Host-` (Secure, Path=/, no Domain) when cookies are secure. */
+export function cookieNames(secure: boolean) {
+  return secure
+    ? { session: "__Host-carteiro_session", preLogin: "__Host-carteiro_prelogin" }
+    : { session: "carteiro_session", preLogin: "carteiro_prelogin" };
+}
+
+function cookieOptions(secure: boolean, maxAgeSeconds?: number) {
+  return {
+    path: "/",
+    httpOnly: true,
+    secure,
+    sameSite: "Lax" as const,
+    ...(maxAgeSeconds === undefined ? {} : { maxAge: maxAgeSeconds }),
+  };
+}
+
+/** Starts a session for a user: a fresh 256-bit id (never one the client chose) and CSRF token. */
+export async function startSession(
+  c: Context<AppEnv>,
+  deps: AppDeps,
+  security: SecuritySettings,
+  userId: number,
+): Promise<void> {
+  const token = newSecret();
+  const at = deps.now();
+  await createSession(deps.db, {
+    tokenHash: await secretHash(token),
+    userId,
+    csrfToken: newSecret(),
+    at,
+    expiresAt: new Date(at.getTime() + security.sessionMaxMs),
+  });
+  const names = cookieNames(deps.secureCookies);
+  setCookie(
+    c,
+    names.session,
+    token,
+    cookieOptions(deps.secureCookies, Math.floor(security.sessionMaxMs / 1000)),
+  );
+  deleteCookie(c, names.preLogin, { path: "/", secure: deps.secureCookies });
+}
+
+/** The hash of the request's session cookie, if it has one. */
+export async function sessionHashOf(c: Context, deps: AppDeps): Promise<string | null> {
+  const token = getCookie(c, cookieNames(deps.secureCookies).session);
+  return token ? await secretHash(token) : null;
+}
+
+/** Clears the session cookie. */
+export function clearSessionCookie(c: Context, deps: AppDeps): void {
+  deleteCookie(c, cookieNames(deps.secureCookies).session, {
+    path: "/",
+    secure: deps.secureCookies,
+  });
+}
+
+/** A local path to return to after login, or "/messages" when `next` is not one of ours. */
+export function safeNext(next: string | undefined | null): string {
+  if (!next || !next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) {
+    return "/messages";
+  }
+  // deno-lint-ignore no-control-regex -- control characters in a Location header are refused
+  if (/[\u0000-\u001f\u007f]/.test(next)) return "/messages";
+  return next;
+}
+
+/**
+ * Pages: a live session, or a redirect to the login page (302; htmx gets `HX-Redirect` too, so
+ * that it loads the login page whole instead of swapping it into a fragment).
+ */
+export function requireSession(deps: AppDeps, security: SecuritySettings): MiddlewareHandler<
+  AppEnv
+> {
+  return async (c, next) => {
+    const hash = await sessionHashOf(c, deps);
+    const session = hash
+      ? await findSession(deps.db, hash, deps.now(), security.sessionIdleMs)
+      : null;
+    if (!session || !hash) {
+      if (hash) clearSessionCookie(c, deps);
+      const url = new URL(c.req.url);
+      const back = c.req.method === "GET" && !wantsFragment(c) ? url.pathname + url.search : "";
+      const target = back && back !== "/" ? `/login?next=${encodeURIComponent(back)}` : "/login";
+      fullPageRedirect(c, target);
+      return c.redirect(target, 302);
+    }
+    c.set("actor", {
+      kind: "session",
+      userId: session.userId,
+      email: session.email,
+      csrfToken: session.csrfToken,
+      sessionHash: hash,
+    });
+    c.set("csrfToken", session.csrfToken);
+    await next();
+  };
+}
+
+/** The Bearer token of a request, if it carries one. */
+function bearer(c: Context): string | null {
+  const h = c.req.header("Authorization");
+  const m = h ? /^Bearer\s+([A-Za-z0-9._~+\/=-]{16,200})\s*$/i.exec(h) : null;
+  return m ? m[1] : null;
+}
+
+/**
+ * The API and /metrics: a live API token (`Authorization: Bearer`), or 401 JSON. Cookies are
+ * not looked at, so a cross-site page cannot use a person's session here, and these requests
+ * need no CSRF token.
+ */
+export function requireApiToken(deps: AppDeps): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const token = bearer(c);
+    const row = token ? await useApiToken(deps.db, await secretHash(token), deps.now()) : null;
+    if (!row) {
+      c.header("WWW-Authenticate", 'Bearer realm="carteiro"');
+      return c.json(
+        {
+          error: {
+            code: "unauthorized",
+            message: "send a valid API token as `Authorization: Bearer <token>`",
+          },
+        },
+        401,
+      );
+    }
+    c.set("actor", { kind: "token", tokenId: row.id, name: row.name });
+    await next();
+  };
+}
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** The CSRF token a request carries: the `X-CSRF-Token` header, or the form's `_csrf` field. */
+export async function submittedCsrf(c: Context): Promise<string | null> {
+  const header = c.req.header(CSRF_HEADER);
+  if (header) return header;
+  const type = c.req.header("Content-Type") ?? "";
+  if (/^(application\/x-www-form-urlencoded|multipart\/form-data)/i.test(type)) {
+    try {
+      const body = await c.req.parseBody();
+      const v = body[CSRF_FIELD];
+      return typeof v === "string" ? v : null;
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+/**
+ * Refuses (403) a state-changing request that does not carry the expected CSRF token, or that
+ * the browser says comes from another site. `expected` gives the token for this request.
+ */
+export function csrfGuard(
+  expected: (c: Context<AppEnv>) => string | null,
+  refuse: (c: Context<AppEnv>) => Response | Promise<Response>,
+): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (SAFE_METHODS.has(c.req.method)) {
+      await next();
+      return;
+    }
+    const site = c.req.header("Sec-Fetch-Site");
+    const want = expected(c);
+    const got = await submittedCsrf(c);
+    if (
+      (site && site !== "same-origin" && site !== "none") || !want || !got || !sameSecret(got, want)
+    ) {
+      return await refuse(c);
+    }
+    await next();
+  };
+}
+
+/** The pre-login CSRF token (double-submit cookie for the login and language forms). */
+export function preLoginToken(c: Context<AppEnv>, deps: AppDeps): string {
+  const name = cookieNames(deps.secureCookies).preLogin;
+  const existing = getCookie(c, name);
+  if (existing && /^[A-Za-z0-9_-]{43}$/.test(existing)) return existing;
+  const token = newSecret();
+  setCookie(c, name, token, { ...cookieOptions(deps.secureCookies), sameSite: "Strict" });
+  return token;
+}
+
+/** The pre-login cookie's value, without creating one. */
+export function currentPreLoginToken(c: Context<AppEnv>, deps: AppDeps): string | null {
+  return getCookie(c, cookieNames(deps.secureCookies).preLogin) ?? null;
+}

@@ -1,0 +1,64 @@
+/** What the web admin needs from the outside, wired once in main.ts. */
+import type { Db, Queryable } from "../src/store/db.ts";
+import type { AccountContext } from "../src/domain/decide_reply.ts";
+
+/** The settings of an account to try, passwords decrypted (never logged, never shown). */
+export interface ConnectionTarget {
+  accountId: number | null;
+  imap: { host: string; port: number; secure: boolean; user: string; pass: string | null };
+  smtp: { host: string; port: number; secure: boolean; user: string; pass: string | null } | null;
+}
+
+/** What a connection test found; `error` is shown to the person, so it holds no secret. */
+export type ConnectionTestResult =
+  | { ok: true; detail?: string }
+  | { ok: false; error: string };
+
+/** Tunable limits; the defaults suit production. */
+export interface SecuritySettings {
+  /** Session lifetime, whatever the activity. Default 12 h. */
+  sessionMaxMs: number;
+  /** A session unused this long ends. Default 2 h. */
+  sessionIdleMs: number;
+  /** Failed logins counted over this window. Default 15 min. */
+  loginWindowMs: number;
+  /** Failed logins per e-mail in the window before refusing. Default 5. */
+  loginFailuresPerEmail: number;
+  /** Failed logins per client address in the window before refusing. Default 20. */
+  loginFailuresPerIp: number;
+}
+
+export const DEFAULT_SECURITY: SecuritySettings = {
+  sessionMaxMs: 12 * 3_600_000,
+  sessionIdleMs: 2 * 3_600_000,
+  loginWindowMs: 15 * 60_000,
+  loginFailuresPerEmail: 5,
+  loginFailuresPerIp: 20,
+};
+
+export interface AppDeps {
+  /** The database every page and API route reads and writes. */
+  db: Db;
+  /** The clock. */
+  now: () => Date;
+  /** SECRET_KEY: encrypts account passwords; null when unset (saving a password then fails). */
+  secretKey: string | null;
+  /**
+   * Cookies with `Secure` and the `__Host-` prefix. True in production (HTTPS, or localhost,
+   * which browsers treat as secure); false only for plain-HTTP setups on another host.
+   */
+  secureCookies: boolean;
+  /** Tries an account's IMAP (and SMTP) login; used by "test connection". */
+  testConnection: (target: ConnectionTarget) => Promise<ConnectionTestResult>;
+  /** The account as the reply decision needs it (the same function the reply job uses). */
+  accountContext: (accountId: number) => Promise<AccountContext>;
+  /** Every address this installation manages. */
+  ownAddresses: () => Promise<string[]>;
+  /**
+   * Runs the rules again for one message after a person corrected its classification, in the
+   * transaction of the correction. Never enqueues a second reply for a message that has one.
+   */
+  rerunRules: (tx: Queryable, messageId: number, at: Date) => Promise<boolean>;
+  /** Overrides of the session and login-throttling limits (tests). */
+  security?: Partial<SecuritySettings>;
+}

@@ -1,0 +1,199 @@
+/**
+ * `/login`, `/logout` and `/lang`. Login is throttled per e-mail and per client address (stored,
+ * so it holds across instances), answers a wrong e-mail and a wrong password alike (same words,
+ * same work: an unknown e-mail is checked against a dummy hash), and replaces any session.
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { setCookie } from "hono/cookie";
+import type { AppEnv } from "./app_env.ts";
+import type { AppDeps, SecuritySettings } from "./deps.ts";
+import { type Dict, LANG_COOKIE } from "./i18n.ts";
+import { CsrfField } from "./layout.tsx";
+import { respond } from "./render.tsx";
+import { fullPageRedirect, wantsFragment } from "./htmx.ts";
+import {
+  clearSessionCookie,
+  csrfGuard,
+  currentPreLoginToken,
+  preLoginToken,
+  safeNext,
+  sessionHashOf,
+  startSession,
+} from "./auth.ts";
+import { DUMMY_PASSWORD_HASH, verifyPassword } from "../src/auth/password_hash.ts";
+import { findUserForLogin } from "../src/store/users.ts";
+import { recentFailures, recordLoginAttempt } from "../src/store/login_attempts.ts";
+import { deleteSession, findSession } from "../src/store/sessions.ts";
+import { recordEvent } from "../src/store/audit.ts";
+
+function LoginForm(props: { t: Dict; csrf: string; email: string; next: string; error?: string }) {
+  const { t } = props;
+  return (
+    <section class="login">
+      <h1>{t.loginTitle}</h1>
+      {props.error && <p class="problems" role="alert">{props.error}</p>}
+      <form method="post" action="/login" class="stack">
+        <CsrfField token={props.csrf} />
+        <input type="hidden" name="next" value={props.next} />
+        <label>
+          {t.email}
+          <input
+            type="email"
+            name="email"
+            autocomplete="username"
+            required
+            value={props.email}
+            maxlength={320}
+          />
+        </label>
+        <label>
+          {t.password}
+          <input
+            type="password"
+            name="password"
+            autocomplete="current-password"
+            required
+            maxlength={1024}
+          />
+        </label>
+        <button type="submit">{t.login}</button>
+      </form>
+    </section>
+  );
+}
+
+/** The client's address as the server saw it (`Deno.serve` passes it as `remoteAddr`). */
+function clientAddress(c: Context<AppEnv>): string {
+  return c.env?.remoteAddr?.hostname ?? "unknown";
+}
+
+export function loginRoutes(deps: AppDeps, security: SecuritySettings): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  const refuseLogin = (c: Context<AppEnv>) => {
+    const csrf = preLoginToken(c, deps);
+    c.set("csrfToken", csrf);
+    return respond(c, {
+      title: c.get("t").login,
+      fragment: (
+        <LoginForm t={c.get("t")} csrf={csrf} email="" next="" error={c.get("t").loginExpired} />
+      ),
+      status: 403,
+    });
+  };
+
+  app.get("/login", async (c) => {
+    const hash = await sessionHashOf(c, deps);
+    if (hash && await findSession(deps.db, hash, deps.now(), security.sessionIdleMs)) {
+      return c.redirect(safeNext(c.req.query("next")), 302);
+    }
+    // htmx following a redirect here (an expired session) must load the page whole.
+    if (wantsFragment(c)) fullPageRedirect(c, "/login");
+    const csrf = preLoginToken(c, deps);
+    c.set("csrfToken", csrf);
+    return respond(c, {
+      title: c.get("t").login,
+      fragment: (
+        <LoginForm t={c.get("t")} csrf={csrf} email="" next={safeNext(c.req.query("next"))} />
+      ),
+    });
+  });
+
+  app.post(
+    "/login",
+    csrfGuard((c) => currentPreLoginToken(c, deps), refuseLogin),
+    async (c) => {
+      const t = c.get("t");
+      const body = await c.req.parseBody();
+      const email = typeof body.email === "string" ? body.email.trim().slice(0, 320) : "";
+      const password = typeof body.password === "string" ? body.password : "";
+      const next = safeNext(typeof body.next === "string" ? body.next : null);
+      const csrf = currentPreLoginToken(c, deps) ?? preLoginToken(c, deps);
+      c.set("csrfToken", csrf);
+      const again = (status: 401 | 422 | 429, error: string) =>
+        respond(c, {
+          title: t.login,
+          fragment: <LoginForm t={t} csrf={csrf} email={email} next={next} error={error} />,
+          status,
+        });
+      if (!email || !password || password.length > 1024) return again(422, t.loginMissing);
+
+      const at = deps.now();
+      const ip = clientAddress(c);
+      const failures = await recentFailures(
+        deps.db,
+        email,
+        ip,
+        new Date(at.getTime() - security.loginWindowMs),
+      );
+      if (
+        failures.byEmail >= security.loginFailuresPerEmail ||
+        failures.byIp >= security.loginFailuresPerIp
+      ) {
+        await recordLoginAttempt(deps.db, { email, ip, success: false, at });
+        await recordEvent(deps.db, {
+          event: "login_throttled",
+          at,
+          detail: { email, ip },
+        });
+        c.header("Retry-After", String(Math.ceil(security.loginWindowMs / 1000)));
+        return again(429, t.loginThrottled);
+      }
+      const user = await findUserForLogin(deps.db, email);
+      const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_PASSWORD_HASH) &&
+        user !== null;
+      await recordLoginAttempt(deps.db, { email, ip, success: ok, at });
+      await recordEvent(deps.db, {
+        event: ok ? "login" : "login_failed",
+        at,
+        detail: { email, ip },
+      });
+      if (!ok || !user) return again(401, t.loginWrong);
+      // A session id the client brought is never kept (fixation): the old one ends here.
+      const old = await sessionHashOf(c, deps);
+      if (old) await deleteSession(deps.db, old);
+      await startSession(c, deps, security, user.id);
+      return c.redirect(next, 303);
+    },
+  );
+
+  // Behind the session gate and its CSRF check (routes/app.ts), like every other route.
+  app.post("/logout", async (c) => {
+    const actor = c.get("actor");
+    if (actor.kind === "session") {
+      await deleteSession(deps.db, actor.sessionHash);
+      await recordEvent(deps.db, {
+        event: "logout",
+        at: deps.now(),
+        detail: { email: actor.email },
+      });
+    }
+    clearSessionCookie(c, deps);
+    return c.redirect("/login", 303);
+  });
+
+  // The language switch works logged in or not: its CSRF token is the session's when there is
+  // one, else the pre-login cookie's.
+  app.post("/lang", async (c, next) => {
+    const hash = await sessionHashOf(c, deps);
+    const s = hash ? await findSession(deps.db, hash, deps.now(), security.sessionIdleMs) : null;
+    const guard = csrfGuard(
+      () => s?.csrfToken ?? currentPreLoginToken(c, deps),
+      (cc) => cc.text(cc.get("t").forbidden, 403),
+    );
+    return await guard(c, next) ?? c.res;
+  }, async (c) => {
+    const body = await c.req.parseBody();
+    const lang = body.lang === "en" ? "en" : "pt-BR";
+    setCookie(c, LANG_COOKIE, lang, {
+      path: "/",
+      sameSite: "Lax",
+      secure: deps.secureCookies,
+      maxAge: 365 * 86400,
+    });
+    return c.redirect(safeNext(typeof body.back === "string" ? body.back : null), 303);
+  });
+
+  return app;
+}

@@ -1,0 +1,72 @@
+/**
+ * `/metrics` in the Prometheus text exposition format (version 0.0.4), behind an API token:
+ * messages collected, parse failures, outbox by status, send failures, suppressions by reason,
+ * and the age of each account's last successful sync.
+ */
+import { Hono } from "hono";
+import type { AppEnv } from "./app_env.ts";
+import type { AppDeps } from "./deps.ts";
+import { type MetricsSnapshot, readMetrics } from "../src/store/metrics.ts";
+
+/** A label value, escaped as the format requires (backslash, double quote, line feed). */
+function label(value: string): string {
+  return value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
+}
+
+/** Renders a snapshot as exposition text. */
+export function renderMetrics(m: MetricsSnapshot, now: Date): string {
+  const out: string[] = [];
+  const metric = (name: string, type: string, help: string, samples: Array<[string, number]>) => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) out.push(`${name}${labels} ${value}`);
+  };
+  metric("carteiro_messages_collected_total", "counter", "Messages stored.", [
+    ["", m.messagesCollected],
+  ]);
+  metric("carteiro_messages_by_kind", "gauge", "Stored messages by classification.", [
+    ['{kind="forwarded"}', m.messagesByKind.forwarded],
+    ['{kind="direct"}', m.messagesByKind.direct],
+  ]);
+  metric("carteiro_parse_failures_total", "counter", "Messages that could not be parsed.", [
+    ["", m.parseFailures],
+  ]);
+  metric(
+    "carteiro_outbox_rows",
+    "gauge",
+    "Outbox rows by status.",
+    Object.entries(m.outbox).map(([s, n]) => [`{status="${label(s)}"}`, n]),
+  );
+  metric("carteiro_send_failures_total", "counter", "Send attempts that did not succeed.", [
+    ['{outcome="retry"}', m.sendFailures.retry],
+    ['{outcome="failed"}', m.sendFailures.failed],
+    ['{outcome="unknown"}', m.sendFailures.unknown],
+  ]);
+  metric(
+    "carteiro_replies_suppressed_total",
+    "counter",
+    "Replies suppressed, by reason.",
+    Object.entries(m.suppressionsByReason).map(([r, n]) => [`{reason="${label(r)}"}`, n]),
+  );
+  metric(
+    "carteiro_account_last_sync_age_seconds",
+    "gauge",
+    "Seconds since the account's last successful sync (-1: never).",
+    m.accounts.map((a) => [
+      `{account="${label(a.name)}"}`,
+      a.lastSyncAt ? Math.max(0, Math.round((now.getTime() - a.lastSyncAt.getTime()) / 1000)) : -1,
+    ]),
+  );
+  return out.join("\n") + "\n";
+}
+
+export function metricsRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.get(
+    "/metrics",
+    async (c) =>
+      c.body(renderMetrics(await readMetrics(deps.db), deps.now()), 200, {
+        "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
+      }),
+  );
+  return app;
+}

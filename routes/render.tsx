@@ -1,0 +1,57 @@
+/** Answers with the whole page or with its fragment, from the same component. */
+import type { Context } from "hono";
+import type { Child } from "hono/jsx";
+import { html } from "hono/html";
+import type { AppEnv } from "./app_env.ts";
+import { Layout, type PageContext } from "./layout.tsx";
+import { wantsFragment } from "./htmx.ts";
+
+/** The page frame's inputs for this request. */
+export function pageContext(c: Context<AppEnv>): PageContext {
+  const actor = c.get("actor");
+  const url = new URL(c.req.url);
+  return {
+    t: c.get("t"),
+    lang: c.get("lang"),
+    csrfToken: c.get("csrfToken"),
+    user: actor?.kind === "session" ? actor.email : null,
+    here: c.req.method === "GET" ? url.pathname + url.search : url.pathname,
+  };
+}
+
+/**
+ * `fragment` alone when htmx asks for a fragment; otherwise the page: `page` (defaults to the
+ * fragment) inside the layout. Status as given (422 for a form with problems).
+ */
+export function respond(
+  c: Context<AppEnv>,
+  opts: {
+    title: string;
+    nav?: string;
+    fragment: Child;
+    page?: Child;
+    status?: 200 | 404 | 409 | 422 | 429 | 401 | 403;
+  },
+) {
+  const status = opts.status ?? 200;
+  if (wantsFragment(c)) return c.html(<>{opts.fragment}</>, status);
+  const body = (
+    <Layout page={pageContext(c)} title={opts.title} nav={opts.nav}>
+      {opts.page ?? opts.fragment}
+    </Layout>
+  );
+  return c.html(html`<!doctype html>${body}`, status);
+}
+
+/** Dates are shown in UTC, to the minute. */
+export function fmtDate(d: Date | null | undefined): string {
+  if (!d) return "—";
+  return d.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+}
+
+/** Reads a positive integer id from a path parameter; null when it is not one. */
+export function idParam(text: string | undefined): number | null {
+  if (!text || !/^\d{1,15}$/.test(text)) return null;
+  const n = Number(text);
+  return n > 0 ? n : null;
+}

@@ -1,0 +1,162 @@
+/**
+ * What a rule would do, computed with the same pure decision the collector uses
+ * (`decideReply`) and without sending or storing anything: the preview of one stored message and
+ * the dry-run over recent ones. The per-recipient rate limit and loop breakers depend on what
+ * was sent at the time and are not simulated; the RFC 3834 guard is.
+ */
+import { type AccountContext, decideReply } from "../domain/decide_reply.ts";
+import type { Rule, RuleTrailEntry } from "../domain/rules.ts";
+import type { StoredEmail } from "../store/message_detail.ts";
+
+export interface SimulationDeps {
+  /** The account as the decision needs it (the same function the reply job uses). */
+  accountContext: (accountId: number) => Promise<AccountContext>;
+  /** Every address this installation manages. */
+  ownAddresses: () => Promise<string[]>;
+}
+
+/** What the candidate rule does to one message. */
+export type RuleOutcome =
+  | {
+    outcome: "reply";
+    recipient: string;
+    subject: string;
+    text: string;
+    html: string;
+    trail: RuleTrailEntry[];
+  }
+  | { outcome: "suppressed"; reason: string; detail: string; trail: RuleTrailEntry[] }
+  | { outcome: "ignored"; trail: RuleTrailEntry[] }
+  | { outcome: "no_match"; why: string; trail: RuleTrailEntry[] }
+  | { outcome: "other_rule"; rule: string; trail: RuleTrailEntry[] };
+
+async function contexts(deps: SimulationDeps) {
+  const cache = new Map<number, AccountContext>();
+  const own = await deps.ownAddresses();
+  return {
+    own,
+    account: async (id: number) => {
+      let c = cache.get(id);
+      if (!c) {
+        c = await deps.accountContext(id);
+        cache.set(id, c);
+      }
+      return c;
+    },
+  };
+}
+
+function decide(
+  rules: readonly Rule[],
+  candidate: Rule,
+  m: StoredEmail,
+  account: AccountContext,
+  own: readonly string[],
+): RuleOutcome {
+  const d = decideReply({
+    email: m.email,
+    classification: m.classification,
+    account,
+    ownAddresses: own,
+    receivedAt: m.receivedAt,
+    rawSha256: m.rawSha256,
+    rules,
+  });
+  if (d.outcome === "no_rule") {
+    const mine = d.trail.find((t) => t.rule === candidate.name);
+    return { outcome: "no_match", why: mine?.why ?? "not evaluated", trail: d.trail };
+  }
+  if (d.rule.name !== candidate.name) {
+    return { outcome: "other_rule", rule: d.rule.name, trail: d.trail };
+  }
+  if (d.outcome === "ignored") return { outcome: "ignored", trail: d.trail };
+  if (d.outcome === "suppressed") {
+    return { outcome: "suppressed", reason: d.reason, detail: d.detail, trail: d.trail };
+  }
+  return {
+    outcome: "reply",
+    recipient: d.recipient.address,
+    subject: d.reply.subject,
+    text: d.reply.text,
+    html: d.reply.html,
+    trail: d.trail,
+  };
+}
+
+/** The candidate rule alone (enabled) against one stored message: the reply it would write. */
+export async function previewRule(
+  candidate: Rule,
+  message: StoredEmail,
+  deps: SimulationDeps,
+): Promise<RuleOutcome> {
+  const c = await contexts(deps);
+  const rule = { ...candidate, enabled: true };
+  return decide([rule], rule, message, await c.account(message.accountId), c.own);
+}
+
+/** One message of a dry-run and what the candidate did to it. */
+export interface DryRunItem {
+  messageId: number;
+  subject: string | null;
+  from: string | null;
+  receivedAt: Date;
+  result: RuleOutcome;
+}
+
+export interface DryRunReport {
+  examined: number;
+  replied: DryRunItem[];
+  suppressed: DryRunItem[];
+  ignored: DryRunItem[];
+  /** Messages another rule took first. */
+  otherRule: DryRunItem[];
+  unmatched: number;
+}
+
+/**
+ * The candidate among the stored rules, over the given messages: which it would answer, which
+ * it would suppress and why, which an earlier rule would take. It takes the place of the stored
+ * rule named `replaces` (the rule being edited; default: its own name), or comes last, and
+ * counts as enabled.
+ */
+export async function dryRunRule(
+  candidate: Rule,
+  storedRules: readonly Rule[],
+  messages: readonly StoredEmail[],
+  deps: SimulationDeps,
+  replaces: string = candidate.name,
+): Promise<DryRunReport> {
+  const c = await contexts(deps);
+  const rule = { ...candidate, enabled: true };
+  const same = (r: Rule, name: string) => r.name.toLowerCase() === name.toLowerCase();
+  const rules: Rule[] = [];
+  for (const r of storedRules) {
+    if (same(r, replaces)) rules.push(rule);
+    else if (!same(r, candidate.name)) rules.push(r);
+  }
+  if (!rules.includes(rule)) rules.push(rule);
+  const report: DryRunReport = {
+    examined: messages.length,
+    replied: [],
+    suppressed: [],
+    ignored: [],
+    otherRule: [],
+    unmatched: 0,
+  };
+  for (const m of messages) {
+    const result = decide(rules, rule, m, await c.account(m.accountId), c.own);
+    const item = {
+      messageId: m.id,
+      subject: m.subject,
+      from: m.fromAddress,
+      receivedAt: m.receivedAt,
+      result,
+    };
+    if (result.outcome === "reply") report.replied.push(item);
+    else if (result.outcome === "suppressed") report.suppressed.push(item);
+    else if (result.outcome === "ignored") report.ignored.push(item);
+    else if (result.outcome === "other_rule") report.otherRule.push(item);
+    else report.unmatched++;
+  }
+  return report;
+}

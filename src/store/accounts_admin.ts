@@ -1,0 +1,158 @@
+import type { Queryable } from "./db.ts";
+
+/**
+ * An account as the admin shows it: settings and health, and whether each password is set —
+ * never the password, not even encrypted.
+ */
+export interface AccountView {
+  id: number;
+  name: string;
+  address: string;
+  displayName: string;
+  source: "env" | "db";
+  enabled: boolean;
+  imapHost: string;
+  imapPort: number;
+  imapTls: boolean;
+  imapUser: string;
+  mailboxes: string[];
+  imapPasswordSet: boolean;
+  smtpHost: string | null;
+  smtpPort: number | null;
+  smtpTls: boolean | null;
+  smtpUser: string | null;
+  smtpPasswordSet: boolean;
+  connectedAt: Date;
+  lastSyncAt: Date | null;
+  lastError: string | null;
+  lastErrorAt: Date | null;
+  messages: number;
+}
+
+/** The settings a person edits. Passwords arrive encrypted; null leaves the stored one. */
+export interface AccountInput {
+  name: string;
+  address: string;
+  displayName: string;
+  enabled: boolean;
+  imapHost: string;
+  imapPort: number;
+  imapTls: boolean;
+  imapUser: string;
+  mailboxes: string[];
+  smtpHost: string | null;
+  smtpPort: number | null;
+  smtpTls: boolean | null;
+  smtpUser: string | null;
+  imapPassEnc: string | null;
+  smtpPassEnc: string | null;
+}
+
+const VIEW = `a.id, a.name, a.address, a.display_name, a.source, a.enabled, a.imap_host,
+  a.imap_port, a.imap_tls, a.imap_user, a.mailboxes, a.imap_pass_enc IS NOT NULL AS imap_pass_set,
+  a.smtp_host, a.smtp_port, a.smtp_tls, a.smtp_user, a.smtp_pass_enc IS NOT NULL AS smtp_pass_set,
+  a.connected_at, a.last_sync_at, a.last_error, a.last_error_at,
+  (SELECT count(*)::int FROM messages m WHERE m.account_id = a.id) AS messages`;
+
+function toView(r: Record<string, unknown>): AccountView {
+  return {
+    id: r.id as number,
+    name: r.name as string,
+    address: r.address as string,
+    displayName: (r.display_name as string | null) ?? "",
+    source: r.source as "env" | "db",
+    enabled: r.enabled as boolean,
+    imapHost: r.imap_host as string,
+    imapPort: r.imap_port as number,
+    imapTls: r.imap_tls as boolean,
+    imapUser: r.imap_user as string,
+    mailboxes: r.mailboxes as string[],
+    imapPasswordSet: r.imap_pass_set as boolean,
+    smtpHost: (r.smtp_host as string | null) ?? null,
+    smtpPort: (r.smtp_port as number | null) ?? null,
+    smtpTls: (r.smtp_tls as boolean | null) ?? null,
+    smtpUser: (r.smtp_user as string | null) ?? null,
+    smtpPasswordSet: r.smtp_pass_set as boolean,
+    connectedAt: r.connected_at as Date,
+    lastSyncAt: (r.last_sync_at as Date | null) ?? null,
+    lastError: (r.last_error as string | null) ?? null,
+    lastErrorAt: (r.last_error_at as Date | null) ?? null,
+    messages: r.messages as number,
+  };
+}
+
+/** Every account with its health, in id order. */
+export async function listAccountViews(q: Queryable): Promise<AccountView[]> {
+  return (await q.query(`SELECT ${VIEW} FROM accounts a ORDER BY a.id`)).map(toView);
+}
+
+/** One account with its health, or null. */
+export async function getAccountView(q: Queryable, id: number): Promise<AccountView | null> {
+  const [r] = await q.query(`SELECT ${VIEW} FROM accounts a WHERE a.id = $1`, [id]);
+  return r ? toView(r) : null;
+}
+
+/**
+ * Adds an account whose credentials are stored (source 'db'). Mail it received before now is
+ * history (connected_at). Fails on a duplicate name.
+ */
+export async function createAccount(q: Queryable, a: AccountInput, at: Date): Promise<number> {
+  const [r] = await q.query<{ id: number }>(
+    `INSERT INTO accounts (name, address, display_name, enabled, imap_host, imap_port, imap_tls,
+       imap_user, mailboxes, smtp_host, smtp_port, smtp_tls, smtp_user, imap_pass_enc,
+       smtp_pass_enc, source, connected_at, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14, $15, 'db',
+       $16::timestamptz, $16::timestamptz)
+     RETURNING id`,
+    [...inputParams(a), a.imapPassEnc, a.smtpPassEnc, at.toISOString()],
+  );
+  return r.id;
+}
+
+/**
+ * Updates a stored account's settings; a null password keeps the stored one. Accounts from the
+ * environment are not edited here (their settings come from it). Returns false when there is no
+ * such 'db' account.
+ */
+export async function updateAccount(q: Queryable, id: number, a: AccountInput): Promise<boolean> {
+  const rows = await q.query(
+    `UPDATE accounts SET name = $1, address = $2, display_name = $3, enabled = $4,
+       imap_host = $5, imap_port = $6, imap_tls = $7, imap_user = $8, mailboxes = $9::jsonb,
+       smtp_host = $10, smtp_port = $11, smtp_tls = $12, smtp_user = $13,
+       imap_pass_enc = COALESCE($14, imap_pass_enc), smtp_pass_enc = COALESCE($15, smtp_pass_enc)
+     WHERE id = $16 AND source = 'db'
+     RETURNING 1 AS ok`,
+    [...inputParams(a), a.imapPassEnc, a.smtpPassEnc, id],
+  );
+  return rows.length > 0;
+}
+
+function inputParams(a: AccountInput): unknown[] {
+  return [
+    a.name,
+    a.address,
+    a.displayName,
+    a.enabled,
+    a.imapHost,
+    a.imapPort,
+    a.imapTls,
+    a.imapUser,
+    JSON.stringify(a.mailboxes),
+    a.smtpHost,
+    a.smtpPort,
+    a.smtpTls,
+    a.smtpUser,
+  ];
+}
+
+/** The encrypted passwords of an account, for the code that decrypts them to connect. */
+export async function getAccountSecrets(
+  q: Queryable,
+  id: number,
+): Promise<{ imapPassEnc: string | null; smtpPassEnc: string | null } | null> {
+  const [r] = await q.query<{ imap_pass_enc: string | null; smtp_pass_enc: string | null }>(
+    "SELECT imap_pass_enc, smtp_pass_enc FROM accounts WHERE id = $1",
+    [id],
+  );
+  return r ? { imapPassEnc: r.imap_pass_enc, smtpPassEnc: r.smtp_pass_enc } : null;
+}

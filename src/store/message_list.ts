@@ -1,0 +1,154 @@
+import type { Queryable } from "./db.ts";
+
+/** What the rules decided, or "undecided" while no decision is stored. */
+export type ReplyStatus = "reply" | "suppressed" | "no_rule" | "ignored" | "undecided";
+export const REPLY_STATUSES: readonly ReplyStatus[] = [
+  "reply",
+  "suppressed",
+  "no_rule",
+  "ignored",
+  "undecided",
+];
+
+/** Filters of the message list; every one that is set must hold. */
+export interface MessageFilters {
+  accountId?: number;
+  kind?: "forwarded" | "direct";
+  reply?: ReplyStatus;
+  /** received_at >= since */
+  since?: Date;
+  /** received_at < until */
+  until?: Date;
+  /** Only messages that failed to parse or are not parsed yet. */
+  unparsed?: boolean;
+  /** Full-text query (web-search syntax: words, "phrases", -exclusions, or). */
+  q?: string;
+}
+
+/** A position in the list: the last row of the previous page. */
+export interface MessageCursor {
+  /** received_at in microseconds since the epoch, exactly as stored. */
+  micros: number;
+  id: number;
+}
+
+export interface MessageListRow {
+  id: number;
+  accountId: number;
+  accountName: string;
+  mailbox: string;
+  receivedAt: Date;
+  fromAddress: string | null;
+  fromName: string | null;
+  subject: string | null;
+  kind: "forwarded" | "direct" | null;
+  confidence: number | null;
+  originalFromAddress: string | null;
+  parseStatus: "pending" | "parsed" | "failed";
+  decision: ReplyStatus;
+  ruleName: string | null;
+  reason: string | null;
+  /** Status of the newest outbox row the message produced, if any. */
+  outboxStatus: string | null;
+  cursor: MessageCursor;
+}
+
+export interface MessagePage {
+  rows: MessageListRow[];
+  /** The cursor of the next (older) page, or null at the end. */
+  next: MessageCursor | null;
+}
+
+/** Encodes a cursor for a URL. */
+export function encodeCursor(c: MessageCursor): string {
+  return `${c.micros}.${c.id}`;
+}
+
+/** Reads a cursor from a URL; null when it is not one. */
+export function decodeCursor(text: string | null | undefined): MessageCursor | null {
+  const m = /^(-?\d{1,17})\.(\d{1,15})$/.exec(text ?? "");
+  if (!m) return null;
+  return { micros: Number(m[1]), id: Number(m[2]) };
+}
+
+/**
+ * One page of messages, newest first, by keyset on (received_at, id): the cost of a page does
+ * not grow with its depth, unlike OFFSET. The search matches the Portuguese or the English
+ * reading of the query against both stemmings stored in `messages.search`.
+ */
+export async function listMessages(
+  q: Queryable,
+  filters: MessageFilters,
+  cursor: MessageCursor | null,
+  limit: number,
+): Promise<MessagePage> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const p = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  if (filters.accountId !== undefined) where.push(`m.account_id = ${p(filters.accountId)}`);
+  if (filters.kind) where.push(`m.kind = ${p(filters.kind)}`);
+  if (filters.since) where.push(`m.received_at >= ${p(filters.since.toISOString())}::timestamptz`);
+  if (filters.until) where.push(`m.received_at < ${p(filters.until.toISOString())}::timestamptz`);
+  if (filters.unparsed) where.push(`m.parse_status <> 'parsed'`);
+  if (filters.reply === "undecided") {
+    where.push("d.message_id IS NULL");
+  } else if (filters.reply) {
+    where.push(`d.outcome = ${p(filters.reply)}`);
+  }
+  const text = filters.q?.trim();
+  if (text) {
+    const t = p(text.slice(0, 500));
+    where.push(
+      `m.search @@ (websearch_to_tsquery('portuguese', ${t}) || websearch_to_tsquery('english', ${t}))`,
+    );
+  }
+  if (cursor) {
+    where.push(
+      `(m.received_at, m.id) < ('epoch'::timestamptz + ${
+        p(cursor.micros)
+      }::bigint * interval '1 microsecond', ${p(cursor.id)}::bigint)`,
+    );
+  }
+  const rows = await q.query<Record<string, unknown>>(
+    `SELECT m.id, m.account_id, a.name AS account_name, m.mailbox, m.received_at,
+       (extract(epoch FROM m.received_at) * 1000000)::bigint AS micros,
+       m.from_address, m.from_name, m.subject, m.kind, m.confidence, m.original_from_address,
+       m.parse_status, d.outcome, d.rule_name, d.reason,
+       (SELECT o.status FROM outbox o WHERE o.message_id = m.id ORDER BY o.id DESC LIMIT 1)
+         AS outbox_status
+     FROM messages m
+     JOIN accounts a ON a.id = m.account_id
+     LEFT JOIN decisions d ON d.message_id = m.id
+     ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+     ORDER BY m.received_at DESC, m.id DESC
+     LIMIT ${p(limit + 1)}`,
+    params,
+  );
+  const page = rows.slice(0, limit).map(toRow);
+  return { rows: page, next: rows.length > limit ? page[page.length - 1].cursor : null };
+}
+
+function toRow(r: Record<string, unknown>): MessageListRow {
+  return {
+    id: Number(r.id),
+    accountId: r.account_id as number,
+    accountName: r.account_name as string,
+    mailbox: r.mailbox as string,
+    receivedAt: r.received_at as Date,
+    fromAddress: (r.from_address as string | null) ?? null,
+    fromName: (r.from_name as string | null) ?? null,
+    subject: (r.subject as string | null) ?? null,
+    kind: (r.kind as "forwarded" | "direct" | null) ?? null,
+    confidence: r.confidence === null ? null : Number(r.confidence),
+    originalFromAddress: (r.original_from_address as string | null) ?? null,
+    parseStatus: r.parse_status as MessageListRow["parseStatus"],
+    decision: (r.outcome as ReplyStatus | null) ?? "undecided",
+    ruleName: (r.rule_name as string | null) ?? null,
+    reason: (r.reason as string | null) ?? null,
+    outboxStatus: (r.outbox_status as string | null) ?? null,
+    cursor: { micros: Number(r.micros), id: Number(r.id) },
+  };
+}

@@ -1,0 +1,55 @@
+import type { Queryable } from "./db.ts";
+import { outboxCounts, type OutboxStatus } from "./outbox.ts";
+
+/** The numbers `/metrics` exposes. Counters are totals since the database began. */
+export interface MetricsSnapshot {
+  messagesCollected: number;
+  parseFailures: number;
+  messagesByKind: { forwarded: number; direct: number };
+  outbox: Record<OutboxStatus, number>;
+  /** Send attempts that failed (temporarily or for good), from the audit log. */
+  sendFailures: { retry: number; failed: number; unknown: number };
+  suppressionsByReason: Record<string, number>;
+  accounts: Array<{ id: number; name: string; enabled: boolean; lastSyncAt: Date | null }>;
+}
+
+/** Reads every metric in a few aggregate queries. */
+export async function readMetrics(q: Queryable): Promise<MetricsSnapshot> {
+  const [m] = await q.query<Record<string, number>>(
+    `SELECT count(*)::int AS total,
+       count(*) FILTER (WHERE parse_status = 'failed')::int AS failed,
+       count(*) FILTER (WHERE kind = 'forwarded')::int AS forwarded,
+       count(*) FILTER (WHERE kind = 'direct')::int AS direct
+     FROM messages`,
+  );
+  const sends = await q.query<{ event: string; n: number }>(
+    `SELECT event, count(*)::int AS n FROM audit_events
+     WHERE event IN ('send_retry', 'send_failed', 'send_unknown') GROUP BY event`,
+  );
+  const reasons = await q.query<{ reason: string; n: number }>(
+    `SELECT COALESCE(reason, 'unknown') AS reason, count(*)::int AS n FROM decisions
+     WHERE outcome = 'suppressed' GROUP BY 1 ORDER BY 1`,
+  );
+  const accounts = await q.query<Record<string, unknown>>(
+    "SELECT id, name, enabled, last_sync_at FROM accounts ORDER BY id",
+  );
+  const send = (e: string) => sends.find((s) => s.event === e)?.n ?? 0;
+  return {
+    messagesCollected: m.total,
+    parseFailures: m.failed,
+    messagesByKind: { forwarded: m.forwarded, direct: m.direct },
+    outbox: await outboxCounts(q),
+    sendFailures: {
+      retry: send("send_retry"),
+      failed: send("send_failed"),
+      unknown: send("send_unknown"),
+    },
+    suppressionsByReason: Object.fromEntries(reasons.map((r) => [r.reason, r.n])),
+    accounts: accounts.map((a) => ({
+      id: a.id as number,
+      name: a.name as string,
+      enabled: a.enabled as boolean,
+      lastSyncAt: (a.last_sync_at as Date | null) ?? null,
+    })),
+  };
+}

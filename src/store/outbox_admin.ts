@@ -1,0 +1,170 @@
+import type { Queryable } from "./db.ts";
+import type { OutboxStatus } from "./outbox.ts";
+import { recordEvent } from "./audit.ts";
+
+export const OUTBOX_STATUSES: readonly OutboxStatus[] = [
+  "pending",
+  "sending",
+  "sent",
+  "retry",
+  "failed",
+  "unknown",
+  "suppressed",
+  "cancelled",
+];
+
+/** An outbox row as the admin lists it (without the reply's bodies). */
+export interface OutboxListRow {
+  id: number;
+  status: OutboxStatus;
+  messageId: number | null;
+  accountId: number;
+  ruleName: string | null;
+  recipient: string;
+  subject: string;
+  attempts: number;
+  lastError: string | null;
+  smtpResponse: string | null;
+  nextAttemptAt: Date;
+  createdAt: Date;
+  updatedAt: Date;
+  sentAt: Date | null;
+}
+
+export interface OutboxCursor {
+  id: number;
+}
+
+const COLUMNS = `id, status, message_id, account_id, rule_name, recipient, subject, attempts,
+  last_error, smtp_response, next_attempt_at, created_at, updated_at, sent_at`;
+
+function toRow(r: Record<string, unknown>): OutboxListRow {
+  return {
+    id: Number(r.id),
+    status: r.status as OutboxStatus,
+    messageId: r.message_id === null ? null : Number(r.message_id),
+    accountId: r.account_id as number,
+    ruleName: (r.rule_name as string | null) ?? null,
+    recipient: r.recipient as string,
+    subject: r.subject as string,
+    attempts: r.attempts as number,
+    lastError: (r.last_error as string | null) ?? null,
+    smtpResponse: (r.smtp_response as string | null) ?? null,
+    nextAttemptAt: r.next_attempt_at as Date,
+    createdAt: r.created_at as Date,
+    updatedAt: r.updated_at as Date,
+    sentAt: (r.sent_at as Date | null) ?? null,
+  };
+}
+
+/** Outbox rows, newest first (keyset on id), optionally of one status and/or account. */
+export async function listOutbox(
+  q: Queryable,
+  filters: { status?: OutboxStatus; accountId?: number },
+  beforeId: number | null,
+  limit: number,
+): Promise<{ rows: OutboxListRow[]; next: number | null }> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const p = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  if (filters.status) where.push(`status = ${p(filters.status)}`);
+  if (filters.accountId !== undefined) where.push(`account_id = ${p(filters.accountId)}`);
+  if (beforeId !== null) where.push(`id < ${p(beforeId)}`);
+  const rows = await q.query<Record<string, unknown>>(
+    `SELECT ${COLUMNS} FROM outbox ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+     ORDER BY id DESC LIMIT ${p(limit + 1)}`,
+    params,
+  );
+  const page = rows.slice(0, limit).map(toRow);
+  return { rows: page, next: rows.length > limit ? page[page.length - 1].id : null };
+}
+
+/** One outbox row, or null. */
+export async function getOutboxRow(q: Queryable, id: number): Promise<OutboxListRow | null> {
+  const [r] = await q.query<Record<string, unknown>>(
+    `SELECT ${COLUMNS} FROM outbox WHERE id = $1`,
+    [id],
+  );
+  return r ? toRow(r) : null;
+}
+
+/** What a person can do to an outbox row. */
+export type OutboxAction =
+  | { type: "retry" }
+  | { type: "settle"; choice: "sent" | "send_again" }
+  | { type: "cancel" };
+
+/** Why an action did not apply: no such row, or the row is not in the state the action needs. */
+export type OutboxActionResult =
+  | { ok: true; row: OutboxListRow }
+  | { ok: false; reason: "not_found" | "wrong_status"; status?: OutboxStatus };
+
+/**
+ * Applies a person's action to an outbox row, with its audit event, in one transaction. Every
+ * update is guarded by the status it starts from, so two people (or two clicks) acting on the
+ * same row change it once:
+ * - retry: `failed` → `pending`, due now;
+ * - settle "it was sent": `unknown` → `sent` (nothing is sent);
+ * - settle "send again": `unknown` → `pending`, due now: a new attempt, chosen by a person,
+ *   with the same Message-ID so that the recipient's software can recognise a duplicate;
+ * - cancel: `pending` or `retry` → `cancelled`.
+ */
+export async function applyOutboxAction(
+  tx: Queryable,
+  id: number,
+  action: OutboxAction,
+  by: string,
+  at: Date,
+): Promise<OutboxActionResult> {
+  const from = action.type === "retry"
+    ? ["failed"]
+    : action.type === "settle"
+    ? ["unknown"]
+    : ["pending", "retry"];
+  const to = action.type === "cancel"
+    ? "cancelled"
+    : action.type === "settle" && action.choice === "sent"
+    ? "sent"
+    : "pending";
+  const rows = await tx.query<Record<string, unknown>>(
+    `WITH before AS (SELECT id, status FROM outbox WHERE id = $1 FOR UPDATE)
+     UPDATE outbox o SET status = $3, updated_at = $4::timestamptz,
+       next_attempt_at = CASE WHEN $3 = 'pending' THEN $4::timestamptz ELSE o.next_attempt_at END,
+       deadline_at = CASE WHEN $3 = 'pending' AND o.deadline_at < $4::timestamptz
+                          THEN $4::timestamptz + interval '1 day' ELSE o.deadline_at END,
+       sent_at = CASE WHEN $3 = 'sent' THEN COALESCE(o.sent_at, $4::timestamptz) ELSE o.sent_at END
+     FROM before
+     WHERE o.id = before.id AND before.status = ANY($2::text[])
+     RETURNING ${COLUMNS.replace(/(\w+)/g, "o.$1")}, before.status AS from_status`,
+    [id, from, to, at.toISOString()],
+  );
+  if (rows.length === 0) {
+    const current = await getOutboxRow(tx, id);
+    return current
+      ? { ok: false, reason: "wrong_status", status: current.status }
+      : { ok: false, reason: "not_found" };
+  }
+  const row = toRow(rows[0]);
+  const event = action.type === "settle"
+    ? "settled"
+    : action.type === "retry"
+    ? "retry_requested"
+    : "cancelled";
+  await recordEvent(tx, {
+    event,
+    at,
+    accountId: row.accountId,
+    messageId: row.messageId,
+    detail: {
+      outbox_id: row.id,
+      by,
+      ...(action.type === "settle" ? { choice: action.choice } : {}),
+      from_status: rows[0].from_status,
+      to_status: to,
+    },
+  });
+  return { ok: true, row };
+}

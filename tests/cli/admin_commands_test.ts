@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { openTestStore } from "../support/databases.ts";
+import {
+  type AdminIo,
+  firstStartHint,
+  readOneLine,
+  tokenCreate,
+  userAdd,
+} from "../../src/cli/admin_commands.ts";
+import { findUserForLogin } from "../../src/store/users.ts";
+import { verifyPassword } from "../../src/auth/password_hash.ts";
+import { useApiToken } from "../../src/store/api_tokens.ts";
+import { secretHash } from "../../src/auth/tokens.ts";
+
+function io(lines: string[]) {
+  const printed: unknown[] = [];
+  const said: string[] = [];
+  const value: AdminIo = {
+    readLine: () => Promise.resolve(lines.shift() ?? null),
+    print: (d) => printed.push(d),
+    say: (l) => said.push(l),
+    now: () => new Date("2026-03-10T12:00:00Z"),
+  };
+  return { io: value, printed, said };
+}
+
+Deno.test("user add reads the password from stdin, stores only a PBKDF2 hash", async () => {
+  const store = await openTestStore("pglite");
+  try {
+    assert.match(await firstStartHint(store.db) ?? "", /deno task cli user add/);
+    const a = io(["a long enough password"]);
+    assert.equal(await userAdd(store.db, "Admin@Example.test", a.io), 0);
+    assert.deepEqual(a.printed, [{ created: true, id: 1, email: "admin@example.test" }]);
+    const user = await findUserForLogin(store.db, "admin@example.test");
+    assert.match(user?.passwordHash ?? "", /^pbkdf2-sha256\$600000\$/);
+    assert.ok(await verifyPassword("a long enough password", user!.passwordHash));
+    assert.equal(await firstStartHint(store.db), null);
+    const again = io(["another long password"]);
+    assert.equal(await userAdd(store.db, "admin@example.test", again.io), 1);
+    assert.match(again.said.join("\n"), /already exists/);
+    const short = io(["short"]);
+    assert.equal(await userAdd(store.db, "b@example.test", short.io), 2);
+    const noInput = io([]);
+    assert.equal(await userAdd(store.db, "c@example.test", noInput.io), 2);
+    assert.equal(await userAdd(store.db, "not-an-email", io(["x".repeat(20)]).io), 2);
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("token create prints the token once; only its hash is stored", async () => {
+  const store = await openTestStore("pglite");
+  try {
+    const a = io([]);
+    assert.equal(await tokenCreate(store.db, "grafana", a.io), 0);
+    const doc = a.printed[0] as { name: string; token: string };
+    assert.equal(doc.name, "grafana");
+    assert.match(doc.token, /^crt_[A-Za-z0-9_-]{43}$/);
+    const dump = JSON.stringify(await store.db.query("SELECT * FROM api_tokens"));
+    assert.ok(!dump.includes(doc.token));
+    assert.ok(await useApiToken(store.db, await secretHash(doc.token), new Date()));
+    assert.equal(await tokenCreate(store.db, "grafana", io([]).io), 2);
+    assert.equal(await tokenCreate(store.db, "bad name!", io([]).io), 2);
+    assert.equal(await tokenCreate(store.db, undefined, io([]).io), 2);
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("readOneLine takes the first line of a stream, without its line end", async () => {
+  const stream = (chunks: string[]) =>
+    new ReadableStream<Uint8Array>({
+      start(c) {
+        for (const ch of chunks) c.enqueue(new TextEncoder().encode(ch));
+        c.close();
+      },
+    });
+  assert.equal(await readOneLine(stream(["pass", "word\r\nnext"])), "password");
+  assert.equal(await readOneLine(stream(["no newline"])), "no newline");
+  assert.equal(await readOneLine(stream([])), null);
+});

@@ -1,0 +1,176 @@
+/** `/accounts`: secrets encrypted at rest, never shown back, fail closed without the key. */
+import assert from "node:assert/strict";
+import { harness } from "./support.ts";
+import { createApp } from "../../routes/app.ts";
+
+const HX = { "HX-Request": "true" };
+const IMAP_PASS = "imap-Secret-Passw0rd!";
+const SMTP_PASS = "smtp-Secret-Passw0rd?";
+
+const FORM = {
+  name: "vendas",
+  address: "vendas@empresa.test",
+  display_name: "Vendas",
+  enabled: "1",
+  imap_host: "imap.empresa.test",
+  imap_port: "993",
+  imap_tls: "1",
+  imap_user: "vendas@empresa.test",
+  imap_pass: IMAP_PASS,
+  mailboxes: "INBOX, Suporte",
+  smtp_host: "smtp.empresa.test",
+  smtp_port: "465",
+  smtp_tls: "1",
+  smtp_user: "vendas@empresa.test",
+  smtp_pass: SMTP_PASS,
+};
+
+Deno.test("add an account: passwords encrypted, never in pages, API or the database in clear", async () => {
+  const h = await harness();
+  try {
+    await h.login();
+    const res = await h.post("/accounts", FORM);
+    assert.equal(res.status, 303);
+    const rows = await h.db.query<Record<string, unknown>>(
+      "SELECT * FROM accounts WHERE name = 'vendas'",
+    );
+    assert.equal(rows.length, 1);
+    const dump = JSON.stringify(await h.db.query("SELECT * FROM accounts"));
+    assert.ok(!dump.includes(IMAP_PASS) && !dump.includes(SMTP_PASS), "no plaintext at rest");
+    assert.match(String(rows[0].imap_pass_enc), /^v1:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);
+    assert.notEqual(rows[0].imap_pass_enc, rows[0].smtp_pass_enc);
+    const id = rows[0].id as number;
+
+    const token = await h.apiToken();
+    const outputs = [
+      await (await h.request("/accounts")).text(),
+      await (await h.request(`/accounts/${id}`)).text(),
+      await (await h.app.request(`http://localhost/api/v1/accounts/${id}`, {
+        headers: { Authorization: `Bearer ${token}` },
+      })).text(),
+      await (await h.app.request("http://localhost/api/v1/accounts", {
+        headers: { Authorization: `Bearer ${token}` },
+      })).text(),
+    ];
+    for (const out of outputs) {
+      for (const secret of [IMAP_PASS, SMTP_PASS, String(rows[0].imap_pass_enc).slice(3, 20)]) {
+        assert.ok(!out.includes(secret), "no secret or ciphertext in any output");
+      }
+    }
+    assert.match(outputs[1], /definida — deixe vazio para manter/);
+    assert.match(outputs[1], /<input type="password" name="imap_pass" value=""/);
+    const api = JSON.parse(outputs[2]).data;
+    assert.equal(api.imap.password_set, true);
+    assert.equal(api.smtp.password_set, true);
+
+    // Editing without typing a password keeps the stored one.
+    const { imap_pass: _i, smtp_pass: _s, ...rest } = FORM;
+    const edit = await h.post(`/accounts/${id}`, { ...rest, display_name: "Vendas BR" });
+    assert.equal(edit.status, 303);
+    const [after] = await h.db.query<Record<string, unknown>>(
+      "SELECT display_name, imap_pass_enc FROM accounts WHERE id = $1",
+      [id],
+    );
+    assert.equal(after.display_name, "Vendas BR");
+    assert.equal(after.imap_pass_enc, rows[0].imap_pass_enc);
+
+    // Test connection: the injected tester gets the decrypted passwords; the page shows the result.
+    h.nextTest = { ok: false, error: `AUTHENTICATIONFAILED for ${IMAP_PASS}` };
+    const test = await h.post(`/accounts/${id}/test`, {}, HX);
+    assert.equal(test.status, 200);
+    const result = await test.text();
+    assert.match(result, /^<span id="test-\d+" class="problems"/);
+    assert.ok(!result.includes(IMAP_PASS), "an echoed password is masked");
+    assert.equal(h.tested.at(-1)?.imap.pass, IMAP_PASS);
+    assert.equal(h.tested.at(-1)?.smtp?.pass, SMTP_PASS);
+    const events = await h.db.query<{ event: string; detail: Record<string, unknown> }>(
+      "SELECT event, detail FROM audit_events WHERE event IN ('account_changed', 'connection_tested') ORDER BY id",
+    );
+    assert.deepEqual(events.map((e) => e.event), [
+      "account_changed",
+      "account_changed",
+      "connection_tested",
+    ]);
+    assert.ok(!JSON.stringify(events).includes(IMAP_PASS));
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("invalid account input: 422 with the form re-rendered, passwords not echoed", async () => {
+  const h = await harness();
+  try {
+    await h.login();
+    const res = await h.post("/accounts", { ...FORM, imap_port: "99999", address: "nope" }, HX);
+    assert.equal(res.status, 422);
+    const html = await res.text();
+    assert.match(html, /^<div id="account-editor">/);
+    assert.match(html, /imap_port: must be a port/);
+    assert.match(html, /address: must be an e-mail address/);
+    assert.match(html, /name="imap_host" value="imap.empresa.test"/);
+    assert.ok(!html.includes(IMAP_PASS));
+    const dup = await h.post("/accounts", { ...FORM, name: "atendimento" });
+    assert.equal(dup.status, 422);
+    assert.match(await dup.text(), /already used by another account/);
+    const env = await h.db.query<{ id: number }>("SELECT id FROM accounts WHERE source = 'env'");
+    const envEdit = await h.post(`/accounts/${env[0].id}`, FORM);
+    assert.equal(envEdit.status, 422, "accounts from the environment are not edited here");
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("no SECRET_KEY: saving a password is refused with a clear message; a wrong key fails closed", async () => {
+  const h = await harness({ secretKey: null });
+  try {
+    await h.login();
+    const res = await h.post("/accounts", FORM);
+    assert.equal(res.status, 422);
+    assert.match(await res.text(), /SECRET_KEY is not set/);
+    assert.equal(
+      (await h.db.query("SELECT 1 FROM accounts WHERE name = 'vendas'")).length,
+      0,
+      "nothing saved without the key",
+    );
+    // Saved under one key, read under another.
+    const keyed = createApp({ ...h.deps, secretKey: "first-key-0123456789abcdef" });
+    const saved = await keyed.request("http://localhost/accounts", {
+      method: "POST",
+      headers: { Cookie: h.jar.header() },
+      body: new URLSearchParams({ _csrf: h.csrf, ...FORM }),
+    });
+    assert.equal(saved.status, 303);
+    const [{ id }] = await h.db.query<{ id: number }>(
+      "SELECT id FROM accounts WHERE name = 'vendas'",
+    );
+    const other = createApp({ ...h.deps, secretKey: "another-key-0123456789abcdef" });
+    const tested = h.tested.length;
+    const test = await other.request(`http://localhost/accounts/${id}/test`, {
+      method: "POST",
+      headers: { Cookie: h.jar.header(), "HX-Request": "true", "X-CSRF-Token": h.csrf },
+    });
+    assert.equal(test.status, 200);
+    assert.match(await test.text(), /cannot be decrypted with this SECRET_KEY/);
+    assert.equal(h.tested.length, tested, "no connection is tried without the password");
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("account health: last sync, last error, messages and lag", async () => {
+  const h = await harness();
+  try {
+    await h.db.query(
+      `UPDATE accounts SET last_sync_at = $1::timestamptz, last_error = 'IMAP login failed',
+         last_error_at = $1::timestamptz`,
+      [new Date(h.clock.now.getTime() - 300_000).toISOString()],
+    );
+    await h.login();
+    const html = await (await h.request("/accounts")).text();
+    assert.match(html, /2026-03-10 11:55 UTC/);
+    assert.match(html, /5 min/);
+    assert.match(html, /IMAP login failed/);
+  } finally {
+    await h.close();
+  }
+});
