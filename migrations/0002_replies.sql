@@ -59,6 +59,8 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE status IN ('pending', 'retry');
 CREATE INDEX outbox_leased ON outbox (lease_until) WHERE status = 'sending';
 CREATE INDEX outbox_status ON outbox (status);
+-- A message's replies: the message page, the listing's reply status, and the one-reply check.
+CREATE INDEX outbox_message ON outbox (message_id);
 
 -- At most one reply per (account, rule, recipient) per window: the row is reserved in the
 -- transaction that enqueues, and taken again only once the window has passed.
