@@ -23,6 +23,9 @@ import { parseMessage } from "./src/mail/parse_message.ts";
 import { classify } from "./src/domain/classifier.ts";
 import type { CollectDeps } from "./src/jobs/collect_account.ts";
 import { collectAll } from "./src/jobs/collect_all.ts";
+import { collectAccount } from "./src/jobs/collect_account.ts";
+import { startIdleWatch } from "./src/jobs/idle_watch.ts";
+import { connectIdleSession, startIdleWatcher } from "./src/mail/imap_idle.ts";
 import { processPending } from "./src/jobs/process_messages.ts";
 import { replyStep } from "./src/jobs/reply_step.ts";
 import { DEFAULT_RATE_LIMIT_POLICY } from "./src/domain/rate_limit.ts";
@@ -214,6 +217,21 @@ async function compose(config: Config, log: Logger, env: Record<string, string>)
       rerunRules({ parse: parseMessage, replyStep: afterClassified }, tx, messageId, at),
   }, (error, id) => log.error("http error", { id, error: String(error) }));
 
+  /** IMAP IDLE per account: collection and the outbox run within a second of new mail. */
+  const startWatching = async () =>
+    startIdleWatch({
+      collect: (account) => collectAccount(collectDeps, account),
+      drain: sendOnce,
+      watch: (account, onNewMail) =>
+        startIdleWatcher({
+          connect: async () => connectIdleSession(await imapLogin(account)),
+          onNewMail,
+          mailbox: account.mailboxes[0] ?? "INBOX",
+          log,
+        }),
+      log,
+    }, await listAccounts(db));
+
   const close = async () => {
     for (const s of senders.values()) s.close();
     await db.close();
@@ -221,6 +239,7 @@ async function compose(config: Config, log: Logger, env: Record<string, string>)
   return {
     db,
     app,
+    startWatching,
     collectOnce,
     sendOnce,
     importRules,
@@ -274,7 +293,7 @@ async function serve() {
   const log = createLogger();
   const env = Deno.env.toObject();
   const config = configOrExit(log, env);
-  const { db, app, collectOnce, sendOnce, close } = await compose(config, log, env);
+  const { db, app, collectOnce, sendOnce, startWatching, close } = await compose(config, log, env);
   // Jobs in flight, so that SIGTERM lets them finish (a send holds its row until settled).
   const running = new Set<Promise<unknown>>();
   let stopping = false;
@@ -292,10 +311,13 @@ async function serve() {
     const summary = await sendOnce();
     if (summary.claimed + summary.expired > 0) log.info("outbox drained", { ...summary });
   });
+  // The minute cron stays the safety net under IMAP IDLE: nothing waits longer when IDLE is down.
+  const watching = await startWatching();
   Deno.cron(
     "collect mail",
     "* * * * *",
     track(async () => {
+      await watching.sync(await listAccounts(db));
       const summaries = await collectOnce();
       for (const s of summaries) {
         if (s.status !== "skipped") log.info("collected", { ...s, mailboxes: undefined });
@@ -319,6 +341,7 @@ async function serve() {
   Deno.addSignalListener("SIGTERM", async () => {
     stopping = true;
     log.info("stopping: finishing the jobs in flight", { jobs: running.size });
+    await watching.stop();
     await server.shutdown();
     await Promise.allSettled([...running]);
     await close();

@@ -54,6 +54,12 @@ export interface AccountWatchHealth {
 
 export interface IdleWatchHandle {
   health(): AccountWatchHealth[];
+  /**
+   * Brings the watchers in line with the accounts as they are now: starts new or re-enabled
+   * ones, stops deleted or disabled ones, restarts those whose server, login or mailbox changed.
+   * Call it after the accounts change (or once a minute, from the cron).
+   */
+  sync(accounts: AccountRow[]): Promise<void>;
   /** Stops every watcher and waits for the collections in flight to finish. */
   stop(): Promise<void>;
 }
@@ -64,14 +70,47 @@ export interface IdleWatchHandle {
  * account's failing or slow collection never waits on, or holds up, another's.
  */
 export function startIdleWatch(deps: IdleWatchDeps, accounts: AccountRow[]): IdleWatchHandle {
-  const runners = accounts.filter((a) => a.enabled).map((a) => new AccountRunner(deps, a));
-  for (const r of runners) r.start();
+  const runners = new Map<number, { key: string; runner: AccountRunner }>();
+  let stopped = false;
+  const startMissing = (wanted: Map<number, AccountRow>) => {
+    for (const [id, a] of wanted) {
+      if (runners.has(id) || stopped) continue;
+      const runner = new AccountRunner(deps, a);
+      runners.set(id, { key: watchKey(a), runner });
+      runner.start();
+    }
+  };
+  const enabled = (list: AccountRow[]) =>
+    new Map(list.filter((a) => a.enabled).map((a) => [a.id, a]));
+  const sync = async (now: AccountRow[]) => {
+    if (stopped) return;
+    const wanted = enabled(now);
+    const stopping: Promise<void>[] = [];
+    for (const [id, r] of runners) {
+      const a = wanted.get(id);
+      if (!a || watchKey(a) !== r.key) {
+        runners.delete(id);
+        stopping.push(r.runner.stop());
+      }
+    }
+    await Promise.all(stopping);
+    startMissing(wanted);
+  };
+  startMissing(enabled(accounts));
   return {
-    health: () => runners.map((r) => r.health()),
+    health: () => [...runners.values()].map((r) => r.runner.health()),
+    sync,
     stop: async () => {
-      await Promise.all(runners.map((r) => r.stop()));
+      stopped = true;
+      // The runners stay listed, so health() still shows how each one ended.
+      await Promise.all([...runners.values()].map((r) => r.runner.stop()));
     },
   };
+}
+
+/** What a watcher's connection depends on: a change means a new watcher. */
+function watchKey(a: AccountRow): string {
+  return JSON.stringify([a.imapHost, a.imapPort, a.imapTls, a.imapUser, a.mailboxes[0]]);
 }
 
 class AccountRunner {
@@ -114,25 +153,28 @@ class AccountRunner {
     if (this.#stopped) return;
     this.#lastWakeAt = this.#now();
     this.#pending = true;
-    this.#loop ??= this.#drainPending().finally(() => {
-      this.#loop = null;
-    });
+    if (this.#loop === null) this.#loop = this.#drainPending();
   }
 
   async #drainPending() {
     let skippedInARow = 0;
-    while (this.#pending && !this.#stopped) {
-      this.#pending = false;
-      const status = await this.#runOnce();
-      if (status !== "skipped") {
-        skippedInARow = 0;
-        continue;
+    try {
+      while (this.#pending && !this.#stopped) {
+        this.#pending = false;
+        const status = await this.#runOnce();
+        if (status !== "skipped") {
+          skippedInARow = 0;
+          continue;
+        }
+        // Another run holds the lock; it may have listed the mailbox before this mail came.
+        skippedInARow++;
+        if (skippedInARow > (this.#deps.maxSkippedRetries ?? 60)) continue;
+        await this.#sleep(this.#deps.retrySkippedMs ?? 500);
+        this.#pending = true;
       }
-      // Another run holds the lock; it may have listed the mailbox before this mail came.
-      skippedInARow++;
-      if (skippedInARow > (this.#deps.maxSkippedRetries ?? 60)) continue;
-      await this.#sleep(this.#deps.retrySkippedMs ?? 500);
-      this.#pending = true;
+    } finally {
+      // Cleared in the same turn as the last look at #pending: a wake-up is never left behind.
+      this.#loop = null;
     }
   }
 

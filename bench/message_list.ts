@@ -1,0 +1,1129 @@
+/**
+ * The admin's message list at scale: response time of `listMessages` (src/store/message_list.ts)
+ * with COUNT stored messages (default 1,000,000) in a fresh PostgreSQL database — first page,
+ * keyset pages deep into the list against the same depth read with LIMIT/OFFSET, filters and
+ * full-text search. Each case runs 30–50 times after a warm-up; p50 and p95 in milliseconds.
+ * The messages are made on the server (`INSERT … SELECT … FROM generate_series`): pt-BR and
+ * English subjects and bodies drawn from small word lists by a hash of the series number, ~35 %
+ * forwarded, a few unparsed, small raw sources, dates spread over the last year, with decisions
+ * and outbox rows like the pipeline writes them. The generated columns (`received_at`, `search`)
+ * are filled by PostgreSQL itself, exactly as for real mail.
+ *
+ *   deno run -A bench/message_list.ts [COUNT]     writes bench/RESULTS-admin.md
+ */
+import type { Db, Queryable } from "../src/store/db.ts";
+import { openPostgres } from "../src/store/postgres_db.ts";
+import { migrate, readMigrations } from "../src/store/migrate.ts";
+import { createAccount } from "../src/store/accounts_admin.ts";
+import {
+  listMessages,
+  type MessageCursor,
+  type MessageFilters,
+} from "../src/store/message_list.ts";
+import { fixed, freshPostgresDatabase, machine, percentile, ROOT, table } from "./support.ts";
+
+const COUNT = Number(Deno.args[0] ?? 1_000_000);
+if (!Number.isInteger(COUNT) || COUNT < 1000) {
+  console.error("usage: deno run -A bench/message_list.ts [COUNT ≥ 1000]");
+  Deno.exit(2);
+}
+const PAGE = 50; // the page size of /messages and of /api/v1/messages by default
+const CHUNK = 50_000;
+const RESULTS = `${ROOT}bench/RESULTS-admin.md`;
+
+const say = (line: string) => console.error(line);
+
+// ---------------------------------------------------------------------------------------------
+// Word lists. The first words of each list come up most often (a squared uniform draw).
+
+const PT_WORDS = [
+  "pedido",
+  "para",
+  "com",
+  "não",
+  "pagamento",
+  "segue",
+  "entrega",
+  "cliente",
+  "prazo",
+  "valor",
+  "conforme",
+  "anexo",
+  "favor",
+  "semana",
+  "obrigado",
+  "contrato",
+  "proposta",
+  "documento",
+  "amanhã",
+  "hoje",
+  "equipe",
+  "projeto",
+  "relatório",
+  "nota",
+  "fiscal",
+  "boleto",
+  "vencimento",
+  "desconto",
+  "produto",
+  "serviço",
+  "endereço",
+  "telefone",
+  "contato",
+  "atendimento",
+  "informação",
+  "solicitação",
+  "confirmação",
+  "aprovação",
+  "revisão",
+  "análise",
+  "situação",
+  "questão",
+  "dúvida",
+  "atenção",
+  "urgente",
+  "retorno",
+  "resposta",
+  "cadastro",
+  "sistema",
+  "acesso",
+  "senha",
+  "conta",
+  "fatura",
+  "cobrança",
+  "transferência",
+  "depósito",
+  "recibo",
+  "orçamento",
+  "cotação",
+  "fornecedor",
+  "estoque",
+  "frete",
+  "transportadora",
+  "escritório",
+  "cronograma",
+  "agenda",
+  "planilha",
+  "assinatura",
+  "garantia",
+  "devolução",
+  "rastreamento",
+  "encomenda",
+  "também",
+  "então",
+  "você",
+  "até",
+  "já",
+  "mais",
+  "muito",
+  "quando",
+];
+const EN_WORDS = [
+  "order",
+  "the",
+  "and",
+  "please",
+  "payment",
+  "to",
+  "for",
+  "delivery",
+  "customer",
+  "deadline",
+  "amount",
+  "attached",
+  "we",
+  "you",
+  "week",
+  "thanks",
+  "contract",
+  "proposal",
+  "document",
+  "tomorrow",
+  "today",
+  "team",
+  "project",
+  "report",
+  "invoice",
+  "discount",
+  "product",
+  "service",
+  "address",
+  "phone",
+  "contact",
+  "support",
+  "information",
+  "request",
+  "confirmation",
+  "approval",
+  "review",
+  "analysis",
+  "status",
+  "question",
+  "attention",
+  "urgent",
+  "reply",
+  "account",
+  "system",
+  "access",
+  "password",
+  "billing",
+  "transfer",
+  "deposit",
+  "receipt",
+  "quote",
+  "supplier",
+  "stock",
+  "shipping",
+  "carrier",
+  "office",
+  "schedule",
+  "update",
+  "issue",
+  "ticket",
+  "refund",
+  "warranty",
+  "shipment",
+  "tracking",
+  "package",
+  "budget",
+  "forecast",
+  "agenda",
+  "call",
+  "regarding",
+  "details",
+  "available",
+  "confirm",
+  "check",
+  "need",
+  "our",
+];
+const PT_HEADS = [
+  "Orçamento",
+  "Reunião",
+  "Pedido",
+  "Nota fiscal",
+  "Cotação",
+  "Dúvida sobre",
+  "Contrato",
+  "Entrega",
+  "Pagamento",
+  "Proposta",
+  "Relatório",
+  "Convite",
+  "Atualização",
+  "Solicitação",
+];
+const EN_HEADS = [
+  "Invoice",
+  "Meeting",
+  "Order",
+  "Quote",
+  "Question about",
+  "Contract",
+  "Delivery",
+  "Payment",
+  "Proposal",
+  "Report",
+  "Invitation",
+  "Update",
+  "Request",
+];
+const FIRST = [
+  "Ana",
+  "João",
+  "Maria",
+  "José",
+  "Luíza",
+  "Paulo",
+  "Fernanda",
+  "Antônio",
+  "Beatriz",
+  "Márcio",
+  "Carla",
+  "Rafael",
+  "Juliana",
+  "Pedro",
+  "Camila",
+  "Lucas",
+  "Patrícia",
+  "Gabriel",
+  "Larissa",
+  "Thiago",
+  "John",
+  "Mary",
+  "David",
+  "Sarah",
+  "Michael",
+  "Emma",
+  "James",
+  "Olivia",
+  "Robert",
+  "Laura",
+];
+const LAST = [
+  "Silva",
+  "Santos",
+  "Oliveira",
+  "Souza",
+  "Rodrigues",
+  "Ferreira",
+  "Alves",
+  "Pereira",
+  "Lima",
+  "Gomes",
+  "Costa",
+  "Ribeiro",
+  "Martins",
+  "Carvalho",
+  "Araújo",
+  "Melo",
+  "Barbosa",
+  "Rocha",
+  "Dias",
+  "Nunes",
+  "Smith",
+  "Johnson",
+  "Brown",
+  "Taylor",
+  "Miller",
+  "Wilson",
+  "Moore",
+  "Clark",
+];
+const DOMAINS = [
+  "gmail.com",
+  "hotmail.com",
+  "outlook.com",
+  "yahoo.com.br",
+  "uol.com.br",
+  "empresa.com.br",
+  "acme.example",
+  "bol.com.br",
+  "terra.com.br",
+  "example.org",
+  "cliente.com.br",
+  "fornecedor.com.br",
+];
+/** Put into about one English body in 20,000: the "rare word" of the search cases. */
+const RARE = "zeppelin";
+
+const arr = (words: string[]) =>
+  `ARRAY[${words.map((w) => `'${w.replaceAll("'", "''")}'`).join(", ")}]::text[]`;
+
+/** Helpers for the fill, in the throwaway database only. */
+const HELPERS = `
+CREATE FUNCTION bench_h(g bigint, salt integer) RETURNS bigint
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  AS $$ SELECT hashint8extended(g, salt) & 9223372036854775807 $$;
+CREATE FUNCTION bench_pick(a text[], g bigint, salt integer) RETURNS text
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  AS $$ SELECT a[1 + bench_h(g, salt) % cardinality(a)] $$;
+CREATE FUNCTION bench_words(a text[], g bigint, salt integer, n integer) RETURNS text
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  AS $$ SELECT string_agg(
+          a[1 + floor(cardinality(a) * ((bench_h(g, salt + k) % 1000003)::float8 / 1000003) ^ 2)::int],
+          ' ')
+        FROM generate_series(1, n) k $$;
+CREATE FUNCTION bench_mailbox(s text) RETURNS text
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  AS $$ SELECT translate(lower(s), 'áàâãäéèêëíìîïóòôõöúùûüç ', 'aaaaaeeeeiiiiooooouuuuc.') $$;
+`;
+
+/**
+ * Messages lo..hi (series numbers = UIDs), as the collector and the parser leave them: every row
+ * has its raw bytes; parsed ones have headers, addresses, text, a classification. ~0.5 % failed
+ * to parse; the newest 20 are still pending. Dates rise with the series number over one year,
+ * with up to an hour of jitter; 1 % have no INTERNALDATE (received_at = collected_at).
+ */
+function fillSql(lo: number, hi: number, accountId: number, startIso: string): string {
+  const step = (365 * 86400) / COUNT;
+  return `
+WITH s AS (
+  SELECT g,
+    bench_h(g, 1) % 100 < 60 AS pt,
+    CASE WHEN g > ${COUNT - 20} THEN 'pending'
+         WHEN bench_h(g, 2) % 1000 < 5 THEN 'failed' ELSE 'parsed' END AS st,
+    bench_h(g, 3) % 100 < 35 AS fwd,
+    bench_h(g, 4) % 100 = 0 AS nodate,
+    '${startIso}'::timestamptz
+      + ((g - 1) * ${step} + bench_h(g, 5) % 3600) * interval '1 second' AS at,
+    bench_pick(${arr(FIRST)}, g, 10) AS fn, bench_pick(${arr(LAST)}, g, 11) AS ln,
+    bench_pick(${arr(DOMAINS)}, g, 12) AS dom,
+    bench_pick(${arr(FIRST)}, g, 13) AS ofn, bench_pick(${arr(LAST)}, g, 14) AS oln,
+    bench_pick(${arr(DOMAINS)}, g, 15) AS odom
+  FROM generate_series(${lo}, ${hi}) g
+), t AS MATERIALIZED (
+  SELECT s.*,
+    bench_mailbox(fn || ' ' || ln) || '@' || dom AS addr,
+    bench_mailbox(ofn || ' ' || oln) || '@' || odom AS oaddr,
+    CASE WHEN pt
+      THEN bench_pick(${arr(PT_HEADS)}, g, 16) || ' ' || bench_words(${
+    arr(PT_WORDS)
+  }, g, 100, 2 + (g % 3)::int)
+      ELSE bench_pick(${arr(EN_HEADS)}, g, 16) || ' ' || bench_words(${
+    arr(EN_WORDS)
+  }, g, 100, 2 + (g % 3)::int)
+    END AS subj0,
+    CASE WHEN pt
+      THEN 'Olá, bom dia.' || E'\\n\\n'
+        || bench_words(${arr(PT_WORDS)}, g, 200, 15 + (bench_h(g, 17) % 30)::int)
+        || E'.\\n\\nAtenciosamente,\\n'
+      ELSE 'Hi, good morning.' || E'\\n\\n'
+        || bench_words(${arr(EN_WORDS)}, g, 200, 15 + (bench_h(g, 17) % 30)::int)
+        || CASE WHEN bench_h(g, 18) % 20000 = 0 THEN ' ${RARE}' ELSE '' END
+        || E'.\\n\\nBest regards,\\n'
+    END AS body0
+  FROM s
+), u AS (
+  SELECT t.*,
+    CASE WHEN fwd THEN (CASE WHEN pt THEN 'ENC: ' ELSE 'Fwd: ' END) || subj0
+         WHEN bench_h(g, 19) % 4 = 0 THEN 'Re: ' || subj0 ELSE subj0 END AS subject,
+    CASE WHEN fwd THEN
+      (CASE WHEN pt
+        THEN E'Segue abaixo, por favor responder.\\n\\n---------- Mensagem encaminhada ---------\\nDe: '
+        ELSE E'See below, please reply.\\n\\n---------- Forwarded message ---------\\nFrom: ' END)
+      || ofn || ' ' || oln || ' <' || oaddr || E'>\\n'
+      || (CASE WHEN pt THEN 'Data: ' ELSE 'Date: ' END)
+      || to_char(at - interval '2 hours', 'Dy, DD Mon YYYY HH24:MI') || E'\\n'
+      || (CASE WHEN pt THEN 'Assunto: ' ELSE 'Subject: ' END) || subj0 || E'\\n'
+      || (CASE WHEN pt THEN 'Para: ' ELSE 'To: ' END) || fn || ' ' || ln || ' <' || addr
+      || E'>\\n\\n' || body0 || ofn || ' ' || oln
+    ELSE body0 || fn || ' ' || ln END AS body,
+    '<' || g || '.' || bench_h(g, 20) % 1000000007 || '@' || dom || '>' AS mid
+  FROM t
+), v AS (
+  SELECT u.*,
+    'Message-ID: ' || mid || E'\\r\\nFrom: ' || fn || ' ' || ln || ' <' || addr
+      || E'>\\r\\nTo: Atendimento <atendimento@carteiro.example>\\r\\nSubject: ' || subject
+      || E'\\r\\nDate: ' || to_char(at - interval '1 minute', 'Dy, DD Mon YYYY HH24:MI:SS +0000')
+      || E'\\r\\nMIME-Version: 1.0\\r\\nContent-Type: text/plain; charset=utf-8\\r\\n\\r\\n'
+      || replace(body, E'\\n', E'\\r\\n') AS rawtext
+  FROM u
+)
+INSERT INTO messages (account_id, mailbox, uidvalidity, uid, content_sha256, raw, size,
+  internal_date, collected_at, parse_status, parse_error, parsed_at, message_id, from_address,
+  from_name, sender, reply_to, to_addresses, cc_addresses, subject, sent_date, in_reply_to,
+  "references", headers, text_body, html_body, attachments, kind, confidence, evidence,
+  original_from_address, original_from_name, original_subject, original_date, original_date_iso,
+  classified_at)
+SELECT ${accountId}, 'INBOX', 1, g, encode(sha256(convert_to(rawtext, 'UTF8')), 'hex'),
+  convert_to(rawtext, 'UTF8'), octet_length(convert_to(rawtext, 'UTF8')),
+  CASE WHEN nodate THEN NULL ELSE at END, at + interval '40 seconds',
+  st, CASE WHEN st = 'failed' THEN 'Invalid MIME structure: unexpected end of multipart body' END,
+  CASE WHEN st <> 'pending' THEN at + interval '41 seconds' END,
+  CASE WHEN st = 'parsed' THEN mid END,
+  CASE WHEN st = 'parsed' THEN addr END,
+  CASE WHEN st = 'parsed' THEN fn || ' ' || ln END,
+  CASE WHEN st = 'parsed' THEN 'null'::jsonb END,
+  CASE WHEN st = 'parsed' THEN '[]'::jsonb END,
+  CASE WHEN st = 'parsed'
+    THEN '[{"name": "Atendimento", "address": "atendimento@carteiro.example"}]'::jsonb END,
+  CASE WHEN st <> 'parsed' THEN NULL
+    WHEN bench_h(g, 21) % 10 = 0
+    THEN jsonb_build_array(jsonb_build_object('name', ofn || ' ' || oln, 'address', oaddr))
+    ELSE '[]'::jsonb END,
+  CASE WHEN st = 'parsed' THEN subject END,
+  CASE WHEN st = 'parsed' THEN at - interval '1 minute' END,
+  CASE WHEN st = 'parsed' AND subject LIKE 'Re: %' THEN '<' || (g - 7) || '.reply@' || dom || '>' END,
+  CASE WHEN st <> 'parsed' THEN NULL
+    WHEN subject LIKE 'Re: %' THEN jsonb_build_array('<' || (g - 7) || '.reply@' || dom || '>')
+    ELSE '[]'::jsonb END,
+  CASE WHEN st = 'parsed' THEN jsonb_build_object(
+    'message-id', jsonb_build_array(mid),
+    'from', jsonb_build_array(fn || ' ' || ln || ' <' || addr || '>'),
+    'to', jsonb_build_array('Atendimento <atendimento@carteiro.example>'),
+    'subject', jsonb_build_array(subject),
+    'date', jsonb_build_array(to_char(at - interval '1 minute', 'Dy, DD Mon YYYY HH24:MI:SS +0000')),
+    'mime-version', jsonb_build_array('1.0'),
+    'content-type', jsonb_build_array('text/plain; charset=utf-8')) END,
+  CASE WHEN st = 'parsed' THEN body END,
+  CASE WHEN st = 'parsed' AND bench_h(g, 22) % 10 < 3
+    THEN '<div dir="ltr">' || replace(body, E'\\n', '<br>') || '</div>' END,
+  CASE WHEN st <> 'parsed' THEN NULL
+    WHEN bench_h(g, 23) % 10 = 0 THEN jsonb_build_array(jsonb_build_object(
+      'filename', 'documento-' || g || '.pdf', 'contentType', 'application/pdf',
+      'size', 20000 + bench_h(g, 24) % 180000, 'contentId', NULL, 'disposition', 'attachment'))
+    ELSE '[]'::jsonb END,
+  CASE WHEN st = 'parsed' THEN (CASE WHEN fwd THEN 'forwarded' ELSE 'direct' END) END,
+  CASE WHEN st = 'parsed' THEN (0.70 + (bench_h(g, 25) % 30) / 100.0)::real END,
+  CASE WHEN st <> 'parsed' THEN NULL
+    WHEN fwd THEN '["subject starts with a forward prefix", "forward separator at line 3"]'::jsonb
+    ELSE '["no forward marks in the body"]'::jsonb END,
+  CASE WHEN st = 'parsed' AND fwd THEN oaddr END,
+  CASE WHEN st = 'parsed' AND fwd THEN ofn || ' ' || oln END,
+  CASE WHEN st = 'parsed' AND fwd THEN subj0 END,
+  CASE WHEN st = 'parsed' AND fwd THEN to_char(at - interval '2 hours', 'Dy, DD Mon YYYY HH24:MI') END,
+  CASE WHEN st = 'parsed' AND fwd THEN at - interval '2 hours' END,
+  CASE WHEN st = 'parsed' THEN at + interval '41 seconds' END
+FROM v`;
+}
+
+/** Decisions for the parsed messages with ids lo..hi, and outbox rows for the replies. */
+function decisionsSql(lo: number, hi: number): string[] {
+  return [
+    `INSERT INTO decisions (message_id, decided_at, outcome, rule_name, reason, detail, trail)
+     SELECT id, received_at + interval '42 seconds', o,
+       CASE o WHEN 'reply' THEN 'Resposta automática' WHEN 'suppressed' THEN 'Resposta automática' END,
+       CASE o WHEN 'reply' THEN 'rule matched'
+              WHEN 'suppressed' THEN (ARRAY['reply limit: already answered this sender',
+                'auto-submitted message', 'mailing list (List-Id)'])[1 + bench_h(id, 31) % 3]
+              WHEN 'ignored' THEN 'direct message, not a forward'
+              ELSE 'no rule matched' END,
+       NULL,
+       '[{"rule": "Resposta automática", "hit": true, "why": "kind is forwarded"}]'::jsonb
+     FROM (SELECT id, received_at,
+             CASE WHEN bench_h(id, 30) % 100 < 15 THEN 'reply'
+                  WHEN bench_h(id, 30) % 100 < 25 THEN 'suppressed'
+                  WHEN bench_h(id, 30) % 100 < 85 THEN 'no_rule' ELSE 'ignored' END AS o
+           FROM messages WHERE id BETWEEN ${lo} AND ${hi} AND parse_status = 'parsed') x`,
+    `INSERT INTO outbox (dedup_key, message_id, account_id, rule_name, status, recipient,
+       recipient_name, from_address, from_name, subject, text_body, message_id_header, in_reply_to,
+       "references", attempts, next_attempt_at, deadline_at, created_at, updated_at, sent_at,
+       last_error)
+     SELECT 'bench:' || m.id || ':' || d.rule_name, m.id, m.account_id, d.rule_name, x.status,
+       COALESCE(m.original_from_address, m.from_address),
+       COALESCE(m.original_from_name, m.from_name, ''), 'atendimento@carteiro.example',
+       'Atendimento', 'Re: ' || COALESCE(m.original_subject, m.subject),
+       'Olá! Recebemos sua mensagem e responderemos em breve.',
+       '<reply.' || m.id || '@carteiro.example>', m.message_id,
+       jsonb_build_array(m.message_id), 1, d.decided_at, d.decided_at + interval '3 days',
+       d.decided_at, d.decided_at + interval '2 seconds',
+       CASE WHEN x.status = 'sent' THEN d.decided_at + interval '2 seconds' END,
+       CASE WHEN x.status IN ('failed', 'unknown') THEN '451 4.3.0 temporary failure' END
+     FROM messages m
+     JOIN decisions d ON d.message_id = m.id AND d.outcome = 'reply'
+     CROSS JOIN LATERAL (SELECT CASE WHEN bench_h(m.id, 32) % 100 < 96 THEN 'sent'
+                                     WHEN bench_h(m.id, 32) % 100 < 98 THEN 'failed'
+                                     WHEN bench_h(m.id, 32) % 100 < 99 THEN 'unknown'
+                                     ELSE 'cancelled' END AS status) x
+     WHERE m.id BETWEEN ${lo} AND ${hi}
+     ORDER BY m.id`,
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measuring.
+
+type Statement = { text: string; params: unknown[] };
+
+interface Case {
+  group: string;
+  name: string;
+  n: number;
+  rows: number;
+  p50: number;
+  p95: number;
+  /** The statement of the last run and its parameters, for EXPLAIN. */
+  sql: Statement | null;
+  note?: string;
+  plan?: { shape: string; hot: string; ms: number };
+}
+
+interface DepthRow {
+  depth: number;
+  keyset: Case;
+  offset: Case;
+}
+
+/** A Queryable that remembers the last statement it ran. */
+function recorder(q: Queryable) {
+  let last: Statement | null = null;
+  const r: Queryable = {
+    query(text, params = []) {
+      last = { text, params };
+      return q.query(text, params);
+    },
+  };
+  return { q: r, last: () => last };
+}
+
+async function timeOf(fn: () => Promise<number>): Promise<{ ms: number; rows: number }> {
+  const t0 = performance.now();
+  const rows = await fn();
+  return { ms: performance.now() - t0, rows };
+}
+
+/**
+ * Two warm-up runs (three when fast), then 50 timed runs — 30 when a run takes over 100 ms, 10
+ * when it takes over 3 s, to keep the whole benchmark near ten minutes. `runs` fixes the count
+ * and skips the warm-up. `fn(i)` gets the run number, negative for warm-ups.
+ */
+async function measure(
+  group: string,
+  name: string,
+  fn: (i: number) => Promise<number>,
+  last: () => Statement | null,
+  runs?: number,
+): Promise<Case> {
+  let n = runs;
+  if (n === undefined) {
+    await fn(-1);
+    const w = await timeOf(() => fn(-2));
+    if (w.ms <= 100) await fn(-3);
+    n = w.ms > 3000 ? 10 : w.ms > 100 ? 30 : 50;
+  }
+  const samples: number[] = [];
+  let rows = 0;
+  for (let i = 0; i < n; i++) {
+    const t = await timeOf(() => fn(i));
+    samples.push(t.ms);
+    rows = t.rows;
+  }
+  const c: Case = {
+    group,
+    name,
+    n,
+    rows,
+    p50: percentile(samples, 50),
+    p95: percentile(samples, 95),
+    sql: last(),
+  };
+  say(`  ${group} · ${name}: p50 ${fixed(c.p50, 1)} ms, p95 ${fixed(c.p95, 1)} ms (n=${n})`);
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// EXPLAIN summaries.
+
+interface PlanNode {
+  "Node Type": string;
+  "Relation Name"?: string;
+  "Index Name"?: string;
+  "Subplan Name"?: string;
+  "Actual Total Time": number;
+  "Actual Rows": number;
+  "Actual Loops": number;
+  "Rows Removed by Filter"?: number;
+  Plans?: PlanNode[];
+}
+
+/** The plan's top levels, and where its time goes: the nodes with the most time of their own. */
+function summarizePlan(plan: PlanNode, totalMs: number): { shape: string; hot: string } {
+  const flat: { node: PlanNode; self: number; depth: number; sub: string }[] = [];
+  const walk = (n: PlanNode, depth: number, sub: string) => {
+    const total = n["Actual Total Time"] * n["Actual Loops"];
+    const kids = (n.Plans ?? []).reduce(
+      (s, k) => s + k["Actual Total Time"] * k["Actual Loops"],
+      0,
+    );
+    flat.push({ node: n, self: Math.max(0, total - kids), depth, sub });
+    for (const k of n.Plans ?? []) walk(k, depth + 1, k["Subplan Name"] ?? sub);
+  };
+  walk(plan, 0, "");
+  const label = (n: PlanNode) =>
+    n["Node Type"] + (n["Index Name"] ? ` ${n["Index Name"]}` : "") +
+    (!n["Index Name"] && n["Relation Name"] ? ` ${n["Relation Name"]}` : "");
+  const shape = flat.filter((f) => f.depth <= 3 && !f.sub).map((f) => label(f.node)).join(" → ");
+  const hot = flat
+    .filter((f) => f.self > 0.05 * totalMs)
+    .sort((a, b) => b.self - a.self)
+    .slice(0, 3)
+    .map((f) => {
+      const n = f.node;
+      const loops = n["Actual Loops"];
+      const removed = n["Rows Removed by Filter"]
+        ? `, ${fixed(n["Rows Removed by Filter"] * loops)} removed by filter`
+        : "";
+      return `${label(n)}${f.sub ? ` (${f.sub})` : ""}: ${fixed(f.self, 1)} ms, ${
+        fixed(loops)
+      } loop(s), ${fixed(n["Actual Rows"] * loops)} rows${removed}`;
+    })
+    .join("; ");
+  return { shape, hot: hot || "—" };
+}
+
+async function explain(q: Queryable, sql: Statement): Promise<Case["plan"]> {
+  const [row] = await q.query<Record<string, unknown>>(
+    `EXPLAIN (ANALYZE, FORMAT JSON) ${sql.text}`,
+    sql.params,
+  );
+  const json = row["QUERY PLAN"];
+  const doc = (typeof json === "string" ? JSON.parse(json) : json) as Array<
+    { Plan: PlanNode; "Execution Time": number }
+  >;
+  const ms = doc[0]["Execution Time"];
+  return { ...summarizePlan(doc[0].Plan, ms), ms };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cases.
+
+/** The listing's own SELECT, paged by OFFSET instead of the keyset: for comparison only. */
+const OFFSET_SQL = `SELECT m.id, m.account_id, a.name AS account_name, m.mailbox, m.received_at,
+       (extract(epoch FROM m.received_at) * 1000000)::bigint AS micros,
+       m.from_address, m.from_name, m.subject, m.kind, m.confidence, m.original_from_address,
+       m.parse_status, d.outcome, d.rule_name, d.reason,
+       (SELECT o.status FROM outbox o WHERE o.message_id = m.id ORDER BY o.id DESC LIMIT 1)
+         AS outbox_status
+     FROM messages m
+     JOIN accounts a ON a.id = m.account_id
+     LEFT JOIN decisions d ON d.message_id = m.id
+     ORDER BY m.received_at DESC, m.id DESC
+     LIMIT $1 OFFSET $2`;
+
+const DEPTHS = [1_000, 10_000, 100_000, 500_000].filter((d) => d < COUNT - PAGE);
+/** A single OFFSET run on the schema as it is gives up after this long. */
+const AS_IS_OFFSET_TIMEOUT_S = 120;
+
+interface Ctx {
+  conn: Db;
+  accountId: number;
+  newest: Date;
+  /** How many messages each search matches, counted once. */
+  matches: Map<string, number>;
+}
+
+/** The cursor of the row just above `depth`: the keyset page after it starts at row `depth`. */
+async function cursorAt(q: Queryable, depth: number): Promise<MessageCursor> {
+  const [r] = await q.query<{ id: number; micros: number }>(
+    `SELECT id, (extract(epoch FROM received_at) * 1000000)::bigint AS micros
+     FROM messages ORDER BY received_at DESC, id DESC OFFSET $1 LIMIT 1`,
+    [depth - 1],
+  );
+  return { micros: r.micros, id: r.id };
+}
+
+/**
+ * Every case (`full`), or the few that show the state of the schema as the migrations leave it
+ * when each page costs much more (`full` false): fewer cases, the same counts of runs.
+ */
+async function suite(ctx: Ctx, full: boolean): Promise<{ cases: Case[]; depth: DepthRow[] }> {
+  const { conn, accountId } = ctx;
+  const rec = recorder(conn);
+  const cases: Case[] = [];
+  const depth: DepthRow[] = [];
+  const list = (f: MessageFilters, cursor: MessageCursor | null) =>
+    listMessages(rec.q, f, cursor, PAGE);
+  const run = async (
+    group: string,
+    name: string,
+    f: MessageFilters,
+    cursor: MessageCursor | null = null,
+  ) => {
+    const c = await measure(group, name, async () => (await list(f, cursor)).rows.length, rec.last);
+    cases.push(c);
+    return c;
+  };
+  const offsetCase = async (d: number, runs?: number) => {
+    const sql = { text: OFFSET_SQL, params: [PAGE + 1, d] };
+    const name = `LIMIT/OFFSET page at depth ${fixed(d)}`;
+    if (runs !== 1) {
+      const c = await measure("depth", name, async () => {
+        return (await conn.query(sql.text, sql.params)).length;
+      }, () => sql);
+      cases.push(c);
+      return c;
+    }
+    // One run, bounded: on the schema as it is, OFFSET pays the outbox sub-select per skipped row.
+    try {
+      const c = await measure(
+        "depth",
+        name,
+        () =>
+          conn.transaction(async (tx) => {
+            await tx.query(`SET LOCAL statement_timeout = '${AS_IS_OFFSET_TIMEOUT_S}s'`);
+            return (await tx.query(sql.text, sql.params)).length;
+          }),
+        () => null,
+        1,
+      );
+      c.note = "one run";
+      cases.push(c);
+      return c;
+    } catch (e) {
+      if (!/statement timeout/.test(String(e))) throw e;
+      const c: Case = {
+        group: "depth",
+        name,
+        n: 1,
+        rows: 0,
+        p50: NaN,
+        p95: NaN,
+        sql: null,
+        note: `one run, cancelled after ${AS_IS_OFFSET_TIMEOUT_S} s`,
+      };
+      say(`  depth · ${name}: cancelled after ${AS_IS_OFFSET_TIMEOUT_S} s`);
+      cases.push(c);
+      return c;
+    }
+  };
+
+  await run("page", "first page, no filter", {});
+
+  // Following the cursor: each timed run reads the next page (2, 3, …).
+  {
+    const second = (await list({}, null)).next;
+    let cursor = second;
+    const c = await measure(
+      "page",
+      "next page, following the cursor (pages 2, 3, …)",
+      async (i) => {
+        const page = await list({}, i < 0 ? second : cursor);
+        if (i >= 0) cursor = page.next;
+        return page.rows.length;
+      },
+      rec.last,
+    );
+    cases.push(c);
+  }
+
+  // Depth: the keyset page whose cursor is the row just above depth d, against OFFSET d.
+  if (full) {
+    for (const d of DEPTHS) {
+      const keyset = await run(
+        "depth",
+        `keyset page at depth ${fixed(d)}`,
+        {},
+        await cursorAt(conn, d),
+      );
+      depth.push({ depth: d, keyset, offset: await offsetCase(d) });
+    }
+  } else {
+    for (const d of DEPTHS.slice(-2)) {
+      await run("depth", `keyset page at depth ${fixed(d)}`, {}, await cursorAt(conn, d));
+    }
+    await offsetCase(DEPTHS[0], 1);
+  }
+
+  // Filters.
+  const sixMonths = new Date(ctx.newest.getTime() - 182 * 86400_000);
+  const range = { since: sixMonths, until: new Date(sixMonths.getTime() + 30 * 86400_000) };
+  if (full) {
+    await run("filter", "account (the only one: every message)", { accountId });
+    await run("filter", "kind = forwarded", { kind: "forwarded" });
+  }
+  await run("filter", "kind = direct", { kind: "direct" });
+  if (full) {
+    await run("filter", "date range (30 days, 6 months back)", range);
+    await run("filter", "date range + kind = forwarded", { ...range, kind: "forwarded" });
+    await run("filter", "reply status = reply", { reply: "reply" });
+    await run("filter", "reply status = undecided", { reply: "undecided" });
+    await run("filter", "unparsed", { unparsed: true });
+  }
+
+  // Search.
+  const searches: { name: string; q: string; extra?: MessageFilters; asIs?: boolean }[] = [
+    { name: `common word "pedido"`, q: "pedido", asIs: true },
+    { name: `Portuguese word with accents "reunião"`, q: "reunião" },
+    { name: `rare word "${RARE}"`, q: RARE, asIs: true },
+    { name: `word found nowhere "xilofone"`, q: "xilofone" },
+    { name: `two words "nota fiscal"`, q: "nota fiscal" },
+    {
+      name: `"reunião" + kind = forwarded + date range`,
+      q: "reunião",
+      extra: { ...range, kind: "forwarded" },
+    },
+  ];
+  const matching = async (q: string) => {
+    if (!ctx.matches.has(q)) {
+      const [m] = await conn.query<{ n: number }>(
+        `SELECT count(*) AS n FROM messages m WHERE m.search @@
+           (websearch_to_tsquery('portuguese', $1) || websearch_to_tsquery('english', $1))`,
+        [q],
+      );
+      ctx.matches.set(q, m.n);
+    }
+    const n = ctx.matches.get(q)!;
+    return `${fixed(n)} matching message${n === 1 ? "" : "s"}`;
+  };
+  for (const s of searches) {
+    if (!full && !s.asIs) continue;
+    const c = await run("search", s.name, { q: s.q, ...s.extra });
+    c.note = await matching(s.q);
+  }
+  if (full) {
+    const first = await list({ q: "pedido" }, null);
+    const c = await run("search", `common word "pedido", page 2`, { q: "pedido" }, first.next);
+    c.note = await matching("pedido");
+  }
+
+  say("  EXPLAIN ANALYZE…");
+  for (const c of cases) if (c.sql && c.n > 1) c.plan = await explain(conn, c.sql);
+  return { cases, depth };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  const started = performance.now();
+  const fresh = await freshPostgresDatabase();
+  say(`database: ${fresh.url}`);
+  const db = openPostgres({ url: fresh.url, max: 2 });
+  try {
+    await migrate(db, await readMigrations());
+    const yearAgo = new Date(Date.now() - 365 * 86400_000);
+    const accountId = await createAccount(db, {
+      name: "atendimento",
+      address: "atendimento@carteiro.example",
+      displayName: "Atendimento",
+      enabled: true,
+      imapHost: "imap.carteiro.example",
+      imapPort: 993,
+      imapTls: true,
+      imapUser: "atendimento@carteiro.example",
+      mailboxes: ["INBOX"],
+      smtpHost: "smtp.carteiro.example",
+      smtpPort: 465,
+      smtpTls: true,
+      smtpUser: "atendimento@carteiro.example",
+      imapPassEnc: null,
+      smtpPassEnc: null,
+    }, new Date(yearAgo.getTime() - 86400_000));
+    await db.exec(HELPERS);
+
+    // Secondary indexes are built after the load (much faster than row by row), from their own
+    // definitions as the migrations wrote them.
+    const indexes = await db.query<{ name: string; def: string }>(
+      `SELECT i.indexname AS name, i.indexdef AS def FROM pg_indexes i
+       JOIN pg_class c ON c.relname = i.indexname
+       JOIN pg_index x ON x.indexrelid = c.oid
+       WHERE i.schemaname = 'public' AND i.tablename = 'messages'
+         AND NOT x.indisunique AND NOT x.indisprimary`,
+    );
+    for (const ix of indexes) await db.exec(`DROP INDEX ${ix.name}`);
+
+    say(`filling ${fixed(COUNT)} messages (${indexes.length} indexes dropped for the load)…`);
+    const t0 = performance.now();
+    const chunks: [number, number][] = [];
+    for (let lo = 1; lo <= COUNT; lo += CHUNK) chunks.push([lo, Math.min(COUNT, lo + CHUNK - 1)]);
+    let done = 0;
+    const worker = async () => {
+      for (let c = chunks.shift(); c; c = chunks.shift()) {
+        const [lo, hi] = c;
+        await db.transaction(async (tx) => {
+          await tx.query("SET LOCAL work_mem = '256MB'");
+          await tx.query(fillSql(lo, hi, accountId, yearAgo.toISOString()));
+        });
+        done += hi - lo + 1;
+        say(`  ${fixed(done)} / ${fixed(COUNT)} (${fixed((performance.now() - t0) / 1000)} s)`);
+      }
+    };
+    await Promise.all([worker(), worker()]);
+    const fillS = (performance.now() - t0) / 1000;
+
+    say("decisions and outbox…");
+    const t1 = performance.now();
+    const [{ lo, hi }] = await db.query<{ lo: number; hi: number }>(
+      "SELECT min(id) AS lo, max(id) AS hi FROM messages",
+    );
+    for (let a = lo; a <= hi; a += 4 * CHUNK) {
+      for (const s of decisionsSql(a, Math.min(hi, a + 4 * CHUNK - 1))) await db.query(s);
+    }
+    const decisionsS = (performance.now() - t1) / 1000;
+
+    say("building indexes…");
+    const t2 = performance.now();
+    const build = async (list: { def: string }[]) => {
+      for (const ix of list) {
+        await db.transaction(async (tx) => {
+          await tx.query("SET LOCAL maintenance_work_mem = '1GB'");
+          await tx.query(ix.def);
+        });
+      }
+    };
+    await Promise.all([
+      build(indexes.filter((ix) => /USING gin/i.test(ix.def))),
+      build(indexes.filter((ix) => !/USING gin/i.test(ix.def))),
+    ]);
+    const indexS = (performance.now() - t2) / 1000;
+
+    say("VACUUM ANALYZE…");
+    const t3 = performance.now();
+    await db.exec("VACUUM (ANALYZE) messages, decisions, outbox, accounts");
+    const vacuumS = (performance.now() - t3) / 1000;
+    const loadS = (performance.now() - started) / 1000;
+
+    const [sizes] = await db.query<Record<string, string | number | Date>>(
+      `SELECT count(*) AS messages,
+         count(*) FILTER (WHERE kind = 'forwarded') AS forwarded,
+         count(*) FILTER (WHERE kind = 'direct') AS direct,
+         count(*) FILTER (WHERE parse_status <> 'parsed') AS unparsed,
+         (SELECT count(*) FROM decisions) AS decisions,
+         (SELECT count(*) FROM outbox) AS outbox,
+         pg_size_pretty(pg_total_relation_size('messages')) AS total,
+         pg_size_pretty(pg_relation_size('messages')) AS heap,
+         pg_size_pretty(pg_relation_size('messages_search')) AS search_index,
+         round(avg(size)) AS raw_avg,
+         round(avg(length(text_body))) AS text_avg,
+         min(received_at) AS oldest, max(received_at) AS newest,
+         version() AS version, current_setting('shared_buffers') AS shared_buffers
+       FROM messages`,
+    );
+    say(`loaded in ${fixed(loadS)} s: ${sizes.total} (${fixed(Number(sizes.outbox))} outbox rows)`);
+
+    // ---- measuring, on one connection
+    const conn = openPostgres({ url: fresh.url, max: 1 });
+    const ctx: Ctx = { conn, accountId, newest: sizes.newest as Date, matches: new Map() };
+    const outboxIndexed = (await conn.query(
+      `SELECT 1 AS ok FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid
+       JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = x.indkey[0]
+       WHERE t.relname = 'outbox' AND a.attname = 'message_id'`,
+    )).length > 0;
+    let asIs: Case[] | null = null;
+    if (!outboxIndexed) {
+      say("measuring the schema as the migrations leave it (outbox.message_id has no index)…");
+      asIs = (await suite(ctx, false)).cases;
+      say("CREATE INDEX ON outbox (message_id, id), in the throwaway database only…");
+      await conn.exec(
+        "CREATE INDEX bench_outbox_message ON outbox (message_id, id); ANALYZE outbox",
+      );
+    }
+    say("measuring every case…");
+    const all = await suite(ctx, true);
+    await conn.close();
+
+    // ---- the report
+    const m = await machine();
+    const totalS = (performance.now() - started) / 1000;
+    const header = ["group", "case", "p50 ms", "p95 ms", "runs", "rows", "note"];
+    const casesTable = (list: Case[]) =>
+      table(
+        header,
+        list.map((c) => [
+          c.group,
+          c.name,
+          fixed(c.p50, 1),
+          fixed(c.p95, 1),
+          c.n,
+          c.rows,
+          c.note ?? "",
+        ]),
+      );
+    const explainTable = (list: Case[]) =>
+      table(
+        ["case", "ms", "plan (top levels)", "where the time goes (own time)"],
+        list.filter((c) => c.plan).map((c) => [
+          `${c.group} · ${c.name}`,
+          fixed(c.plan!.ms, 1),
+          c.plan!.shape,
+          c.plan!.hot,
+        ]),
+      );
+    const depthTable = table(
+      ["depth", "keyset p50", "keyset p95", "OFFSET p50", "OFFSET p95", "OFFSET ÷ keyset (p50)"],
+      all.depth.map((d) => [
+        fixed(d.depth),
+        fixed(d.keyset.p50, 1),
+        fixed(d.keyset.p95, 1),
+        fixed(d.offset.p50, 1),
+        fixed(d.offset.p95, 1),
+        `${fixed(d.offset.p50 / d.keyset.p50)}×`,
+      ]),
+    );
+    const find = (list: Case[] | null, name: string) => list?.find((c) => c.name === name);
+    const deepest = all.depth[all.depth.length - 1];
+    const asIsFirst = find(asIs, "first page, no filter");
+    const fixedFirst = find(all.cases, "first page, no filter")!;
+    const asIsOffset = asIs?.find((c) => c.name.startsWith("LIMIT/OFFSET"));
+    const with_ = asIs ? " (with the index on `outbox (message_id, id)`)" : "";
+    const d = (x: unknown) => new Date(x as string).toISOString().slice(0, 10);
+
+    const report = `# Message list benchmark (admin)
+
+\`deno run -A bench/message_list.ts${COUNT === 1_000_000 ? "" : ` ${COUNT}`}\` — ${
+      new Date().toISOString().slice(0, 10)
+    }
+
+- Machine: ${m.cpu}, ${m.cores} cores, ${m.memory} RAM.
+- ${
+      String(sizes.version).split(" on ")[0]
+    }, server defaults (shared_buffers ${sizes.shared_buffers}),
+  same machine, loopback.
+- Data: ${fixed(COUNT)} messages in one account — ${fixed(Number(sizes.forwarded))} forwarded, ${
+      fixed(Number(sizes.direct))
+    } direct, ${fixed(Number(sizes.unparsed))} unparsed (failed or pending); ${
+      fixed(Number(sizes.decisions))
+    } decisions, ${fixed(Number(sizes.outbox))} outbox rows (the replies). Received over one
+  year (${d(sizes.oldest)} … ${d(sizes.newest)}); 60 % pt-BR, 40 % English; text ${sizes.text_avg}
+  characters and raw source ${sizes.raw_avg} bytes on average. \`messages\` is ${sizes.total} in all
+  (heap ${sizes.heap}; GIN \`messages_search\` ${sizes.search_index}). \`received_at\` and \`search\` are
+  the generated columns of migrations/0003_admin.sql, computed by PostgreSQL on insert.
+- Load: ${fixed(fillS)} s messages (\`INSERT … SELECT … generate_series\`, 2 sessions), ${
+      fixed(decisionsS)
+    } s decisions and outbox, ${fixed(indexS)} s indexes, ${
+      fixed(vacuumS)
+    } s VACUUM ANALYZE. Whole run ${fixed(totalS / 60, 1)} min.
+- Every case calls \`listMessages()\` from src/store/message_list.ts (page size ${PAGE}, as the
+  page and the API use by default) through postgres.js on one connection — except the OFFSET
+  rows, which run the same SELECT written with \`LIMIT/OFFSET\`, for comparison only. Time is from
+  the call to the mapped rows. Two or three warm-up runs, then 50 timed runs (30 when a run takes
+  over 100 ms, 10 when it takes over 3 s). The data is hot (shared buffers or the OS page cache);
+  a cold cache adds disk reads to every figure.
+${
+      asIs
+        ? `
+## 1. The schema as the migrations leave it
+
+\`outbox\` has no index on \`message_id\`, which the listing's per-row sub-select
+\`(SELECT o.status FROM outbox o WHERE o.message_id = m.id ORDER BY o.id DESC LIMIT 1)\` looks up.
+Only the cases that show the effect are run here:
+
+${casesTable(asIs)}
+
+${explainTable(asIs)}
+
+## 2. With \`CREATE INDEX ON outbox (message_id, id)\`
+
+Added by the benchmark to its throwaway database (it is not in migrations/); everything else is
+unchanged. Every case:
+`
+        : ""
+    }
+### Keyset vs OFFSET${with_}
+
+${depthTable}
+
+### All cases${with_}
+
+${casesTable(all.cases)}
+
+### EXPLAIN ANALYZE, one run of each case${with_}
+
+${explainTable(all.cases)}
+
+## Reading the numbers
+
+- **Keyset paging stays flat with depth; OFFSET grows linearly with it.** The page after a cursor
+  is an index range scan on \`messages_received (received_at DESC, id DESC)\` that starts at the
+  cursor and reads ${PAGE + 1} rows, whether it is page 2 or row ${fixed(deepest?.depth ?? 0)}.
+  With OFFSET, PostgreSQL produces and throws away every skipped row, with its joins and its
+  outbox sub-select: at depth ${fixed(deepest?.depth ?? 0)} the OFFSET page took ${
+      fixed(deepest?.offset.p50 ?? NaN)
+    } ms (p50) against ${fixed(deepest?.keyset.p50 ?? NaN, 1)} ms for the keyset page.
+- Filters that most messages pass (account, kind, reply status, a date range) walk the same
+  index and stop after ${PAGE + 1} hits; a date range starts the walk at its upper bound. Rare
+  filters (unparsed, undecided) cost what it takes to find ${PAGE + 1} matching rows.
+- Search cost depends on how many messages match and on the plan PostgreSQL picks: a rare word
+  reads its few GIN postings and sorts them; a common word walks the date index and checks
+  \`search @@ …\` row by row until the page is full. See the EXPLAIN tables.
+${
+      asIs
+        ? `- **The missing index on \`outbox (message_id)\` dominates the list as it is.** With no index, each
+  listed row that produced no reply (most of them) reads the whole outbox (${
+          fixed(Number(sizes.outbox))
+        } rows here) to learn that there is none: the first page took ${
+          fixed(asIsFirst?.p50 ?? NaN, 1)
+        } ms (p50) as the migrations leave the schema and ${
+          fixed(fixedFirst.p50, 1)
+        } ms with the index, and the cost grows with the outbox. OFFSET on that schema pays it for every
+  skipped row: the OFFSET page at depth ${fixed(DEPTHS[0])} took ${
+          asIsOffset && Number.isFinite(asIsOffset.p50)
+            ? `${fixed(asIsOffset.p50)} ms`
+            : `over ${AS_IS_OFFSET_TIMEOUT_S} s`
+        } (one run).
+`
+        : ""
+    }`;
+    await Deno.writeTextFile(RESULTS, report);
+    if (asIs) console.log(`schema as is:\n${casesTable(asIs)}\n\nwith the outbox index:`);
+    console.log(casesTable(all.cases));
+    console.log();
+    console.log(depthTable);
+    say(`wrote ${RESULTS} (${fixed(totalS / 60, 1)} min)`);
+  } finally {
+    await db.close();
+    await fresh.drop();
+  }
+}
+
+await main();

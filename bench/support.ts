@@ -1,0 +1,100 @@
+/** What the benchmarks share: the loopback mail stack, fresh databases, process sampling. */
+import { ensureMailstack, freshUser } from "../tests/support/mailstack.ts";
+import { freshPostgresDatabase, POSTGRES_ADMIN_URL } from "../tests/support/databases.ts";
+
+export { ensureMailstack, freshPostgresDatabase, freshUser, POSTGRES_ADMIN_URL };
+
+export const ROOT = new URL("../", import.meta.url).pathname;
+export const MAILSTACK = `${ROOT}scripts/mailstack.sh`;
+export const MAIN = `${ROOT}main.ts`;
+
+/** Runs a command; throws with its output when it fails. */
+export async function run(cmd: string, args: string[], env?: Record<string, string>) {
+  const out = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" })
+    .output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  const stderr = new TextDecoder().decode(out.stderr);
+  if (!out.success) throw new Error(`${cmd} ${args.join(" ")} failed (${out.code}):\n${stderr}`);
+  return { stdout, stderr };
+}
+
+/** Where scripts/mailstack.sh keeps its state (mail, logs). */
+export async function mailstackState(): Promise<string> {
+  const { stdout } = await run("bash", [MAILSTACK, "status"]).catch(() => ({ stdout: "" }));
+  const m = /^state: (.+)$/m.exec(stdout);
+  if (!m) throw new Error("scripts/mailstack.sh status did not name its state directory");
+  return m[1];
+}
+
+/** Removes a benchmark user's mail from the mail stack (it is disposable and may be GBs). */
+export async function dropMailbox(address: string): Promise<void> {
+  const [local, domain] = address.split("@");
+  if (!/^[a-z0-9._+=-]+$/.test(local) || !domain.endsWith("example.test")) return;
+  await Deno.remove(`${await mailstackState()}/mail/${domain}/${local}`, { recursive: true })
+    .catch(() => {});
+}
+
+/** The machine, for the results: CPU model, cores, memory. */
+export async function machine(): Promise<{ cpu: string; cores: number; memory: string }> {
+  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+  const cpu = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? "unknown";
+  const cores = Number((await run("nproc", [])).stdout.trim());
+  const free = (await run("free", ["-h"])).stdout.split("\n")[1]?.split(/\s+/)[1] ?? "?";
+  return { cpu, cores, memory: free };
+}
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * sorted.length) - 1;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank))];
+}
+
+/** /proc/<pid>/status fields in kB (VmRSS, VmHWM), or null once the process is gone. */
+export async function memoryOf(pid: number): Promise<{ rssKb: number; hwmKb: number } | null> {
+  try {
+    const s = await Deno.readTextFile(`/proc/${pid}/status`);
+    const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(s)?.[1] ?? 0);
+    return { rssKb: kb("VmRSS"), hwmKb: kb("VmHWM") };
+  } catch {
+    return null;
+  }
+}
+
+/** User + system CPU seconds of a process so far (/proc/<pid>/stat), or null once it is gone. */
+export async function cpuSecondsOf(pid: number): Promise<number | null> {
+  try {
+    const s = await Deno.readTextFile(`/proc/${pid}/stat`);
+    const fields = s.slice(s.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 per second).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/** The children of a process (the deno run under /usr/bin/time). */
+export async function childrenOf(pid: number): Promise<number[]> {
+  try {
+    const t = await Deno.readTextFile(`/proc/${pid}/task/${pid}/children`);
+    return t.trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A markdown table. */
+export function table(header: string[], rows: Array<Array<string | number>>): string {
+  const line = (cells: Array<string | number>) => `| ${cells.join(" | ")} |`;
+  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+export function fixed(n: number, digits = 0): string {
+  return Number.isFinite(n)
+    ? n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits })
+    : "—";
+}

@@ -1,0 +1,280 @@
+/**
+ * The IDLE watcher against the real Dovecot of scripts/mailstack.sh, a fresh user per test.
+ * Dovecot holds IDLE notifications back ~0.5 s, so "at once" here means within 2 s. Deno's test
+ * sanitizers fail a test whose `stop()` left a timer, an op or a socket behind.
+ */
+import assert from "node:assert/strict";
+import {
+  connectIdleSession,
+  type IdleHealth,
+  type IdleWatcher,
+  type IdleWatcherOptions,
+  type NewMailReason,
+  startIdleWatcher,
+} from "../../src/mail/imap_idle.ts";
+import { deliverRaw, ensureMailstack, freshUser, imapConfig } from "../support/mailstack.ts";
+import { startTcpProxy } from "../support/tcp_proxy.ts";
+
+function message(subject: string): Uint8Array {
+  return new TextEncoder().encode(
+    `From: Ana <ana@example.test>\r\nTo: caixa@example.test\r\nSubject: ${subject}\r\n` +
+      `Message-ID: <${crypto.randomUUID()}@example.test>\r\nDate: ${new Date().toUTCString()}\r\n` +
+      `Content-Type: text/plain; charset=utf-8\r\n\r\nOi.\r\n`,
+  );
+}
+
+/** Records every `onNewMail` call; `next()` waits for the one after those seen so far. */
+function wakeups() {
+  const seen: Array<{ reason: NewMailReason; at: number }> = [];
+  let waiter: (() => void) | null = null;
+  return {
+    seen,
+    onNewMail: (reason: NewMailReason) => {
+      seen.push({ reason, at: performance.now() });
+      waiter?.();
+    },
+    async next(reason: NewMailReason, timeoutMs: number, from = seen.length) {
+      const deadline = performance.now() + timeoutMs;
+      while (!seen.slice(from).some((s) => s.reason === reason)) {
+        const left = deadline - performance.now();
+        if (left <= 0) {
+          throw new Error(
+            `no "${reason}" wake-up within ${timeoutMs} ms; saw ${JSON.stringify(seen)}`,
+          );
+        }
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await new Promise<void>((resolve) => {
+          waiter = resolve;
+          timer = setTimeout(resolve, left);
+        });
+        clearTimeout(timer);
+        waiter = null;
+      }
+      return seen.slice(from).find((s) => s.reason === reason)!;
+    },
+  };
+}
+
+async function until(what: string, check: () => boolean, timeoutMs: number, detail: () => unknown) {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) {
+      throw new Error(`${what} not within ${timeoutMs} ms: ${JSON.stringify(detail())}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** The loopback Dovecot offers STARTTLS with a self-signed certificate. */
+function login(user: string, pass: string, port = 1143) {
+  return { ...imapConfig(user, pass), port, allowInvalidCertificate: true };
+}
+
+async function setup(
+  options: Partial<IdleWatcherOptions> & { port?: number; ignoreIdle?: boolean } = {},
+) {
+  await ensureMailstack();
+  const box = await freshUser("idle");
+  const w = wakeups();
+  const conn = login(box.user, box.pass, options.port);
+  const watcher = startIdleWatcher({
+    connect: () => connectIdleSession(conn, { ignoreIdleCapability: options.ignoreIdle }),
+    onNewMail: w.onNewMail,
+    backoffBaseMs: 100,
+    backoffMaxMs: 400,
+    commandTimeoutMs: 2_000,
+    ...options,
+  });
+  return { box, w, watcher };
+}
+
+async function listening(watcher: IdleWatcher, state: IdleHealth["state"] = "idle") {
+  await until(
+    `state ${state}`,
+    () => watcher.health().state === state,
+    5_000,
+    () => watcher.health(),
+  );
+}
+
+Deno.test("a delivery wakes onNewMail within 2 s", async () => {
+  const { box, w, watcher } = await setup();
+  try {
+    await listening(watcher);
+    const start = performance.now();
+    await deliverRaw(box.user, [message("Pedido 1")]);
+    const woke = await w.next("exists", 2_000);
+    assert.ok(woke.at - start < 2_000, `woke after ${woke.at - start} ms`);
+    assert.equal(watcher.health().consecutiveFailures, 0);
+    assert.ok(watcher.health().lastNewMailAt);
+  } finally {
+    await watcher.stop();
+  }
+  assert.equal(watcher.health().state, "stopped");
+});
+
+Deno.test("a kicked connection reconnects, and the next delivery still wakes it", async () => {
+  const { box, w, watcher } = await setup();
+  try {
+    await listening(watcher);
+    const kick = await new Deno.Command("bash", {
+      args: [
+        new URL("../../scripts/mailstack.sh", import.meta.url).pathname,
+        "doveadm",
+        "kick",
+        box.user,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(kick.success, new TextDecoder().decode(kick.stderr));
+    await w.next("reconnected", 5_000, 0);
+    await listening(watcher);
+    const h = watcher.health();
+    assert.equal(h.reconnects, 1);
+    assert.equal(h.consecutiveFailures, 0, "back to 0 once listening again");
+    assert.ok(h.lastError, "the drop is kept as the last error");
+    const start = performance.now();
+    await deliverRaw(box.user, [message("Depois do kick")]);
+    const woke = await w.next("exists", 2_000);
+    assert.ok(woke.at - start < 2_000);
+  } finally {
+    await watcher.stop();
+  }
+});
+
+Deno.test("a silent dead connection is noticed by the NOOP watchdog and replaced", async () => {
+  await ensureMailstack();
+  const proxy = startTcpProxy({ host: "127.0.0.1", port: 1143 });
+  const { box, w, watcher } = await setup({
+    port: proxy.port,
+    noopIntervalMs: 300,
+    commandTimeoutMs: 500,
+  });
+  try {
+    await listening(watcher);
+    proxy.blackhole();
+    await w.next("reconnected", 5_000, 0);
+    await listening(watcher);
+    assert.match(watcher.health().lastError ?? "", /no answer to (NOOP|ending IDLE)/);
+    assert.equal(proxy.connections(), 2);
+    await deliverRaw(box.user, [message("Depois do silêncio")]);
+    await w.next("exists", 2_000);
+  } finally {
+    await watcher.stop();
+    await proxy.close();
+  }
+});
+
+Deno.test("IDLE is ended and issued again on schedule (RFC 2177: before 29 minutes)", async () => {
+  await ensureMailstack();
+  const proxy = startTcpProxy({ host: "127.0.0.1", port: 1143 });
+  const box = await freshUser("idle");
+  const w = wakeups();
+  // The commands are counted on the session (STARTTLS hides them from the proxy).
+  const calls = { idle: 0, noop: 0 };
+  const watcher = startIdleWatcher({
+    connect: async () => {
+      const s = await connectIdleSession(login(box.user, box.pass, proxy.port));
+      return {
+        get supportsIdle() {
+          return s.supportsIdle;
+        },
+        open: (m) => s.open(m),
+        idle: () => (calls.idle++, s.idle()),
+        noop: () => (calls.noop++, s.noop()),
+        onExists: (l) => s.onExists(l),
+        onClose: (l) => s.onClose(l),
+        close: () => s.close(),
+        destroy: () => s.destroy(),
+      };
+    },
+    onNewMail: w.onNewMail,
+    idleRestartMs: 200,
+  });
+  try {
+    await listening(watcher);
+    await until("four IDLE commands", () => calls.idle >= 4, 5_000, () => calls);
+    assert.ok(calls.noop >= 3, `each IDLE is ended by DONE + NOOP: ${JSON.stringify(calls)}`);
+    assert.equal(proxy.connections(), 1, "the same connection throughout");
+    assert.equal(watcher.health().consecutiveFailures, 0);
+    await deliverRaw(box.user, [message("Entre dois IDLE")]);
+    await w.next("exists", 2_000);
+  } finally {
+    await watcher.stop();
+    await proxy.close();
+  }
+});
+
+Deno.test("without IDLE the mailbox is polled with NOOP and a delivery still wakes it", async () => {
+  const { box, w, watcher } = await setup({ ignoreIdle: true, pollIntervalMs: 200 });
+  try {
+    await listening(watcher, "unsupported");
+    await deliverRaw(box.user, [message("Sem IDLE")]);
+    await w.next("exists", 2_000);
+  } finally {
+    await watcher.stop();
+  }
+});
+
+Deno.test("a refused login is retried, and the error says why", async () => {
+  await ensureMailstack();
+  const w = wakeups();
+  const watcher = startIdleWatcher({
+    connect: () => connectIdleSession(login("nobody@example.test", "wrong")),
+    onNewMail: w.onNewMail,
+    backoffBaseMs: 50,
+  });
+  try {
+    await until(
+      "two failures",
+      () => watcher.health().consecutiveFailures >= 2,
+      15_000,
+      () => watcher.health(),
+    );
+    assert.match(watcher.health().lastError ?? "", /nobody@example\.test: authentication failed/);
+  } finally {
+    await watcher.stop();
+  }
+  assert.equal(w.seen.length, 0);
+});
+
+Deno.test("reconnection delays double up to the cap", async () => {
+  const starts: number[] = [];
+  const watcher = startIdleWatcher({
+    connect: () => {
+      starts.push(performance.now());
+      return Promise.reject(new Error("refused"));
+    },
+    onNewMail: () => {},
+    backoffBaseMs: 40,
+    backoffMaxMs: 160,
+    random: () => 0.999,
+  });
+  try {
+    await until("six attempts", () => starts.length >= 6, 5_000, () => watcher.health());
+  } finally {
+    await watcher.stop();
+  }
+  const gaps = starts.slice(1, 6).map((t, i) => Math.round(t - starts[i]));
+  // 40, 80, 160, 160, 160 ms, give or take the timer's own lateness.
+  const expected = [40, 80, 160, 160, 160];
+  for (const [i, g] of gaps.entries()) {
+    assert.ok(g >= expected[i] - 2 && g < expected[i] + 60, `gaps ${gaps}, expected ${expected}`);
+  }
+  assert.equal(watcher.health().consecutiveFailures, 6);
+});
+
+Deno.test("stop() during a backoff wait ends at once", async () => {
+  const watcher = startIdleWatcher({
+    connect: () => Promise.reject(new Error("refused")),
+    onNewMail: () => {},
+    backoffBaseMs: 60_000,
+  });
+  await until("backoff", () => watcher.health().state === "backoff", 2_000, () => watcher.health());
+  const start = performance.now();
+  await watcher.stop();
+  assert.ok(performance.now() - start < 100);
+  assert.equal(watcher.health().state, "stopped");
+  assert.equal(watcher.health().lastError, "refused");
+});
