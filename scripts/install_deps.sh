@@ -50,7 +50,7 @@ trap allow_service_starts EXIT
 # starting at boot.
 running_pid_file() {
   local pid
-  pid=$(tr -d ' ' <"$1" 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+  pid=$(tr -d ' ' 2>/dev/null <"$1") && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
 }
 stop_system_services() {
   if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
