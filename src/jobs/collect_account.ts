@@ -20,6 +20,11 @@ export interface CollectDeps {
   batchMessages?: number;
   /** Bytes per UID FETCH and per commit, so memory stays flat whatever the mailbox holds. */
   batchBytes?: number;
+  /**
+   * Asked before each batch: true ends the run there (a time-bounded cron handler). What was
+   * committed stays, and the next run resumes from the high-water mark.
+   */
+  shouldStop?: () => boolean;
 }
 
 /** What one collection run of one account did; printed by `collect --once`. */
@@ -27,6 +32,8 @@ export interface CollectSummary {
   account: string;
   accountId: number;
   status: "ok" | "skipped" | "error";
+  /** True when `shouldStop` ended the run before the mailboxes were read to their end. */
+  partial: boolean;
   fetched: number;
   stored: number;
   remapped: number;
@@ -51,6 +58,7 @@ export async function collectAccount(
     account: account.name,
     accountId: account.id,
     status: "ok",
+    partial: false,
     fetched: 0,
     stored: 0,
     remapped: 0,
@@ -88,6 +96,7 @@ async function collectLocked(deps: CollectDeps, account: AccountRow, summary: Co
   const reader = await deps.connect(account);
   try {
     for (const mailbox of account.mailboxes) {
+      if (summary.partial) break;
       await collectMailbox(deps, account, reader, mailbox, summary);
     }
   } finally {
@@ -121,6 +130,10 @@ async function collectMailbox(
   const listed = await reader.listAfter(state.lastUid);
   let lastUid = state.lastUid;
   for (const batch of batches(listed, deps.batchMessages ?? 200, deps.batchBytes ?? 16 << 20)) {
+    if (deps.shouldStop?.()) {
+      summary.partial = true;
+      return;
+    }
     const arrivals: Array<RawMessage & { sha256: string }> = [];
     for await (const m of reader.fetchRaw(batch.map((b) => b.uid))) {
       arrivals.push({ ...m, sha256: await sha256Hex(m.raw) });

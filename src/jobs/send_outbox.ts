@@ -26,6 +26,11 @@ export interface SendDeps {
   retryBaseMs?: number;
   /** Called at each step; the fault-injection tests end the process here. */
   checkpoint?: (step: SendStep) => void | Promise<void>;
+  /**
+   * Asked before each claim: true ends the drain there (a time-bounded cron handler); the rows
+   * left due are taken by the next drain.
+   */
+  shouldStop?: () => boolean;
 }
 
 export interface SendSummary {
@@ -68,7 +73,7 @@ export async function drainOutbox(deps: SendDeps): Promise<SendSummary> {
     return rows.length;
   });
   summary.expired = expired;
-  while (true) {
+  while (!deps.shouldStop?.()) {
     const claimed = await claimDue(
       deps.db,
       deps.now(),
