@@ -44,14 +44,16 @@ async function openDatabase(settings: DatabaseSettings): Promise<Db> {
     return await openPglite(settings.dataDir);
   }
   let ca = settings.caPem ?? undefined;
+  let caSource = "DATABASE_CA";
   if (settings.caFile) {
+    caSource = `DATABASE_CA_FILE ${settings.caFile}`;
     try {
       ca = await Deno.readTextFile(settings.caFile);
     } catch (cause) {
       throw new Error(`DATABASE_CA_FILE ${settings.caFile} cannot be read`, { cause });
     }
   }
-  return openPostgres({ url: settings.url, ca });
+  return openPostgres({ url: settings.url, ca, caSource });
 }
 
 /**
