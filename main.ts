@@ -126,8 +126,12 @@ async function compose(config: Config, log: Logger, env: Record<string, string>)
     log,
     batchMessages: config.collectBatch,
     connect: async (account) => connectImap(await imapLogin(account)),
-    processPending: (accountId) =>
-      processPending({ db, parse: parseMessage, classify, now, afterClassified }, accountId),
+    processPending: (accountId, arrived) =>
+      processPending(
+        { db, parse: parseMessage, classify, now, afterClassified },
+        accountId,
+        arrived,
+      ),
   };
   const collectOnce = async () => collectAll(collectDeps, await listAccounts(db));
 

@@ -98,8 +98,12 @@ export async function startBenchService(o: BenchServiceOptions): Promise<BenchSe
     now,
     log,
     connect: () => connectImap(imap),
-    processPending: (accountId) =>
-      processPending({ db, parse: parseMessage, classify, now, afterClassified }, accountId),
+    processPending: (accountId, arrived) =>
+      processPending(
+        { db, parse: parseMessage, classify, now, afterClassified },
+        accountId,
+        arrived,
+      ),
   };
   let smtp: SmtpSender | null = null;
   const drain = () =>

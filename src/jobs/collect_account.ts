@@ -1,19 +1,27 @@
-import type { Db } from "../store/db.ts";
+import type { Db, Queryable } from "../store/db.ts";
 import { LockNamespace } from "../store/db.ts";
 import type { AccountRow } from "../store/accounts.ts";
 import { recordSyncOutcome } from "../store/accounts.ts";
-import { recordEvent } from "../store/audit.ts";
+import { type AuditEvent, recordEvent, recordEvents } from "../store/audit.ts";
 import { advanceMailbox, finishMailbox, reconcileMailbox } from "../store/mailbox_state.ts";
-import { type ArrivalOutcome, storeArrival } from "../store/messages.ts";
+import { type ArrivalOutcome, storeArrival, storeArrivals } from "../store/messages.ts";
 import type { ImapReader, RawMessage } from "../mail/imap_reader.ts";
 import { sha256Hex } from "../mail/content_hash.ts";
 import type { Logger } from "../log.ts";
+import type { PendingMessage } from "./process_messages.ts";
 
 export interface CollectDeps {
   db: Db;
   connect: (account: AccountRow) => Promise<ImapReader>;
-  /** Parses and classifies what was stored; runs under the same lock, after each batch. */
-  processPending: (accountId: number) => Promise<{ parsed: number; failed: number }>;
+  /**
+   * Parses and classifies what was stored; runs under the same lock, after each batch. Given the
+   * messages just stored, it parses their bytes already in memory; without them, it reads back
+   * whatever is still pending.
+   */
+  processPending: (
+    accountId: number,
+    arrived?: AsyncIterable<PendingMessage[]>,
+  ) => Promise<{ parsed: number; failed: number }>;
   now: () => Date;
   log: Logger;
   /** Messages per UID FETCH and per commit. */
@@ -129,49 +137,49 @@ async function collectMailbox(
   }
   const listed = await reader.listAfter(state.lastUid);
   let lastUid = state.lastUid;
-  for (const batch of batches(listed, deps.batchMessages ?? 200, deps.batchBytes ?? 16 << 20)) {
-    if (deps.shouldStop?.()) {
-      summary.partial = true;
-      return;
-    }
-    const arrivals: Array<RawMessage & { sha256: string }> = [];
+  const plan = batches(listed, deps.batchMessages ?? 200, deps.batchBytes ?? 16 << 20);
+  // The next batch is fetched while this one is stored and parsed (at most two in memory).
+  const fetchBatch = async (batch: typeof listed) => {
+    const out: Array<RawMessage & { sha256: string }> = [];
     for await (const m of reader.fetchRaw(batch.map((b) => b.uid))) {
-      arrivals.push({ ...m, sha256: await sha256Hex(m.raw) });
+      out.push({ ...m, sha256: await sha256Hex(m.raw) });
     }
-    summary.fetched += arrivals.length;
-    const batchEnd = batch[batch.length - 1].uid;
-    const outcomes = await deps.db.transaction(async (tx) => {
-      const out: ArrivalOutcome[] = [];
-      for (const m of arrivals) {
-        const at = deps.now();
-        const r = await storeArrival(
-          tx,
-          account.id,
-          mailbox,
-          snapshot.uidValidity,
-          m,
-          state.rescanning,
-          at,
-        );
-        out.push(r.outcome);
-        if (r.outcome === "stored") {
-          await recordEvent(tx, {
-            event: "collected",
-            at,
-            accountId: account.id,
-            messageId: r.id,
-            detail: { mailbox, uid: m.uid, size: m.raw.length },
-          });
-        }
+    return out;
+  };
+  const prefetch = (i: number) => {
+    if (i >= plan.length || deps.shouldStop?.()) return null;
+    const p = fetchBatch(plan[i]);
+    p.catch(() => {}); // its failure is thrown where it is awaited
+    return p;
+  };
+  // Each batch is stored (raw bytes and the high-water mark in one commit) and handed on to be
+  // parsed and classified while the next one is stored.
+  async function* storedBatches(): AsyncGenerator<PendingMessage[]> {
+    let next = prefetch(0);
+    for (let i = 0; i < plan.length; i++) {
+      if (!next) {
+        summary.partial = true;
+        return;
       }
-      // A UID listed but gone by the time of the FETCH (expunged meanwhile) is passed over too.
-      await advanceMailbox(tx, account.id, mailbox, snapshot.uidValidity, batchEnd);
-      return out;
-    });
-    for (const o of outcomes) summary[o]++;
-    lastUid = batchEnd;
-    addCounts(summary, await deps.processPending(account.id));
+      const arrivals = await next;
+      next = prefetch(i + 1);
+      const batchEnd = plan[i][plan[i].length - 1].uid;
+      summary.fetched += arrivals.length;
+      const stored = await storeBatch(deps, account.id, mailbox, snapshot.uidValidity, {
+        arrivals,
+        batchEnd,
+        rescanning: state.rescanning,
+      });
+      for (const o of stored.outcomes) summary[o.outcome]++;
+      lastUid = batchEnd;
+      yield stored.kept;
+    }
   }
+  const stream = storedBatches();
+  addCounts(summary, await deps.processPending(account.id, stream));
+  // Whatever the parser left unread is still stored: it stays pending for the next run.
+  for await (const _left of stream);
+  if (summary.partial) return;
   await finishMailbox(deps.db, account.id, mailbox, snapshot.uidValidity, deps.now());
   summary.mailboxes.push({
     mailbox,
@@ -179,6 +187,70 @@ async function collectMailbox(
     lastUid,
     rescan: state.rescanning,
   });
+}
+
+/**
+ * Stores one fetched batch: the raw bytes, a `collected` audit row each, and the mailbox's
+ * high-water mark, in one commit. Returns the messages newly stored, still to be parsed.
+ */
+async function storeBatch(
+  deps: CollectDeps,
+  accountId: number,
+  mailbox: string,
+  uidValidity: number,
+  batch: {
+    arrivals: Array<RawMessage & { sha256: string }>;
+    batchEnd: number;
+    rescanning: boolean;
+  },
+): Promise<{ kept: PendingMessage[]; outcomes: Array<{ outcome: ArrivalOutcome }> }> {
+  const { arrivals } = batch;
+  const at = deps.now();
+  return await deps.db.transaction(async (tx) => {
+    const outcomes = batch.rescanning
+      ? await storeOneByOne(tx, accountId, mailbox, uidValidity, arrivals, at)
+      : await storeArrivals(tx, accountId, mailbox, uidValidity, arrivals, at);
+    const kept: PendingMessage[] = [];
+    const events: AuditEvent[] = [];
+    outcomes.forEach((o, i) => {
+      if (o.outcome !== "stored") return;
+      const m = arrivals[i];
+      kept.push({
+        id: o.id,
+        raw: m.raw,
+        sha256: m.sha256,
+        internalDate: m.internalDate,
+        collectedAt: at,
+      });
+      events.push({
+        event: "collected",
+        at,
+        accountId,
+        messageId: o.id,
+        detail: { mailbox, uid: m.uid, size: m.raw.length },
+      });
+    });
+    await recordEvents(tx, events);
+    // A UID listed but gone by the time of the FETCH (expunged meanwhile) is passed over too.
+    await advanceMailbox(tx, accountId, mailbox, uidValidity, batch.batchEnd);
+    return { kept, outcomes };
+  });
+}
+
+/** A rescan matches each message by content before storing it (see `storeArrival`). */
+async function storeOneByOne(
+  tx: Queryable,
+  accountId: number,
+  mailbox: string,
+  uidValidity: number,
+  arrivals: Array<RawMessage & { sha256: string }>,
+  at: Date,
+): Promise<Array<{ outcome: ArrivalOutcome; id: number }>> {
+  const out: Array<{ outcome: ArrivalOutcome; id: number }> = [];
+  for (const m of arrivals) {
+    out.push(await storeArrival(tx, accountId, mailbox, uidValidity, m, true, at));
+  }
+  return out;
 }
 
 function addCounts(summary: CollectSummary, c: { parsed: number; failed: number }) {

@@ -1,6 +1,6 @@
 import type { Classification, ParsedEmail } from "../domain/email.ts";
 import type { Db, Queryable } from "../store/db.ts";
-import { recordEvent } from "../store/audit.ts";
+import { type AuditEvent, recordEvents } from "../store/audit.ts";
 import { pendingMessages, saveParsed, saveParseFailure } from "../store/messages.ts";
 import type { ParseOutcome } from "../mail/parse_message.ts";
 
@@ -28,67 +28,136 @@ export interface ProcessDeps {
   afterClassified?: (tx: Queryable, message: ClassifiedMessage, at: Date) => Promise<void>;
 }
 
+/** A stored, still `pending` message with its raw bytes. */
+export interface PendingMessage {
+  id: number;
+  raw: Uint8Array;
+  sha256: string;
+  internalDate: Date | null;
+  collectedAt: Date;
+}
+
+/** Messages parsed between two commits. */
 const BATCH = 50;
 
 /**
- * Parses and classifies every stored message of the account still `pending`. A message that
- * fails to parse is marked `failed` with the parser's error and stays stored and visible; it never
- * stops the run. Run it under the account's collection lock.
+ * Parses and classifies every stored message of the account still `pending`, reading the raw
+ * bytes back from the database (messages stored by a run that ended before parsing them), or,
+ * when `arrived` is given, the batches it yields, from the bytes already in memory. A message that
+ * fails to parse is marked `failed` with the parser's error and stays stored and visible; it
+ * never stops the run. Run it under the account's collection lock.
  */
 export async function processPending(
   deps: ProcessDeps,
   accountId: number,
+  arrived?: AsyncIterable<PendingMessage[]>,
 ): Promise<{ parsed: number; failed: number }> {
-  let parsed = 0;
-  let failed = 0;
-  while (true) {
-    const batch = await pendingMessages(deps.db, accountId, BATCH);
-    if (batch.length === 0) break;
-    for (const m of batch) {
-      const outcome = await deps.parse(m.raw);
-      const at = deps.now();
-      if (!outcome.ok) {
-        await deps.db.transaction(async (tx) => {
-          await saveParseFailure(tx, m.id, outcome.error, at);
-          await recordEvent(tx, {
-            event: "parse_failed",
-            at,
-            accountId,
-            messageId: m.id,
-            detail: { error: outcome.error },
-          });
-        });
-        failed++;
-        continue;
+  const counts = { parsed: 0, failed: 0 };
+  // Parsing a batch (CPU) overlaps with the commit of the one before (the database's work), and
+  // with whatever produces the next batch; commits stay in order, one at a time.
+  let saving: Promise<unknown> = Promise.resolve(null);
+  const save = async (results: ParsedBatch) => {
+    const failure = await saving;
+    if (failure) throw failure;
+    saving = saveBatch(deps, accountId, results, counts).then(() => null, (e) => e);
+  };
+  let stopped: unknown = null;
+  try {
+    for await (const batch of arrived ?? readBack(deps, accountId)) {
+      for (let i = 0; i < batch.length; i += BATCH) {
+        await save(await parseBatch(deps, batch.slice(i, i + BATCH)));
       }
-      const classification = classifySafely(deps, outcome.email);
-      await deps.db.transaction(async (tx) => {
-        await saveParsed(tx, m.id, outcome.email, classification, at);
-        await recordEvent(tx, {
-          event: "classified",
-          at,
-          accountId,
-          messageId: m.id,
-          detail: {
-            kind: classification.kind,
-            confidence: classification.confidence,
-            original_from: classification.original?.fromAddress ?? null,
-          },
-        });
-        await deps.afterClassified?.(tx, {
-          id: m.id,
-          accountId,
-          email: outcome.email,
-          classification,
-          sha256: m.sha256,
-          internalDate: m.internalDate,
-          collectedAt: m.collectedAt,
-        }, at);
-      });
-      parsed++;
     }
+  } catch (e) {
+    stopped = e;
   }
-  return { parsed, failed };
+  // A failure while a commit is in flight waits for it: nothing of this run outlives the lock.
+  const failure = await saving;
+  if (stopped) throw stopped;
+  if (failure) throw failure;
+  return counts;
+}
+
+/** The account's pending messages, read back from the database a batch at a time. */
+async function* readBack(deps: ProcessDeps, accountId: number) {
+  let after = 0;
+  while (true) {
+    const batch = await pendingMessages(deps.db, accountId, BATCH, after);
+    if (batch.length === 0) return;
+    after = batch[batch.length - 1].id;
+    yield batch;
+  }
+}
+
+type ParsedBatch = Array<
+  { m: PendingMessage; outcome: ParseOutcome; classification: Classification | null }
+>;
+
+async function parseBatch(deps: ProcessDeps, batch: PendingMessage[]): Promise<ParsedBatch> {
+  const results: ParsedBatch = [];
+  for (const m of batch) {
+    const outcome = await deps.parse(m.raw);
+    results.push({
+      m,
+      outcome,
+      classification: outcome.ok ? classifySafely(deps, outcome.email) : null,
+    });
+  }
+  return results;
+}
+
+/**
+ * Saves a parsed batch in one transaction: the parse results, their audit events and what
+ * `afterClassified` decides commit together or not at all.
+ */
+async function saveBatch(
+  deps: ProcessDeps,
+  accountId: number,
+  results: ParsedBatch,
+  counts: { parsed: number; failed: number },
+) {
+  const at = deps.now();
+  await deps.db.transaction(async (tx) => {
+    const events: AuditEvent[] = [];
+    // Sent together: the driver pipelines them on the transaction's connection.
+    await Promise.all(results.map(({ m, outcome, classification }) => {
+      if (!outcome.ok || !classification) {
+        const error = outcome.ok ? "not classified" : outcome.error;
+        events.push({ event: "parse_failed", at, accountId, messageId: m.id, detail: { error } });
+        return saveParseFailure(tx, m.id, error, at);
+      }
+      events.push({
+        event: "classified",
+        at,
+        accountId,
+        messageId: m.id,
+        detail: {
+          kind: classification.kind,
+          confidence: classification.confidence,
+          original_from: classification.original?.fromAddress ?? null,
+        },
+      });
+      return saveParsed(tx, m.id, outcome.email, classification, at);
+    }));
+    // The audit rows come before the reply step's own, in the order they happened.
+    await recordEvents(tx, events);
+    for (const { m, outcome, classification } of results) {
+      if (!outcome.ok || !classification) continue;
+      await deps.afterClassified?.(tx, {
+        id: m.id,
+        accountId,
+        email: outcome.email,
+        classification,
+        sha256: m.sha256,
+        internalDate: m.internalDate,
+        collectedAt: m.collectedAt,
+      }, at);
+    }
+  });
+  for (const r of results) {
+    if (r.outcome.ok) counts.parsed++;
+    else counts.failed++;
+  }
 }
 
 // A classifier bug on one hostile message must not leave it pending forever: it is kept as

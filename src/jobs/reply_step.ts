@@ -40,6 +40,14 @@ export interface ReplyStepDeps {
  * pass over the same message a no-op.
  */
 export function replyStep(deps: ReplyStepDeps) {
+  // The rules and accounts are read once per transaction, not once per message of a batch.
+  const loaded = new WeakMap<Queryable, Map<string, Promise<unknown>>>();
+  const once = <T>(tx: Queryable, key: string, load: () => Promise<T>): Promise<T> => {
+    let entries = loaded.get(tx);
+    if (!entries) loaded.set(tx, entries = new Map());
+    if (!entries.has(key)) entries.set(key, load());
+    return entries.get(key) as Promise<T>;
+  };
   return async (
     tx: Queryable,
     m: ClassifiedMessage,
@@ -47,15 +55,19 @@ export function replyStep(deps: ReplyStepDeps) {
     options: { rerun?: boolean } = {},
   ): Promise<void> => {
     const record = (d: Recordable) => saveDecision(tx, asRecord(m.id, d), at, options.rerun);
-    const account = await deps.accountContext(tx, m.accountId);
+    const account = await once(
+      tx,
+      `account:${m.accountId}`,
+      () => deps.accountContext(tx, m.accountId),
+    );
     const decision = decideReply({
       email: m.email,
       classification: m.classification,
       account,
-      ownAddresses: await deps.ownAddresses(tx),
+      ownAddresses: await once(tx, "own", () => deps.ownAddresses(tx)),
       receivedAt: m.internalDate ?? m.collectedAt,
       rawSha256: m.sha256,
-      rules: await loadRules(tx),
+      rules: await once(tx, "rules", () => loadRules(tx)),
     });
     const audit = (event: string, detail: Record<string, unknown>) =>
       recordEvent(tx, { event, at, accountId: m.accountId, messageId: m.id, detail });

@@ -24,3 +24,25 @@ export async function recordEvent(q: Queryable, e: AuditEvent): Promise<void> {
     ],
   );
 }
+
+/** Appends several audit events with one statement, in the caller's transaction. */
+export async function recordEvents(q: Queryable, events: AuditEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const params: unknown[] = [];
+  const rows = events.map((e) => {
+    const n = params.push(
+      e.event,
+      e.at.toISOString(),
+      e.accountId ?? null,
+      e.messageId ?? null,
+      JSON.stringify(pgSafe(e.detail ?? {})),
+    );
+    return `($${n - 4}, $${n - 3}::timestamptz, $${n - 2}, $${n - 1}, $${n}::jsonb)`;
+  });
+  await q.query(
+    `INSERT INTO audit_events (event, at, account_id, message_id, detail) VALUES ${
+      rows.join(", ")
+    }`,
+    params,
+  );
+}

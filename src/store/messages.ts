@@ -70,11 +70,53 @@ export async function storeArrival(
   return { outcome: "present", id: existing[0].id };
 }
 
-/** Stored messages of an account that have not been parsed yet, oldest first. */
+/**
+ * Stores a batch of new arrivals with one statement (the first sync of a mailbox, not a rescan):
+ * each is "stored" with its new id, or "present" when its place was already stored.
+ */
+export async function storeArrivals(
+  q: Queryable,
+  accountId: number,
+  mailbox: string,
+  uidValidity: number,
+  arrivals: RawArrival[],
+  at: Date,
+): Promise<Array<{ outcome: "stored"; id: number } | { outcome: "present" }>> {
+  if (arrivals.length === 0) return [];
+  const params: unknown[] = [accountId, mailbox, uidValidity, at.toISOString()];
+  const rows = arrivals.map((m) => {
+    const n = params.push(
+      m.uid,
+      m.sha256,
+      m.raw,
+      m.raw.length,
+      m.internalDate?.toISOString() ?? null,
+    );
+    return `($1, $2, $3, $${n - 4}, $${n - 3}, $${n - 2}, $${
+      n - 1
+    }, $${n}::timestamptz, $4::timestamptz)`;
+  });
+  const inserted = await q.query<{ id: number; uid: number }>(
+    `INSERT INTO messages (account_id, mailbox, uidvalidity, uid, content_sha256, raw, size,
+       internal_date, collected_at)
+     VALUES ${rows.join(", ")}
+     ON CONFLICT (account_id, mailbox, uidvalidity, uid) DO NOTHING
+     RETURNING id, uid`,
+    params,
+  );
+  const ids = new Map(inserted.map((r) => [Number(r.uid), r.id]));
+  return arrivals.map((m) => {
+    const id = ids.get(m.uid);
+    return id === undefined ? { outcome: "present" as const } : { outcome: "stored" as const, id };
+  });
+}
+
+/** Stored messages of an account that have not been parsed yet, oldest first, after `afterId`. */
 export async function pendingMessages(
   q: Queryable,
   accountId: number,
   limit: number,
+  afterId = 0,
 ): Promise<
   Array<{
     id: number;
@@ -94,8 +136,8 @@ export async function pendingMessages(
     }
   >(
     `SELECT id, raw, content_sha256, internal_date, collected_at FROM messages
-     WHERE account_id = $1 AND parse_status = 'pending' ORDER BY id LIMIT $2`,
-    [accountId, limit],
+     WHERE account_id = $1 AND parse_status = 'pending' AND id > $3 ORDER BY id LIMIT $2`,
+    [accountId, limit, afterId],
   );
   return rows.map((r) => ({
     id: r.id,

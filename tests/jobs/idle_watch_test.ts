@@ -45,6 +45,7 @@ function summary(a: AccountRow, status: CollectSummary["status"], parsed = 0): C
     account: a.name,
     accountId: a.id,
     status,
+    partial: false,
     fetched: parsed,
     stored: parsed,
     remapped: 0,
