@@ -5,6 +5,10 @@
  * the same ParsedEmail always gets the same Classification.
  */
 import EmailForwardParser from "email-forward-parser";
+
+// Building the library's regexes costs more than a reading; its reader keeps no state between
+// readings (string match/split/replace only), so one is shared.
+const FORWARD_PARSER = new EmailForwardParser();
 import {
   type AttachedMessage,
   type Classification,
@@ -309,7 +313,7 @@ function libraryText(lines: readonly string[]): string {
  */
 function addLibrarySeparator(lines: readonly string[], markers: Found[]): void {
   const text = libraryText(lines);
-  const result = new EmailForwardParser().read(text);
+  const result = FORWARD_PARSER.read(text);
   if (!result.forwarded) return;
   const message = result.message ?? "";
   let at = 0;
@@ -372,7 +376,7 @@ function extractAt(lines: readonly string[], marker: Found, zone: number | null)
   const slice = libraryText(lines.slice(marker.line));
   // A forward-prefixed subject turns on the library's reading by "From:" line; "Fwd:" alone
   // (empty rest) keeps the original's subject in its answer instead of ours.
-  const lib = new EmailForwardParser().read(slice, "Fwd:");
+  const lib = FORWARD_PARSER.read(slice, "Fwd:");
   const libAddress = looksLikeAddress(lib.email.from.address)
     ? lib.email.from.address.toLowerCase()
     : null;
@@ -741,12 +745,25 @@ interface MonthHit {
   languages: string[];
 }
 
+/** Every month name of MONTH_NAMES, to the months (and their languages) it can mean. */
+const MONTH_BY_NAME: ReadonlyMap<string, readonly MonthHit[]> = (() => {
+  const map = new Map<string, MonthHit[]>();
+  for (const [month, langs, names] of MONTH_NAMES) {
+    for (const name of names.split(" ")) {
+      const hits = map.get(name) ?? [];
+      hits.push({ month, languages: langs.split(" ") });
+      map.set(name, hits);
+    }
+  }
+  return map;
+})();
+
 function monthOf(token: string): MonthHit[] {
   const t = token.toLowerCase().replace(/\.$/, "");
-  const hits: MonthHit[] = [];
-  for (const [month, langs, names] of MONTH_NAMES) {
-    if (names.split(" ").includes(t)) hits.push({ month, languages: langs.split(" ") });
-  }
+  const hits: MonthHit[] = (MONTH_BY_NAME.get(t) ?? []).map((h) => ({
+    month: h.month,
+    languages: [...h.languages],
+  }));
   // Finnish: "lokakuuta" (inflected), "lokak." (Gmail's abbreviation).
   const fi = FINNISH_MONTHS.findIndex((stem) => t.startsWith(`${stem}kuu`) || t === `${stem}k`);
   if (fi >= 0) hits.push({ month: fi + 1, languages: ["fi"] });
