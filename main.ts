@@ -37,6 +37,7 @@ import { createSmtpSender, type SmtpSender } from "./src/mail/smtp_sender.ts";
 import { type CliServices, runCli } from "./src/cli/run_cli.ts";
 import { createLogger, type Logger } from "./src/log.ts";
 import { createApp } from "./routes/app.ts";
+import { collectWithin, drainWithin, type RunBudget } from "./src/jobs/bounded_run.ts";
 
 async function openDatabase(settings: DatabaseSettings): Promise<Db> {
   if (settings.kind === "pglite") {
@@ -67,8 +68,11 @@ function killAt(step: string | undefined) {
   };
 }
 
-/** Opens the database, applies migrations and wires the jobs. */
-async function compose(config: Config, log: Logger, env: Record<string, string>) {
+/**
+ * Opens the database, applies migrations and wires the jobs. Exported for the tests that run the
+ * service's own wiring in process (the deploy-mode cron handlers with a small budget).
+ */
+export async function compose(config: Config, log: Logger, env: Record<string, string>) {
   const db = await openDatabase(config.database);
   await migrate(db, await readMigrations());
   const now = () => new Date();
@@ -133,7 +137,9 @@ async function compose(config: Config, log: Logger, env: Record<string, string>)
         arrived,
       ),
   };
-  const collectOnce = async () => collectAll(collectDeps, await listAccounts(db));
+  /** `shouldStop`, when given, is asked before each batch (a time-bounded cron handler). */
+  const collectOnce = async (shouldStop?: () => boolean) =>
+    collectAll({ ...collectDeps, shouldStop }, await listAccounts(db));
 
   // One pooled SMTP transport per account, opened on first use.
   const senders = new Map<number, SmtpSender>();
@@ -162,8 +168,10 @@ async function compose(config: Config, log: Logger, env: Record<string, string>)
     senders.set(accountId, sender);
     return sender;
   };
-  const sendOnce = () =>
+  /** `shouldStop`, when given, is asked before each claim (a time-bounded cron handler). */
+  const sendOnce = (shouldStop?: () => boolean) =>
     drainOutbox({
+      shouldStop,
       db,
       now,
       log,
@@ -299,6 +307,7 @@ async function serve() {
   const log = createLogger();
   const env = Deno.env.toObject();
   const config = configOrExit(log, env);
+  if (config.runtime.mode === "deploy") return serveOnDeploy(config, config.runtime, log, env);
   const { db, app, collectOnce, sendOnce, startWatching, close } = await compose(config, log, env);
   // Jobs in flight, so that SIGTERM lets them finish (a send holds its row until settled).
   const running = new Set<Promise<unknown>>();
@@ -353,6 +362,117 @@ async function serve() {
     await close();
     Deno.exit(0);
   });
+}
+
+/**
+ * Deploy mode (Deno Deploy): isolates start on demand and end when idle, so nothing may count on
+ * living between requests. No IMAP IDLE (no connection outlives a run), no file written (the
+ * database is a PostgreSQL server), and collection and sending run only from the two crons, each
+ * run bounded by JOB_SECONDS and resumed by the next. The crons are registered before anything
+ * is awaited and before the server starts: Deno Deploy reads them while the module is evaluated.
+ */
+function serveOnDeploy(
+  config: Config,
+  runtime: Extract<Config["runtime"], { mode: "deploy" }>,
+  log: Logger,
+  env: Record<string, string>,
+) {
+  // Opened on first use and shared by requests and cron runs; a failed opening is retried.
+  let opening: ReturnType<typeof compose> | null = null;
+  const services = () => {
+    opening ??= compose(config, log, env).catch((e) => {
+      opening = null;
+      throw e;
+    });
+    return opening;
+  };
+  let stopping = false;
+  const running = new Set<Promise<unknown>>();
+  const track = (job: () => Promise<unknown>) => async () => {
+    if (stopping) return;
+    const p = job();
+    running.add(p);
+    try {
+      await p;
+    } finally {
+      running.delete(p);
+    }
+  };
+  // Each run fixes its deadline as it starts, before waiting for the database.
+  const budget: RunBudget = {
+    budgetMs: runtime.jobSeconds * 1000,
+    now: () => new Date(),
+    cancelled: () => stopping,
+    log,
+  };
+  Deno.cron(
+    "collect mail",
+    "* * * * *",
+    track(() =>
+      collectWithin({
+        ...budget,
+        collect: async (shouldStop) => (await services()).collectOnce(shouldStop),
+        drain: async (shouldStop) => (await services()).sendOnce(shouldStop),
+      })
+    ),
+  );
+  Deno.cron(
+    "send replies",
+    "* * * * *",
+    track(() =>
+      drainWithin({
+        ...budget,
+        drain: async (shouldStop) => (await services()).sendOnce(shouldStop),
+      })
+    ),
+  );
+  const server = Deno.serve({
+    hostname: config.http.hostname,
+    port: config.http.port,
+    onListen: ({ hostname, port }) =>
+      log.info("listening", { url: `http://${hostname}:${port}/`, database: "postgres" }),
+  }, async (request, info) => {
+    let app;
+    try {
+      app = (await services()).app;
+    } catch (e) {
+      log.error("the database cannot be opened", { error: e instanceof Error ? e.message : e });
+      return new Response("Carteiro cannot reach its database right now; see the logs.", {
+        status: 503,
+        headers: { "Content-Type": "text/plain; charset=utf-8", "Retry-After": "30" },
+      });
+    }
+    return app.fetch(request, info);
+  });
+  log.info("deploy mode: cron handlers only, no IMAP IDLE, no files written", {
+    reason: runtime.reason,
+    jobSeconds: runtime.jobSeconds,
+  });
+  if (env.DATA_DIR) log.warn("DATA_DIR is not used in deploy mode: the database is DATABASE_URL");
+  if (!config.account) {
+    log.warn("no mailbox configured: set EMAIL_HOST, EMAIL_USER and EMAIL_PASS (see .env.example)");
+  }
+  // Opening now applies the migrations before the first request or cron run needs them.
+  services().then(async ({ db }) => {
+    const hint = await firstStartHint(db);
+    if (hint) {
+      console.error(`${hint}\n(run it on any machine, with this deployment's DATABASE_URL)`);
+    }
+  }).catch((e) => {
+    log.error("the database cannot be opened", { error: e instanceof Error ? e.message : e });
+  });
+  // Deno Deploy sends SIGINT before ending an isolate, and allows a few seconds: start nothing
+  // new, let the send in hand settle its row, and close.
+  const shutdown = async () => {
+    if (stopping) return;
+    stopping = true;
+    log.info("stopping: finishing the jobs in flight", { jobs: running.size });
+    await server.shutdown();
+    await Promise.allSettled([...running]);
+    await (await opening?.catch(() => null))?.close();
+    Deno.exit(0);
+  };
+  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, shutdown);
 }
 
 if (import.meta.main) {

@@ -41,7 +41,23 @@ export type DatabaseSettings =
   | { kind: "postgres"; url: string; caFile: string | null; caPem: string | null }
   | { kind: "pglite"; dataDir: string };
 
+/**
+ * Where Carteiro runs. `server`: one long-lived process (IMAP IDLE, the embedded database when
+ * DATABASE_URL is unset). `deploy`: Deno Deploy's isolates, started on demand and ended when idle,
+ * so collection and sending run only from time-bounded cron handlers and no file is written.
+ */
+export type RuntimeSettings =
+  | { mode: "server" }
+  | {
+    mode: "deploy";
+    /** What chose deploy mode: Deno Deploy's own variable, or CARTEIRO_MODE=deploy. */
+    reason: "DENO_DEPLOYMENT_ID" | "CARTEIRO_MODE";
+    /** JOB_SECONDS: a cron handler starts no new batch or send after this long. */
+    jobSeconds: number;
+  };
+
 export interface Config {
+  runtime: RuntimeSettings;
   account: EnvAccountSettings | null;
   /** SECRET_KEY: encrypts account passwords stored in the database; null when unset. */
   secretKey: string | null;
@@ -94,8 +110,9 @@ export function loadConfig(env: Env): ConfigResult {
     return n;
   };
 
+  const mode = readMode(read, errors);
   const account = readAccount(read, bool, port, errors);
-  const database = readDatabase(read, errors);
+  const database = readDatabase(read, errors, mode);
   const http = {
     hostname: read("HOST") ?? "127.0.0.1",
     port: port("PORT", 8000),
@@ -121,8 +138,40 @@ export function loadConfig(env: Env): ConfigResult {
     retrySeconds: whole("SEND_RETRY_SECONDS", 60, 1, 86_400),
     deadlineHours: whole("SEND_DEADLINE_HOURS", 24, 1, 24 * 30),
   };
+  // Deno Deploy's cron handlers run about a minute apart and may be cut short; the default
+  // leaves room to finish the batch or send in hand before the next run is due.
+  const runtime: RuntimeSettings = mode.deploy
+    ? { mode: "deploy", reason: mode.reason, jobSeconds: whole("JOB_SECONDS", 50, 1, 300) }
+    : { mode: "server" };
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, config: { account, secretKey, collectBatch, send, database, http } };
+  return {
+    ok: true,
+    config: { runtime, account, secretKey, collectBatch, send, database, http },
+  };
+}
+
+type ModeChoice =
+  | { deploy: false }
+  | { deploy: true; reason: "DENO_DEPLOYMENT_ID" | "CARTEIRO_MODE" };
+
+/** CARTEIRO_MODE forces a mode; unset, Deno Deploy is recognized by DENO_DEPLOYMENT_ID. */
+function readMode(read: (name: string) => string | undefined, errors: string[]): ModeChoice {
+  const detected: ModeChoice = read("DENO_DEPLOYMENT_ID") !== undefined
+    ? { deploy: true, reason: "DENO_DEPLOYMENT_ID" }
+    : { deploy: false };
+  const forced = read("CARTEIRO_MODE");
+  if (forced === undefined) return detected;
+  switch (forced.toLowerCase()) {
+    case "deploy":
+      return { deploy: true, reason: "CARTEIRO_MODE" };
+    case "server":
+      return { deploy: false };
+    default:
+      errors.push(
+        `CARTEIRO_MODE must be "server" or "deploy" (or unset to detect), not "${forced}"`,
+      );
+      return detected;
+  }
 }
 
 function readAccount(
@@ -194,8 +243,20 @@ function readAccount(
 function readDatabase(
   read: (name: string) => string | undefined,
   errors: string[],
+  mode: ModeChoice,
 ): DatabaseSettings {
   const url = read("DATABASE_URL");
+  if (url === undefined && mode.deploy) {
+    const why = mode.reason === "DENO_DEPLOYMENT_ID"
+      ? "DENO_DEPLOYMENT_ID is set"
+      : "CARTEIRO_MODE=deploy";
+    errors.push(
+      `DATABASE_URL must be set in deploy mode (${why}): Deno Deploy keeps no files, so there is ` +
+        "no embedded database; give a PostgreSQL server, e.g. " +
+        "postgres://user:password@host:5432/db?sslmode=verify-full with DATABASE_CA",
+    );
+    return { kind: "postgres", url: "", caFile: null, caPem: null };
+  }
   if (url === undefined) return { kind: "pglite", dataDir: read("DATA_DIR") ?? "./data" };
   let parsed: URL | null = null;
   try {

@@ -8,6 +8,7 @@ Deno.test("no mailbox and no DATABASE_URL: the embedded database, no account", (
   assert.deepEqual(r.config.database, { kind: "pglite", dataDir: "./data" });
   assert.deepEqual(r.config.http, { hostname: "127.0.0.1", port: 8000, secureCookies: true });
   assert.equal(r.config.secretKey, null);
+  assert.deepEqual(r.config.runtime, { mode: "server" });
 });
 
 Deno.test("the seed's variables make an account with safe TLS defaults", () => {
@@ -89,4 +90,65 @@ Deno.test("DATABASE_URL with TLS settings and a CA file", () => {
   });
   const bad = loadConfig({ DATABASE_URL: "postgres://h/db?sslmode=sometimes" });
   assert.equal(bad.ok, false);
+});
+
+const POSTGRES = "postgres://u:p@db.example.test:12345/defaultdb?sslmode=verify-full";
+
+Deno.test("on Deno Deploy (DENO_DEPLOYMENT_ID set) deploy mode is detected, with a job budget", () => {
+  const r = loadConfig({ DENO_DEPLOYMENT_ID: "abc123", DATABASE_URL: POSTGRES });
+  assert.ok(r.ok, r.ok ? "" : r.errors.join("\n"));
+  assert.deepEqual(r.config.runtime, {
+    mode: "deploy",
+    reason: "DENO_DEPLOYMENT_ID",
+    jobSeconds: 50,
+  });
+  assert.equal(r.config.database.kind, "postgres");
+});
+
+Deno.test("CARTEIRO_MODE forces either mode, whatever is detected", () => {
+  const forced = loadConfig({ CARTEIRO_MODE: "deploy", DATABASE_URL: POSTGRES, JOB_SECONDS: "20" });
+  assert.ok(forced.ok, forced.ok ? "" : forced.errors.join("\n"));
+  assert.deepEqual(forced.config.runtime, {
+    mode: "deploy",
+    reason: "CARTEIRO_MODE",
+    jobSeconds: 20,
+  });
+  const server = loadConfig({ CARTEIRO_MODE: "server", DENO_DEPLOYMENT_ID: "abc123" });
+  assert.ok(server.ok, server.ok ? "" : server.errors.join("\n"));
+  assert.deepEqual(server.config.runtime, { mode: "server" });
+  assert.deepEqual(server.config.database, { kind: "pglite", dataDir: "./data" });
+});
+
+Deno.test("deploy mode without DATABASE_URL is refused: no embedded database, DATA_DIR unused", () => {
+  for (
+    const [env, why] of [
+      [{ CARTEIRO_MODE: "deploy", DATA_DIR: "/tmp/somewhere" }, "CARTEIRO_MODE=deploy"],
+      [{ DENO_DEPLOYMENT_ID: "abc123" }, "DENO_DEPLOYMENT_ID is set"],
+    ] as const
+  ) {
+    const r = loadConfig(env);
+    assert.equal(r.ok, false, JSON.stringify(env));
+    if (r.ok) continue;
+    assert.equal(r.errors.length, 1, r.errors.join("\n"));
+    assert.match(r.errors[0], /^DATABASE_URL must be set in deploy mode/);
+    assert.ok(r.errors[0].includes(why), r.errors[0]);
+    assert.match(r.errors[0], /no embedded database/);
+  }
+});
+
+Deno.test("a bad CARTEIRO_MODE or JOB_SECONDS is listed with the other problems", () => {
+  const r = loadConfig({ CARTEIRO_MODE: "cloud", PORT: "http" });
+  assert.equal(r.ok, false);
+  if (r.ok) return;
+  assert.equal(r.errors.length, 2, r.errors.join("\n"));
+  assert.ok(r.errors.some((e) => e.includes('CARTEIRO_MODE must be "server" or "deploy"')));
+  assert.ok(r.errors.some((e) => e.includes("PORT must be a port")));
+
+  const deploy = loadConfig({ CARTEIRO_MODE: "deploy", JOB_SECONDS: "0", COLLECT_BATCH: "x" });
+  assert.equal(deploy.ok, false);
+  if (deploy.ok) return;
+  assert.equal(deploy.errors.length, 3, deploy.errors.join("\n"));
+  for (const fragment of ["DATABASE_URL must be set", "JOB_SECONDS must be", "COLLECT_BATCH"]) {
+    assert.ok(deploy.errors.some((e) => e.includes(fragment)), `missing "${fragment}"`);
+  }
 });
