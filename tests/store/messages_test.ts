@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { storeTest } from "../support/databases.ts";
 import { upsertEnvAccount } from "../../src/store/accounts.ts";
-import { type RawArrival, storeArrival } from "../../src/store/messages.ts";
+import {
+  pendingMessages,
+  type RawArrival,
+  storeArrival,
+  storeArrivals,
+} from "../../src/store/messages.ts";
+import { recordEvents } from "../../src/store/audit.ts";
 import { advanceMailbox, reconcileMailbox } from "../../src/store/mailbox_state.ts";
 import { migrate, readMigrations } from "../../src/store/migrate.ts";
 import { LockNamespace } from "../../src/store/db.ts";
@@ -165,4 +171,45 @@ storeTest("text with NUL characters is stored without them; stats count by kind"
     { m: 1, f: 1, d: 0, u: 0 },
   );
   assert.equal(stats.accounts[0].messages, 1);
+});
+
+storeTest(
+  "a batch is stored with one statement: new places stored, known ones present",
+  async (db) => {
+    const a = await account(db);
+    const before = await storeArrival(db, a.id, "INBOX", 7, arrival(2, "two"), false, AT);
+    const batch = [arrival(1, "one"), arrival(2, "two"), arrival(3, "three")];
+    batch[2].raw = new Uint8Array([0x00, 0xff, 0x0d, 0x0a]);
+    const out = await storeArrivals(db, a.id, "INBOX", 7, batch, AT);
+    assert.equal(out[0].outcome, "stored");
+    assert.deepEqual(out[1], { outcome: "present" });
+    assert.equal(out[2].outcome, "stored");
+    assert.deepEqual(await places(db), ["7/2/sha-two", "7/1/sha-one", "7/3/sha-three"]);
+    const pending = await pendingMessages(db, a.id, 10);
+    assert.deepEqual(pending.map((p) => p.id), [
+      before.id,
+      ...out.flatMap((o) => "id" in o ? [o.id] : []),
+    ]);
+    assert.deepEqual(new Uint8Array(pending[2].raw), batch[2].raw);
+    // Read back in pages: after the last id seen, never the same message twice.
+    assert.deepEqual(
+      (await pendingMessages(db, a.id, 10, pending[1].id)).map((p) => p.id),
+      [pending[2].id],
+    );
+    assert.deepEqual(await storeArrivals(db, a.id, "INBOX", 7, [], AT), []);
+  },
+);
+
+storeTest("audit events are appended several at a time, in order", async (db) => {
+  const a = await account(db);
+  await recordEvents(db, []);
+  await recordEvents(db, [
+    { event: "first", at: AT, accountId: a.id, detail: { n: 1 } },
+    { event: "second", at: AT, detail: { text: "nul \u0000 kept out" } },
+  ]);
+  const rows = await db.query<{ event: string; account_id: number | null; detail: unknown }>(
+    "SELECT event, account_id, detail FROM audit_events ORDER BY id",
+  );
+  assert.deepEqual(rows.map((r) => [r.event, r.account_id]), [["first", a.id], ["second", null]]);
+  assert.deepEqual(rows[0].detail, { n: 1 });
 });
