@@ -147,7 +147,10 @@ async function collectMailbox(
     return out;
   };
   const prefetch = (i: number) => {
-    if (i >= plan.length || deps.shouldStop?.()) return null;
+    if (i >= plan.length) return null;
+    // Each run of an account takes at least its first batch, however little time is left, so
+    // that a short budget still makes progress.
+    if ((i > 0 || summary.fetched > 0) && deps.shouldStop?.()) return null;
     const p = fetchBatch(plan[i]);
     p.catch(() => {}); // its failure is thrown where it is awaited
     return p;

@@ -262,7 +262,9 @@ function keptLogger(): Logger & { lines: LogLine[] } {
 
 /**
  * A clock that moves one second each time it is read: a run's deadline reads it once at its
- * start and once per question, so a budget of 2.5 s lets exactly two batches (or sends) begin.
+ * start and once per question, so a budget of 2.5 s lets exactly two sends begin, or three
+ * batches (an account's first batch of a run is taken without asking: a short budget still makes
+ * progress).
  */
 function steppingClock(): () => Date {
   let t = Date.parse("2026-11-03T10:00:00Z");
@@ -316,13 +318,13 @@ Deno.test("a collect run stops at its budget and the next resumes: every message
     assert.equal(first.stoppedEarly, true);
     assert.deepEqual(
       [s1.status, s1.partial, s1.fetched, s1.stored, s1.parsed],
-      ["ok", true, 10, 10, 10],
+      ["ok", true, 15, 15, 15],
       JSON.stringify(s1),
     );
     const [state] = await t.db.query<{ last_uid: string }>(
       "SELECT last_uid::text FROM mailbox_state",
     );
-    assert.equal(state.last_uid, "10", "the high-water mark committed with the last batch");
+    assert.equal(state.last_uid, "15", "the high-water mark committed with the last batch");
     const said = t.log.lines.filter((l) => l.message.startsWith("collect run"));
     assert.equal(said.length, 1);
     assert.equal(said[0].message, "collect run stopped early");
@@ -339,7 +341,7 @@ Deno.test("a collect run stops at its budget and the next resumes: every message
     assert.equal(second.stoppedEarly, false, JSON.stringify(second));
     assert.deepEqual(
       [s2.status, s2.partial, s2.fetched, s2.stored, s2.parsed],
-      ["ok", false, 20, 20, 20],
+      ["ok", false, 15, 15, 15],
       JSON.stringify(s2),
     );
     assert.equal(t.log.lines.at(-1)?.message, "collect run finished");
@@ -366,6 +368,32 @@ Deno.test("a collect run stops at its budget and the next resumes: every message
       drain: t.services.sendOnce,
     });
     assert.deepEqual([third.summaries[0].fetched, third.summaries[0].stored], [0, 0]);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a run whose budget is already spent still takes one batch: every run makes progress", async () => {
+  await ensureMailstack();
+  const box = await freshUser("spent");
+  await deliverRaw(
+    box.user,
+    Array.from({ length: 7 }, (_, i) => message(i + 1, crypto.randomUUID())),
+  );
+  const t = await inProcess(box, { COLLECT_BATCH: "5" });
+  try {
+    const run = () =>
+      collectWithin({
+        budgetMs: 0,
+        now: () => new Date(),
+        log: t.log,
+        collect: t.services.collectOnce,
+        drain: t.services.sendOnce,
+      });
+    const first = (await run()).summaries[0];
+    assert.deepEqual([first.partial, first.fetched, first.parsed], [true, 5, 5]);
+    const second = (await run()).summaries[0];
+    assert.deepEqual([second.partial, second.fetched, second.parsed], [false, 2, 2]);
   } finally {
     await t.close();
   }
