@@ -132,7 +132,7 @@ export function loadConfig(env: Env): ConfigResult {
     }
     return n;
   };
-  const collectBatch = whole("COLLECT_BATCH", 200, 1, 5000);
+  const collectBatch = whole("COLLECT_BATCH", 50, 1, 5000);
   const send = {
     leaseSeconds: whole("SEND_LEASE_SECONDS", 300, 1, 86_400),
     retrySeconds: whole("SEND_RETRY_SECONDS", 60, 1, 86_400),
