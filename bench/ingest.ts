@@ -2,7 +2,8 @@
  * Ingest: N generated messages into a fresh Dovecot mailbox (one `doveadm import` of a Maildir),
  * then, side by side on the same mailbox, `main.ts cli collect --once` from an empty PostgreSQL
  * database to every message stored, parsed and classified, and `mbsync` (isync) copying the
- * mailbox to a Maildir. Prints messages/s, MB/s, the ratio, and the collector's peak RSS.
+ * mailbox to a Maildir. Prints messages/s, MB/s, the ratio, and the collector's peak RSS. The
+ * collector runs with the V8 flags of the `cli` task in deno.json, as a user's would.
  *
  *   deno run -A bench/ingest.ts [--count 10000] [--batch COLLECT_BATCH] [--no-mbsync] [--json]
  */
@@ -23,6 +24,7 @@ import {
   run,
   sleep,
   table,
+  taskV8Flags,
 } from "./support.ts";
 import { openPostgres } from "../src/store/postgres_db.ts";
 
@@ -174,7 +176,16 @@ async function runCollector(
     NO_COLOR: "1",
   };
   if (collectBatch) env.COLLECT_BATCH = String(collectBatch);
-  const deno = [Deno.execPath(), "run", "-A", MAIN, "cli", "collect", "--once"];
+  const deno = [
+    Deno.execPath(),
+    "run",
+    "-A",
+    ...await taskV8Flags(),
+    MAIN,
+    "cli",
+    "collect",
+    "--once",
+  ];
   const timed = await exists("/usr/bin/time");
   const started = performance.now();
   const child = new Deno.Command(timed ? "/usr/bin/time" : deno[0], {

@@ -8,6 +8,12 @@ export const ROOT = new URL("../", import.meta.url).pathname;
 export const MAILSTACK = `${ROOT}scripts/mailstack.sh`;
 export const MAIN = `${ROOT}main.ts`;
 
+/** The V8 flags the `cli` task of deno.json runs with, so the benchmarks run the service as is. */
+export async function taskV8Flags(): Promise<string[]> {
+  const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
+  return String(config.tasks.cli).split(/\s+/).filter((a) => a.startsWith("--v8-flags="));
+}
+
 /** Runs a command; throws with its output when it fails. */
 export async function run(cmd: string, args: string[], env?: Record<string, string>) {
   const out = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" })
