@@ -20,6 +20,8 @@ import { firstStartHint, readOneLine, tokenCreate, userAdd } from "./src/cli/adm
 import { readStats } from "./src/store/stats.ts";
 import { connectImap, type ImapConnection } from "./src/mail/imap_reader.ts";
 import { parseMessage } from "./src/mail/parse_message.ts";
+import { analyzeMessage } from "./src/mail/analyze.ts";
+import { type AnalyzePool, startAnalyzePool } from "./src/mail/analyze_pool.ts";
 import { classify } from "./src/domain/classifier.ts";
 import type { CollectDeps } from "./src/jobs/collect_account.ts";
 import { collectAll } from "./src/jobs/collect_all.ts";
@@ -124,6 +126,14 @@ export async function compose(config: Config, log: Logger, env: Record<string, s
       pass: await secrets.decrypt("imap_pass", stored.imapPassEnc),
     };
   };
+  // Parsing and classifying run on worker threads on a server (started on first use), on the
+  // collecting thread in deploy mode or with PARSE_WORKERS=0.
+  const workers = config.runtime.mode === "deploy"
+    ? 0
+    : config.parseWorkers ?? Math.max(1, navigator.hardwareConcurrency - 1);
+  let pool: AnalyzePool | null = null;
+  const analyze = (raw: Uint8Array) =>
+    workers === 0 ? analyzeMessage(raw) : (pool ??= startAnalyzePool(workers)).analyze(raw);
   const collectDeps: CollectDeps = {
     db,
     now,
@@ -131,11 +141,7 @@ export async function compose(config: Config, log: Logger, env: Record<string, s
     batchMessages: config.collectBatch,
     connect: async (account) => connectImap(await imapLogin(account)),
     processPending: (accountId, arrived) =>
-      processPending(
-        { db, parse: parseMessage, classify, now, afterClassified },
-        accountId,
-        arrived,
-      ),
+      processPending({ db, analyze, now, afterClassified }, accountId, arrived),
   };
   /** `shouldStop`, when given, is asked before each batch (a time-bounded cron handler). */
   const collectOnce = async (shouldStop?: () => boolean) =>
@@ -248,6 +254,7 @@ export async function compose(config: Config, log: Logger, env: Record<string, s
 
   const close = async () => {
     for (const s of senders.values()) s.close();
+    pool?.close();
     await db.close();
   };
   return {

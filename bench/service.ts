@@ -10,9 +10,8 @@ import { type AccountRow, listAccounts, upsertEnvAccount } from "../src/store/ac
 import { replaceRules } from "../src/store/rule_set.ts";
 import { parseRules } from "../src/domain/rules.ts";
 import { DEFAULT_RATE_LIMIT_POLICY, type RateLimitPolicy } from "../src/domain/rate_limit.ts";
-import { classify } from "../src/domain/classifier.ts";
 import { connectImap, type ImapConnection } from "../src/mail/imap_reader.ts";
-import { parseMessage } from "../src/mail/parse_message.ts";
+import { analyzeMessage } from "../src/mail/analyze.ts";
 import { createSmtpSender, type SmtpSender } from "../src/mail/smtp_sender.ts";
 import { connectIdleSession, startIdleWatcher } from "../src/mail/imap_idle.ts";
 import { collectAccount, type CollectDeps } from "../src/jobs/collect_account.ts";
@@ -99,11 +98,7 @@ export async function startBenchService(o: BenchServiceOptions): Promise<BenchSe
     log,
     connect: () => connectImap(imap),
     processPending: (accountId, arrived) =>
-      processPending(
-        { db, parse: parseMessage, classify, now, afterClassified },
-        accountId,
-        arrived,
-      ),
+      processPending({ db, analyze: analyzeMessage, now, afterClassified }, accountId, arrived),
   };
   let smtp: SmtpSender | null = null;
   const drain = () =>

@@ -63,6 +63,11 @@ export interface Config {
   secretKey: string | null;
   /** Messages per IMAP fetch and per commit while collecting. */
   collectBatch: number;
+  /**
+   * PARSE_WORKERS: threads that parse and classify beside the one talking to IMAP and the
+   * database; 0 parses on that thread; null (unset) lets the service choose from the CPU count.
+   */
+  parseWorkers: number | null;
   send: {
     /** How long a claimed outbox row may stay `sending` before it is taken as `unknown`. */
     leaseSeconds: number;
@@ -133,6 +138,9 @@ export function loadConfig(env: Env): ConfigResult {
     return n;
   };
   const collectBatch = whole("COLLECT_BATCH", 50, 1, 5000);
+  const parseWorkers = read("PARSE_WORKERS") === undefined
+    ? null
+    : whole("PARSE_WORKERS", 0, 0, 64);
   const send = {
     leaseSeconds: whole("SEND_LEASE_SECONDS", 300, 1, 86_400),
     retrySeconds: whole("SEND_RETRY_SECONDS", 60, 1, 86_400),
@@ -146,7 +154,7 @@ export function loadConfig(env: Env): ConfigResult {
   if (errors.length > 0) return { ok: false, errors };
   return {
     ok: true,
-    config: { runtime, account, secretKey, collectBatch, send, database, http },
+    config: { runtime, account, secretKey, collectBatch, parseWorkers, send, database, http },
   };
 }
 

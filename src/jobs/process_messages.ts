@@ -2,7 +2,7 @@ import type { Classification, ParsedEmail } from "../domain/email.ts";
 import type { Db, Queryable } from "../store/db.ts";
 import { type AuditEvent, recordEvents } from "../store/audit.ts";
 import { pendingMessages, saveParsed, saveParseFailure } from "../store/messages.ts";
-import type { ParseOutcome } from "../mail/parse_message.ts";
+import type { Analysis } from "../mail/analyze.ts";
 
 /** A stored message that has just been parsed and classified, inside the transaction saving it. */
 export interface ClassifiedMessage {
@@ -18,8 +18,11 @@ export interface ClassifiedMessage {
 
 export interface ProcessDeps {
   db: Db;
-  parse: (raw: Uint8Array) => Promise<ParseOutcome>;
-  classify: (email: ParsedEmail) => Classification;
+  /**
+   * Parses and classifies one raw message; never rejects. Messages of a batch are handed over
+   * together, so a pool of workers can take them side by side.
+   */
+  analyze: (raw: Uint8Array) => Promise<Analysis>;
   now: () => Date;
   /**
    * Runs in the same transaction that saves the classification, so that whatever it decides
@@ -89,21 +92,11 @@ async function* readBack(deps: ProcessDeps, accountId: number) {
   }
 }
 
-type ParsedBatch = Array<
-  { m: PendingMessage; outcome: ParseOutcome; classification: Classification | null }
->;
+type ParsedBatch = Array<{ m: PendingMessage } & Analysis>;
 
 async function parseBatch(deps: ProcessDeps, batch: PendingMessage[]): Promise<ParsedBatch> {
-  const results: ParsedBatch = [];
-  for (const m of batch) {
-    const outcome = await deps.parse(m.raw);
-    results.push({
-      m,
-      outcome,
-      classification: outcome.ok ? classifySafely(deps, outcome.email) : null,
-    });
-  }
-  return results;
+  const analyses = await Promise.all(batch.map((m) => deps.analyze(m.raw)));
+  return batch.map((m, i) => ({ m, ...analyses[i] }));
 }
 
 /**
@@ -157,20 +150,5 @@ async function saveBatch(
   for (const r of results) {
     if (r.outcome.ok) counts.parsed++;
     else counts.failed++;
-  }
-}
-
-// A classifier bug on one hostile message must not leave it pending forever: it is kept as
-// `direct` with confidence 0 and the error as evidence, for a person to see and correct.
-function classifySafely(deps: ProcessDeps, email: ParsedEmail): Classification {
-  try {
-    return deps.classify(email);
-  } catch (e) {
-    return {
-      kind: "direct",
-      original: null,
-      confidence: 0,
-      evidence: [`classifier error: ${e instanceof Error ? e.message : String(e)}`],
-    };
   }
 }

@@ -1,0 +1,77 @@
+import type { Analysis } from "./analyze.ts";
+
+/** Parsing and classifying on worker threads: `analyze` resolves in any order, never rejects. */
+export interface AnalyzePool {
+  analyze(raw: Uint8Array): Promise<Analysis>;
+  /** Ends the workers; analyses still in flight resolve as failures. */
+  close(): void;
+}
+
+interface Slot {
+  worker: Worker;
+  inFlight: Map<number, (a: Analysis) => void>;
+}
+
+const WORKER_URL = new URL("./analyze_worker.ts", import.meta.url);
+
+/**
+ * Starts `size` workers and hands each analysis to the least busy one. A worker that dies (a
+ * message that exhausts the parser) fails only the messages it held, which are kept as
+ * unparsed with the reason, and is replaced.
+ */
+export function startAnalyzePool(size: number): AnalyzePool {
+  let nextId = 1;
+  let closed = false;
+  const slots: Slot[] = [];
+
+  const failAll = (slot: Slot, error: string) => {
+    for (const resolve of slot.inFlight.values()) {
+      resolve({ outcome: { ok: false, error }, classification: null });
+    }
+    slot.inFlight.clear();
+  };
+
+  const spawn = (index: number) => {
+    const slot: Slot = {
+      worker: new Worker(WORKER_URL, { type: "module", name: `analyze-${index}` }),
+      inFlight: new Map(),
+    };
+    slot.worker.onmessage = (e: MessageEvent<{ id: number; analysis: Analysis }>) => {
+      const resolve = slot.inFlight.get(e.data.id);
+      slot.inFlight.delete(e.data.id);
+      resolve?.(e.data.analysis);
+    };
+    slot.worker.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      slot.worker.terminate();
+      failAll(slot, `the parser stopped on this message: ${e.message}`);
+      if (!closed) spawn(index);
+    };
+    slots[index] = slot;
+  };
+  for (let i = 0; i < Math.max(1, size); i++) spawn(i);
+
+  return {
+    analyze(raw) {
+      if (closed) {
+        return Promise.resolve({
+          outcome: { ok: false, error: "the parser pool is closed" },
+          classification: null,
+        });
+      }
+      const slot = slots.reduce((a, b) => (b.inFlight.size < a.inFlight.size ? b : a));
+      const id = nextId++;
+      return new Promise<Analysis>((resolve) => {
+        slot.inFlight.set(id, resolve);
+        slot.worker.postMessage({ id, raw });
+      });
+    },
+    close() {
+      closed = true;
+      for (const slot of slots) {
+        slot.worker.terminate();
+        failAll(slot, "the parser pool was closed");
+      }
+    },
+  };
+}
