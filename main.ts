@@ -18,15 +18,19 @@ import type { AccountContext } from "./src/domain/decide_reply.ts";
 import type { ConnectionTarget, ConnectionTestResult } from "./routes/deps.ts";
 import { firstStartHint, readOneLine, tokenCreate, userAdd } from "./src/cli/admin_commands.ts";
 import { readStats } from "./src/store/stats.ts";
+import { deleteIdleHealth, writeIdleHealth, writeProgress } from "./src/store/account_health.ts";
+import { throttleProgress } from "./src/jobs/collect_progress.ts";
+import { startIdleHealthReport } from "./src/jobs/idle_health_report.ts";
+import { createProgressReporter } from "./src/cli/progress_line.ts";
 import { connectImap, type ImapConnection } from "./src/mail/imap_reader.ts";
 import { parseMessage } from "./src/mail/parse_message.ts";
 import { analyzeMessage } from "./src/mail/analyze.ts";
 import { type AnalyzePool, startAnalyzePool } from "./src/mail/analyze_pool.ts";
 import { classify } from "./src/domain/classifier.ts";
-import type { CollectDeps } from "./src/jobs/collect_account.ts";
+import type { CollectDeps, CollectProgressEvent } from "./src/jobs/collect_account.ts";
 import { collectAll } from "./src/jobs/collect_all.ts";
 import { collectAccount } from "./src/jobs/collect_account.ts";
-import { startIdleWatch } from "./src/jobs/idle_watch.ts";
+import { type IdleWatchHandle, startIdleWatch } from "./src/jobs/idle_watch.ts";
 import { connectIdleSession, startIdleWatcher } from "./src/mail/imap_idle.ts";
 import { processPending } from "./src/jobs/process_messages.ts";
 import { replyStep } from "./src/jobs/reply_step.ts";
@@ -73,8 +77,14 @@ function killAt(step: string | undefined) {
 /**
  * Opens the database, applies migrations and wires the jobs. Exported for the tests that run the
  * service's own wiring in process (the deploy-mode cron handlers with a small budget).
+ * `onCollectProgress` is told of every collection's progress (the CLI's progress line).
  */
-export async function compose(config: Config, log: Logger, env: Record<string, string>) {
+export async function compose(
+  config: Config,
+  log: Logger,
+  env: Record<string, string>,
+  options: { onCollectProgress?: (p: CollectProgressEvent) => void } = {},
+) {
   const db = await openDatabase(config.database);
   await migrate(db, await readMigrations());
   const now = () => new Date();
@@ -126,6 +136,8 @@ export async function compose(config: Config, log: Logger, env: Record<string, s
       pass: await secrets.decrypt("imap_pass", stored.imapPassEnc),
     };
   };
+  // Shown by `stats` and the accounts page while a collection runs; its end deletes the row.
+  const saveProgress = throttleProgress((p) => writeProgress(db, p, now()), { now });
   // Parsing and classifying run on worker threads on a server (started on first use), on the
   // collecting thread in deploy mode or with PARSE_WORKERS=0.
   const workers = config.runtime.mode === "deploy"
@@ -139,6 +151,10 @@ export async function compose(config: Config, log: Logger, env: Record<string, s
     now,
     log,
     batchMessages: config.collectBatch,
+    onProgress: async (p) => {
+      options.onCollectProgress?.(p);
+      await saveProgress(p);
+    },
     connect: async (account) => connectImap(await imapLogin(account)),
     processPending: (accountId, arrived) =>
       processPending({ db, analyze, now, afterClassified }, accountId, arrived),
@@ -252,6 +268,18 @@ export async function compose(config: Config, log: Logger, env: Record<string, s
       log,
     }, await listAccounts(db));
 
+  /** Keeps this instance's IMAP IDLE state in the database for other processes to read. */
+  const reportIdleHealth = (watching: IdleWatchHandle) => {
+    const instance = `${Deno.hostname()}:${Deno.pid}`;
+    return startIdleHealthReport({
+      health: () => watching.health(),
+      write: (reports, at) => writeIdleHealth(db, instance, reports, at),
+      remove: () => deleteIdleHealth(db, instance),
+      now,
+      log,
+    });
+  };
+
   const close = async () => {
     for (const s of senders.values()) s.close();
     pool?.close();
@@ -261,6 +289,7 @@ export async function compose(config: Config, log: Logger, env: Record<string, s
     db,
     app,
     startWatching,
+    reportIdleHealth,
     collectOnce,
     sendOnce,
     importRules,
@@ -288,7 +317,15 @@ async function cli(args: string[]): Promise<number> {
   return await runCli(args, {
     openServices: async (): Promise<CliServices> => {
       const env = Deno.env.toObject();
-      const services = await compose(configOrExit(log, env), log, env);
+      // Progress goes to stderr: stdout carries only the JSON documents.
+      const progress = createProgressReporter({
+        tty: Deno.stderr.isTerminal(),
+        write: (text) => Deno.stderr.writeSync(new TextEncoder().encode(text)),
+        now: () => performance.now(),
+      });
+      const services = await compose(configOrExit(log, env), log, env, {
+        onCollectProgress: progress.update,
+      });
       const io = {
         readLine: () => readOneLine(Deno.stdin.readable),
         print: (doc: unknown) => console.log(JSON.stringify(doc)),
@@ -297,7 +334,8 @@ async function cli(args: string[]): Promise<number> {
       };
       return {
         ...services,
-        stats: () => readStats(services.db),
+        collectOnce: () => services.collectOnce().finally(() => progress.end()),
+        stats: () => readStats(services.db, new Date()),
         userAdd: (email) => userAdd(services.db, email, io),
         tokenCreate: (name) => tokenCreate(services.db, name, io),
       };
@@ -315,7 +353,11 @@ async function serve() {
   const env = Deno.env.toObject();
   const config = configOrExit(log, env);
   if (config.runtime.mode === "deploy") return serveOnDeploy(config, config.runtime, log, env);
-  const { db, app, collectOnce, sendOnce, startWatching, close } = await compose(config, log, env);
+  const { db, app, collectOnce, sendOnce, startWatching, reportIdleHealth, close } = await compose(
+    config,
+    log,
+    env,
+  );
   // Jobs in flight, so that SIGTERM lets them finish (a send holds its row until settled).
   const running = new Set<Promise<unknown>>();
   let stopping = false;
@@ -335,6 +377,7 @@ async function serve() {
   });
   // The minute cron stays the safety net under IMAP IDLE: nothing waits longer when IDLE is down.
   const watching = await startWatching();
+  const idleReport = reportIdleHealth(watching);
   Deno.cron(
     "collect mail",
     "* * * * *",
@@ -363,6 +406,7 @@ async function serve() {
   Deno.addSignalListener("SIGTERM", async () => {
     stopping = true;
     log.info("stopping: finishing the jobs in flight", { jobs: running.size });
+    await idleReport.stop();
     await watching.stop();
     await server.shutdown();
     await Promise.allSettled([...running]);

@@ -1,6 +1,7 @@
 /**
  * `/accounts`: the accounts with their health (last successful sync, last error, messages,
- * lag), add and edit (passwords encrypted at rest with SECRET_KEY and never shown back: the form
+ * lag, failures in a row, the IMAP IDLE state a running instance reports, and the progress of a
+ * collection under way, the table refreshing itself while one runs), add and edit (passwords encrypted at rest with SECRET_KEY and never shown back: the form
  * only says whether one is set), and "test connection" through the injected `testConnection`.
  */
 import { Hono } from "hono";
@@ -8,7 +9,7 @@ import type { Context } from "hono";
 import type { AppEnv } from "./app_env.ts";
 import { actorName } from "./app_env.ts";
 import type { AppDeps, ConnectionTarget } from "./deps.ts";
-import type { Dict } from "./i18n.ts";
+import { type Dict, fill } from "./i18n.ts";
 import { CsrfField, Problems } from "./layout.tsx";
 import { fmtDate, idParam, respond } from "./render.tsx";
 import { fullPageRedirect, wantsFragment } from "./htmx.ts";
@@ -22,6 +23,13 @@ import {
   updateAccount,
 } from "../src/store/accounts_admin.ts";
 import { recordEvent } from "../src/store/audit.ts";
+import {
+  type AccountHealth,
+  type CollectProgress,
+  healthOf,
+  type IdleStatus,
+  readAccountHealth,
+} from "../src/store/account_health.ts";
 import { createSecretBox, SecretKeyError } from "../src/auth/secret_box.ts";
 
 /** The form as typed; passwords are never put back into it. */
@@ -163,10 +171,80 @@ function lag(now: Date, a: AccountView): string {
   return s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`;
 }
 
-function AccountsTable(props: { t: Dict; rows: AccountView[]; now: Date; csrf: string }) {
-  const { t } = props;
+/** 100000 → "100 000": groups of three, the same in both languages. */
+export function groupDigits(n: number): string {
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, " ");
+}
+
+function idleStateLabel(t: Dict, state: string): string {
+  switch (state) {
+    case "idle":
+      return t.idleListening;
+    case "connecting":
+      return t.idleConnecting;
+    case "backoff":
+      return t.idleBackoff;
+    case "unsupported":
+      return t.idleUnsupported;
+    case "stopped":
+      return t.idleStopped;
+    default:
+      return state;
+  }
+}
+
+function IdleCell(props: { t: Dict; idle: IdleStatus | null }) {
+  const { t, idle } = props;
+  if (!idle) return <td class="idle-none">{t.idleNotReported}</td>;
   return (
-    <table class="list accounts">
+    <td class={`idle-${idle.state}`} hx-disable>
+      {idleStateLabel(t, idle.state)}
+      <div class="sub">
+        {fill(t.idleSinceOn, { at: fmtDate(idle.since), instance: idle.instance })}
+      </div>
+      {idle.consecutiveFailures > 0 && (
+        <div class="sub error">
+          {fill(t.idleFailures, { n: idle.consecutiveFailures })}
+          {idle.lastError ? `: ${idle.lastError}` : ""}
+        </div>
+      )}
+    </td>
+  );
+}
+
+function ProgressLine(props: { t: Dict; progress: CollectProgress }) {
+  const p = props.progress;
+  return (
+    <div class="sub progress" hx-disable>
+      <span class="nowrap">
+        {fill(props.t.collecting, {
+          mailbox: p.mailbox,
+          done: groupDigits(p.done),
+          total: groupDigits(p.total),
+        })}
+      </span>{" "}
+      <progress value={p.done} max={Math.max(1, p.total)}></progress>
+    </div>
+  );
+}
+
+function AccountsTable(
+  props: {
+    t: Dict;
+    rows: AccountView[];
+    health: Map<number, AccountHealth>;
+    now: Date;
+    csrf: string;
+  },
+) {
+  const { t } = props;
+  // While a collection runs, the table reloads itself every few seconds to show its progress.
+  const running = props.rows.some((a) => healthOf(props.health, a.id).progress !== null);
+  const poll = running
+    ? { "hx-get": "/accounts", "hx-trigger": "every 5s", "hx-swap": "outerHTML" }
+    : {};
+  return (
+    <table class="list accounts" id="accounts-table" {...poll}>
       <thead>
         <tr>
           <th>{t.name}</th>
@@ -175,32 +253,42 @@ function AccountsTable(props: { t: Dict; rows: AccountView[]; now: Date; csrf: s
           <th>{t.status}</th>
           <th>{t.lastSync}</th>
           <th>{t.lag}</th>
+          <th>{t.idleColumn}</th>
+          <th>{t.failuresInARow}</th>
           <th>{t.lastErrorAt}</th>
           <th>{t.messages}</th>
           <th>{t.actions}</th>
         </tr>
       </thead>
       <tbody>
-        {props.rows.map((a) => (
-          <tr id={`account-${a.id}`}>
-            <td>
-              <a href={`/accounts/${a.id}`}>{a.name}</a>
-              {a.source === "env" && <div class="sub">env</div>}
-            </td>
-            <td>{a.address}</td>
-            <td>{a.imapUser}@{a.imapHost}:{a.imapPort}</td>
-            <td>{a.enabled ? t.enabled : t.disabled}</td>
-            <td class="nowrap">{a.lastSyncAt ? fmtDate(a.lastSyncAt) : t.never}</td>
-            <td>{lag(props.now, a)}</td>
-            <td class="error" hx-disable>
-              {a.lastError ? `${fmtDate(a.lastErrorAt)}: ${a.lastError}` : ""}
-            </td>
-            <td>{a.messages}</td>
-            <td>
-              <TestButton t={t} id={a.id} csrf={props.csrf} />
-            </td>
-          </tr>
-        ))}
+        {props.rows.map((a) => {
+          const health = healthOf(props.health, a.id);
+          return (
+            <tr id={`account-${a.id}`}>
+              <td>
+                <a href={`/accounts/${a.id}`}>{a.name}</a>
+                {a.source === "env" && <div class="sub">env</div>}
+              </td>
+              <td>{a.address}</td>
+              <td>{a.imapUser}@{a.imapHost}:{a.imapPort}</td>
+              <td>{a.enabled ? t.enabled : t.disabled}</td>
+              <td>
+                <span class="nowrap">{a.lastSyncAt ? fmtDate(a.lastSyncAt) : t.never}</span>
+                {health.progress && <ProgressLine t={t} progress={health.progress} />}
+              </td>
+              <td>{lag(props.now, a)}</td>
+              <IdleCell t={t} idle={health.idle} />
+              <td>{a.consecutiveFailures}</td>
+              <td class="error" hx-disable>
+                {a.lastError ? `${fmtDate(a.lastErrorAt)}: ${a.lastError}` : ""}
+              </td>
+              <td>{a.messages}</td>
+              <td>
+                <TestButton t={t} id={a.id} csrf={props.csrf} />
+              </td>
+            </tr>
+          );
+        })}
       </tbody>
     </table>
   );
@@ -310,11 +398,13 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.get("/accounts", async (c) => {
     const t = c.get("t");
+    const now = deps.now();
     const table = (
       <AccountsTable
         t={t}
         rows={await listAccountViews(deps.db)}
-        now={deps.now()}
+        health={await readAccountHealth(deps.db, now)}
+        now={now}
         csrf={c.get("csrfToken")}
       />
     );

@@ -45,6 +45,13 @@ import {
 import { loadRules } from "../src/store/rule_set.ts";
 import { type AccountView, getAccountView, listAccountViews } from "../src/store/accounts_admin.ts";
 import { readStats } from "../src/store/stats.ts";
+import {
+  type AccountHealth,
+  healthOf,
+  idleStatusJson,
+  progressJson,
+  readAccountHealth,
+} from "../src/store/account_health.ts";
 import { recordEvent } from "../src/store/audit.ts";
 import { readRuleInput } from "../src/admin/rule_input.ts";
 import { type DryRunItem, dryRunRule, previewRule } from "../src/admin/rule_simulation.ts";
@@ -183,8 +190,11 @@ function ruleJson(r: RuleRow) {
   };
 }
 
-/** An account without any secret: only whether each password is set. */
-export function accountJson(a: AccountView, now: Date) {
+/**
+ * An account without any secret: only whether each password is set. `health` adds the IMAP IDLE
+ * state a running instance reports and the collection under way.
+ */
+export function accountJson(a: AccountView, now: Date, health: AccountHealth) {
   return {
     id: a.id,
     name: a.name,
@@ -218,6 +228,9 @@ export function accountJson(a: AccountView, now: Date) {
       lag_seconds: a.lastSyncAt
         ? Math.max(0, Math.round((now.getTime() - a.lastSyncAt.getTime()) / 1000))
         : null,
+      consecutive_failures: a.consecutiveFailures,
+      idle: health.idle && idleStatusJson(health.idle),
+      progress: health.progress && progressJson(health.progress),
     },
   };
 }
@@ -507,12 +520,21 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
   // --- accounts and stats ---------------------------------------------------------------------
   api.get("/accounts", async (c) => {
     const now = deps.now();
-    return c.json({ data: (await listAccountViews(deps.db)).map((a) => accountJson(a, now)) });
+    const health = await readAccountHealth(deps.db, now);
+    return c.json({
+      data: (await listAccountViews(deps.db)).map((a) =>
+        accountJson(a, now, healthOf(health, a.id))
+      ),
+    });
   });
 
   api.get("/accounts/:id", async (c) => {
     const a = await getAccountView(deps.db, idParam(c.req.param("id")) ?? 0);
-    return a ? c.json({ data: accountJson(a, deps.now()) }) : notFound(c, "account");
+    if (!a) return notFound(c, "account");
+    const now = deps.now();
+    return c.json({
+      data: accountJson(a, now, healthOf(await readAccountHealth(deps.db, now), a.id)),
+    });
   });
 
   api.post("/accounts/:id/test", async (c) => {
@@ -528,7 +550,7 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
     return c.json({ data: result });
   });
 
-  api.get("/stats", async (c) => c.json({ data: await readStats(deps.db) }));
+  api.get("/stats", async (c) => c.json({ data: await readStats(deps.db, deps.now()) }));
 
   api.notFound((c) => apiError(c, 404, "not_found", "no such endpoint"));
   return api;

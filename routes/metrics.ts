@@ -1,7 +1,8 @@
 /**
  * `/metrics` in the Prometheus text exposition format (version 0.0.4), behind an API token:
  * messages collected, parse failures, outbox by status, send failures, suppressions by reason,
- * and the age of each account's last successful sync.
+ * and per account: the age of its last successful sync, whether IMAP IDLE listens, failures in
+ * a row, and what a collection under way has left to store.
  */
 import { Hono } from "hono";
 import type { AppEnv } from "./app_env.ts";
@@ -12,6 +13,8 @@ import { type MetricsSnapshot, readMetrics } from "../src/store/metrics.ts";
 function label(value: string): string {
   return value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
 }
+
+type Account = MetricsSnapshot["accounts"][number];
 
 /** Renders a snapshot as exposition text. */
 export function renderMetrics(m: MetricsSnapshot, now: Date): string {
@@ -56,17 +59,43 @@ export function renderMetrics(m: MetricsSnapshot, now: Date): string {
       a.lastSyncAt ? Math.max(0, Math.round((now.getTime() - a.lastSyncAt.getTime()) / 1000)) : -1,
     ]),
   );
+  const perAccount = (name: string, help: string, value: (a: Account) => number) =>
+    metric(
+      name,
+      "gauge",
+      help,
+      m.accounts.map((a) => [`{account="${label(a.name)}"}`, value(a)]),
+    );
+  perAccount(
+    "carteiro_account_idle_up",
+    "1 when a running instance reported in the last two minutes that IMAP IDLE listens, else 0.",
+    (a) => (a.idleUp ? 1 : 0),
+  );
+  perAccount(
+    "carteiro_account_collect_consecutive_failures",
+    "Collections of the account that failed in a row.",
+    (a) => a.consecutiveFailures,
+  );
+  perAccount(
+    "carteiro_account_idle_consecutive_failures",
+    "IMAP IDLE sessions that failed in a row (the most any running instance reports).",
+    (a) => a.idleConsecutiveFailures,
+  );
+  perAccount(
+    "carteiro_account_sync_remaining_messages",
+    "Messages the collection under way has still to store (0 when none runs).",
+    (a) => a.syncRemaining,
+  );
   return out.join("\n") + "\n";
 }
 
 export function metricsRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.get(
-    "/metrics",
-    async (c) =>
-      c.body(renderMetrics(await readMetrics(deps.db), deps.now()), 200, {
-        "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
-      }),
-  );
+  app.get("/metrics", async (c) => {
+    const now = deps.now();
+    return c.body(renderMetrics(await readMetrics(deps.db, now), now), 200, {
+      "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
+    });
+  });
   return app;
 }

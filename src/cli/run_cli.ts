@@ -34,9 +34,9 @@ export interface CliDeps {
 export const USAGE = `usage: deno task cli <command>
 
 commands:
-  collect --once     collect every account once; prints a JSON summary
+  collect --once     collect every account once; prints a JSON summary (progress on stderr)
   send --once        drains the outbox once; prints a JSON summary
-  stats              prints message and outbox counts and accounts as JSON
+  stats              prints message and outbox counts and accounts with their health as JSON
   rules import FILE  replaces the rules with those of a JSON file (all refused if one is invalid)
   rules export       prints the rules as one JSON array
   user add EMAIL     creates an admin user (password read from stdin, one line)

@@ -33,6 +33,23 @@ export interface CollectDeps {
    * committed stays, and the next run resumes from the high-water mark.
    */
   shouldStop?: () => boolean;
+  /**
+   * Told how far the collection of a mailbox is: once before its first batch (`done` 0) when
+   * there is anything to fetch, then after each stored batch. Awaited, so keep it quick.
+   */
+  onProgress?: (p: CollectProgressEvent) => void | Promise<void>;
+}
+
+/**
+ * `done` of the `total` messages this run listed in `mailbox` are committed (a message expunged
+ * between the listing and the fetch counts as done: the high-water mark passed it).
+ */
+export interface CollectProgressEvent {
+  accountId: number;
+  account: string;
+  mailbox: string;
+  done: number;
+  total: number;
 }
 
 /** What one collection run of one account did; printed by `collect --once`. */
@@ -138,6 +155,16 @@ async function collectMailbox(
   const listed = await reader.listAfter(state.lastUid);
   let lastUid = state.lastUid;
   const plan = batches(listed, deps.batchMessages ?? 200, deps.batchBytes ?? 16 << 20);
+  let done = 0;
+  const progress = () =>
+    deps.onProgress?.({
+      accountId: account.id,
+      account: account.name,
+      mailbox,
+      done,
+      total: listed.length,
+    });
+  if (listed.length > 0) await progress();
   // The next batch is fetched while this one is stored and parsed (at most two in memory).
   const fetchBatch = async (batch: typeof listed) => {
     const out: Array<RawMessage & { sha256: string }> = [];
@@ -175,6 +202,8 @@ async function collectMailbox(
       });
       for (const o of stored.outcomes) summary[o.outcome]++;
       lastUid = batchEnd;
+      done += plan[i].length;
+      await progress();
       yield stored.kept;
     }
   }

@@ -81,21 +81,27 @@ export async function listAccounts(q: Queryable): Promise<AccountRow[]> {
   return (await q.query(`SELECT ${COLUMNS} FROM accounts ORDER BY id`)).map(toAccount);
 }
 
-/** Records the outcome of a collection run on the account. */
+/**
+ * Records the outcome of a collection run on the account: a success resets the count of failures
+ * in a row, an error adds one. Either way the run is over, so its progress row goes with it.
+ */
 export async function recordSyncOutcome(
   q: Queryable,
   accountId: number,
   at: Date,
   error: string | null,
 ): Promise<void> {
+  const ended = "WITH ended AS (DELETE FROM collect_progress WHERE account_id = $1)";
   if (error === null) {
     await q.query(
-      "UPDATE accounts SET last_sync_at = $2::timestamptz, last_error = NULL WHERE id = $1",
+      `${ended} UPDATE accounts SET last_sync_at = $2::timestamptz, last_error = NULL,
+         consecutive_failures = 0 WHERE id = $1`,
       [accountId, at.toISOString()],
     );
   } else {
     await q.query(
-      "UPDATE accounts SET last_error = $2, last_error_at = $3::timestamptz WHERE id = $1",
+      `${ended} UPDATE accounts SET last_error = $2, last_error_at = $3::timestamptz,
+         consecutive_failures = consecutive_failures + 1 WHERE id = $1`,
       [accountId, error, at.toISOString()],
     );
   }

@@ -26,6 +26,8 @@ export interface AccountView {
   lastSyncAt: Date | null;
   lastError: string | null;
   lastErrorAt: Date | null;
+  /** Collections that failed in a row (0 after a success). */
+  consecutiveFailures: number;
   messages: number;
 }
 
@@ -51,7 +53,7 @@ export interface AccountInput {
 const VIEW = `a.id, a.name, a.address, a.display_name, a.source, a.enabled, a.imap_host,
   a.imap_port, a.imap_tls, a.imap_user, a.mailboxes, a.imap_pass_enc IS NOT NULL AS imap_pass_set,
   a.smtp_host, a.smtp_port, a.smtp_tls, a.smtp_user, a.smtp_pass_enc IS NOT NULL AS smtp_pass_set,
-  a.connected_at, a.last_sync_at, a.last_error, a.last_error_at,
+  a.connected_at, a.last_sync_at, a.last_error, a.last_error_at, a.consecutive_failures,
   (SELECT count(*)::int FROM messages m WHERE m.account_id = a.id) AS messages`;
 
 function toView(r: Record<string, unknown>): AccountView {
@@ -77,6 +79,7 @@ function toView(r: Record<string, unknown>): AccountView {
     lastSyncAt: (r.last_sync_at as Date | null) ?? null,
     lastError: (r.last_error as string | null) ?? null,
     lastErrorAt: (r.last_error_at as Date | null) ?? null,
+    consecutiveFailures: r.consecutive_failures as number,
     messages: r.messages as number,
   };
 }

@@ -1,5 +1,6 @@
 import type { Queryable } from "./db.ts";
 import { outboxCounts, type OutboxStatus } from "./outbox.ts";
+import { healthOf, readAccountHealth } from "./account_health.ts";
 
 /** The numbers `/metrics` exposes. Counters are totals since the database began. */
 export interface MetricsSnapshot {
@@ -10,11 +11,24 @@ export interface MetricsSnapshot {
   /** Send attempts that failed (temporarily or for good), from the audit log. */
   sendFailures: { retry: number; failed: number; unknown: number };
   suppressionsByReason: Record<string, number>;
-  accounts: Array<{ id: number; name: string; enabled: boolean; lastSyncAt: Date | null }>;
+  accounts: Array<{
+    id: number;
+    name: string;
+    enabled: boolean;
+    lastSyncAt: Date | null;
+    /** Collections that failed in a row. */
+    consecutiveFailures: number;
+    /** A running instance reported, less than two minutes ago, that it listens with IDLE. */
+    idleUp: boolean;
+    /** IDLE sessions failed in a row: the most any fresh report says (0 without one). */
+    idleConsecutiveFailures: number;
+    /** Messages the collection under way has still to store (0 when none runs). */
+    syncRemaining: number;
+  }>;
 }
 
-/** Reads every metric in a few aggregate queries. */
-export async function readMetrics(q: Queryable): Promise<MetricsSnapshot> {
+/** Reads every metric in a few aggregate queries; account health as of `now`. */
+export async function readMetrics(q: Queryable, now: Date): Promise<MetricsSnapshot> {
   const [m] = await q.query<Record<string, number>>(
     `SELECT count(*)::int AS total,
        count(*) FILTER (WHERE parse_status = 'failed')::int AS failed,
@@ -31,8 +45,9 @@ export async function readMetrics(q: Queryable): Promise<MetricsSnapshot> {
      WHERE outcome = 'suppressed' GROUP BY 1 ORDER BY 1`,
   );
   const accounts = await q.query<Record<string, unknown>>(
-    "SELECT id, name, enabled, last_sync_at FROM accounts ORDER BY id",
+    "SELECT id, name, enabled, last_sync_at, consecutive_failures FROM accounts ORDER BY id",
   );
+  const health = await readAccountHealth(q, now);
   const send = (e: string) => sends.find((s) => s.event === e)?.n ?? 0;
   return {
     messagesCollected: m.total,
@@ -45,11 +60,18 @@ export async function readMetrics(q: Queryable): Promise<MetricsSnapshot> {
       unknown: send("send_unknown"),
     },
     suppressionsByReason: Object.fromEntries(reasons.map((r) => [r.reason, r.n])),
-    accounts: accounts.map((a) => ({
-      id: a.id as number,
-      name: a.name as string,
-      enabled: a.enabled as boolean,
-      lastSyncAt: (a.last_sync_at as Date | null) ?? null,
-    })),
+    accounts: accounts.map((a) => {
+      const h = healthOf(health, a.id as number);
+      return {
+        id: a.id as number,
+        name: a.name as string,
+        enabled: a.enabled as boolean,
+        lastSyncAt: (a.last_sync_at as Date | null) ?? null,
+        consecutiveFailures: a.consecutive_failures as number,
+        idleUp: h.idleReports.some((r) => r.state === "idle"),
+        idleConsecutiveFailures: Math.max(0, ...h.idleReports.map((r) => r.consecutiveFailures)),
+        syncRemaining: h.progress ? Math.max(0, h.progress.total - h.progress.done) : 0,
+      };
+    }),
   };
 }

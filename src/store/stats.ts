@@ -1,5 +1,6 @@
 import type { Queryable } from "./db.ts";
 import { outboxCounts, type OutboxStatus } from "./outbox.ts";
+import { healthOf, idleStatusJson, progressJson, readAccountHealth } from "./account_health.ts";
 
 /** The counts `cli stats` prints and the health endpoints read. */
 export interface Stats {
@@ -20,11 +21,22 @@ export interface Stats {
     mailboxes: Array<
       { mailbox: string; uidvalidity: number; last_uid: number; rescanning: boolean }
     >;
+    /** Seconds since the last successful sync; null when there was none. */
+    lag_seconds: number | null;
+    /** Collections that failed in a row (0 after a success). */
+    consecutive_failures: number;
+    /** The IMAP IDLE watcher as a running instance reports it; null when none does. */
+    idle: ReturnType<typeof idleStatusJson> | null;
+    /** The collection under way; null when none is. */
+    progress: ReturnType<typeof progressJson> | null;
   }>;
 }
 
-/** Reads message counts overall and per account, with each mailbox's sync position. */
-export async function readStats(q: Queryable): Promise<Stats> {
+/**
+ * Reads message counts overall and per account, with each mailbox's sync position and the
+ * account's health as of `now`.
+ */
+export async function readStats(q: Queryable, now: Date): Promise<Stats> {
   const [totals] = await q.query<Record<string, number>>(
     `SELECT count(*)::int AS messages,
        count(*) FILTER (WHERE kind = 'forwarded')::int AS forwarded,
@@ -35,6 +47,7 @@ export async function readStats(q: Queryable): Promise<Stats> {
   );
   const accounts = await q.query<Record<string, unknown>>(
     `SELECT a.id, a.name, a.address, a.enabled, a.last_sync_at, a.last_error,
+       a.consecutive_failures,
        (SELECT count(*)::int FROM messages m WHERE m.account_id = a.id) AS messages
      FROM accounts a ORDER BY a.id`,
   );
@@ -42,6 +55,7 @@ export async function readStats(q: Queryable): Promise<Stats> {
     `SELECT account_id, mailbox, uidvalidity, last_uid, rescanning FROM mailbox_state
      ORDER BY account_id, mailbox`,
   );
+  const health = await readAccountHealth(q, now);
   return {
     messages: totals.messages,
     forwarded: totals.forwarded,
@@ -49,20 +63,30 @@ export async function readStats(q: Queryable): Promise<Stats> {
     unparsed: totals.unparsed,
     pending: totals.pending,
     outbox: await outboxCounts(q),
-    accounts: accounts.map((a) => ({
-      id: a.id as number,
-      name: a.name as string,
-      address: a.address as string,
-      enabled: a.enabled as boolean,
-      messages: a.messages as number,
-      last_sync_at: (a.last_sync_at as Date | null)?.toISOString() ?? null,
-      last_error: (a.last_error as string | null) ?? null,
-      mailboxes: boxes.filter((b) => b.account_id === a.id).map((b) => ({
-        mailbox: b.mailbox as string,
-        uidvalidity: Number(b.uidvalidity),
-        last_uid: Number(b.last_uid),
-        rescanning: b.rescanning as boolean,
-      })),
-    })),
+    accounts: accounts.map((a) => {
+      const h = healthOf(health, a.id as number);
+      const lastSync = (a.last_sync_at as Date | null) ?? null;
+      return {
+        id: a.id as number,
+        name: a.name as string,
+        address: a.address as string,
+        enabled: a.enabled as boolean,
+        messages: a.messages as number,
+        last_sync_at: (a.last_sync_at as Date | null)?.toISOString() ?? null,
+        last_error: (a.last_error as string | null) ?? null,
+        mailboxes: boxes.filter((b) => b.account_id === a.id).map((b) => ({
+          mailbox: b.mailbox as string,
+          uidvalidity: Number(b.uidvalidity),
+          last_uid: Number(b.last_uid),
+          rescanning: b.rescanning as boolean,
+        })),
+        lag_seconds: lastSync
+          ? Math.max(0, Math.round((now.getTime() - lastSync.getTime()) / 1000))
+          : null,
+        consecutive_failures: a.consecutive_failures as number,
+        idle: h.idle && idleStatusJson(h.idle),
+        progress: h.progress && progressJson(h.progress),
+      };
+    }),
   };
 }

@@ -2,6 +2,8 @@
 import assert from "node:assert/strict";
 import { harness } from "./support.ts";
 import { createApp } from "../../routes/app.ts";
+import { recordSyncOutcome } from "../../src/store/accounts.ts";
+import { writeIdleHealth, writeProgress } from "../../src/store/account_health.ts";
 
 const HX = { "HX-Request": "true" };
 const IMAP_PASS = "imap-Secret-Passw0rd!";
@@ -170,6 +172,92 @@ Deno.test("account health: last sync, last error, messages and lag", async () =>
     assert.match(html, /2026-03-10 11:55 UTC/);
     assert.match(html, /5 min/);
     assert.match(html, /IMAP login failed/);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("account health: IMAP IDLE state, failures in a row and a collection's progress, page and API", async () => {
+  const h = await harness();
+  try {
+    const [{ id }] = await h.db.query<{ id: number }>("SELECT id FROM accounts");
+    const now = h.clock.now;
+    const ago = (ms: number) => new Date(now.getTime() - ms);
+    await recordSyncOutcome(h.db, id, ago(120_000), null);
+    await recordSyncOutcome(h.db, id, ago(60_000), "IMAP login failed");
+    await recordSyncOutcome(h.db, id, ago(30_000), "IMAP login failed");
+    await writeIdleHealth(h.db, "web1:4242", [{
+      accountId: id,
+      state: "idle",
+      mailbox: "INBOX",
+      since: new Date("2026-03-10T11:40:00Z"),
+      lastEventAt: ago(5_000),
+      consecutiveFailures: 0,
+      lastError: null,
+      lastErrorAt: null,
+    }], ago(10_000));
+    await writeProgress(
+      h.db,
+      { accountId: id, mailbox: "INBOX", done: 12_000, total: 100_000 },
+      now,
+    );
+    await h.login();
+
+    const pt = await (await h.request("/accounts")).text();
+    assert.match(pt, /escutando/);
+    assert.match(pt, /desde 2026-03-10 11:40 UTC, em web1:4242/);
+    assert.match(pt, /Coletando INBOX: 12 000 \/ 100 000/);
+    assert.match(pt, /<progress value="12000" max="100000">/);
+    assert.match(pt, /<td>2<\/td>/, "two failures in a row");
+    // While a collection runs the table refreshes itself, as a fragment.
+    assert.match(pt, /<table[^>]*hx-get="\/accounts"[^>]*hx-trigger="every 5s"/);
+    const fragment = await h.request("/accounts", { headers: HX });
+    const table = await fragment.text();
+    assert.match(table, /^<table class="list accounts" id="accounts-table"/);
+    assert.match(table, /12 000 \/ 100 000/);
+    h.jar.set("carteiro_lang", "en");
+    const en = await (await h.request("/accounts")).text();
+    assert.match(en, /listening/);
+    assert.match(en, /since 2026-03-10 11:40 UTC, on web1:4242/);
+    assert.match(en, /Collecting INBOX: 12 000 \/ 100 000/);
+
+    const token = await h.apiToken();
+    const api = async (path: string) =>
+      await (await h.app.request(`http://localhost${path}`, {
+        headers: { Authorization: `Bearer ${token}` },
+      })).json();
+    const one = (await api(`/api/v1/accounts/${id}`)).data.health;
+    const listed = (await api("/api/v1/accounts")).data[0].health;
+    assert.deepEqual(one, listed);
+    assert.equal(one.last_error, "IMAP login failed", "the old keys stay");
+    assert.equal(one.lag_seconds, 120);
+    assert.equal(one.consecutive_failures, 2);
+    assert.deepEqual(one.idle, {
+      state: "idle",
+      instance: "web1:4242",
+      mailbox: "INBOX",
+      since: "2026-03-10T11:40:00.000Z",
+      last_event_at: ago(5_000).toISOString(),
+      consecutive_failures: 0,
+      last_error: null,
+      updated_at: ago(10_000).toISOString(),
+    });
+    assert.deepEqual(one.progress, {
+      mailbox: "INBOX",
+      done: 12_000,
+      total: 100_000,
+      started_at: now.toISOString(),
+      updated_at: now.toISOString(),
+    });
+
+    // The instance went quiet three minutes ago and the collection ended: nothing is claimed.
+    h.clock.now = new Date(now.getTime() + 170_000);
+    await recordSyncOutcome(h.db, id, h.clock.now, null);
+    const later = await (await h.request("/accounts")).text();
+    assert.match(later, /not reported/);
+    assert.doesNotMatch(later, /listening|Collecting|hx-trigger/);
+    const after = (await api(`/api/v1/accounts/${id}`)).data.health;
+    assert.deepEqual([after.idle, after.progress, after.consecutive_failures], [null, null, 0]);
   } finally {
     await h.close();
   }

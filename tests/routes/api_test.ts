@@ -1,6 +1,7 @@
 /** `/api/v1` and `/metrics`: Bearer tokens, JSON shapes, stable error codes. */
 import assert from "node:assert/strict";
 import { eml, type Harness, harness, outboxIdOf, seedMessage } from "./support.ts";
+import { writeIdleHealth, writeProgress } from "../../src/store/account_health.ts";
 
 async function call(h: Harness, token: string | null, path: string, init: RequestInit = {}) {
   const headers = new Headers(init.headers);
@@ -276,9 +277,33 @@ Deno.test("API stats and /metrics in Prometheus text", async () => {
     await h.db.query(`UPDATE accounts SET last_sync_at = $1::timestamptz`, [
       new Date(h.clock.now.getTime() - 90_000).toISOString(),
     ]);
+    const [{ id }] = await h.db.query<{ id: number }>("SELECT id FROM accounts");
+    await h.db.query("UPDATE accounts SET consecutive_failures = 1");
+    const idle = (instance: string, state: string, failures: number) =>
+      writeIdleHealth(h.db, instance, [{
+        accountId: id,
+        state,
+        mailbox: "INBOX",
+        since: h.clock.now,
+        lastEventAt: null,
+        consecutiveFailures: failures,
+        lastError: failures ? "connection refused" : null,
+        lastErrorAt: null,
+      }], h.clock.now);
+    // One instance listens, another keeps failing: up, and its failures are not hidden.
+    await idle("web1:1", "idle", 0);
+    await idle("web2:1", "backoff", 3);
+    await writeProgress(
+      h.db,
+      { accountId: id, mailbox: "INBOX", done: 12_000, total: 100_000 },
+      h.clock.now,
+    );
     const token = await h.apiToken();
     const stats = await (await call(h, token, "/api/v1/stats")).json();
     assert.equal(stats.data.messages, 3);
+    assert.equal(stats.data.accounts[0].lag_seconds, 90);
+    assert.equal(stats.data.accounts[0].idle.instance, "web1:1");
+    assert.equal(stats.data.accounts[0].progress.done, 12_000);
     assert.equal(stats.data.outbox.unknown, 1);
     const metrics = await call(h, token, "/metrics");
     assert.equal(metrics.status, 200);
@@ -293,6 +318,10 @@ Deno.test("API stats and /metrics in Prometheus text", async () => {
         'carteiro_replies_suppressed_total{reason="list"} 1',
         'carteiro_account_last_sync_age_seconds{account="atendimento"} 90',
         'carteiro_send_failures_total{outcome="failed"} 0',
+        'carteiro_account_idle_up{account="atendimento"} 1',
+        'carteiro_account_collect_consecutive_failures{account="atendimento"} 1',
+        'carteiro_account_idle_consecutive_failures{account="atendimento"} 3',
+        'carteiro_account_sync_remaining_messages{account="atendimento"} 88000',
       ]
     ) {
       assert.ok(text.split("\n").includes(line), `missing "${line}" in\n${text}`);
@@ -301,6 +330,13 @@ Deno.test("API stats and /metrics in Prometheus text", async () => {
     const accounts = await (await call(h, token, "/api/v1/accounts")).json();
     assert.equal(accounts.data[0].health.lag_seconds, 90);
     assert.equal(accounts.data[0].imap.password_set, false);
+    // Three minutes later neither instance has reported again: IDLE is not claimed to be up.
+    h.clock.now = new Date(h.clock.now.getTime() + 180_000);
+    const stale = await (await call(h, token, "/metrics")).text();
+    assert.ok(stale.includes('carteiro_account_idle_up{account="atendimento"} 0\n'), stale);
+    assert.ok(
+      stale.includes('carteiro_account_idle_consecutive_failures{account="atendimento"} 0\n'),
+    );
   } finally {
     await h.close();
   }

@@ -165,7 +165,7 @@ storeTest("text with NUL characters is stored without them; stats count by kind"
   assert.equal(row.subject, "subject");
   assert.equal(row.text_body, "text");
   assert.deepEqual(row.headers, { "x-nul": ["ab"] });
-  const stats = await readStats(db);
+  const stats = await readStats(db, AT);
   assert.deepEqual(
     { m: stats.messages, f: stats.forwarded, d: stats.direct, u: stats.unparsed },
     { m: 1, f: 1, d: 0, u: 0 },
