@@ -14,6 +14,10 @@ interface Slot {
 
 const WORKER_URL = new URL("./analyze_worker.ts", import.meta.url);
 
+// Messages a worker holds at once: enough to keep it busy, few enough that its memory stays
+// that of a couple of messages; the rest wait here, in order.
+const PER_WORKER = 2;
+
 /**
  * Starts `size` workers and hands each analysis to the least busy one. A worker that dies (a
  * message that exhausts the parser) fails only the messages it held, which are kept as
@@ -23,6 +27,18 @@ export function startAnalyzePool(size: number): AnalyzePool {
   let nextId = 1;
   let closed = false;
   const slots: Slot[] = [];
+  const waiting: Array<{ raw: Uint8Array; resolve: (a: Analysis) => void }> = [];
+
+  const dispatch = () => {
+    while (waiting.length > 0) {
+      const slot = slots.reduce((a, b) => (b.inFlight.size < a.inFlight.size ? b : a));
+      if (slot.inFlight.size >= PER_WORKER) return;
+      const { raw, resolve } = waiting.shift()!;
+      const id = nextId++;
+      slot.inFlight.set(id, resolve);
+      slot.worker.postMessage({ id, raw });
+    }
+  };
 
   const failAll = (slot: Slot, error: string) => {
     for (const resolve of slot.inFlight.values()) {
@@ -40,12 +56,16 @@ export function startAnalyzePool(size: number): AnalyzePool {
       const resolve = slot.inFlight.get(e.data.id);
       slot.inFlight.delete(e.data.id);
       resolve?.(e.data.analysis);
+      dispatch();
     };
     slot.worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
       slot.worker.terminate();
       failAll(slot, `the parser stopped on this message: ${e.message}`);
-      if (!closed) spawn(index);
+      if (!closed) {
+        spawn(index);
+        dispatch();
+      }
     };
     slots[index] = slot;
   };
@@ -59,11 +79,9 @@ export function startAnalyzePool(size: number): AnalyzePool {
           classification: null,
         });
       }
-      const slot = slots.reduce((a, b) => (b.inFlight.size < a.inFlight.size ? b : a));
-      const id = nextId++;
       return new Promise<Analysis>((resolve) => {
-        slot.inFlight.set(id, resolve);
-        slot.worker.postMessage({ id, raw });
+        waiting.push({ raw, resolve });
+        dispatch();
       });
     },
     close() {
@@ -71,6 +89,12 @@ export function startAnalyzePool(size: number): AnalyzePool {
       for (const slot of slots) {
         slot.worker.terminate();
         failAll(slot, "the parser pool was closed");
+      }
+      for (const { resolve } of waiting.splice(0)) {
+        resolve({
+          outcome: { ok: false, error: "the parser pool was closed" },
+          classification: null,
+        });
       }
     },
   };
