@@ -33,7 +33,7 @@ import { collectAccount } from "./src/jobs/collect_account.ts";
 import { type IdleWatchHandle, startIdleWatch } from "./src/jobs/idle_watch.ts";
 import { connectIdleSession, startIdleWatcher } from "./src/mail/imap_idle.ts";
 import { processPending } from "./src/jobs/process_messages.ts";
-import { replyStep } from "./src/jobs/reply_step.ts";
+import { replyBatchStep, replyStep } from "./src/jobs/reply_step.ts";
 import { DEFAULT_RATE_LIMIT_POLICY } from "./src/domain/rate_limit.ts";
 import { exportRules, parseRules } from "./src/domain/rules.ts";
 import { loadRules, replaceRules } from "./src/store/rule_set.ts";
@@ -113,12 +113,14 @@ export async function compose(
     };
   };
   const ownAddresses = async (q: Queryable) => (await listAccounts(q)).map((a) => a.address);
-  const afterClassified = replyStep({
+  const replyDeps = {
     policy: DEFAULT_RATE_LIMIT_POLICY,
     sendDeadlineMs: config.send.deadlineHours * 3_600_000,
     accountContext,
     ownAddresses,
-  });
+  };
+  const afterClassified = replyBatchStep(replyDeps);
+  const replyOne = replyStep(replyDeps);
 
   /** An account's IMAP login: the environment's, or the stored one decrypted with SECRET_KEY. */
   const imapLogin = async (account: AccountRow): Promise<ImapConnection> => {
@@ -156,6 +158,7 @@ export async function compose(
       await saveProgress(p);
     },
     connect: async (account) => connectImap(await imapLogin(account)),
+    analyze,
     processPending: (accountId, arrived) =>
       processPending({ db, analyze, now, afterClassified }, accountId, arrived),
   };
@@ -250,7 +253,7 @@ export async function compose(
     ownAddresses: () => ownAddresses(db),
     testConnection,
     rerunRules: (tx, messageId, at) =>
-      rerunRules({ parse: parseMessage, replyStep: afterClassified }, tx, messageId, at),
+      rerunRules({ parse: parseMessage, replyStep: replyOne }, tx, messageId, at),
   }, (error, id) => log.error("http error", { id, error: String(error) }));
 
   /** IMAP IDLE per account: collection and the outbox run within a second of new mail. */

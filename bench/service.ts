@@ -16,7 +16,7 @@ import { createSmtpSender, type SmtpSender } from "../src/mail/smtp_sender.ts";
 import { connectIdleSession, startIdleWatcher } from "../src/mail/imap_idle.ts";
 import { collectAccount, type CollectDeps } from "../src/jobs/collect_account.ts";
 import { processPending } from "../src/jobs/process_messages.ts";
-import { replyStep } from "../src/jobs/reply_step.ts";
+import { replyBatchStep } from "../src/jobs/reply_step.ts";
 import { drainOutbox } from "../src/jobs/send_outbox.ts";
 import { type IdleWatchHandle, startIdleWatch } from "../src/jobs/idle_watch.ts";
 import { createLogger } from "../src/log.ts";
@@ -77,7 +77,7 @@ export async function startBenchService(o: BenchServiceOptions): Promise<BenchSe
   if (!parsedRules.ok) throw new Error(parsedRules.errors.join("; "));
   await replaceRules(db, parsedRules.rules, new Date());
   const now = () => new Date();
-  const afterClassified = replyStep({
+  const afterClassified = replyBatchStep({
     policy: BENCH_POLICY,
     sendDeadlineMs: 24 * 3_600_000,
     accountContext: async (q, accountId) => {

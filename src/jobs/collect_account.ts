@@ -9,6 +9,10 @@ import type { ImapReader, RawMessage } from "../mail/imap_reader.ts";
 import { sha256Hex } from "../mail/content_hash.ts";
 import type { Logger } from "../log.ts";
 import type { PendingMessage } from "./process_messages.ts";
+import type { Analysis } from "../mail/analyze.ts";
+
+/** A fetched message with its content hash, and its analysis when one was started. */
+type Fetched = RawMessage & { sha256: string; analysis?: Promise<Analysis> };
 
 export interface CollectDeps {
   db: Db;
@@ -28,6 +32,12 @@ export interface CollectDeps {
   batchMessages?: number;
   /** Bytes per UID FETCH and per commit, so memory stays flat whatever the mailbox holds. */
   batchBytes?: number;
+  /**
+   * Parses and classifies a message; when given, each message's analysis starts as soon as its
+   * bytes arrive (on worker threads, beside the storing of its batch) and is handed to
+   * `processPending` with it.
+   */
+  analyze?: (raw: Uint8Array) => Promise<Analysis>;
   /**
    * Asked before each batch: true ends the run there (a time-bounded cron handler). What was
    * committed stays, and the next run resumes from the high-water mark.
@@ -167,9 +177,9 @@ async function collectMailbox(
   if (listed.length > 0) await progress();
   // The next batch is fetched while this one is stored and parsed (at most two in memory).
   const fetchBatch = async (batch: typeof listed) => {
-    const out: Array<RawMessage & { sha256: string }> = [];
+    const out: Fetched[] = [];
     for await (const m of reader.fetchRaw(batch.map((b) => b.uid))) {
-      out.push({ ...m, sha256: await sha256Hex(m.raw) });
+      out.push({ ...m, sha256: await sha256Hex(m.raw), analysis: deps.analyze?.(m.raw) });
     }
     return out;
   };
@@ -231,7 +241,7 @@ async function storeBatch(
   mailbox: string,
   uidValidity: number,
   batch: {
-    arrivals: Array<RawMessage & { sha256: string }>;
+    arrivals: Fetched[];
     batchEnd: number;
     rescanning: boolean;
   },
@@ -253,6 +263,7 @@ async function storeBatch(
         sha256: m.sha256,
         internalDate: m.internalDate,
         collectedAt: at,
+        analysis: m.analysis,
       });
       events.push({
         event: "collected",
@@ -275,7 +286,7 @@ async function storeOneByOne(
   accountId: number,
   mailbox: string,
   uidValidity: number,
-  arrivals: Array<RawMessage & { sha256: string }>,
+  arrivals: Fetched[],
   at: Date,
 ): Promise<Array<{ outcome: ArrivalOutcome; id: number }>> {
   const out: Array<{ outcome: ArrivalOutcome; id: number }> = [];

@@ -25,10 +25,11 @@ export interface ProcessDeps {
   analyze: (raw: Uint8Array) => Promise<Analysis>;
   now: () => Date;
   /**
-   * Runs in the same transaction that saves the classification, so that whatever it decides
-   * (the reply decision and outbox row) commits together with it, or not at all.
+   * Runs in the same transaction that saves a batch's classifications, with the messages parsed
+   * (in order), so that whatever it decides (the reply decisions and outbox rows) commits
+   * together with them, or not at all.
    */
-  afterClassified?: (tx: Queryable, message: ClassifiedMessage, at: Date) => Promise<void>;
+  afterClassified?: (tx: Queryable, messages: ClassifiedMessage[], at: Date) => Promise<void>;
 }
 
 /** A stored, still `pending` message with its raw bytes. */
@@ -38,6 +39,8 @@ export interface PendingMessage {
   sha256: string;
   internalDate: Date | null;
   collectedAt: Date;
+  /** Its analysis, when the collector started it as the message arrived. */
+  analysis?: Promise<Analysis>;
 }
 
 /** Messages parsed between two commits. */
@@ -95,7 +98,7 @@ async function* readBack(deps: ProcessDeps, accountId: number) {
 type ParsedBatch = Array<{ m: PendingMessage } & Analysis>;
 
 async function parseBatch(deps: ProcessDeps, batch: PendingMessage[]): Promise<ParsedBatch> {
-  const analyses = await Promise.all(batch.map((m) => deps.analyze(m.raw)));
+  const analyses = await Promise.all(batch.map((m) => m.analysis ?? deps.analyze(m.raw)));
   return batch.map((m, i) => ({ m, ...analyses[i] }));
 }
 
@@ -134,9 +137,10 @@ async function saveBatch(
     }));
     // The audit rows come before the reply step's own, in the order they happened.
     await recordEvents(tx, events);
+    const classified: ClassifiedMessage[] = [];
     for (const { m, outcome, classification } of results) {
       if (!outcome.ok || !classification) continue;
-      await deps.afterClassified?.(tx, {
+      classified.push({
         id: m.id,
         accountId,
         email: outcome.email,
@@ -144,8 +148,9 @@ async function saveBatch(
         sha256: m.sha256,
         internalDate: m.internalDate,
         collectedAt: m.collectedAt,
-      }, at);
+      });
     }
+    await deps.afterClassified?.(tx, classified, at);
   });
   for (const r of results) {
     if (r.outcome.ok) counts.parsed++;

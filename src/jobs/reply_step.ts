@@ -1,6 +1,6 @@
 import type { Queryable } from "../store/db.ts";
-import { recordEvent } from "../store/audit.ts";
-import { saveDecision } from "../store/decisions.ts";
+import { type AuditEvent, recordEvent, recordEvents } from "../store/audit.ts";
+import { type DecisionRecord, saveDecision, saveDecisions } from "../store/decisions.ts";
 import { loadRules } from "../store/rule_set.ts";
 import {
   breakerState,
@@ -40,7 +40,56 @@ export interface ReplyStepDeps {
  * pass over the same message a no-op.
  */
 export function replyStep(deps: ReplyStepDeps) {
-  // The rules and accounts are read once per transaction, not once per message of a batch.
+  const decide = decider(deps);
+  return async (
+    tx: Queryable,
+    m: ClassifiedMessage,
+    at: Date,
+    options: { rerun?: boolean } = {},
+  ): Promise<void> => {
+    const decision = await decide(tx, m);
+    const rerun = options.rerun ?? false;
+    if (decision.outcome !== "reply") {
+      await saveDecision(tx, asRecord(m.id, decision), at, rerun);
+      const event = quietEvent(m, decision, at);
+      if (event) await recordEvent(tx, event);
+      return;
+    }
+    await answer(deps, tx, m, decision, at, rerun);
+  };
+}
+
+/**
+ * The reply step for a batch of new messages, in their order, in the transaction saving them:
+ * the decisions that send nothing (no rule, suppressed, ignored — all of a mailbox's history on
+ * its first sync) are written together; each reply is decided against the database in turn.
+ */
+export function replyBatchStep(deps: ReplyStepDeps) {
+  const decide = decider(deps);
+  return async (tx: Queryable, messages: ClassifiedMessage[], at: Date): Promise<void> => {
+    const records: DecisionRecord[] = [];
+    const events: AuditEvent[] = [];
+    const flush = async () => {
+      await saveDecisions(tx, records.splice(0), at);
+      await recordEvents(tx, events.splice(0));
+    };
+    for (const m of messages) {
+      const decision = await decide(tx, m);
+      if (decision.outcome !== "reply") {
+        records.push(asRecord(m.id, decision));
+        const event = quietEvent(m, decision, at);
+        if (event) events.push(event);
+        continue;
+      }
+      await flush();
+      await answer(deps, tx, m, decision, at, false);
+    }
+    await flush();
+  };
+}
+
+/** Decides by the rules; the rules and accounts are read once per transaction. */
+function decider(deps: ReplyStepDeps) {
   const loaded = new WeakMap<Queryable, Map<string, Promise<unknown>>>();
   const once = <T>(tx: Queryable, key: string, load: () => Promise<T>): Promise<T> => {
     let entries = loaded.get(tx);
@@ -48,121 +97,133 @@ export function replyStep(deps: ReplyStepDeps) {
     if (!entries.has(key)) entries.set(key, load());
     return entries.get(key) as Promise<T>;
   };
-  return async (
-    tx: Queryable,
-    m: ClassifiedMessage,
-    at: Date,
-    options: { rerun?: boolean } = {},
-  ): Promise<void> => {
-    const record = (d: Recordable) => saveDecision(tx, asRecord(m.id, d), at, options.rerun);
-    const account = await once(
-      tx,
-      `account:${m.accountId}`,
-      () => deps.accountContext(tx, m.accountId),
-    );
-    const decision = decideReply({
+  return async (tx: Queryable, m: ClassifiedMessage): Promise<Decision> =>
+    decideReply({
       email: m.email,
       classification: m.classification,
-      account,
+      account: await once(
+        tx,
+        `account:${m.accountId}`,
+        () => deps.accountContext(tx, m.accountId),
+      ),
       ownAddresses: await once(tx, "own", () => deps.ownAddresses(tx)),
       receivedAt: m.internalDate ?? m.collectedAt,
       rawSha256: m.sha256,
       rules: await once(tx, "rules", () => loadRules(tx)),
     });
-    const audit = (event: string, detail: Record<string, unknown>) =>
-      recordEvent(tx, { event, at, accountId: m.accountId, messageId: m.id, detail });
+}
 
-    if (decision.outcome !== "reply") {
-      await record(decision);
-      if (decision.outcome === "suppressed") {
-        await audit("reply_suppressed", {
-          rule: decision.rule.name,
-          reason: decision.reason,
-          detail: decision.detail,
-        });
-      } else if (decision.outcome === "ignored") {
-        await audit("rule_matched", { rule: decision.rule.name, action: "ignore" });
-      }
-      return;
-    }
+/** The audit event of a decision that sends nothing, if it has one. */
+function quietEvent(m: ClassifiedMessage, decision: Decision, at: Date): AuditEvent | null {
+  const base = { at, accountId: m.accountId, messageId: m.id };
+  if (decision.outcome === "suppressed") {
+    return {
+      ...base,
+      event: "reply_suppressed",
+      detail: { rule: decision.rule.name, reason: decision.reason, detail: decision.detail },
+    };
+  }
+  if (decision.outcome === "ignored") {
+    return {
+      ...base,
+      event: "rule_matched",
+      detail: { rule: decision.rule.name, action: "ignore" },
+    };
+  }
+  return null;
+}
 
-    await audit("rule_matched", { rule: decision.rule.name, action: "reply" });
-    // One message, one reply: after a person's correction the rules run again, and a rule
-    // other than the first could match, but a message already answered is never answered twice.
-    if (await hasReply(tx, m.id)) {
-      const detail = "this message already has a reply in the outbox";
-      await record({ ...decision, outcome: "suppressed", reason: "already_answered", detail });
-      await audit("reply_suppressed", {
-        rule: decision.rule.name,
-        reason: "already_answered",
-        detail,
-      });
-      return;
-    }
-    const rate = await rateDecision(tx, deps.policy, m.accountId, decision, at);
-    if (rate.action === "trip") {
-      await tripBreaker(
-        tx,
-        m.accountId,
-        rate.scope === "recipient" ? decision.recipient.address : null,
-        at,
-        rate.detail,
-      );
-      await audit("breaker_tripped", { scope: rate.scope, detail: rate.detail });
-    }
-    const reserved = rate.action === "allow" &&
-      await reserveReplyLimit(
-        tx,
-        m.accountId,
-        decision.rule.name,
-        recipientKey(decision.recipient.address),
-        at,
-        deps.policy.windowSeconds * 1000,
-      );
-    if (!reserved) {
-      const reason = rate.action === "allow" ? "rate_limited" : rate.reason;
-      const detail = rate.action === "allow"
-        ? "a reply to this recipient by this rule is already reserved in the window"
-        : rate.detail;
-      await record({
-        outcome: "suppressed",
-        rule: decision.rule,
-        reason,
-        detail,
-        trail: decision.trail,
-      });
-      await audit("reply_suppressed", { rule: decision.rule.name, reason, detail });
-      return;
-    }
-    const r = decision.reply;
-    const queued = await enqueueReply(tx, {
-      dedupKey: decision.dedupKey,
-      messageId: m.id,
-      accountId: m.accountId,
-      ruleName: decision.rule.name,
+/**
+ * A rule matched with a reply: the one-reply-per-message check, the rate limits and breakers,
+ * then the outbox row, each against the database in this transaction.
+ */
+async function answer(
+  deps: ReplyStepDeps,
+  tx: Queryable,
+  m: ClassifiedMessage,
+  decision: Extract<Decision, { outcome: "reply" }>,
+  at: Date,
+  rerun: boolean,
+): Promise<void> {
+  const record = (d: Recordable) => saveDecision(tx, asRecord(m.id, d), at, rerun);
+  const audit = (event: string, detail: Record<string, unknown>) =>
+    recordEvent(tx, { event, at, accountId: m.accountId, messageId: m.id, detail });
+  await audit("rule_matched", { rule: decision.rule.name, action: "reply" });
+  // One message, one reply: after a person's correction the rules run again, and a rule
+  // other than the first could match, but a message already answered is never answered twice.
+  if (await hasReply(tx, m.id)) {
+    const detail = "this message already has a reply in the outbox";
+    await record({ ...decision, outcome: "suppressed", reason: "already_answered", detail });
+    await audit("reply_suppressed", {
+      rule: decision.rule.name,
+      reason: "already_answered",
+      detail,
+    });
+    return;
+  }
+  const rate = await rateDecision(tx, deps.policy, m.accountId, decision, at);
+  if (rate.action === "trip") {
+    await tripBreaker(
+      tx,
+      m.accountId,
+      rate.scope === "recipient" ? decision.recipient.address : null,
+      at,
+      rate.detail,
+    );
+    await audit("breaker_tripped", { scope: rate.scope, detail: rate.detail });
+  }
+  const reserved = rate.action === "allow" &&
+    await reserveReplyLimit(
+      tx,
+      m.accountId,
+      decision.rule.name,
+      recipientKey(decision.recipient.address),
+      at,
+      deps.policy.windowSeconds * 1000,
+    );
+  if (!reserved) {
+    const reason = rate.action === "allow" ? "rate_limited" : rate.reason;
+    const detail = rate.action === "allow"
+      ? "a reply to this recipient by this rule is already reserved in the window"
+      : rate.detail;
+    await record({
+      outcome: "suppressed",
+      rule: decision.rule,
+      reason,
+      detail,
+      trail: decision.trail,
+    });
+    await audit("reply_suppressed", { rule: decision.rule.name, reason, detail });
+    return;
+  }
+  const r = decision.reply;
+  const queued = await enqueueReply(tx, {
+    dedupKey: decision.dedupKey,
+    messageId: m.id,
+    accountId: m.accountId,
+    ruleName: decision.rule.name,
+    recipient: r.to.address,
+    recipientName: r.to.name,
+    fromAddress: r.from.address,
+    fromName: r.from.name,
+    subject: r.subject,
+    text: r.text,
+    html: r.html,
+    messageIdHeader: r.messageId,
+    inReplyTo: r.inReplyTo,
+    references: r.references,
+    headers: { ...r.headers },
+    deadlineAt: new Date(at.getTime() + deps.sendDeadlineMs),
+  }, at);
+  await record(decision);
+  if (queued.enqueued) {
+    await audit("enqueued", {
+      rule: decision.rule.name,
+      outbox_id: queued.id,
       recipient: r.to.address,
-      recipientName: r.to.name,
-      fromAddress: r.from.address,
-      fromName: r.from.name,
-      subject: r.subject,
-      text: r.text,
-      html: r.html,
-      messageIdHeader: r.messageId,
-      inReplyTo: r.inReplyTo,
-      references: r.references,
-      headers: { ...r.headers },
-      deadlineAt: new Date(at.getTime() + deps.sendDeadlineMs),
-    }, at);
-    await record(decision);
-    if (queued.enqueued) {
-      await audit("enqueued", {
-        rule: decision.rule.name,
-        outbox_id: queued.id,
-        recipient: r.to.address,
-        dedup_key: decision.dedupKey,
-      });
-    }
-  };
+      dedup_key: decision.dedupKey,
+    });
+  }
 }
 
 async function rateDecision(

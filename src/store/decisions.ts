@@ -44,3 +44,26 @@ export async function saveDecision(
   );
   return rows.length > 0;
 }
+
+/** Records the first decision of several messages with one statement (see `saveDecision`). */
+export async function saveDecisions(q: Queryable, ds: DecisionRecord[], at: Date): Promise<void> {
+  if (ds.length === 0) return;
+  const params: unknown[] = [at.toISOString()];
+  const rows = ds.map((d) => {
+    const n = params.push(
+      d.messageId,
+      d.outcome,
+      d.ruleName,
+      d.reason,
+      d.detail === null ? null : pgSafe(d.detail),
+      JSON.stringify(pgSafe(d.trail)),
+    );
+    return `($${n - 5}, $1::timestamptz, $${n - 4}, $${n - 3}, $${n - 2}, $${n - 1}, $${n}::jsonb)`;
+  });
+  await q.query(
+    `INSERT INTO decisions (message_id, decided_at, outcome, rule_name, reason, detail, trail)
+     VALUES ${rows.join(", ")}
+     ON CONFLICT (message_id) DO NOTHING`,
+    params,
+  );
+}

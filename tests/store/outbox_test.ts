@@ -12,6 +12,7 @@ import {
   reserveReplyLimit,
   settleClaim,
 } from "../../src/store/outbox.ts";
+import { saveDecision, saveDecisions } from "../../src/store/decisions.ts";
 
 const T0 = new Date("2026-03-01T12:00:00Z");
 const later = (ms: number) => new Date(T0.getTime() + ms);
@@ -146,3 +147,52 @@ storeTest("one reply per sender per rule per window", async (db) => {
   assert.equal(await reserve(later(DAY), "ack", "bia@example.test"), true);
   assert.equal(await reserve(later(7 * DAY)), true);
 });
+
+storeTest(
+  "decisions of a batch are written together; a message keeps its first one",
+  async (db) => {
+    const { accountId, messageId } = await seed(db);
+    const other = await storeArrival(
+      db,
+      accountId,
+      "INBOX",
+      1,
+      {
+        uid: 2,
+        raw: new TextEncoder().encode("Subject: y\r\n\r\ny"),
+        sha256: "def",
+        internalDate: null,
+      },
+      false,
+      T0,
+    );
+    const trail = [{ rule: "ack", hit: false, why: "kind is direct" }];
+    await saveDecision(db, {
+      messageId,
+      outcome: "no_rule",
+      ruleName: null,
+      reason: null,
+      detail: null,
+      trail: [],
+    }, T0);
+    await saveDecisions(db, [], T0);
+    await saveDecisions(db, [
+      { messageId, outcome: "ignored", ruleName: "x", reason: null, detail: null, trail },
+      {
+        messageId: other.id,
+        outcome: "suppressed",
+        ruleName: "ack",
+        reason: "backfill",
+        detail: "mail from before the account was connected",
+        trail,
+      },
+    ], later(1000));
+    const rows = await db.query<{ message_id: number; outcome: string; reason: string | null }>(
+      "SELECT message_id, outcome, reason FROM decisions ORDER BY message_id",
+    );
+    assert.deepEqual(rows.map((r) => [r.message_id, r.outcome, r.reason]), [
+      [messageId, "no_rule", null],
+      [other.id, "suppressed", "backfill"],
+    ]);
+  },
+);
