@@ -23,10 +23,7 @@ import { throttleProgress } from "./src/jobs/collect_progress.ts";
 import { startIdleHealthReport } from "./src/jobs/idle_health_report.ts";
 import { createProgressReporter } from "./src/cli/progress_line.ts";
 import { connectImap, type ImapConnection } from "./src/mail/imap_reader.ts";
-import { parseMessage } from "./src/mail/parse_message.ts";
-import { analyzeMessage } from "./src/mail/analyze.ts";
 import { type AnalyzePool, startAnalyzePool } from "./src/mail/analyze_pool.ts";
-import { classify } from "./src/domain/classifier.ts";
 import type { CollectDeps, CollectProgressEvent } from "./src/jobs/collect_account.ts";
 import { collectAll } from "./src/jobs/collect_all.ts";
 import { collectAccount } from "./src/jobs/collect_account.ts";
@@ -44,6 +41,12 @@ import { type CliServices, runCli } from "./src/cli/run_cli.ts";
 import { createLogger, type Logger } from "./src/log.ts";
 import { createApp } from "./routes/app.ts";
 import { collectWithin, drainWithin, type RunBudget } from "./src/jobs/bounded_run.ts";
+
+// The parser and the classifier load on first use: on a server they run on worker threads
+// (src/mail/analyze_pool.ts), and the collecting thread never needs its own copy.
+const analysisModule = () => import("./src/mail/analyze.ts");
+const parseLazily = async (raw: Uint8Array) =>
+  (await import("./src/mail/parse_message.ts")).parseMessage(raw);
 
 async function openDatabase(settings: DatabaseSettings): Promise<Db> {
   if (settings.kind === "pglite") {
@@ -146,8 +149,10 @@ export async function compose(
     ? 0
     : config.parseWorkers ?? Math.max(1, navigator.hardwareConcurrency - 1);
   let pool: AnalyzePool | null = null;
-  const analyze = (raw: Uint8Array) =>
-    workers === 0 ? analyzeMessage(raw) : (pool ??= startAnalyzePool(workers)).analyze(raw);
+  const analyze = async (raw: Uint8Array) =>
+    workers === 0
+      ? (await analysisModule()).analyzeMessage(raw)
+      : (pool ??= startAnalyzePool(workers)).analyze(raw);
   const collectDeps: CollectDeps = {
     db,
     now,
@@ -253,7 +258,7 @@ export async function compose(
     ownAddresses: () => ownAddresses(db),
     testConnection,
     rerunRules: (tx, messageId, at) =>
-      rerunRules({ parse: parseMessage, replyStep: replyOne }, tx, messageId, at),
+      rerunRules({ parse: parseLazily, replyStep: replyOne }, tx, messageId, at),
   }, (error, id) => log.error("http error", { id, error: String(error) }));
 
   /** IMAP IDLE per account: collection and the outbox run within a second of new mail. */
@@ -343,8 +348,8 @@ async function cli(args: string[]): Promise<number> {
         tokenCreate: (name) => tokenCreate(services.db, name, io),
       };
     },
-    parse: parseMessage,
-    classify,
+    parse: parseLazily,
+    classify: (await import("./src/domain/classifier.ts")).classify,
     readFile: (path) => Deno.readFile(path),
     print: (doc) => console.log(JSON.stringify(doc)),
     say: (line) => console.error(line),
