@@ -137,7 +137,7 @@ export function loadConfig(env: Env): ConfigResult {
     }
     return n;
   };
-  const collectBatch = whole("COLLECT_BATCH", 50, 1, 5000);
+  const collectBatch = whole("COLLECT_BATCH", 25, 1, 5000);
   const parseWorkers = read("PARSE_WORKERS") === undefined
     ? null
     : whole("PARSE_WORKERS", 0, 0, 64);

@@ -152,3 +152,16 @@ Deno.test("a bad CARTEIRO_MODE or JOB_SECONDS is listed with the other problems"
     assert.ok(deploy.errors.some((e) => e.includes(fragment)), `missing "${fragment}"`);
   }
 });
+
+Deno.test("collection batches and parser threads: defaults, choices and bad values", () => {
+  const defaults = loadConfig({});
+  assert.ok(defaults.ok);
+  assert.deepEqual([defaults.config.collectBatch, defaults.config.parseWorkers], [25, null]);
+  const chosen = loadConfig({ COLLECT_BATCH: "100", PARSE_WORKERS: "0" });
+  assert.ok(chosen.ok);
+  assert.deepEqual([chosen.config.collectBatch, chosen.config.parseWorkers], [100, 0]);
+  const bad = loadConfig({ PARSE_WORKERS: "two", COLLECT_BATCH: "0" });
+  assert.ok(!bad.ok);
+  assert.ok(bad.errors.some((e) => e.startsWith("PARSE_WORKERS must be a whole number")));
+  assert.ok(bad.errors.some((e) => e.startsWith("COLLECT_BATCH must be a whole number")));
+});
