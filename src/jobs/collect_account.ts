@@ -38,6 +38,8 @@ export interface CollectDeps {
    * `processPending` with it.
    */
   analyze?: (raw: Uint8Array) => Promise<Analysis>;
+  /** UIDs listed at a time in a large mailbox (default 5,000). */
+  listWindow?: number;
   /**
    * Asked before each batch: true ends the run there (a time-bounded cron handler). What was
    * committed stays, and the next run resumes from the high-water mark.
@@ -162,28 +164,26 @@ async function collectMailbox(
       mailbox,
     });
   }
-  const listed = await reader.listAfter(state.lastUid);
   let lastUid = state.lastUid;
-  const plan = batches(listed, deps.batchMessages ?? 200, deps.batchBytes ?? 16 << 20);
+  // A large mailbox is listed a window of UIDs at a time, so memory stays that of a window.
+  const highest = snapshot.uidNext - 1;
+  const windowed = Number.isSafeInteger(highest) && highest > 0;
+  const total = windowed
+    ? await reader.countAfter(state.lastUid)
+    : (await reader.listAfter(state.lastUid)).length;
   let done = 0;
   const progress = () =>
-    deps.onProgress?.({
-      accountId: account.id,
-      account: account.name,
-      mailbox,
-      done,
-      total: listed.length,
-    });
-  if (listed.length > 0) await progress();
+    deps.onProgress?.({ accountId: account.id, account: account.name, mailbox, done, total });
+  if (total > 0) await progress();
   // The next batch is fetched while this one is stored and parsed (at most two in memory).
-  const fetchBatch = async (batch: typeof listed) => {
+  const fetchBatch = async (batch: Array<{ uid: number }>) => {
     const out: Fetched[] = [];
     for await (const m of reader.fetchRaw(batch.map((b) => b.uid))) {
       out.push({ ...m, sha256: await sha256Hex(m.raw), analysis: deps.analyze?.(m.raw) });
     }
     return out;
   };
-  const prefetch = (i: number) => {
+  const prefetch = (plan: Array<Array<{ uid: number }>>, i: number) => {
     if (i >= plan.length) return null;
     // Each run of an account takes at least its first batch, however little time is left, so
     // that a short budget still makes progress.
@@ -195,26 +195,37 @@ async function collectMailbox(
   // Each batch is stored (raw bytes and the high-water mark in one commit) and handed on to be
   // parsed and classified while the next one is stored.
   async function* storedBatches(): AsyncGenerator<PendingMessage[]> {
-    let next = prefetch(0);
-    for (let i = 0; i < plan.length; i++) {
-      if (!next) {
-        summary.partial = true;
-        return;
+    let cursor = state.lastUid;
+    while (true) {
+      const upTo = windowed
+        ? Math.min(cursor + (deps.listWindow ?? LIST_WINDOW), highest)
+        : undefined;
+      if (upTo !== undefined && upTo <= cursor) return;
+      const listed = await reader.listAfter(cursor, upTo);
+      cursor = upTo ?? Infinity;
+      const plan = batches(listed, deps.batchMessages ?? 200, deps.batchBytes ?? 16 << 20);
+      let next = prefetch(plan, 0);
+      for (let i = 0; i < plan.length; i++) {
+        if (!next) {
+          summary.partial = true;
+          return;
+        }
+        const arrivals = await next;
+        next = prefetch(plan, i + 1);
+        const batchEnd = plan[i][plan[i].length - 1].uid;
+        summary.fetched += arrivals.length;
+        const stored = await storeBatch(deps, account.id, mailbox, snapshot.uidValidity, {
+          arrivals,
+          batchEnd,
+          rescanning: state.rescanning,
+        });
+        for (const o of stored.outcomes) summary[o.outcome]++;
+        lastUid = batchEnd;
+        done += plan[i].length;
+        await progress();
+        yield stored.kept;
       }
-      const arrivals = await next;
-      next = prefetch(i + 1);
-      const batchEnd = plan[i][plan[i].length - 1].uid;
-      summary.fetched += arrivals.length;
-      const stored = await storeBatch(deps, account.id, mailbox, snapshot.uidValidity, {
-        arrivals,
-        batchEnd,
-        rescanning: state.rescanning,
-      });
-      for (const o of stored.outcomes) summary[o.outcome]++;
-      lastUid = batchEnd;
-      done += plan[i].length;
-      await progress();
-      yield stored.kept;
+      if (!windowed) return;
     }
   }
   const stream = storedBatches();
@@ -295,6 +306,9 @@ async function storeOneByOne(
   }
   return out;
 }
+
+/** UIDs listed at a time: a window's listing is a few hundred kilobytes at most. */
+const LIST_WINDOW = 5_000;
 
 function addCounts(summary: CollectSummary, c: { parsed: number; failed: number }) {
   summary.parsed += c.parsed;

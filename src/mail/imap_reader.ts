@@ -32,8 +32,13 @@ export interface RawMessage {
 export interface ImapReader {
   /** Opens a mailbox read-only (EXAMINE, RFC 3501 §6.3.2), so fetching never sets \Seen. */
   open(mailbox: string): Promise<MailboxSnapshot>;
-  /** UIDs above `afterUid` in the open mailbox, ascending, with their sizes. */
-  listAfter(afterUid: number): Promise<Array<{ uid: number; size: number }>>;
+  /**
+   * UIDs above `afterUid` in the open mailbox, ascending, with their sizes; with `upToUid`, only
+   * those up to it (a window of a large mailbox, so the listing never holds it all).
+   */
+  listAfter(afterUid: number, upToUid?: number): Promise<Array<{ uid: number; size: number }>>;
+  /** How many messages of the open mailbox have a UID above `afterUid`. */
+  countAfter(afterUid: number): Promise<number>;
   /** The exact bytes of the given messages, fetched with one UID FETCH per call. */
   fetchRaw(uids: number[]): AsyncIterable<RawMessage>;
   close(): Promise<void>;
@@ -108,17 +113,26 @@ class ImapFlowReader implements ImapReader {
     }
   }
 
-  async listAfter(afterUid: number): Promise<Array<{ uid: number; size: number }>> {
+  async listAfter(
+    afterUid: number,
+    upToUid?: number,
+  ): Promise<Array<{ uid: number; size: number }>> {
     const out: Array<{ uid: number; size: number }> = [];
+    const last = upToUid ?? Infinity;
+    if (last <= afterUid) return out;
     // "n:*" always matches the highest UID, even below n (RFC 3501 §6.4.8): filter it out.
+    const range = `${afterUid + 1}:${Number.isFinite(last) ? last : "*"}`;
     for await (
-      const msg of this.#client.fetch(`${afterUid + 1}:*`, { uid: true, size: true }, {
-        uid: true,
-      })
+      const msg of this.#client.fetch(range, { uid: true, size: true }, { uid: true })
     ) {
-      if (msg.uid > afterUid) out.push({ uid: msg.uid, size: msg.size ?? 0 });
+      if (msg.uid > afterUid && msg.uid <= last) out.push({ uid: msg.uid, size: msg.size ?? 0 });
     }
     return out.sort((a, b) => a.uid - b.uid);
+  }
+
+  async countAfter(afterUid: number): Promise<number> {
+    const uids = await this.#client.search({ uid: `${afterUid + 1}:*` }, { uid: true });
+    return (uids || []).filter((uid) => uid > afterUid).length;
   }
 
   async *fetchRaw(uids: number[]): AsyncIterable<RawMessage> {

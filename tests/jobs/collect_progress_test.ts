@@ -276,3 +276,66 @@ Deno.test("the IDLE report: written at once, on a change of state, and deleted o
     await store.close();
   }
 });
+
+Deno.test("a mailbox larger than the listing window is read window by window: every message once, in UID order", async () => {
+  await ensureMailstack();
+  const box = await freshUser("windows");
+  const tag = crypto.randomUUID();
+  await deliverRaw(box.user, messages(23, tag));
+  const imap = imapConfig(box.user, box.pass);
+  const store = await openTestStore("postgres");
+  const db = store.db;
+  try {
+    await upsertEnvAccount(db, {
+      name: "caixa",
+      address: box.address,
+      imapHost: imap.host,
+      imapPort: imap.port,
+      imapTls: false,
+      imapUser: box.user,
+      mailboxes: ["INBOX"],
+    });
+    const events: CollectProgressEvent[] = [];
+    const listings: Array<[number, number | undefined]> = [];
+    const deps: CollectDeps = {
+      db,
+      now: () => new Date(),
+      log,
+      batchMessages: 3,
+      listWindow: 5,
+      connect: async () => {
+        const reader = await connectImap(imap);
+        const listAfter = reader.listAfter.bind(reader);
+        reader.listAfter = (after, upTo) => {
+          listings.push([after, upTo]);
+          return listAfter(after, upTo);
+        };
+        return reader;
+      },
+      processPending: async (_id, arrived) => {
+        for await (const _batch of arrived ?? []);
+        return { parsed: 0, failed: 0 };
+      },
+      onProgress: (p) => void events.push(p),
+    };
+    const [account] = await listAccounts(db);
+    const summary = await collectAccount(deps, account);
+    assert.deepEqual([summary.status, summary.fetched, summary.stored], ["ok", 23, 23]);
+    // Five windows of five UIDs, the last one short; never the whole mailbox at once.
+    assert.deepEqual(listings, [[0, 5], [5, 10], [10, 15], [15, 20], [20, 23]]);
+    assert.deepEqual(events.map((e) => [e.done, e.total]).at(0), [0, 23]);
+    assert.deepEqual(events.map((e) => [e.done, e.total]).at(-1), [23, 23]);
+    const rows = await db.query<{ uid: number }>(
+      "SELECT uid::int AS uid FROM messages ORDER BY id",
+    );
+    assert.deepEqual(rows.map((r) => r.uid), Array.from({ length: 23 }, (_, i) => i + 1));
+    const [state] = await db.query<{ last_uid: string }>(
+      "SELECT last_uid::text FROM mailbox_state",
+    );
+    assert.equal(state.last_uid, "23");
+    const again = await collectAccount(deps, account);
+    assert.deepEqual([again.fetched, again.stored], [0, 0]);
+  } finally {
+    await store.close();
+  }
+});
