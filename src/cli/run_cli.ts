@@ -106,7 +106,15 @@ async function withServices(
   deps: CliDeps,
   fn: (s: CliServices) => Promise<number>,
 ): Promise<number> {
-  const services = await deps.openServices();
+  let services: CliServices;
+  try {
+    services = await deps.openServices();
+  } catch (e) {
+    // The database cannot be opened (unreachable, refused TLS, a failed migration): one line
+    // that says why, not a stack trace.
+    deps.say(`carteiro: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
   try {
     return await fn(services);
   } finally {
