@@ -3,13 +3,15 @@
  * then, side by side on the same mailbox, `main.ts cli collect --once` from an empty PostgreSQL
  * database to every message stored, parsed and classified, and `mbsync` (isync) copying the
  * mailbox to a Maildir. Prints messages/s, MB/s, the ratio, and the collector's peak RSS. The
- * collector runs with the V8 flags of the `cli` task in deno.json, as a user's would.
+ * collector runs with the environment settings and V8 flags of the `cli` task in deno.json, as a
+ * user's would.
  *
  *   deno run -A bench/ingest.ts [--count 10000] [--batch COLLECT_BATCH] [--no-mbsync] [--json]
  */
 import { writeMaildir } from "./generate_corpus.ts";
 import {
   childrenOf,
+  cliTask,
   cpuSecondsOf,
   dropMailbox,
   ensureMailstack,
@@ -24,7 +26,6 @@ import {
   run,
   sleep,
   table,
-  taskV8Flags,
 } from "./support.ts";
 import { openPostgres } from "../src/store/postgres_db.ts";
 
@@ -161,7 +162,9 @@ async function runCollector(
   corpus: { messages: number; bytes: number },
   collectBatch?: number,
 ): Promise<CollectorRun> {
+  const task = await cliTask();
   const env: Record<string, string> = {
+    ...task.env,
     EMAIL_HOST: "127.0.0.1",
     IMAP_PORT: "1143",
     IMAP_TLS: "false",
@@ -180,7 +183,7 @@ async function runCollector(
     Deno.execPath(),
     "run",
     "-A",
-    ...await taskV8Flags(),
+    ...task.v8Flags,
     MAIN,
     "cli",
     "collect",

@@ -8,10 +8,20 @@ export const ROOT = new URL("../", import.meta.url).pathname;
 export const MAILSTACK = `${ROOT}scripts/mailstack.sh`;
 export const MAIN = `${ROOT}main.ts`;
 
-/** The V8 flags the `cli` task of deno.json runs with, so the benchmarks run the service as is. */
-export async function taskV8Flags(): Promise<string[]> {
+/**
+ * How the `cli` task of deno.json runs the service (its environment settings and V8 flags), so
+ * the benchmarks run it as a user's command would.
+ */
+export async function cliTask(): Promise<{ env: Record<string, string>; v8Flags: string[] }> {
   const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
-  return String(config.tasks.cli).split(/\s+/).filter((a) => a.startsWith("--v8-flags="));
+  const words = String(config.tasks.cli).split(/\s+/);
+  const env: Record<string, string> = {};
+  for (const word of words) {
+    const set = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(word);
+    if (!set) break;
+    env[set[1]] = set[2];
+  }
+  return { env, v8Flags: words.filter((a) => a.startsWith("--v8-flags=")) };
 }
 
 /** Runs a command; throws with its output when it fails. */
