@@ -356,6 +356,36 @@ async function cli(args: string[]): Promise<number> {
   });
 }
 
+/**
+ * The cron and IDLE jobs in flight, so that a stop lets them finish (a send holds its row until
+ * settled): `track` wraps a job; `finish` starts no new one from the moment it is called and
+ * resolves when those running have settled.
+ */
+function jobsInFlight() {
+  const running = new Set<Promise<unknown>>();
+  let stopping = false;
+  return {
+    track: (job: () => Promise<unknown>) => async () => {
+      if (stopping) return;
+      const p = job();
+      running.add(p);
+      try {
+        await p;
+      } finally {
+        running.delete(p);
+      }
+    },
+    get stopping() {
+      return stopping;
+    },
+    count: () => running.size,
+    finish: async () => {
+      stopping = true;
+      await Promise.allSettled([...running]);
+    },
+  };
+}
+
 async function serve() {
   const log = createLogger();
   const env = Deno.env.toObject();
@@ -366,19 +396,8 @@ async function serve() {
     log,
     env,
   );
-  // Jobs in flight, so that SIGTERM lets them finish (a send holds its row until settled).
-  const running = new Set<Promise<unknown>>();
-  let stopping = false;
-  const track = (job: () => Promise<unknown>) => async () => {
-    if (stopping) return;
-    const p = job();
-    running.add(p);
-    try {
-      await p;
-    } finally {
-      running.delete(p);
-    }
-  };
+  const jobs = jobsInFlight();
+  const track = jobs.track;
   const send = track(async () => {
     const summary = await sendOnce();
     if (summary.claimed + summary.expired > 0) log.info("outbox drained", { ...summary });
@@ -412,12 +431,12 @@ async function serve() {
   const hint = await firstStartHint(db);
   if (hint) console.error(hint);
   Deno.addSignalListener("SIGTERM", async () => {
-    stopping = true;
-    log.info("stopping: finishing the jobs in flight", { jobs: running.size });
+    log.info("stopping: finishing the jobs in flight", { jobs: jobs.count() });
+    const finished = jobs.finish(); // no new job from here on
     await idleReport.stop();
     await watching.stop();
     await server.shutdown();
-    await Promise.allSettled([...running]);
+    await finished;
     await close();
     Deno.exit(0);
   });
@@ -445,23 +464,13 @@ function serveOnDeploy(
     });
     return opening;
   };
-  let stopping = false;
-  const running = new Set<Promise<unknown>>();
-  const track = (job: () => Promise<unknown>) => async () => {
-    if (stopping) return;
-    const p = job();
-    running.add(p);
-    try {
-      await p;
-    } finally {
-      running.delete(p);
-    }
-  };
+  const jobs = jobsInFlight();
+  const track = jobs.track;
   // Each run fixes its deadline as it starts, before waiting for the database.
   const budget: RunBudget = {
     budgetMs: runtime.jobSeconds * 1000,
     now: () => new Date(),
-    cancelled: () => stopping,
+    cancelled: () => jobs.stopping,
     log,
   };
   Deno.cron(
@@ -523,11 +532,11 @@ function serveOnDeploy(
   // Deno Deploy sends SIGINT before ending an isolate, and allows a few seconds: start nothing
   // new, let the send in hand settle its row, and close.
   const shutdown = async () => {
-    if (stopping) return;
-    stopping = true;
-    log.info("stopping: finishing the jobs in flight", { jobs: running.size });
+    if (jobs.stopping) return;
+    log.info("stopping: finishing the jobs in flight", { jobs: jobs.count() });
+    const finished = jobs.finish(); // no new job from here on
     await server.shutdown();
-    await Promise.allSettled([...running]);
+    await finished;
     await (await opening?.catch(() => null))?.close();
     Deno.exit(0);
   };
