@@ -12,17 +12,7 @@ export interface AuditEvent {
 
 /** Appends an audit event, in the caller's transaction when given one. */
 export async function recordEvent(q: Queryable, e: AuditEvent): Promise<void> {
-  await q.query(
-    `INSERT INTO audit_events (event, at, account_id, message_id, detail)
-     VALUES ($1, $2::timestamptz, $3, $4, $5::jsonb)`,
-    [
-      e.event,
-      e.at.toISOString(),
-      e.accountId ?? null,
-      e.messageId ?? null,
-      JSON.stringify(pgSafe(e.detail ?? {})),
-    ],
-  );
+  await recordEvents(q, [e]);
 }
 
 /** Appends several audit events with one statement, in the caller's transaction. */

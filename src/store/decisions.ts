@@ -27,27 +27,21 @@ export async function saveDecision(
          rule_name = EXCLUDED.rule_name, reason = EXCLUDED.reason, detail = EXCLUDED.detail,
          trail = EXCLUDED.trail`
     : "DO NOTHING";
-  const rows = await q.query(
-    `INSERT INTO decisions (message_id, decided_at, outcome, rule_name, reason, detail, trail)
-     VALUES ($1, $2::timestamptz, $3, $4, $5, $6, $7::jsonb)
-     ON CONFLICT (message_id) ${onConflict}
-     RETURNING 1 AS ok`,
-    [
-      d.messageId,
-      at.toISOString(),
-      d.outcome,
-      d.ruleName,
-      d.reason,
-      d.detail === null ? null : pgSafe(d.detail),
-      JSON.stringify(pgSafe(d.trail)),
-    ],
-  );
-  return rows.length > 0;
+  return await insertDecisions(q, [d], at, onConflict) > 0;
 }
 
 /** Records the first decision of several messages with one statement (see `saveDecision`). */
 export async function saveDecisions(q: Queryable, ds: DecisionRecord[], at: Date): Promise<void> {
-  if (ds.length === 0) return;
+  if (ds.length > 0) await insertDecisions(q, ds, at, "DO NOTHING");
+}
+
+/** Inserts decision rows with one statement; returns how many were written. */
+async function insertDecisions(
+  q: Queryable,
+  ds: DecisionRecord[],
+  at: Date,
+  onConflict: string,
+): Promise<number> {
   const params: unknown[] = [at.toISOString()];
   const rows = ds.map((d) => {
     const n = params.push(
@@ -60,10 +54,12 @@ export async function saveDecisions(q: Queryable, ds: DecisionRecord[], at: Date
     );
     return `($${n - 5}, $1::timestamptz, $${n - 4}, $${n - 3}, $${n - 2}, $${n - 1}, $${n}::jsonb)`;
   });
-  await q.query(
+  const written = await q.query(
     `INSERT INTO decisions (message_id, decided_at, outcome, rule_name, reason, detail, trail)
      VALUES ${rows.join(", ")}
-     ON CONFLICT (message_id) DO NOTHING`,
+     ON CONFLICT (message_id) ${onConflict}
+     RETURNING 1 AS ok`,
     params,
   );
+  return written.length;
 }

@@ -34,12 +34,14 @@ export async function storeArrival(
   rescanning: boolean,
   at: Date,
 ): Promise<{ outcome: ArrivalOutcome; id: number }> {
-  if (rescanning) {
-    const here = await q.query<{ id: number }>(
+  const storedAt = async () =>
+    (await q.query<{ id: number }>(
       `SELECT id FROM messages WHERE account_id = $1 AND mailbox = $2 AND uidvalidity = $3 AND uid = $4`,
       [accountId, mailbox, uidValidity, m.uid],
-    );
-    if (here.length > 0) return { outcome: "present", id: here[0].id };
+    ))[0]?.id;
+  if (rescanning) {
+    const here = await storedAt();
+    if (here !== undefined) return { outcome: "present", id: here };
     const moved = await q.query<{ id: number }>(
       `UPDATE messages SET uidvalidity = $3, uid = $4
        WHERE id = (SELECT id FROM messages
@@ -51,30 +53,9 @@ export async function storeArrival(
     );
     if (moved.length > 0) return { outcome: "remapped", id: moved[0].id };
   }
-  const inserted = await q.query<{ id: number }>(
-    `INSERT INTO messages (account_id, mailbox, uidvalidity, uid, content_sha256, raw, size,
-       internal_date, collected_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::timestamptz, $9::timestamptz)
-     ON CONFLICT (account_id, mailbox, uidvalidity, uid) DO NOTHING
-     RETURNING id`,
-    [
-      accountId,
-      mailbox,
-      uidValidity,
-      m.uid,
-      m.sha256,
-      m.raw,
-      m.raw.length,
-      m.internalDate?.toISOString() ?? null,
-      at.toISOString(),
-    ],
-  );
-  if (inserted.length > 0) return { outcome: "stored", id: inserted[0].id };
-  const existing = await q.query<{ id: number }>(
-    `SELECT id FROM messages WHERE account_id = $1 AND mailbox = $2 AND uidvalidity = $3 AND uid = $4`,
-    [accountId, mailbox, uidValidity, m.uid],
-  );
-  return { outcome: "present", id: existing[0].id };
+  const [r] = await storeArrivals(q, accountId, mailbox, uidValidity, [m], at);
+  if (r.outcome === "stored") return r;
+  return { outcome: "present", id: (await storedAt())! };
 }
 
 /**
