@@ -168,9 +168,9 @@ async function collectMailbox(
   // A large mailbox is listed a window of UIDs at a time, so memory stays that of a window.
   const highest = snapshot.uidNext - 1;
   const windowed = Number.isSafeInteger(highest) && highest > 0;
-  const total = windowed
-    ? await reader.countAfter(state.lastUid)
-    : (await reader.listAfter(state.lastUid)).length;
+  // Without UIDNEXT, the one listing of everything above the mark serves for the count too.
+  const whole = windowed ? null : await reader.listAfter(state.lastUid);
+  const total = whole ? whole.length : await reader.countAfter(state.lastUid);
   let done = 0;
   const progress = () =>
     deps.onProgress?.({ accountId: account.id, account: account.name, mailbox, done, total });
@@ -201,7 +201,7 @@ async function collectMailbox(
         ? Math.min(cursor + (deps.listWindow ?? LIST_WINDOW), highest)
         : undefined;
       if (upTo !== undefined && upTo <= cursor) return;
-      const listed = await reader.listAfter(cursor, upTo);
+      const listed = whole ?? await reader.listAfter(cursor, upTo);
       cursor = upTo ?? Infinity;
       const plan = batches(listed, deps.batchMessages ?? 200, deps.batchBytes ?? 16 << 20);
       let next = prefetch(plan, 0);

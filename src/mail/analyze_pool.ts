@@ -42,7 +42,7 @@ export function startAnalyzePool(size: number): AnalyzePool {
 
   const failAll = (slot: Slot, error: string) => {
     for (const resolve of slot.inFlight.values()) {
-      resolve({ outcome: { ok: false, error }, classification: null });
+      resolve(unparsed(error));
     }
     slot.inFlight.clear();
   };
@@ -74,10 +74,7 @@ export function startAnalyzePool(size: number): AnalyzePool {
   return {
     analyze(raw) {
       if (closed) {
-        return Promise.resolve({
-          outcome: { ok: false, error: "the parser pool is closed" },
-          classification: null,
-        });
+        return Promise.resolve(unparsed("the parser pool is closed"));
       }
       return new Promise<Analysis>((resolve) => {
         waiting.push({ raw, resolve });
@@ -91,11 +88,13 @@ export function startAnalyzePool(size: number): AnalyzePool {
         failAll(slot, "the parser pool was closed");
       }
       for (const { resolve } of waiting.splice(0)) {
-        resolve({
-          outcome: { ok: false, error: "the parser pool was closed" },
-          classification: null,
-        });
+        resolve(unparsed("the parser pool was closed"));
       }
     },
   };
+}
+
+/** The analysis of a message the pool could not parse, with the reason. */
+function unparsed(error: string): Analysis {
+  return { outcome: { ok: false, error }, classification: null };
 }
