@@ -18,6 +18,7 @@ import {
   fixed,
   freshPostgresDatabase,
   freshUser,
+  mailboxEnv,
   MAILSTACK,
   MAIN,
   memoryOf,
@@ -165,16 +166,7 @@ async function runCollector(
   const task = await cliTask();
   const env: Record<string, string> = {
     ...task.env,
-    EMAIL_HOST: "127.0.0.1",
-    IMAP_PORT: "1143",
-    IMAP_TLS: "false",
-    EMAIL_USER: box.user,
-    EMAIL_PASS: box.pass,
-    EMAIL_ADDRESS: box.address,
-    SMTP_HOST: "127.0.0.1",
-    SMTP_PORT: "1025",
-    SMTP_TLS: "false",
-    SMTP_AUTH: "false",
+    ...mailboxEnv(box),
     DATABASE_URL: databaseUrl,
     NO_COLOR: "1",
   };

@@ -1,8 +1,8 @@
 /** What the benchmarks share: the loopback mail stack, fresh databases, process sampling. */
-import { ensureMailstack, freshUser } from "../tests/support/mailstack.ts";
+import { ensureMailstack, freshUser, mailboxEnv } from "../tests/support/mailstack.ts";
 import { freshPostgresDatabase, POSTGRES_ADMIN_URL } from "../tests/support/databases.ts";
 
-export { ensureMailstack, freshPostgresDatabase, freshUser, POSTGRES_ADMIN_URL };
+export { ensureMailstack, freshPostgresDatabase, freshUser, mailboxEnv, POSTGRES_ADMIN_URL };
 
 export const ROOT = new URL("../", import.meta.url).pathname;
 export const MAILSTACK = `${ROOT}scripts/mailstack.sh`;

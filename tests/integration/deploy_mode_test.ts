@@ -6,7 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { freshPostgresDatabase } from "../support/databases.ts";
-import { deliverRaw, ensureMailstack, freshUser, IMAP, imapConfig } from "../support/mailstack.ts";
+import {
+  deliverRaw,
+  ensureMailstack,
+  freshUser,
+  IMAP,
+  imapConfig,
+  mailboxEnv,
+} from "../support/mailstack.ts";
 import { startTcpProxy } from "../support/tcp_proxy.ts";
 import { settledInbox } from "../support/mailbox_reader.ts";
 import { openPostgres } from "../../src/store/postgres_db.ts";
@@ -24,16 +31,7 @@ type Person = Awaited<ReturnType<typeof freshUser>>;
 function serviceEnv(box: Person, databaseUrl: string, imapPort: number = IMAP.port) {
   return {
     CARTEIRO_MODE: "deploy",
-    EMAIL_HOST: IMAP.host,
-    IMAP_PORT: String(imapPort),
-    IMAP_TLS: "false",
-    EMAIL_USER: box.user,
-    EMAIL_PASS: box.pass,
-    EMAIL_ADDRESS: box.address,
-    SMTP_HOST: "127.0.0.1",
-    SMTP_PORT: "1025",
-    SMTP_TLS: "false",
-    SMTP_AUTH: "false",
+    ...mailboxEnv(box, imapPort),
     DATABASE_URL: databaseUrl,
     // Inherited values must not choose for the test.
     DENO_DEPLOYMENT_ID: "",

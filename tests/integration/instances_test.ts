@@ -20,7 +20,7 @@
 import assert from "node:assert/strict";
 import { freshPostgresDatabase } from "../support/databases.ts";
 import { runCli } from "../support/cli.ts";
-import { ensureMailstack, freshUser, IMAP, imapConfig, SMTP } from "../support/mailstack.ts";
+import { ensureMailstack, freshUser, imapConfig, mailboxEnv } from "../support/mailstack.ts";
 import { readInbox } from "../support/mailbox_reader.ts";
 import { smtpSubmitter } from "../support/smtp_submit.ts";
 import { openPostgres } from "../../src/store/postgres_db.ts";
@@ -333,16 +333,7 @@ async function scenario(plan: KillPlan) {
       DENO_DEPLOYMENT_ID: "",
       DATA_DIR: "",
       CARTEIRO_KILL_AT: "",
-      EMAIL_HOST: IMAP.host,
-      IMAP_PORT: String(IMAP.port),
-      IMAP_TLS: "false",
-      EMAIL_USER: box.user,
-      EMAIL_PASS: box.pass,
-      EMAIL_ADDRESS: box.address,
-      SMTP_HOST: SMTP.host,
-      SMTP_PORT: String(SMTP.port),
-      SMTP_TLS: "false",
-      SMTP_AUTH: "false",
+      ...mailboxEnv(box),
       DATABASE_URL: database.url,
       SEND_LEASE_SECONDS: String(LEASE_SECONDS),
       SEND_RETRY_SECONDS: "1",

@@ -7,7 +7,13 @@ import assert from "node:assert/strict";
 import { freshPostgresDatabase } from "../support/databases.ts";
 import { cliCommand, runCli } from "../support/cli.ts";
 import { startResponder } from "../support/smtp_responder.ts";
-import { deliverRaw, ensureMailstack, freshUser, imapConfig } from "../support/mailstack.ts";
+import {
+  deliverRaw,
+  ensureMailstack,
+  freshUser,
+  imapConfig,
+  mailboxEnv,
+} from "../support/mailstack.ts";
 import { readInbox, settledInbox } from "../support/mailbox_reader.ts";
 import { openPostgres } from "../../src/store/postgres_db.ts";
 
@@ -52,16 +58,7 @@ async function setupWith(
 ) {
   const imap = imapConfig(box.user, box.pass);
   const env = {
-    EMAIL_HOST: imap.host,
-    IMAP_PORT: String(imap.port),
-    IMAP_TLS: "false",
-    EMAIL_USER: box.user,
-    EMAIL_PASS: box.pass,
-    EMAIL_ADDRESS: box.address,
-    SMTP_HOST: "127.0.0.1",
-    SMTP_PORT: "1025",
-    SMTP_TLS: "false",
-    SMTP_AUTH: "false",
+    ...mailboxEnv(box, imap.port),
     DATABASE_URL: database.url,
     SEND_LEASE_SECONDS: "2",
     SEND_RETRY_SECONDS: "1",

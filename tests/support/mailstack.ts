@@ -111,3 +111,25 @@ export function imapConfig(
 ): { host: string; port: number; secure: boolean; user: string; pass: string } {
   return { host: IMAP.host, port: IMAP.port, secure: false, user, pass };
 }
+
+/**
+ * The settings that point the service at a loopback mailbox: plain IMAP (on `imapPort`, e.g. a
+ * proxy in front of Dovecot) and Postfix without login.
+ */
+export function mailboxEnv(
+  box: { user: string; pass: string; address: string },
+  imapPort: number = IMAP.port,
+): Record<string, string> {
+  return {
+    EMAIL_HOST: IMAP.host,
+    IMAP_PORT: String(imapPort),
+    IMAP_TLS: "false",
+    EMAIL_USER: box.user,
+    EMAIL_PASS: box.pass,
+    EMAIL_ADDRESS: box.address,
+    SMTP_HOST: SMTP.host,
+    SMTP_PORT: String(SMTP.port),
+    SMTP_TLS: "false",
+    SMTP_AUTH: "false",
+  };
+}
