@@ -1,44 +1,133 @@
 import { PGlite } from "@electric-sql/pglite";
 import type { Db, LockOutcome, Queryable, Row } from "./db.ts";
+import { type DataDirHolder, type DataDirLock, lockDataDir } from "./data_dir_lock.ts";
 
-/**
- * Opens the embedded PostgreSQL (PGlite, PostgreSQL compiled to WebAssembly). `dataDir` keeps the
- * database on disk; without it the database lives in memory (tests).
- */
-export async function openPglite(dataDir?: string): Promise<Db> {
-  const pg = dataDir ? new PGlite(dataDir) : new PGlite();
-  await pg.waitReady;
-  return new PgliteDb(pg);
+/** The embedded database: the `Db` interface, and what only PGlite can do. */
+export interface PgliteStore extends Db {
+  readonly kind: "pglite";
+  /**
+   * A plain-SQL dump of the whole database (pg_dump's own output, `--inserts`, without owners or
+   * privileges) that `psql` loads into an empty PostgreSQL. Other statements wait meanwhile.
+   */
+  dump(): Promise<string>;
 }
 
-class PgliteDb implements Db {
+/**
+ * Opens the embedded PostgreSQL (PGlite, PostgreSQL compiled to WebAssembly). With `dataDir` the
+ * database lives in that folder, which this process then owns: it takes the folder's lock first
+ * (src/store/data_dir_lock.ts) and throws `DataDirBusyError` naming the holder when another
+ * process has it. Without `dataDir` the database lives in memory (tests).
+ */
+export async function openPglite(
+  dataDir?: string,
+  owner?: Omit<DataDirHolder, "since"> & { since: Date },
+): Promise<PgliteStore> {
+  let lock: DataDirLock | null = null;
+  if (dataDir) {
+    lock = await lockDataDir(
+      dataDir,
+      owner ?? {
+        pid: Deno.pid,
+        role: "cli",
+        command: "carteiro",
+        since: new Date(),
+      },
+    );
+  }
+  try {
+    const pg = dataDir ? new PGlite(dataDir) : new PGlite();
+    await pg.waitReady;
+    return new PgliteDb(pg, lock);
+  } catch (e) {
+    lock?.release();
+    throw e;
+  }
+}
+
+/**
+ * Statements run shared; a dump runs alone. pg_dump talks to PGlite below its query queue, so
+ * it must not start while one of our transactions is open, nor let one begin until it is done.
+ */
+class Gate {
+  #active = 0;
+  #alone: Promise<void> | null = null;
+  #drained: (() => void) | null = null;
+
+  async shared<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.#alone) await this.#alone;
+    this.#active++;
+    try {
+      return await fn();
+    } finally {
+      this.#active--;
+      if (this.#active === 0) this.#drained?.();
+    }
+  }
+
+  async alone<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.#alone) await this.#alone;
+    let open!: () => void;
+    this.#alone = new Promise<void>((resolve) => open = resolve);
+    try {
+      if (this.#active > 0) await new Promise<void>((resolve) => this.#drained = resolve);
+      this.#drained = null;
+      return await fn();
+    } finally {
+      this.#alone = null;
+      open();
+    }
+  }
+}
+
+class PgliteDb implements PgliteStore {
   readonly kind = "pglite" as const;
   #pg: PGlite;
+  #lock: DataDirLock | null;
+  #gate = new Gate();
   // PGlite is one session, in which advisory locks are re-entrant: holders inside this process
   // are tracked here so that a second taker sees the lock as held, as it would on a server.
   #held = new Set<string>();
   #waiters = new Map<string, Array<() => void>>();
 
-  constructor(pg: PGlite) {
+  constructor(pg: PGlite, lock: DataDirLock | null) {
     this.#pg = pg;
+    this.#lock = lock;
   }
 
-  async query<T extends Row = Row>(text: string, params: unknown[] = []): Promise<T[]> {
-    return (await this.#pg.query<T>(text, params)).rows;
+  query<T extends Row = Row>(text: string, params: unknown[] = []): Promise<T[]> {
+    return this.#gate.shared(async () => (await this.#pg.query<T>(text, params)).rows);
   }
 
-  async exec(script: string): Promise<void> {
-    await this.#pg.exec(script);
+  exec(script: string): Promise<void> {
+    return this.#gate.shared(async () => void await this.#pg.exec(script));
   }
 
-  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    return await this.#pg.transaction(async (tx) => {
-      const q: Queryable = {
-        async query<R extends Row = Row>(text: string, params: unknown[] = []) {
-          return (await tx.query<R>(text, params)).rows;
-        },
-      };
-      return await fn(q);
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.#gate.shared(() =>
+      this.#pg.transaction(async (tx) => {
+        const q: Queryable = {
+          async query<R extends Row = Row>(text: string, params: unknown[] = []) {
+            return (await tx.query<R>(text, params)).rows;
+          },
+        };
+        return await fn(q);
+      })
+    );
+  }
+
+  dump(): Promise<string> {
+    return this.#gate.alone(async () => {
+      const { pgDump } = await import("@electric-sql/pglite-tools/pg_dump");
+      try {
+        const file = await pgDump({ pg: this.#pg, args: ["--no-owner", "--no-privileges"] });
+        return forOlderServers(await file.text());
+      } finally {
+        // pg_dump ends without closing its session, and PGlite's session is ours: it leaves its
+        // read-only REPEATABLE READ transaction open and its settings (row_security off,
+        // extra_float_digits 3, …) in place. Without this the next write fails as read-only.
+        if (this.#pg.isInTransaction()) await this.#pg.exec("ROLLBACK");
+        await this.#pg.exec("RESET ALL");
+      }
     });
   }
 
@@ -82,6 +171,19 @@ class PgliteDb implements Db {
   }
 
   async close(): Promise<void> {
-    await this.#pg.close();
+    try {
+      await this.#pg.close();
+    } finally {
+      this.#lock?.release();
+      this.#lock = null;
+    }
   }
+}
+
+/**
+ * pg_dump 18 sets `transaction_timeout`, which servers before PostgreSQL 17 do not know: psql
+ * would print an error for it (its value, 0, is the default everywhere).
+ */
+function forOlderServers(sql: string): string {
+  return sql.replace(/^SET transaction_timeout = 0;\n/m, "");
 }
