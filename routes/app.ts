@@ -8,6 +8,7 @@ import { healthRoutes } from "./health.ts";
 import { securityHeaders } from "./security_headers.ts";
 import { csrfGuard, requireApiToken, requireSession } from "./auth.ts";
 import { loginRoutes } from "./login.tsx";
+import { setupRoutes } from "./setup.tsx";
 import { messageRoutes } from "./messages.tsx";
 import { messageHtmlRoutes } from "./message_html.ts";
 import { outboxRoutes } from "./outbox.tsx";
@@ -24,10 +25,19 @@ export type { AppDeps } from "./deps.ts";
 /** How a path is protected. Anything not listed here needs a session (the safe default). */
 export type Access = "public" | "token" | "session";
 
-const PUBLIC_PATHS = [/^\/login$/, /^\/lang$/, /^\/healthz$/, /^\/static\/[^/]+$/];
+const PUBLIC_PATHS = [
+  /^\/login$/,
+  /^\/setup$/,
+  /^\/lang$/,
+  /^\/healthz$/,
+  /^\/static\/[^/]+$/,
+];
 const TOKEN_PATHS = [/^\/api\/v1(?:\/|$)/, /^\/metrics$/];
 
-/** The access class of a path: public (login, health, static), token (API, metrics), session. */
+/**
+ * The access class of a path: public (login, the setup link, health, static), token (API,
+ * metrics), session.
+ */
 export function accessOf(path: string): Access {
   if (PUBLIC_PATHS.some((p) => p.test(path))) return "public";
   if (TOKEN_PATHS.some((p) => p.test(path))) return "token";
@@ -44,7 +54,8 @@ export type ErrorReporter = (error: unknown, id: string) => void;
 /**
  * The web application: every route, built from the dependencies `main.ts` wires. Pages need a
  * session (else 302 to /login) and a CSRF token on every state change; `/api/v1` and
- * `/metrics` need an API token (else 401 JSON); `/login`, `/healthz` and `/static` are public.
+ * `/metrics` need an API token (else 401 JSON); `/login`, `/setup` (its own token: the link
+ * printed at start), `/healthz` and `/static` are public.
  */
 export function createApp(deps: AppDeps, reportError?: ErrorReporter): Hono<AppEnv> {
   const security: SecuritySettings = { ...DEFAULT_SECURITY, ...deps.security };
@@ -90,6 +101,7 @@ export function createApp(deps: AppDeps, reportError?: ErrorReporter): Hono<AppE
   );
   app.route("/", staticRoutes());
   app.route("/", loginRoutes(deps, security));
+  app.route("/", setupRoutes(deps, security));
   app.get("/", (c) => c.redirect("/messages", 302));
   app.route("/", messageRoutes(deps));
   app.route("/", messageHtmlRoutes(deps));

@@ -26,6 +26,16 @@ export interface SecuritySettings {
   loginFailuresPerEmail: number;
   /** Failed logins per client address in the window before refusing. Default 20. */
   loginFailuresPerIp: number;
+  /**
+   * Failed attempts at the setup link (a wrong or missing token, any POST that made no user)
+   * plus failed logins, per client address in the login window, before refusing. Default 10.
+   */
+  setupFailuresPerIp: number;
+  /**
+   * Failed setup attempts from every address together in the window before refusing all: the
+   * rows an attacker with many addresses can add stay bounded. Default 200.
+   */
+  setupFailuresTotal: number;
 }
 
 export const DEFAULT_SECURITY: SecuritySettings = {
@@ -34,6 +44,8 @@ export const DEFAULT_SECURITY: SecuritySettings = {
   loginWindowMs: 15 * 60_000,
   loginFailuresPerEmail: 5,
   loginFailuresPerIp: 20,
+  setupFailuresPerIp: 10,
+  setupFailuresTotal: 200,
 };
 
 export interface AppDeps {
@@ -59,6 +71,12 @@ export interface AppDeps {
    * transaction of the correction. Never enqueues a second reply for a message that has one.
    */
   rerunRules: (tx: Queryable, messageId: number, at: Date) => Promise<boolean>;
+  /**
+   * The secret of the one-time setup link (`/setup?token=…`) that makes the first user while
+   * none exists; made at each start of the service. Null or absent: no setup link (the CLI
+   * makes the first user).
+   */
+  setupToken?: string | null;
   /** Overrides of the session and login-throttling limits (tests). */
   security?: Partial<SecuritySettings>;
 }

@@ -64,7 +64,7 @@ function LoginForm(props: { t: Dict; csrf: string; email: string; next: string; 
 }
 
 /** The client's address as the server saw it (`Deno.serve` passes it as `remoteAddr`). */
-function clientAddress(c: Context<AppEnv>): string {
+export function clientAddress(c: Context<AppEnv>): string {
   return c.env?.remoteAddr?.hostname ?? "unknown";
 }
 

@@ -30,7 +30,7 @@ export function respond(
     nav?: string;
     fragment: Child;
     page?: Child;
-    status?: 200 | 404 | 409 | 422 | 429 | 401 | 403;
+    status?: 200 | 404 | 409 | 410 | 422 | 429 | 401 | 403;
   },
 ) {
   const status = opts.status ?? 200;

@@ -8,6 +8,15 @@ import { countUsers, createUser } from "../store/users.ts";
 import { hashPassword } from "../auth/password_hash.ts";
 import { issueApiToken } from "../admin/api_token_issue.ts";
 import { recordEvent } from "../store/audit.ts";
+import {
+  isEmailShape,
+  MAX_PASSWORD_LENGTH,
+  MIN_PASSWORD_LENGTH,
+  newUserProblems,
+  normalEmail,
+} from "../admin/user_input.ts";
+
+export { MIN_PASSWORD_LENGTH };
 
 /** What the commands read and write. */
 export interface AdminIo {
@@ -20,30 +29,25 @@ export interface AdminIo {
   now: () => Date;
 }
 
-/** Shortest password accepted (OWASP ASVS 6.2.1: at least 8; we ask for 12). */
-export const MIN_PASSWORD_LENGTH = 12;
-
-const EMAIL =
-  /^[^\s@<>"(),;:]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$|^[^\s@<>"(),;:]{1,64}@localhost$/;
-
 /**
  * `user add EMAIL`: reads the password from standard input (one line) and creates the user.
  * Exit codes: 0 created, 2 bad input, 1 the e-mail is taken.
  */
 export async function userAdd(db: Db, email: string | undefined, io: AdminIo): Promise<number> {
-  const address = (email ?? "").trim().toLowerCase();
-  if (!EMAIL.test(address)) {
+  const address = normalEmail(email ?? "");
+  if (!isEmailShape(address)) {
     io.say("usage: user add EMAIL   (the password is read from standard input, one line)");
     return 2;
   }
   io.say(`password for ${address} (one line on standard input):`);
   const password = await io.readLine();
-  if (password === null || password.length < MIN_PASSWORD_LENGTH) {
+  const problems = newUserProblems({ email: address, password: password ?? "" });
+  if (password === null || problems.includes("password_short")) {
     io.say(`the password must be at least ${MIN_PASSWORD_LENGTH} characters`);
     return 2;
   }
-  if (password.length > 1024) {
-    io.say("the password must be at most 1024 characters");
+  if (problems.includes("password_long")) {
+    io.say(`the password must be at most ${MAX_PASSWORD_LENGTH} characters`);
     return 2;
   }
   const at = io.now();
@@ -80,14 +84,52 @@ export async function tokenCreate(db: Db, name: string | undefined, io: AdminIo)
   return 0;
 }
 
+/** Where the service listens, and the secret of its setup link (routes/setup.tsx). */
+export interface SetupLinkSettings {
+  /** The configured HOST. */
+  hostname: string;
+  port: number;
+  token: string;
+}
+
 /**
- * What the service prints at start when nobody can log in yet, or null when a user exists.
+ * The setup link a person on this machine can open, and a note when the host in it is not the
+ * configured one: a server listening on every address (`0.0.0.0`, `::`) is reached on loopback.
  */
-export async function firstStartHint(db: Db): Promise<string | null> {
+export function setupLink(s: SetupLinkSettings): { url: string; note: string | null } {
+  const everywhere = s.hostname === "0.0.0.0" || s.hostname === "::" || s.hostname === "[::]";
+  const host = everywhere
+    ? (s.hostname === "0.0.0.0" ? "127.0.0.1" : "localhost")
+    : s.hostname.includes(":") && !s.hostname.startsWith("[")
+    ? `[${s.hostname}]` // an IPv6 literal (RFC 3986 section 3.2.2)
+    : s.hostname;
+  return {
+    url: `http://${host}:${s.port}/setup?token=${encodeURIComponent(s.token)}`,
+    note: everywhere
+      ? `(HOST=${s.hostname} listens on every address: from another machine, put this ` +
+        `machine's name or address in place of ${host})`
+      : null,
+  };
+}
+
+/**
+ * What the service prints at start when nobody can log in yet, or null when a user exists:
+ * the one-time setup link when `setup` is given, and the CLI command either way.
+ */
+export async function firstStartHint(
+  db: Db,
+  setup?: SetupLinkSettings,
+): Promise<string | null> {
   if (await countUsers(db) > 0) return null;
-  return "No admin user yet. Create one with:\n" +
-    "  echo 'a long password' | deno task cli user add you@example.com\n" +
+  const cli = "  echo 'a long password' | deno task cli user add you@example.com\n" +
     "(the password is read from standard input, one line)";
+  if (!setup) return `No admin user yet. Create one with:\n${cli}`;
+  const link = setupLink(setup);
+  return "No admin user yet. Create the first one in a browser with this one-time link " +
+    "(it works until a user exists):\n" +
+    `  ${link.url}\n` +
+    (link.note ? `${link.note}\n` : "") +
+    `or on the command line:\n${cli}`;
 }
 
 /** Reads one line from a byte stream (standard input), without its line end. */

@@ -38,4 +38,6 @@ export const LockNamespace = {
   migrations: 7301,
   collect: 7302,
   send: 7303,
+  /** Held (per transaction) while the setup link checks that no user exists and makes one. */
+  firstUser: 7304,
 } as const;

@@ -1,5 +1,12 @@
 import type { Queryable } from "./db.ts";
 
+/**
+ * The e-mail under which attempts at the setup link are kept (routes/setup.tsx). It is no
+ * address, so no login matches it; its count is every setup attempt, and the per-address count
+ * of `recentFailures` takes them in with the failed logins.
+ */
+export const SETUP_ATTEMPTS = "(setup)";
+
 /** Records one login attempt (the e-mail as typed, lower-cased). */
 export async function recordLoginAttempt(
   q: Queryable,
@@ -32,4 +39,12 @@ export async function recentFailures(
 /** Forgets attempts older than `before`. */
 export async function pruneLoginAttempts(q: Queryable, before: Date): Promise<void> {
   await q.query("DELETE FROM login_attempts WHERE at < $1::timestamptz", [before.toISOString()]);
+}
+
+/** Forgets the attempts under one e-mail older than `before` (the `(email, at)` index). */
+export async function pruneAttemptsOf(q: Queryable, email: string, before: Date): Promise<void> {
+  await q.query("DELETE FROM login_attempts WHERE email = lower($1) AND at < $2::timestamptz", [
+    email.trim().slice(0, 320),
+    before.toISOString(),
+  ]);
 }

@@ -4,6 +4,7 @@ import {
   type AdminIo,
   firstStartHint,
   readOneLine,
+  setupLink,
   tokenCreate,
   userAdd,
 } from "../../src/cli/admin_commands.ts";
@@ -78,4 +79,36 @@ Deno.test("readOneLine takes the first line of a stream, without its line end", 
   assert.equal(await readOneLine(stream(["pass", "word\r\nnext"])), "password");
   assert.equal(await readOneLine(stream(["no newline"])), "no newline");
   assert.equal(await readOneLine(stream([])), null);
+});
+
+Deno.test("the first start names the setup link, reachable from this machine, and the CLI", async () => {
+  const store = await openTestStore("pglite");
+  try {
+    const token = "T".repeat(43);
+    const hint = await firstStartHint(store.db, { hostname: "127.0.0.1", port: 8000, token }) ??
+      "";
+    assert.ok(hint.includes(`  http://127.0.0.1:8000/setup?token=${token}\n`), hint);
+    assert.match(hint, /one-time link/);
+    assert.match(hint, /deno task cli user add/);
+    assert.doesNotMatch(hint, /every address/);
+    const link = (hostname: string) => setupLink({ hostname, port: 9000, token: "t" });
+    assert.deepEqual(link("0.0.0.0").url, "http://127.0.0.1:9000/setup?token=t");
+    assert.match(link("0.0.0.0").note ?? "", /HOST=0\.0\.0\.0 listens on every address/);
+    assert.deepEqual(link("::").url, "http://localhost:9000/setup?token=t");
+    assert.ok(link("::").note);
+    assert.deepEqual(link("::1"), { url: "http://[::1]:9000/setup?token=t", note: null });
+    assert.deepEqual(link("admin.example.test"), {
+      url: "http://admin.example.test:9000/setup?token=t",
+      note: null,
+    });
+    await store.db.query(
+      "INSERT INTO users (email, password_hash, created_at) VALUES ('a@b.test', 'x', now())",
+    );
+    assert.equal(
+      await firstStartHint(store.db, { hostname: "127.0.0.1", port: 8000, token }),
+      null,
+    );
+  } finally {
+    await store.close();
+  }
 });

@@ -73,17 +73,22 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** Opens a fresh store, creates the admin user and an account, and builds the app. */
+/**
+ * Opens a fresh store, creates the admin user (unless `noUser`) and an account, and builds the
+ * app; `setupToken` is the setup link's secret (default: none).
+ */
 export async function harness(
   options: {
     kind?: "pglite" | "postgres";
     secretKey?: string | null;
     security?: AppDeps["security"];
+    setupToken?: string | null;
+    noUser?: boolean;
   } = {},
 ): Promise<Harness> {
   const store = await openTestStore(options.kind ?? "pglite");
   const db = store.db;
-  await createUser(db, USER.email, await hashPassword(USER.password), NOW);
+  if (!options.noUser) await createUser(db, USER.email, await hashPassword(USER.password), NOW);
   await upsertEnvAccount(db, {
     name: "atendimento",
     address: "atendimento@empresa.test",
@@ -189,6 +194,7 @@ export async function harness(
         id,
         at,
       ),
+    setupToken: options.setupToken ?? null,
     security: options.security,
   };
   h.app = createApp(h.deps, (error, id) => {
