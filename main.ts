@@ -9,10 +9,12 @@ import { type Config, type DatabaseSettings, loadConfig } from "./src/config.ts"
 import type { Db, Queryable } from "./src/store/db.ts";
 import { openPostgres } from "./src/store/postgres_db.ts";
 import { openPglite } from "./src/store/pglite_db.ts";
+import { DataDirBusyError, type DataDirHolder, describeHolder } from "./src/store/data_dir_lock.ts";
 import { migrate, readMigrations } from "./src/store/migrate.ts";
 import { type AccountRow, listAccounts, upsertEnvAccount } from "./src/store/accounts.ts";
 import { getAccountSecrets, getAccountView } from "./src/store/accounts_admin.ts";
 import { createSecretBox } from "./src/auth/secret_box.ts";
+import { newSecret } from "./src/auth/tokens.ts";
 import { rerunRules } from "./src/jobs/rerun_rules.ts";
 import type { AccountContext } from "./src/domain/decide_reply.ts";
 import type { ConnectionTarget, ConnectionTestResult } from "./routes/deps.ts";
@@ -21,7 +23,7 @@ import { readStats } from "./src/store/stats.ts";
 import { deleteIdleHealth, writeIdleHealth, writeProgress } from "./src/store/account_health.ts";
 import { throttleProgress } from "./src/jobs/collect_progress.ts";
 import { startIdleHealthReport } from "./src/jobs/idle_health_report.ts";
-import { createProgressReporter } from "./src/cli/progress_line.ts";
+import { createProgressReporter, type ProgressReporter } from "./src/cli/progress_line.ts";
 import { connectImap, type ImapConnection } from "./src/mail/imap_reader.ts";
 import { type AnalyzePool, startAnalyzePool } from "./src/mail/analyze_pool.ts";
 import type { CollectDeps, CollectProgressEvent } from "./src/jobs/collect_account.ts";
@@ -37,7 +39,15 @@ import { loadRules, replaceRules } from "./src/store/rule_set.ts";
 import { recordEvent } from "./src/store/audit.ts";
 import { drainOutbox, type SendStep } from "./src/jobs/send_outbox.ts";
 import { createSmtpSender, type SmtpSender } from "./src/mail/smtp_sender.ts";
-import { type CliServices, runCli } from "./src/cli/run_cli.ts";
+import { type CliDeps, type CliServices, needsDatabase, runCli } from "./src/cli/run_cli.ts";
+import {
+  type CommandSocket,
+  type RemoteIo,
+  serveCommandSocket,
+} from "./src/cli/command_socket_server.ts";
+import { forwardCommand } from "./src/cli/command_socket_client.ts";
+import { pieces, SOCKET_FILE } from "./src/cli/command_socket_protocol.ts";
+import { runOnEmbedded } from "./src/cli/embedded_access.ts";
 import { createLogger, type Logger } from "./src/log.ts";
 import { createApp } from "./routes/app.ts";
 import { collectWithin, drainWithin, type RunBudget } from "./src/jobs/bounded_run.ts";
@@ -48,10 +58,19 @@ const analysisModule = () => import("./src/mail/analyze.ts");
 const parseLazily = async (raw: Uint8Array) =>
   (await import("./src/mail/parse_message.ts")).parseMessage(raw);
 
-async function openDatabase(settings: DatabaseSettings): Promise<Db> {
+/** Who opens the embedded database: named in the data folder's lock for a second process. */
+type Owner = Pick<DataDirHolder, "role" | "command">;
+
+/** The database, and the dump of it when it is the embedded one. */
+interface OpenedDatabase {
+  db: Db;
+  dump: (() => Promise<string>) | null;
+}
+
+async function openDatabase(settings: DatabaseSettings, owner: Owner): Promise<OpenedDatabase> {
   if (settings.kind === "pglite") {
-    await Deno.mkdir(settings.dataDir, { recursive: true });
-    return await openPglite(settings.dataDir);
+    const db = await openPglite(settings.dataDir, { ...owner, pid: Deno.pid, since: new Date() });
+    return { db, dump: () => db.dump() };
   }
   let ca = settings.caPem ?? undefined;
   let caSource = "DATABASE_CA";
@@ -63,7 +82,7 @@ async function openDatabase(settings: DatabaseSettings): Promise<Db> {
       throw new Error(`DATABASE_CA_FILE ${settings.caFile} cannot be read`, { cause });
     }
   }
-  return openPostgres({ url: settings.url, ca, caSource });
+  return { db: openPostgres({ url: settings.url, ca, caSource }), dump: null };
 }
 
 /**
@@ -80,15 +99,18 @@ function killAt(step: string | undefined) {
 /**
  * Opens the database, applies migrations and wires the jobs. Exported for the tests that run the
  * service's own wiring in process (the deploy-mode cron handlers with a small budget).
- * `onCollectProgress` is told of every collection's progress (the CLI's progress line).
+ * On the embedded database this process becomes the data folder's owner, named as `owner`; it
+ * rejects with `DataDirBusyError` when another process is. `setupToken`: the secret of the
+ * one-time setup link (routes/setup.tsx), made by the service at each start; none for the CLI.
  */
 export async function compose(
   config: Config,
   log: Logger,
   env: Record<string, string>,
-  options: { onCollectProgress?: (p: CollectProgressEvent) => void } = {},
+  options: { owner?: Owner; setupToken?: string } = {},
 ) {
-  const db = await openDatabase(config.database);
+  const owner = options.owner ?? { role: "service", command: "deno task start" };
+  const { db, dump } = await openDatabase(config.database, owner);
   await migrate(db, await readMigrations());
   const now = () => new Date();
   const secrets = createSecretBox(config.secretKey);
@@ -158,18 +180,30 @@ export async function compose(
     now,
     log,
     batchMessages: config.collectBatch,
-    onProgress: async (p) => {
-      options.onCollectProgress?.(p);
-      await saveProgress(p);
-    },
+    onProgress: saveProgress,
     connect: async (account) => connectImap(await imapLogin(account)),
     analyze,
     processPending: (accountId, arrived) =>
       processPending({ db, analyze, now, afterClassified }, accountId, arrived),
   };
-  /** `shouldStop`, when given, is asked before each batch (a time-bounded cron handler). */
-  const collectOnce = async (shouldStop?: () => boolean) =>
-    collectAll({ ...collectDeps, shouldStop }, await listAccounts(db));
+  /**
+   * `shouldStop`, when given, is asked before each batch (a time-bounded cron handler);
+   * `onProgress` is told of the collection's progress too (the CLI's progress line).
+   */
+  const collectOnce = async (
+    shouldStop?: () => boolean,
+    onProgress?: (p: CollectProgressEvent) => void,
+  ) =>
+    collectAll({
+      ...collectDeps,
+      shouldStop,
+      onProgress: onProgress
+        ? async (p) => {
+          onProgress(p);
+          await saveProgress(p);
+        }
+        : saveProgress,
+    }, await listAccounts(db));
 
   // One pooled SMTP transport per account, opened on first use.
   const senders = new Map<number, SmtpSender>();
@@ -227,6 +261,8 @@ export async function compose(
     return { ok: true as const, count: parsed.rules.length };
   };
   const exportAll = async () => exportRules(await loadRules(db));
+  /** The embedded database as SQL (`cli db dump`); null on a PostgreSQL server. */
+  const dumpDatabase = async () => dump ? await dump() : null;
 
   const testConnection = async (t: ConnectionTarget): Promise<ConnectionTestResult> => {
     const pass = t.imap.pass ??
@@ -259,6 +295,7 @@ export async function compose(
     testConnection,
     rerunRules: (tx, messageId, at) =>
       rerunRules({ parse: parseLazily, replyStep: replyOne }, tx, messageId, at),
+    setupToken: options.setupToken ?? null,
   }, (error, id) => log.error("http error", { id, error: String(error) }));
 
   /** IMAP IDLE per account: collection and the outbox run within a second of new mail. */
@@ -302,9 +339,13 @@ export async function compose(
     sendOnce,
     importRules,
     exportRules: exportAll,
+    dumpDatabase,
     close,
   };
 }
+
+/** What `compose` wires. */
+type Services = Awaited<ReturnType<typeof compose>>;
 
 function configOrExit(log: Logger, env: Record<string, string>): Config {
   const result = loadConfig(env);
@@ -320,39 +361,181 @@ function configOrExit(log: Logger, env: Record<string, string>): Config {
   return result.config;
 }
 
-async function cli(args: string[]): Promise<number> {
-  const log = createLogger({ quiet: true });
-  return await runCli(args, {
-    openServices: async (): Promise<CliServices> => {
-      const env = Deno.env.toObject();
-      // Progress goes to stderr: stdout carries only the JSON documents.
-      const progress = createProgressReporter({
-        tty: Deno.stderr.isTerminal(),
-        write: (text) => Deno.stderr.writeSync(new TextEncoder().encode(text)),
-        now: () => performance.now(),
-      });
-      const services = await compose(configOrExit(log, env), log, env, {
-        onCollectProgress: progress.update,
-      });
-      const io = {
-        readLine: () => readOneLine(Deno.stdin.readable),
-        print: (doc: unknown) => console.log(JSON.stringify(doc)),
-        say: (line: string) => console.error(line),
-        now: () => new Date(),
-      };
-      return {
-        ...services,
-        collectOnce: () => services.collectOnce().finally(() => progress.end()),
-        stats: () => readStats(services.db, new Date()),
-        userAdd: (email) => userAdd(services.db, email, io),
-        tokenCreate: (name) => tokenCreate(services.db, name, io),
-      };
-    },
-    parse: parseLazily,
-    classify: (await import("./src/domain/classifier.ts")).classify,
-    readFile: (path) => Deno.readFile(path),
+/** Where a CLI command's output goes and its input comes from: this terminal or a client's. */
+interface CommandIo {
+  /** One JSON document as one line on stdout. */
+  print(doc: unknown): void;
+  /** A line for a person on stderr. */
+  say(line: string): void;
+  /** Text on stdout as it is; resolves when more may be written. */
+  write(text: string): Promise<void>;
+  readLine(): Promise<string | null>;
+  readFile(path: string): Promise<Uint8Array>;
+  /** The collect progress line, on stderr. */
+  progress: ProgressReporter;
+}
+
+/** Writes all of `text` on stdout or stderr. */
+async function writeAll(stream: typeof Deno.stdout, text: string): Promise<void> {
+  const bytes = new TextEncoder().encode(text);
+  let written = 0;
+  while (written < bytes.length) written += await stream.write(bytes.subarray(written));
+}
+
+/** This process's own stdin, stdout and stderr. */
+function terminalIo(): CommandIo {
+  const encoder = new TextEncoder();
+  return {
     print: (doc) => console.log(JSON.stringify(doc)),
     say: (line) => console.error(line),
+    write: (text) => writeAll(Deno.stdout, text),
+    readLine: () => readOneLine(Deno.stdin.readable),
+    readFile: (path) => Deno.readFile(path),
+    // Progress goes to stderr: stdout carries only the JSON documents.
+    progress: createProgressReporter({
+      tty: Deno.stderr.isTerminal(),
+      write: (text) => Deno.stderr.writeSync(encoder.encode(text)),
+      now: () => performance.now(),
+    }),
+  };
+}
+
+/** A client's terminal, over the command socket. */
+function remoteIo(remote: RemoteIo, tty: boolean): CommandIo {
+  return {
+    print: (doc) => remote.out(`${JSON.stringify(doc)}\n`),
+    say: (line) => remote.err(`${line}\n`),
+    write: async (text) => {
+      for (const piece of pieces(text)) {
+        remote.out(piece);
+        await remote.flushed();
+      }
+    },
+    readLine: remote.readLine,
+    readFile: remote.readFile,
+    progress: createProgressReporter({ tty, write: remote.err, now: () => performance.now() }),
+  };
+}
+
+/**
+ * The CLI's database commands over composed services. `owned`: closing the command closes the
+ * services (a command that opened them for itself alone).
+ */
+function cliServices(services: Services, io: CommandIo, owned: boolean): CliServices {
+  const admin = { readLine: io.readLine, print: io.print, say: io.say, now: () => new Date() };
+  return {
+    collectOnce: () =>
+      services.collectOnce(undefined, io.progress.update).finally(() => io.progress.end()),
+    sendOnce: () => services.sendOnce(),
+    importRules: services.importRules,
+    exportRules: services.exportRules,
+    dumpDatabase: services.dumpDatabase,
+    stats: () => readStats(services.db, new Date()),
+    userAdd: (email) => userAdd(services.db, email, admin),
+    tokenCreate: (name) => tokenCreate(services.db, name, admin),
+    close: owned ? services.close : async () => {},
+  };
+}
+
+/** The CLI's dependencies for one command talking to `io`. */
+async function cliDeps(
+  io: CommandIo,
+  openServices: () => Promise<CliServices>,
+): Promise<CliDeps> {
+  return {
+    openServices,
+    parse: parseLazily,
+    classify: (await import("./src/domain/classifier.ts")).classify,
+    readFile: io.readFile,
+    print: io.print,
+    say: io.say,
+    write: io.write,
+  };
+}
+
+/**
+ * Serves the command socket of the embedded database this process owns: other processes' CLI
+ * commands run here, on the same open database.
+ */
+function serveCommands(services: Services, dataDir: string, log: Logger): Promise<CommandSocket> {
+  return serveCommandSocket({
+    path: `${dataDir}/${SOCKET_FILE}`,
+    run: async (request, remote) => {
+      const io = remoteIo(remote, request.tty);
+      log.info("command from the command socket", { command: request.args.slice(0, 2) });
+      return await runCli(
+        request.args,
+        await cliDeps(io, () => Promise.resolve(cliServices(services, io, false))),
+      );
+    },
+    onError: (error) => log.warn("command socket", { error: String(error) }),
+  });
+}
+
+async function cli(args: string[]): Promise<number> {
+  const log = createLogger({ quiet: true });
+  const io = terminalIo();
+  if (!needsDatabase(args)) {
+    return await runCli(
+      args,
+      await cliDeps(io, () => Promise.reject(new Error("this command needs no database"))),
+    );
+  }
+  const env = Deno.env.toObject();
+  const config = configOrExit(log, env);
+  const owner: Owner = { role: "cli", command: `deno task cli ${args.join(" ")}`.slice(0, 200) };
+  const settings = config.database;
+  if (settings.kind !== "pglite" || config.runtime.mode === "deploy") {
+    return await runCli(
+      args,
+      await cliDeps(
+        io,
+        async () => cliServices(await compose(config, log, env, { owner }), io, true),
+      ),
+    );
+  }
+  // The embedded database has one owner: run there when there is one, else own it here.
+  return await runOnEmbedded({
+    forward: () =>
+      forwardCommand(`${settings.dataDir}/${SOCKET_FILE}`, {
+        args,
+        tty: Deno.stderr.isTerminal(),
+      }, {
+        stdout: (text) => writeAll(Deno.stdout, text),
+        stderr: (text) => writeAll(Deno.stderr, text),
+        readLine: io.readLine,
+        readFile: io.readFile,
+      }),
+    runHere: async () => {
+      let services: Services;
+      try {
+        services = await compose(config, log, env, { owner });
+      } catch (e) {
+        if (e instanceof DataDirBusyError) throw e;
+        io.say(`carteiro: ${e instanceof Error ? e.message : String(e)}`);
+        return 1;
+      }
+      // Commands that other processes start meanwhile run here too, until this one is done.
+      let commands: CommandSocket | null = null;
+      try {
+        commands = await serveCommands(services, settings.dataDir, log).catch((e) => {
+          // The command runs all the same; others wait for the folder instead.
+          log.warn("the command socket cannot be served", { error: String(e) });
+          return null;
+        });
+        return await runCli(
+          args,
+          await cliDeps(io, () => Promise.resolve(cliServices(services, io, false))),
+        );
+      } finally {
+        await commands?.close();
+        await services.close();
+      }
+    },
+    say: io.say,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    now: () => performance.now(),
+    patienceMs: 180_000,
   });
 }
 
@@ -386,16 +569,68 @@ function jobsInFlight() {
   };
 }
 
+/**
+ * `compose` for the service. On the embedded database the service must own the data folder: it
+ * waits while a CLI command has it (a command ends), and exits 1 naming the holder when another
+ * service does.
+ */
+async function composeService(
+  config: Config,
+  log: Logger,
+  env: Record<string, string>,
+  setupToken: string,
+): Promise<Services> {
+  let waiting = false;
+  let seen = "";
+  while (true) {
+    try {
+      return await compose(config, log, env, {
+        owner: { role: "service", command: "deno task start" },
+        setupToken,
+      });
+    } catch (e) {
+      if (!(e instanceof DataDirBusyError)) throw e;
+      const holder = describeHolder(e.holder);
+      // A service is named twice in a row before this one gives up: the record read just as a
+      // new owner took the lock may still be the previous owner's.
+      if (e.holder?.role === "service" && holder === seen) {
+        console.error(
+          `carteiro: cannot start: the embedded database in ${e.dir} is in use by ${holder}. ` +
+            "Stop that process first, or give this one another DATA_DIR.",
+        );
+        Deno.exit(1);
+      }
+      if (e.holder?.role === "cli" && !waiting) {
+        waiting = true;
+        console.error(`carteiro: waiting for ${holder} to finish with ${e.dir}`);
+      }
+      seen = holder;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
 async function serve() {
   const log = createLogger();
   const env = Deno.env.toObject();
   const config = configOrExit(log, env);
   if (config.runtime.mode === "deploy") return serveOnDeploy(config, config.runtime, log, env);
-  const { db, app, collectOnce, sendOnce, startWatching, reportIdleHealth, close } = await compose(
-    config,
-    log,
-    env,
-  );
+  // The one-time setup link's secret, new at each start (routes/setup.tsx), printed below while
+  // no user exists.
+  const setupToken = newSecret();
+  const services = await composeService(config, log, env, setupToken);
+  const { db, app, collectOnce, sendOnce, startWatching, reportIdleHealth, close } = services;
+  // On the embedded database, CLI commands run here, on this process's open database.
+  let commands: CommandSocket | null = null;
+  if (config.database.kind === "pglite") {
+    try {
+      commands = await serveCommands(services, config.database.dataDir, log);
+    } catch (e) {
+      console.error(`carteiro: cannot start: ${e instanceof Error ? e.message : String(e)}`);
+      await services.close();
+      Deno.exit(1);
+    }
+  }
   const jobs = jobsInFlight();
   const track = jobs.track;
   const send = track(async () => {
@@ -405,20 +640,19 @@ async function serve() {
   // The minute cron stays the safety net under IMAP IDLE: nothing waits longer when IDLE is down.
   const watching = await startWatching();
   const idleReport = reportIdleHealth(watching);
-  Deno.cron(
-    "collect mail",
-    "* * * * *",
-    track(async () => {
-      await watching.sync(await listAccounts(db));
-      const summaries = await collectOnce();
-      for (const s of summaries) {
-        if (s.status !== "skipped") log.info("collected", { ...s, mailboxes: undefined });
-      }
-      // Replies enqueued by this collection go out now, not at the next tick.
-      if (summaries.some((s) => s.parsed > 0)) await send();
-    }),
-  );
+  const collect = track(async () => {
+    await watching.sync(await listAccounts(db));
+    const summaries = await collectOnce();
+    for (const s of summaries) {
+      if (s.status !== "skipped") log.info("collected", { ...s, mailboxes: undefined });
+    }
+    // Replies enqueued by this collection go out now, not at the next tick.
+    if (summaries.some((s) => s.parsed > 0)) await send();
+  });
+  Deno.cron("collect mail", "* * * * *", collect);
   Deno.cron("send replies", "* * * * *", send);
+  // Mail that came while the service was down is collected now, not at the first tick.
+  collect();
   const server = Deno.serve({
     hostname: config.http.hostname,
     port: config.http.port,
@@ -428,18 +662,26 @@ async function serve() {
   if (!config.account) {
     log.warn("no mailbox configured: set EMAIL_HOST, EMAIL_USER and EMAIL_PASS (see .env.example)");
   }
-  const hint = await firstStartHint(db);
+  const hint = await firstStartHint(db, {
+    hostname: config.http.hostname,
+    port: server.addr.port,
+    token: setupToken,
+  });
   if (hint) console.error(hint);
-  Deno.addSignalListener("SIGTERM", async () => {
+  // SIGTERM from a service manager, SIGINT from Ctrl-C in a terminal: both stop cleanly.
+  const stop = async () => {
+    if (jobs.stopping) return;
     log.info("stopping: finishing the jobs in flight", { jobs: jobs.count() });
     const finished = jobs.finish(); // no new job from here on
     await idleReport.stop();
     await watching.stop();
     await server.shutdown();
+    await commands?.close();
     await finished;
     await close();
     Deno.exit(0);
-  });
+  };
+  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, stop);
 }
 
 /**
@@ -522,6 +764,8 @@ function serveOnDeploy(
   }
   // Opening now applies the migrations before the first request or cron run needs them.
   services().then(async ({ db }) => {
+    // The command only, no setup link: the link's token would live in this isolate alone, and
+    // Deno Deploy may answer it from another one, or end this one when idle.
     const hint = await firstStartHint(db);
     if (hint) {
       console.error(`${hint}\n(run it on any machine, with this deployment's DATABASE_URL)`);

@@ -17,6 +17,11 @@ export interface CliServices {
   /** Creates an API token and prints it once. Resolves to the exit code. */
   tokenCreate(name: string | undefined): Promise<number>;
   stats(): Promise<Stats>;
+  /**
+   * The embedded database as SQL for `psql`, or null when the database is a PostgreSQL server
+   * (its own pg_dump does that).
+   */
+  dumpDatabase(): Promise<string | null>;
   close(): Promise<void>;
 }
 
@@ -29,6 +34,8 @@ export interface CliDeps {
   print: (doc: unknown) => void;
   /** Writes a line for a person on stderr. */
   say: (line: string) => void;
+  /** Writes text on stdout as it is (a dump); resolves when it may be given more. */
+  write: (text: string) => Promise<void>;
 }
 
 export const USAGE = `usage: deno task cli <command>
@@ -41,7 +48,16 @@ commands:
   rules export       prints the rules as one JSON array
   user add EMAIL     creates an admin user (password read from stdin, one line)
   token create NAME  creates an API token for /api/v1 and prints it once
+  db dump            prints the embedded database as SQL that psql loads into PostgreSQL
   classify FILE...   classifies .eml files without touching the database (one JSON line each)`;
+
+/** The commands that use the database (the others never open it). */
+const DATABASE_COMMANDS = new Set(["collect", "send", "rules", "user", "token", "stats", "db"]);
+
+/** Whether the command line names a command that uses the database. */
+export function needsDatabase(args: string[]): boolean {
+  return DATABASE_COMMANDS.has(args[0] ?? "");
+}
 
 /** Runs one command; resolves to the process exit code. */
 export async function runCli(args: string[], deps: CliDeps): Promise<number> {
@@ -86,6 +102,22 @@ export async function runCli(args: string[], deps: CliDeps): Promise<number> {
     case "stats":
       return await withServices(deps, async (s) => {
         deps.print(await s.stats());
+        return 0;
+      });
+    case "db":
+      if (rest[0] !== "dump") {
+        deps.say("usage: db dump > carteiro.sql");
+        return 2;
+      }
+      return await withServices(deps, async (s) => {
+        const sql = await s.dumpDatabase();
+        if (sql === null) {
+          deps.say(
+            "db dump reads the embedded database; with DATABASE_URL use PostgreSQL's own pg_dump",
+          );
+          return 2;
+        }
+        await deps.write(sql);
         return 0;
       });
     case "classify":
