@@ -149,7 +149,10 @@ export function requireApiToken(deps: AppDeps): MiddlewareHandler<AppEnv> {
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
-/** The CSRF token a request carries: the `X-CSRF-Token` header, or the form's `_csrf` field. */
+/**
+ * The CSRF token a request carries: the `X-CSRF-Token` header, or the form's `_csrf` field. The
+ * body it parses is already bounded: `limitBodies` (routes/body_limit.ts) runs before every route.
+ */
 export async function submittedCsrf(c: Context): Promise<string | null> {
   const header = c.req.header(CSRF_HEADER);
   if (header) return header;

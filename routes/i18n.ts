@@ -186,6 +186,7 @@ const en = {
   notFound: "Not found.",
   forbidden: "This request was refused (missing or wrong CSRF token). Reload the page and retry.",
   serverError: "Something went wrong. Reference:",
+  bodyTooLarge: "The request is too large (more than {max}). Shorten it and try again.",
   yes: "yes",
   no: "no",
 };
@@ -374,6 +375,7 @@ const ptBR: Dict = {
   forbidden:
     "Este pedido foi recusado (token CSRF ausente ou errado). Recarregue a página e tente de novo.",
   serverError: "Algo deu errado. Referência:",
+  bodyTooLarge: "A requisição é grande demais (mais de {max}). Reduza e tente de novo.",
   yes: "sim",
   no: "não",
 };
