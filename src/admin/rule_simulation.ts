@@ -13,7 +13,16 @@ export interface SimulationDeps {
   accountContext: (accountId: number) => Promise<AccountContext>;
   /** Every address this installation manages. */
   ownAddresses: () => Promise<string[]>;
+  /** Milliseconds from any origin, read to keep a dry-run within its budget; `performance.now`. */
+  clock?: () => number;
+  /** How long a dry-run may compute before it stops and reports how far it got. */
+  budgetMs?: number;
 }
+
+/** A dry-run's default time budget. */
+export const DRY_RUN_BUDGET_MS = 2_000;
+/** Messages decided between two yields to the event loop, so that other requests get a turn. */
+const YIELD_EVERY = 50;
 
 /** What the candidate rule does to one message. */
 export type RuleOutcome =
@@ -104,7 +113,14 @@ export interface DryRunItem {
 }
 
 export interface DryRunReport {
+  /** Messages decided; fewer than `total` when the budget ran out. */
   examined: number;
+  /** Messages the dry-run was given. */
+  total: number;
+  /** True when the time budget ran out before the last message. */
+  stoppedAtBudget: boolean;
+  /** Time spent, by the clock of the deps. */
+  elapsedMs: number;
   replied: DryRunItem[];
   suppressed: DryRunItem[];
   ignored: DryRunItem[];
@@ -117,7 +133,8 @@ export interface DryRunReport {
  * The candidate among the stored rules, over the given messages: which it would answer, which
  * it would suppress and why, which an earlier rule would take. It takes the place of the stored
  * rule named `replaces` (the rule being edited; default: its own name), or comes last, and
- * counts as enabled.
+ * counts as enabled. It stops when `deps.budgetMs` have passed on `deps.clock`, and says how
+ * many messages it decided.
  */
 export async function dryRunRule(
   candidate: Rule,
@@ -135,8 +152,14 @@ export async function dryRunRule(
     else if (!same(r, candidate.name)) rules.push(r);
   }
   if (!rules.includes(rule)) rules.push(rule);
+  const clock = deps.clock ?? (() => performance.now());
+  const budgetMs = deps.budgetMs ?? DRY_RUN_BUDGET_MS;
+  const start = clock();
   const report: DryRunReport = {
-    examined: messages.length,
+    examined: 0,
+    total: messages.length,
+    stoppedAtBudget: false,
+    elapsedMs: 0,
     replied: [],
     suppressed: [],
     ignored: [],
@@ -144,7 +167,16 @@ export async function dryRunRule(
     unmatched: 0,
   };
   for (const m of messages) {
+    const elapsed = clock() - start;
+    if (elapsed >= budgetMs) {
+      report.stoppedAtBudget = true;
+      break;
+    }
+    if (report.examined > 0 && report.examined % YIELD_EVERY === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
     const result = decide(rules, rule, m, await c.account(m.accountId), c.own);
+    report.examined++;
     const item = {
       messageId: m.id,
       subject: m.subject,
@@ -158,5 +190,6 @@ export async function dryRunRule(
     else if (result.outcome === "other_rule") report.otherRule.push(item);
     else report.unmatched++;
   }
+  report.elapsedMs = Math.round(clock() - start);
   return report;
 }

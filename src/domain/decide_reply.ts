@@ -14,7 +14,7 @@ import {
   type ReferencesLimits,
   replyFrom,
 } from "./reply_composer.ts";
-import { decideRule, type Rule, type RuleTrailEntry } from "./rules.ts";
+import { decideRule, type Rule, type RuleBudget, type RuleTrailEntry } from "./rules.ts";
 import { templateValues } from "./template.ts";
 
 /** The account that received the message, as the decision needs it. */
@@ -44,6 +44,8 @@ export interface DecideReplyInput {
   /** SHA-256 hex of the raw message bytes as stored. */
   rawSha256: string;
   rules: readonly Rule[];
+  /** The regex work the rules may do for this message; defaults to `DEFAULT_RULE_BUDGET`. */
+  ruleBudget?: RuleBudget;
   guardPolicy?: Partial<GuardPolicy>;
   /** Subject when the original had none (RFC 5230 §5.3); defaults to "Resposta automática". */
   defaultSubject?: string;
@@ -84,7 +86,7 @@ export function decideReply(input: DecideReplyInput): Decision {
     email,
     classification,
     account: { name: account.name, addresses: account.addresses },
-  });
+  }, input.ruleBudget);
   if (rule === null) return { outcome: "no_rule", trail };
   if (rule.action.type === "ignore") return { outcome: "ignored", rule, trail };
 
