@@ -1,6 +1,7 @@
 /**
  * `/login`, `/logout` and `/lang`. Login is throttled per e-mail and per client address (stored,
- * so it holds across instances), answers a wrong e-mail and a wrong password alike (same words,
+ * so it holds across instances; past the limit a growing wait of at most 30 s, never a lockout
+ * that an attacker could keep closed: src/domain/login_delay.ts), answers a wrong e-mail and a wrong password alike (same words,
  * same work: an unknown e-mail is checked against a dummy hash), and replaces any session.
  */
 import { Hono } from "hono";
@@ -8,7 +9,7 @@ import type { Context } from "hono";
 import { setCookie } from "hono/cookie";
 import type { AppEnv } from "./app_env.ts";
 import type { AppDeps, SecuritySettings } from "./deps.ts";
-import { type Dict, LANG_COOKIE } from "./i18n.ts";
+import { type Dict, fill, LANG_COOKIE } from "./i18n.ts";
 import { CsrfField } from "./layout.tsx";
 import { respond } from "./render.tsx";
 import { fullPageRedirect, wantsFragment } from "./htmx.ts";
@@ -23,7 +24,14 @@ import {
 } from "./auth.ts";
 import { DUMMY_PASSWORD_HASH, verifyPassword } from "../src/auth/password_hash.ts";
 import { findUserForLogin } from "../src/store/users.ts";
-import { recentFailures, recordLoginAttempt } from "../src/store/login_attempts.ts";
+import {
+  forgetLoginCounter,
+  giveBackLoginFailure,
+  loginKey,
+  pruneLoginCounters,
+} from "../src/store/login_attempts.ts";
+import { takeLoginChecks } from "../src/admin/login_gate.ts";
+import { clientAddress, trustedProxies } from "./client_address.ts";
 import { deleteSession, findSession } from "../src/store/sessions.ts";
 import { recordEvent } from "../src/store/audit.ts";
 
@@ -63,13 +71,9 @@ function LoginForm(props: { t: Dict; csrf: string; email: string; next: string; 
   );
 }
 
-/** The client's address as the server saw it (`Deno.serve` passes it as `remoteAddr`). */
-export function clientAddress(c: Context<AppEnv>): string {
-  return c.env?.remoteAddr?.hostname ?? "unknown";
-}
-
 export function loginRoutes(deps: AppDeps, security: SecuritySettings): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const trusted = trustedProxies(deps.trustedProxies ?? []);
 
   const refuseLogin = (c: Context<AppEnv>) => {
     const csrf = preLoginToken(c, deps);
@@ -120,30 +124,30 @@ export function loginRoutes(deps: AppDeps, security: SecuritySettings): Hono<App
       if (!email || !password || password.length > 1024) return again(422, t.loginMissing);
 
       const at = deps.now();
-      const ip = clientAddress(c);
-      const failures = await recentFailures(
-        deps.db,
+      const ip = clientAddress(c, trusted);
+      // Checked and counted in one step; refused, nothing is written (no row, no audit event).
+      const check = await takeLoginChecks(deps.db, {
         email,
         ip,
-        new Date(at.getTime() - security.loginWindowMs),
-      );
-      if (
-        failures.byEmail >= security.loginFailuresPerEmail ||
-        failures.byIp >= security.loginFailuresPerIp
-      ) {
-        await recordLoginAttempt(deps.db, { email, ip, success: false, at });
-        await recordEvent(deps.db, {
-          event: "login_throttled",
-          at,
-          detail: { email, ip },
-        });
-        c.header("Retry-After", String(Math.ceil(security.loginWindowMs / 1000)));
-        return again(429, t.loginThrottled);
+        at,
+        windowMs: security.loginWindowMs,
+        perEmail: { free: security.loginFailuresPerEmail, maxDelayMs: security.loginMaxDelayMs },
+        perIp: { free: security.loginFailuresPerIp, maxDelayMs: security.loginMaxDelayMs },
+      });
+      if (!check.taken) {
+        const seconds = Math.ceil(check.retryAfterMs / 1000);
+        c.header("Retry-After", String(seconds));
+        return again(429, fill(t.loginWait, { seconds }));
       }
       const user = await findUserForLogin(deps.db, email);
       const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_PASSWORD_HASH) &&
         user !== null;
-      await recordLoginAttempt(deps.db, { email, ip, success: ok, at });
+      if (ok) {
+        await forgetLoginCounter(deps.db, loginKey("email", email));
+        await giveBackLoginFailure(deps.db, loginKey("ip", ip));
+      } else {
+        await pruneLoginCounters(deps.db, new Date(at.getTime() - security.loginWindowMs));
+      }
       await recordEvent(deps.db, {
         event: ok ? "login" : "login_failed",
         at,

@@ -14,7 +14,7 @@ import { type Dict, fill } from "./i18n.ts";
 import { CsrfField, Problems } from "./layout.tsx";
 import { respond } from "./render.tsx";
 import { csrfGuard, currentPreLoginToken, preLoginToken, startSession } from "./auth.ts";
-import { clientAddress } from "./login.tsx";
+import { clientAddress, trustedProxies } from "./client_address.ts";
 import { sameSecret, secretHash } from "../src/auth/tokens.ts";
 import { hashPassword } from "../src/auth/password_hash.ts";
 import {
@@ -99,6 +99,8 @@ function SetupForm(
 
 export function setupRoutes(deps: AppDeps, security: SecuritySettings): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const trusted = trustedProxies(deps.trustedProxies ?? []);
+  const client = (c: Context<AppEnv>) => clientAddress(c, trusted);
   const windowStart = (at: Date) => new Date(at.getTime() - security.loginWindowMs);
 
   /** 429 when this address, or every address together, failed too often in the window. */
@@ -106,7 +108,7 @@ export function setupRoutes(deps: AppDeps, security: SecuritySettings): Hono<App
     const failures = await recentFailures(
       deps.db,
       SETUP_ATTEMPTS,
-      clientAddress(c),
+      client(c),
       windowStart(deps.now()),
     );
     if (
@@ -121,7 +123,7 @@ export function setupRoutes(deps: AppDeps, security: SecuritySettings): Hono<App
   /** Counts an attempt, and forgets the setup attempts the window has left behind. */
   const count = async (c: Context<AppEnv>, success: boolean) => {
     const at = deps.now();
-    await recordLoginAttempt(deps.db, { email: SETUP_ATTEMPTS, ip: clientAddress(c), success, at });
+    await recordLoginAttempt(deps.db, { email: SETUP_ATTEMPTS, ip: client(c), success, at });
     await pruneAttemptsOf(deps.db, SETUP_ATTEMPTS, windowStart(at));
   };
 
@@ -205,7 +207,7 @@ export function setupRoutes(deps: AppDeps, security: SecuritySettings): Hono<App
     const result = await createFirstUser(deps.db, {
       email: normalEmail(email),
       passwordHash: await hashPassword(password),
-      ip: clientAddress(c),
+      ip: client(c),
     }, deps.now());
     if (!result.created) return done(c);
     await startSession(c, deps, security, result.user.id);

@@ -3,6 +3,7 @@
  * `Deno.env.toObject()`). Every problem is reported at once, in plain words, so that one start is
  * enough to see all that needs fixing.
  */
+import ipaddr from "ipaddr.js";
 
 export interface ImapSettings {
   host: string;
@@ -82,12 +83,30 @@ export interface Config {
     port: number;
     /** Session cookies marked Secure with the __Host- prefix (off only for plain HTTP). */
     secureCookies: boolean;
+    /**
+     * TRUSTED_PROXIES: addresses and CIDR ranges of the reverse proxies whose `X-Forwarded-For`
+     * names the client (login limits per address). Empty: the socket's address, always.
+     */
+    trustedProxies: string[];
   };
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
 
 type Env = Record<string, string | undefined>;
+
+/** TRUSTED_PROXIES: comma-separated IP addresses and CIDR ranges (`10.0.0.1, fd00::/8`). */
+function readTrustedProxies(value: string | undefined, errors: string[]): string[] {
+  const entries = (value ?? "").split(",").map((e) => e.trim()).filter((e) => e !== "");
+  for (const e of entries) {
+    if (!ipaddr.isValid(e) && !ipaddr.isValidCIDR(e)) {
+      errors.push(
+        `TRUSTED_PROXIES must list IP addresses or CIDR ranges (e.g. 10.0.0.1,fd00::/8), not "${e}"`,
+      );
+    }
+  }
+  return entries;
+}
 
 /** Parses the environment into a `Config`, or lists every problem found. */
 export function loadConfig(env: Env): ConfigResult {
@@ -122,6 +141,7 @@ export function loadConfig(env: Env): ConfigResult {
     hostname: read("HOST") ?? "127.0.0.1",
     port: port("PORT", 8000),
     secureCookies: bool("COOKIE_SECURE", true),
+    trustedProxies: readTrustedProxies(read("TRUSTED_PROXIES"), errors),
   };
   const secretKey = read("SECRET_KEY") ?? null;
   if (secretKey !== null && secretKey.length < 16) {

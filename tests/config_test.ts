@@ -6,7 +6,12 @@ Deno.test("no mailbox and no DATABASE_URL: the embedded database, no account", (
   assert.ok(r.ok);
   assert.equal(r.config.account, null);
   assert.deepEqual(r.config.database, { kind: "pglite", dataDir: "./data" });
-  assert.deepEqual(r.config.http, { hostname: "127.0.0.1", port: 8000, secureCookies: true });
+  assert.deepEqual(r.config.http, {
+    hostname: "127.0.0.1",
+    port: 8000,
+    secureCookies: true,
+    trustedProxies: [],
+  });
   assert.equal(r.config.secretKey, null);
   assert.deepEqual(r.config.runtime, { mode: "server" });
 });
@@ -164,4 +169,15 @@ Deno.test("collection batches and parser threads: defaults, choices and bad valu
   assert.ok(!bad.ok);
   assert.ok(bad.errors.some((e) => e.startsWith("PARSE_WORKERS must be a whole number")));
   assert.ok(bad.errors.some((e) => e.startsWith("COLLECT_BATCH must be a whole number")));
+});
+
+Deno.test("TRUSTED_PROXIES: addresses and CIDR ranges, each bad entry named", () => {
+  const r = loadConfig({ TRUSTED_PROXIES: " 10.0.0.1, fd00::/8 ,192.168.0.0/16" });
+  assert.ok(r.ok);
+  assert.deepEqual(r.config.http.trustedProxies, ["10.0.0.1", "fd00::/8", "192.168.0.0/16"]);
+  const bad = loadConfig({ TRUSTED_PROXIES: "10.0.0.1,proxy.lan,10.0.0.0/40" });
+  assert.ok(!bad.ok);
+  assert.equal(bad.errors.length, 2, bad.errors.join("\n"));
+  assert.match(bad.errors[0], /TRUSTED_PROXIES .*"proxy\.lan"/);
+  assert.match(bad.errors[1], /"10\.0\.0\.0\/40"/);
 });
