@@ -15,6 +15,7 @@ import type { AppDeps } from "./deps.ts";
 import type { Dict } from "./i18n.ts";
 import { CsrfField, Problems } from "./layout.tsx";
 import { fmtDate, idParam, respond } from "./render.tsx";
+import { Params } from "./params.ts";
 import { wantsFragment } from "./htmx.ts";
 import {
   applyOutboxAction,
@@ -191,20 +192,12 @@ export function outboxRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.get("/outbox", async (c) => {
     const t = c.get("t");
-    const status = c.req.query("status") ?? "";
-    const before = c.req.query("before") ?? "";
-    const errors: string[] = [];
-    if (status && !(OUTBOX_STATUSES as readonly string[]).includes(status)) {
-      errors.push(`status: must be one of ${OUTBOX_STATUSES.join(", ")}`);
-    }
-    if (before && !idParam(before)) errors.push("before: must be an outbox id");
+    const params = Params.ofQuery(c);
+    const status = params.oneOf("status", OUTBOX_STATUSES) ?? "";
+    const before = params.id("before", "an outbox id");
+    const errors = params.errors;
     const page = errors.length === 0
-      ? await listOutbox(
-        deps.db,
-        { status: (status || undefined) as OutboxStatus | undefined },
-        before ? idParam(before) : null,
-        50,
-      )
+      ? await listOutbox(deps.db, { status: status || undefined }, before ?? null, 50)
       : { rows: [], next: null };
     const results = (
       <OutboxResults

@@ -5,6 +5,7 @@ import { html } from "hono/html";
 import type { AppEnv } from "./app_env.ts";
 import { Layout, type PageContext } from "./layout.tsx";
 import { wantsFragment } from "./htmx.ts";
+import { parseId } from "./params.ts";
 
 /** The page frame's inputs for this request. */
 export function pageContext(c: Context<AppEnv>): PageContext {
@@ -49,9 +50,10 @@ export function fmtDate(d: Date | null | undefined): string {
   return d.toISOString().slice(0, 16).replace("T", " ") + " UTC";
 }
 
-/** Reads a positive integer id from a path parameter; null when it is not one. */
+/**
+ * Reads an id from a path parameter: 1 to 2³¹−1 in decimal digits (the id columns are 32-bit);
+ * null otherwise, which the routes answer with 404.
+ */
 export function idParam(text: string | undefined): number | null {
-  if (!text || !/^\d{1,15}$/.test(text)) return null;
-  const n = Number(text);
-  return n > 0 ? n : null;
+  return parseId(text);
 }
