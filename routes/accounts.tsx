@@ -474,6 +474,10 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
       }, 422);
     if (existing?.source === "env") return await again([c.get("t").fromEnv]);
     if (!read.input) return await again(read.errors);
+    if (existing) {
+      const moved = passwordsLeftBehind(existing, read.input, read.passwords);
+      if (moved.length > 0) return await again(moved);
+    }
     let imapPassEnc: string | null = null;
     let smtpPassEnc: string | null = null;
     try {
@@ -514,7 +518,11 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
   };
 
   app.post("/accounts", (c) => save(c, null));
-  app.post("/accounts/:id{[0-9]+}", (c) => save(c, idParam(c.req.param("id"))));
+  app.post("/accounts/:id{[0-9]+}", (c) => {
+    // An id that cannot exist is a 404, never a new account.
+    const id = idParam(c.req.param("id"));
+    return id ? save(c, id) : c.notFound();
+  });
 
   app.post("/accounts/:id{[0-9]+}/test", async (c) => {
     const t = c.get("t");
@@ -550,7 +558,41 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
   return app;
 }
 
-/** Decrypts the account's passwords (failing closed) and asks `testConnection`. */
+/**
+ * A saved password belongs to the server it was saved for (host, port, TLS, user). An edit that
+ * moves either server without typing its password again is refused, the way a mail program asks
+ * for the password when its server changes: silently keeping the password would send it to the
+ * new server, and silently dropping it would leave an account that fails at its next collection.
+ * (The store clears a password that moves anyway, whoever the caller.)
+ */
+export function passwordsLeftBehind(
+  existing: AccountView,
+  next: Omit<AccountInput, "imapPassEnc" | "smtpPassEnc">,
+  passwords: { imap: string; smtp: string },
+): string[] {
+  const errors: string[] = [];
+  const imapMoved = existing.imapHost !== next.imapHost || existing.imapPort !== next.imapPort ||
+    existing.imapTls !== next.imapTls || existing.imapUser !== next.imapUser;
+  if (existing.imapPasswordSet && !passwords.imap && imapMoved) {
+    errors.push(
+      `imap_pass: enter the password again for the new server (the saved one stays with ${existing.imapHost}:${existing.imapPort})`,
+    );
+  }
+  const smtpMoved = existing.smtpHost !== next.smtpHost || existing.smtpPort !== next.smtpPort ||
+    existing.smtpTls !== next.smtpTls || existing.smtpUser !== next.smtpUser;
+  // An account that stops sending (no SMTP host) needs no password: the store drops the old one.
+  if (existing.smtpPasswordSet && !passwords.smtp && next.smtpHost !== null && smtpMoved) {
+    errors.push(
+      `smtp_pass: enter the password again for the new server (the saved one stays with ${existing.smtpHost}:${existing.smtpPort})`,
+    );
+  }
+  return errors;
+}
+
+/**
+ * Decrypts the account's passwords (failing closed) and asks `testConnection`, at the endpoints
+ * read with the passwords in one statement: a stored password goes only where it was saved for.
+ */
 export async function testAccount(
   deps: AppDeps,
   box: ReturnType<typeof createSecretBox>,
@@ -558,11 +600,18 @@ export async function testAccount(
 ): Promise<{ ok: true } | { ok: false; error: string }> {
   let imapPass: string | null = null;
   let smtpPass: string | null = null;
+  let imap = { host: a.imapHost, port: a.imapPort, tls: a.imapTls, user: a.imapUser };
+  let smtp = a.smtpHost && a.smtpPort
+    ? { host: a.smtpHost, port: a.smtpPort, tls: a.smtpTls ?? true, user: a.smtpUser }
+    : null;
   if (a.source === "db") {
     const secrets = await getAccountSecrets(deps.db, a.id);
+    if (!secrets) return { ok: false, error: "the account is gone" };
+    imap = { ...secrets.imap, user: secrets.imap.user ?? a.imapUser };
+    smtp = secrets.smtp;
     try {
-      if (secrets?.imapPassEnc) imapPass = await box.decrypt("imap_pass", secrets.imapPassEnc);
-      if (secrets?.smtpPassEnc) smtpPass = await box.decrypt("smtp_pass", secrets.smtpPassEnc);
+      if (secrets.imapPassEnc) imapPass = await box.decrypt("imap_pass", secrets.imapPassEnc);
+      if (secrets.smtpPassEnc) smtpPass = await box.decrypt("smtp_pass", secrets.smtpPassEnc);
     } catch (e) {
       if (e instanceof SecretKeyError) return { ok: false, error: e.message };
       throw e;
@@ -570,19 +619,13 @@ export async function testAccount(
   }
   const target: ConnectionTarget = {
     accountId: a.id,
-    imap: {
-      host: a.imapHost,
-      port: a.imapPort,
-      secure: a.imapTls,
-      user: a.imapUser,
-      pass: imapPass,
-    },
-    smtp: a.smtpHost && a.smtpPort
+    imap: { host: imap.host, port: imap.port, secure: imap.tls, user: imap.user, pass: imapPass },
+    smtp: smtp
       ? {
-        host: a.smtpHost,
-        port: a.smtpPort,
-        secure: a.smtpTls ?? true,
-        user: a.smtpUser ?? a.imapUser,
+        host: smtp.host,
+        port: smtp.port,
+        secure: smtp.tls,
+        user: smtp.user ?? imap.user,
         pass: smtpPass,
       }
       : null,

@@ -113,16 +113,28 @@ export async function createAccount(q: Queryable, a: AccountInput, at: Date): Pr
 }
 
 /**
- * Updates a stored account's settings; a null password keeps the stored one. Accounts from the
- * environment are not edited here (their settings come from it). Returns false when there is no
- * such 'db' account.
+ * Updates a stored account's settings. A null password keeps the stored one only while its
+ * endpoint (host, port, TLS, user) stays the same: a password is bound to the server it was saved
+ * for, so moving any of the four without a new password clears it, in this one statement, whoever
+ * the caller. Accounts from the environment are not edited here (their settings come from it).
+ * Returns false when there is no such 'db' account.
  */
 export async function updateAccount(q: Queryable, id: number, a: AccountInput): Promise<boolean> {
+  // In SET, the columns on the right are the row's values before the update.
   const rows = await q.query(
     `UPDATE accounts SET name = $1, address = $2, display_name = $3, enabled = $4,
        imap_host = $5, imap_port = $6, imap_tls = $7, imap_user = $8, mailboxes = $9::jsonb,
        smtp_host = $10, smtp_port = $11, smtp_tls = $12, smtp_user = $13,
-       imap_pass_enc = COALESCE($14, imap_pass_enc), smtp_pass_enc = COALESCE($15, smtp_pass_enc)
+       imap_pass_enc = CASE
+         WHEN $14::text IS NOT NULL THEN $14::text
+         WHEN (imap_host, imap_port, imap_tls, imap_user)
+           IS DISTINCT FROM ($5::text, $6::int, $7::boolean, $8::text) THEN NULL
+         ELSE imap_pass_enc END,
+       smtp_pass_enc = CASE
+         WHEN $15::text IS NOT NULL THEN $15::text
+         WHEN (smtp_host, smtp_port, smtp_tls, smtp_user)
+           IS DISTINCT FROM ($10::text, $11::int, $12::boolean, $13::text) THEN NULL
+         ELSE smtp_pass_enc END
      WHERE id = $16 AND source = 'db'
      RETURNING 1 AS ok`,
     [...inputParams(a), a.imapPassEnc, a.smtpPassEnc, id],
@@ -148,14 +160,53 @@ function inputParams(a: AccountInput): unknown[] {
   ];
 }
 
-/** The encrypted passwords of an account, for the code that decrypts them to connect. */
+/** Where a password may be sent: the endpoint it was saved for. */
+export interface Endpoint {
+  host: string;
+  port: number;
+  tls: boolean;
+  user: string | null;
+}
+
+/**
+ * The encrypted passwords of an account, for the code that decrypts them to connect, with the
+ * endpoints they belong to, read in the same statement: connect there and nowhere else, so an
+ * edit between two reads can't send a password to a server it was not saved for.
+ */
 export async function getAccountSecrets(
   q: Queryable,
   id: number,
-): Promise<{ imapPassEnc: string | null; smtpPassEnc: string | null } | null> {
-  const [r] = await q.query<{ imap_pass_enc: string | null; smtp_pass_enc: string | null }>(
-    "SELECT imap_pass_enc, smtp_pass_enc FROM accounts WHERE id = $1",
+): Promise<
+  {
+    imapPassEnc: string | null;
+    smtpPassEnc: string | null;
+    imap: Endpoint;
+    smtp: Endpoint | null;
+  } | null
+> {
+  const [r] = await q.query(
+    `SELECT imap_pass_enc, smtp_pass_enc, imap_host, imap_port, imap_tls, imap_user, smtp_host,
+       smtp_port, smtp_tls, smtp_user
+     FROM accounts WHERE id = $1`,
     [id],
   );
-  return r ? { imapPassEnc: r.imap_pass_enc, smtpPassEnc: r.smtp_pass_enc } : null;
+  if (!r) return null;
+  return {
+    imapPassEnc: (r.imap_pass_enc as string | null) ?? null,
+    smtpPassEnc: (r.smtp_pass_enc as string | null) ?? null,
+    imap: {
+      host: r.imap_host as string,
+      port: r.imap_port as number,
+      tls: r.imap_tls as boolean,
+      user: r.imap_user as string,
+    },
+    smtp: r.smtp_host && r.smtp_port
+      ? {
+        host: r.smtp_host as string,
+        port: r.smtp_port as number,
+        tls: (r.smtp_tls as boolean | null) ?? true,
+        user: (r.smtp_user as string | null) ?? null,
+      }
+      : null,
+  };
 }

@@ -190,6 +190,8 @@ storeTest(
     assert.deepEqual(await getAccountSecrets(db, id), {
       imapPassEnc: "v1:aaa:bbb",
       smtpPassEnc: null,
+      imap: { host: "imap.test", port: 993, tls: true, user: "vendas" },
+      smtp: null,
     });
     const view = await getAccountView(db, id);
     assert.equal(view?.imapPasswordSet, true);
