@@ -170,8 +170,22 @@ export async function submittedCsrf(c: Context): Promise<string | null> {
 }
 
 /**
- * Refuses (403) a state-changing request that does not carry the expected CSRF token, or that
- * the browser says comes from another site. `expected` gives the token for this request.
+ * Whether an `Origin` header names this service: the host (name and port) the request was sent
+ * to. The scheme is not compared: behind a TLS-terminating proxy the browser's `https:` reaches
+ * us as `http:`. `null` (a sandboxed or privacy-sensitive context) is not ours.
+ */
+function ownOrigin(origin: string, requestUrl: string): boolean {
+  try {
+    return new URL(origin).host === new URL(requestUrl).host;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Refuses (403) a state-changing request whose `Origin` (when present) is not this service's,
+ * that does not carry the expected CSRF token, or that the browser says comes from another site.
+ * `expected` gives the token for this request.
  */
 export function csrfGuard(
   expected: (c: Context<AppEnv>) => string | null,
@@ -183,11 +197,16 @@ export function csrfGuard(
       return;
     }
     const site = c.req.header("Sec-Fetch-Site");
+    const origin = c.req.header("Origin");
+    if (
+      (site && site !== "same-origin" && site !== "none") ||
+      (origin !== undefined && !ownOrigin(origin, c.req.url))
+    ) {
+      return await refuse(c);
+    }
     const want = expected(c);
     const got = await submittedCsrf(c);
-    if (
-      (site && site !== "same-origin" && site !== "none") || !want || !got || !sameSecret(got, want)
-    ) {
+    if (!want || !got || !sameSecret(got, want)) {
       return await refuse(c);
     }
     await next();

@@ -60,7 +60,7 @@ export function Layout(
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="referrer" content="no-referrer" />
+        <meta name="referrer" content="same-origin" />
         <meta name="htmx-config" content={HTMX_CONFIG} />
         <title>{`${props.title} · Carteiro`}</title>
         <link rel="stylesheet" href="/static/app.css" />

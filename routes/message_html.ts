@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "./app_env.ts";
 import type { AppDeps } from "./deps.ts";
 import { idParam } from "./render.tsx";
+import { remoteImagesAllowed } from "./remote_images.ts";
 import { sanitizeMailHtml } from "../src/admin/mail_html.ts";
 import { getMessageHtml } from "../src/store/message_detail.ts";
 
@@ -36,7 +37,8 @@ export function messageHtmlRoutes(deps: AppDeps): Hono<AppEnv> {
     const id = idParam(c.req.param("id"));
     const found = id ? await getMessageHtml(deps.db, id) : undefined;
     if (!found) return c.notFound();
-    const remoteImages = c.req.query("images") === "1";
+    // Only with this session's key for this message (routes/remote_images.ts), never `?images=1`.
+    const remoteImages = !!id && await remoteImagesAllowed(c, id);
     const safe = sanitizeMailHtml(found.html ?? "", { remoteImages });
     c.header("Content-Security-Policy", frameCsp(remoteImages));
     c.header("X-Frame-Options", "SAMEORIGIN");

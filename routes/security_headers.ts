@@ -30,7 +30,9 @@ export function securityHeaders(): MiddlewareHandler<AppEnv> {
     set("Content-Security-Policy", APP_CSP);
     set("X-Frame-Options", "DENY");
     set("X-Content-Type-Options", "nosniff");
-    set("Referrer-Policy", "no-referrer");
+    // same-origin, not no-referrer: nothing goes to other sites, and our own POSTs carry our
+    // Origin (with no-referrer browsers send `Origin: null`, which csrfGuard refuses).
+    set("Referrer-Policy", "same-origin");
     set("Cross-Origin-Opener-Policy", "same-origin");
     set("Cross-Origin-Resource-Policy", "same-origin");
     set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()");

@@ -327,7 +327,7 @@ Deno.test("security headers on pages, fragments, errors and the API", async () =
       assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
       assert.match(csp, /frame-ancestors 'none'/);
       assert.equal(res.headers.get("X-Content-Type-Options"), "nosniff");
-      assert.equal(res.headers.get("Referrer-Policy"), "no-referrer");
+      assert.equal(res.headers.get("Referrer-Policy"), "same-origin");
       assert.equal(res.headers.get("X-Frame-Options"), "DENY");
       assert.match(res.headers.get("Vary") ?? "", /HX-Request/);
       assert.equal(res.headers.get("Cache-Control"), "no-store");

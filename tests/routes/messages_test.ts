@@ -197,7 +197,10 @@ Deno.test("message page: headers, classification, trail, outbox rows, sandboxed 
       assert.doesNotMatch(sanitized, sink);
     }
     assert.match(sanitized, /\[logo\]/, "the remote image is a placeholder");
-    const withImages = await h.request(`/messages/${hostile}/html?images=1`);
+    // Remote images on request: a POST with the CSRF token, then the frame with this session's key.
+    const asked = await h.post(`/messages/${hostile}/images`);
+    const key = /images=([0-9a-f]+)/.exec(asked.headers.get("Location") ?? "")?.[1];
+    const withImages = await h.request(`/messages/${hostile}/html?images=${key}`);
     assert.match(
       withImages.headers.get("Content-Security-Policy") ?? "",
       /img-src data: cid: https: http:/,
