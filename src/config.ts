@@ -3,6 +3,7 @@
  * `Deno.env.toObject()`). Every problem is reported at once, in plain words, so that one start is
  * enough to see all that needs fixing.
  */
+import { isLoopbackHost } from "./domain/private_address.ts";
 import ipaddr from "ipaddr.js";
 
 export interface ImapSettings {
@@ -21,7 +22,10 @@ export interface SmtpSettings {
   port: number;
   /** true: TLS from the first byte (port 465). false: STARTTLS when offered (port 587, 25). */
   secure: boolean;
-  /** Refuse to send without TLS (STARTTLS required when `secure` is false). */
+  /**
+   * Without `secure`: true requires STARTTLS; false is plain SMTP, which the settings allow only
+   * to a loopback host.
+   */
   requireTls: boolean;
   /** null: submit without logging in (a relay that trusts this host). */
   user: string | null;
@@ -237,6 +241,16 @@ function readAccount(
   const imapPort = port("IMAP_PORT", imapTls ? 993 : 143);
   const smtpPort = port("SMTP_PORT", 465);
   const smtpTls = bool("SMTP_TLS", true);
+  // SMTP_TLS=false: STARTTLS when SMTP_STARTTLS=true (as IMAP_STARTTLS), else plain SMTP.
+  const smtpStartTls = !smtpTls && bool("SMTP_STARTTLS", false);
+  const smtpHost = read("SMTP_HOST") ?? host ?? "";
+  if (!smtpTls && !smtpStartTls && smtpHost !== "" && !isLoopbackHost(smtpHost)) {
+    errors.push(
+      `SMTP_TLS=false would send to ${smtpHost} in clear text, the password included: set ` +
+        "SMTP_STARTTLS=true (ports 587, 25) or SMTP_TLS=true (465); plain SMTP is allowed only " +
+        "to a loopback host",
+    );
+  }
   const mailboxes = (read("IMAP_MAILBOXES") ?? "INBOX").split(",").map((m) => m.trim()).filter(
     Boolean,
   );
@@ -256,11 +270,11 @@ function readAccount(
       allowInvalidCertificate: insecure,
     },
     smtp: {
-      host: read("SMTP_HOST") ?? host ?? "",
+      host: smtpHost,
       port: smtpPort,
       // Port 465 speaks TLS from the start (RFC 8314 §3.3); other ports upgrade with STARTTLS.
       secure: smtpTls && smtpPort === 465,
-      requireTls: smtpTls,
+      requireTls: smtpTls || smtpStartTls,
       user: bool("SMTP_AUTH", true) ? (read("SMTP_USER") ?? user ?? "") : null,
       pass: read("SMTP_PASS") ?? pass ?? "",
       allowInvalidCertificate: insecure,

@@ -2,13 +2,18 @@ import { Buffer } from "node:buffer";
 import { Readable } from "node:stream";
 import nodemailer from "nodemailer";
 import MailComposer from "nodemailer/lib/mail-composer";
+import { isLoopbackHost } from "../domain/private_address.ts";
 
 /** Where and how to submit replies. */
 export interface SmtpConnection {
   host: string;
   port: number;
-  /** TLS from the first byte (465). Otherwise STARTTLS, required when `requireTls`. */
+  /** TLS from the first byte (465). */
   secure: boolean;
+  /**
+   * Without `secure`: true requires STARTTLS (RFC 3207) before anything else, login included;
+   * false is plain SMTP, allowed only to a loopback host (`createSmtpSender` refuses others).
+   */
   requireTls: boolean;
   user: string | null;
   pass: string | null;
@@ -47,12 +52,43 @@ export interface SmtpSender {
   close(): void;
 }
 
-/** Builds a sender over one nodemailer transport (pooled by default). */
+/**
+ * A stored account's SMTP settings. As with IMAP, an unchecked TLS box never means plain: it
+ * means STARTTLS, required. Port 465 with TLS is TLS from the first byte (RFC 8314 §3.3); any
+ * other port upgrades with STARTTLS.
+ */
+export function storedAccountSmtp(
+  endpoint: { host: string; port: number; tls: boolean; user: string | null },
+  pass: string | null,
+): SmtpConnection {
+  return {
+    host: endpoint.host,
+    port: endpoint.port,
+    secure: endpoint.tls && endpoint.port === 465,
+    requireTls: true,
+    user: endpoint.user,
+    pass,
+  };
+}
+
+/**
+ * Builds a sender over one nodemailer transport (pooled by default). Throws when asked for plain
+ * SMTP (no TLS, no STARTTLS) to a host that is not loopback: what crosses a network is
+ * encrypted, a password above all.
+ */
 export function createSmtpSender(conn: SmtpConnection): SmtpSender {
+  if (!conn.secure && !conn.requireTls && !isLoopbackHost(conn.host)) {
+    throw new Error(
+      `SMTP ${conn.host}:${conn.port}: plain SMTP (no TLS, no STARTTLS) is allowed only to a ` +
+        "loopback host; use TLS from the first byte (port 465) or STARTTLS (587)",
+    );
+  }
   const transport = nodemailer.createTransport({
     host: conn.host,
     port: conn.port,
     secure: conn.secure,
+    // nodemailer's requireTLS stops before AUTH when STARTTLS is not offered or fails; plain
+    // (loopback only, checked above) never tries STARTTLS.
     requireTLS: !conn.secure && conn.requireTls,
     ignoreTLS: !conn.secure && !conn.requireTls,
     auth: conn.user ? { user: conn.user, pass: conn.pass ?? "" } : undefined,
