@@ -31,6 +31,11 @@ import {
   readAccountHealth,
 } from "../src/store/account_health.ts";
 import { createSecretBox, SecretKeyError } from "../src/auth/secret_box.ts";
+import {
+  type ConnectionProblem,
+  describeConnectionProblem,
+  isConnectionProblem,
+} from "../src/domain/connection_problem.ts";
 
 /** The form as typed; passwords are never put back into it. */
 export interface AccountForm {
@@ -531,13 +536,17 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
     if (!a) return c.notFound();
     const result = await testAccount(deps, box, a);
     const view = (
-      <TestResult t={t} id={id} ok={result.ok} message={result.ok ? "" : result.error} />
+      <TestResult t={t} id={id} ok={result.ok} message={result.ok ? "" : result.message} />
     );
     await recordEvent(deps.db, {
       event: "connection_tested",
       at: deps.now(),
       accountId: id,
-      detail: { ok: result.ok, by: actorName(c.get("actor")) },
+      detail: {
+        ok: result.ok,
+        problem: result.ok ? null : result.error,
+        by: actorName(c.get("actor")),
+      },
     });
     return respond(c, {
       title: t.accounts,
@@ -590,6 +599,14 @@ export function passwordsLeftBehind(
 }
 
 /**
+ * What "test connection" shows: a category of failure (a stable code for the API) and a sentence
+ * for a person, never the server's or the network's own words.
+ */
+export type AccountTestResult =
+  | { ok: true }
+  | { ok: false; error: ConnectionProblem | "secret_key"; message: string };
+
+/**
  * Decrypts the account's passwords (failing closed) and asks `testConnection`, at the endpoints
  * read with the passwords in one statement: a stored password goes only where it was saved for.
  */
@@ -597,7 +614,7 @@ export async function testAccount(
   deps: AppDeps,
   box: ReturnType<typeof createSecretBox>,
   a: AccountView,
-): Promise<{ ok: true } | { ok: false; error: string }> {
+): Promise<AccountTestResult> {
   let imapPass: string | null = null;
   let smtpPass: string | null = null;
   let imap = { host: a.imapHost, port: a.imapPort, tls: a.imapTls, user: a.imapUser };
@@ -606,14 +623,16 @@ export async function testAccount(
     : null;
   if (a.source === "db") {
     const secrets = await getAccountSecrets(deps.db, a.id);
-    if (!secrets) return { ok: false, error: "the account is gone" };
+    if (!secrets) return { ok: false, error: "unreachable", message: "the account is gone" };
     imap = { ...secrets.imap, user: secrets.imap.user ?? a.imapUser };
     smtp = secrets.smtp;
     try {
       if (secrets.imapPassEnc) imapPass = await box.decrypt("imap_pass", secrets.imapPassEnc);
       if (secrets.smtpPassEnc) smtpPass = await box.decrypt("smtp_pass", secrets.smtpPassEnc);
     } catch (e) {
-      if (e instanceof SecretKeyError) return { ok: false, error: e.message };
+      if (e instanceof SecretKeyError) {
+        return { ok: false, error: "secret_key", message: e.message };
+      }
       throw e;
     }
   }
@@ -630,16 +649,15 @@ export async function testAccount(
       }
       : null,
   };
-  // Whatever the test reports is shown to a person: a password echoed in an error is masked.
-  const redact = (text: string) =>
-    [imapPass, smtpPass].reduce<string>(
-      (s, secret) => (secret && secret.length >= 3 ? s.replaceAll(secret, "***") : s),
-      text,
-    );
+  // Only a category comes back: whatever else a failure said stays out of the page and the API.
+  const failed = (error: unknown): AccountTestResult => {
+    const problem = isConnectionProblem(error) ? error : "unreachable";
+    return { ok: false, error: problem, message: describeConnectionProblem(problem) };
+  };
   try {
     const r = await deps.testConnection(target);
-    return r.ok ? { ok: true } : { ok: false, error: redact(r.error) };
-  } catch (e) {
-    return { ok: false, error: redact(e instanceof Error ? e.message : String(e)) };
+    return r.ok ? { ok: true } : failed(r.error);
+  } catch {
+    return failed(null);
   }
 }

@@ -545,7 +545,11 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
       event: "connection_tested",
       at: deps.now(),
       accountId: a.id,
-      detail: { ok: result.ok, by: actorName(c.get("actor")) },
+      detail: {
+        ok: result.ok,
+        problem: result.ok ? null : result.error,
+        by: actorName(c.get("actor")),
+      },
     });
     return c.json({ data: result });
   });

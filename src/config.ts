@@ -64,6 +64,11 @@ export type RuntimeSettings =
 export interface Config {
   runtime: RuntimeSettings;
   account: EnvAccountSettings | null;
+  /**
+   * ALLOW_PRIVATE_HOSTS: the connection test may reach this machine and private networks (a
+   * mail server on the LAN; the tests). Off, such targets are refused.
+   */
+  allowPrivateHosts: boolean;
   /** SECRET_KEY: encrypts account passwords stored in the database; null when unset. */
   secretKey: string | null;
   /** Messages per IMAP fetch and per commit while collecting. */
@@ -147,6 +152,7 @@ export function loadConfig(env: Env): ConfigResult {
     secureCookies: bool("COOKIE_SECURE", true),
     trustedProxies: readTrustedProxies(read("TRUSTED_PROXIES"), errors),
   };
+  const allowPrivateHosts = bool("ALLOW_PRIVATE_HOSTS", false);
   const secretKey = read("SECRET_KEY") ?? null;
   if (secretKey !== null && secretKey.length < 16) {
     errors.push("SECRET_KEY must be at least 16 characters (e.g. `openssl rand -base64 32`)");
@@ -178,7 +184,17 @@ export function loadConfig(env: Env): ConfigResult {
   if (errors.length > 0) return { ok: false, errors };
   return {
     ok: true,
-    config: { runtime, account, secretKey, collectBatch, parseWorkers, send, database, http },
+    config: {
+      runtime,
+      account,
+      allowPrivateHosts,
+      secretKey,
+      collectBatch,
+      parseWorkers,
+      send,
+      database,
+      http,
+    },
   };
 }
 
