@@ -12,9 +12,10 @@ import { openPglite } from "./src/store/pglite_db.ts";
 import { DataDirBusyError, type DataDirHolder, describeHolder } from "./src/store/data_dir_lock.ts";
 import { migrate, readMigrations } from "./src/store/migrate.ts";
 import { type AccountRow, listAccounts, upsertEnvAccount } from "./src/store/accounts.ts";
-import { getAccountSecrets, getAccountView } from "./src/store/accounts_admin.ts";
+import { getAccountSecrets } from "./src/store/accounts_admin.ts";
 import { createSecretBox } from "./src/auth/secret_box.ts";
 import { newSecret } from "./src/auth/tokens.ts";
+import { missingSecretKeyNotice } from "./src/admin/startup_notices.ts";
 import { rerunRules } from "./src/jobs/rerun_rules.ts";
 import type { AccountContext } from "./src/domain/decide_reply.ts";
 import type { ConnectionTarget, ConnectionTestResult } from "./routes/deps.ts";
@@ -25,6 +26,7 @@ import { throttleProgress } from "./src/jobs/collect_progress.ts";
 import { startIdleHealthReport } from "./src/jobs/idle_health_report.ts";
 import { createProgressReporter, type ProgressReporter } from "./src/cli/progress_line.ts";
 import { connectImap, type ImapConnection } from "./src/mail/imap_reader.ts";
+import { testMailConnection } from "./src/mail/connection_test.ts";
 import { type AnalyzePool, startAnalyzePool } from "./src/mail/analyze_pool.ts";
 import type { CollectDeps, CollectProgressEvent } from "./src/jobs/collect_account.ts";
 import { collectAll } from "./src/jobs/collect_all.ts";
@@ -38,7 +40,7 @@ import { exportRules, parseRules } from "./src/domain/rules.ts";
 import { loadRules, replaceRules } from "./src/store/rule_set.ts";
 import { recordEvent } from "./src/store/audit.ts";
 import { drainOutbox, type SendStep } from "./src/jobs/send_outbox.ts";
-import { createSmtpSender, type SmtpSender } from "./src/mail/smtp_sender.ts";
+import { createSmtpSender, type SmtpSender, storedAccountSmtp } from "./src/mail/smtp_sender.ts";
 import { type CliDeps, type CliServices, needsDatabase, runCli } from "./src/cli/run_cli.ts";
 import {
   type CommandSocket,
@@ -214,20 +216,15 @@ export async function compose(
     if (accountId === envAccountId && config.account) {
       sender = createSmtpSender({ ...config.account.smtp });
     } else {
-      const view = await getAccountView(db, accountId);
+      // The endpoint and the password in one read: the password goes where it was saved for.
       const stored = await getAccountSecrets(db, accountId);
-      if (!view?.smtpHost || view.smtpPort === null) {
-        throw new Error(`account ${accountId} has no SMTP settings`);
-      }
-      const tls = view.smtpTls ?? true;
-      sender = createSmtpSender({
-        host: view.smtpHost,
-        port: view.smtpPort,
-        secure: tls && view.smtpPort === 465,
-        requireTls: tls,
-        user: view.smtpUser,
-        pass: stored?.smtpPassEnc ? await secrets.decrypt("smtp_pass", stored.smtpPassEnc) : null,
-      });
+      const smtp = stored?.smtp;
+      if (!smtp) throw new Error(`account ${accountId} has no SMTP settings`);
+      // TLS from the first byte or STARTTLS, required: a stored account never sends in clear.
+      sender = createSmtpSender(storedAccountSmtp(
+        smtp,
+        stored.smtpPassEnc ? await secrets.decrypt("smtp_pass", stored.smtpPassEnc) : null,
+      ));
     }
     senders.set(accountId, sender);
     return sender;
@@ -264,27 +261,13 @@ export async function compose(
   /** The embedded database as SQL (`cli db dump`); null on a PostgreSQL server. */
   const dumpDatabase = async () => dump ? await dump() : null;
 
-  const testConnection = async (t: ConnectionTarget): Promise<ConnectionTestResult> => {
-    const pass = t.imap.pass ??
-      (config.account && t.accountId === envAccountId ? config.account.imap.pass : null);
-    if (!pass) return { ok: false, error: "no IMAP password is stored for this account" };
-    try {
-      const imap = await connectImap({
-        ...t.imap,
-        pass,
-        startTls: !t.imap.secure,
-        timeoutMs: 15_000,
-      });
-      try {
-        await imap.open("INBOX");
-      } finally {
-        await imap.close();
-      }
-      return { ok: true };
-    } catch (e) {
-      return { ok: false, error: e instanceof Error ? e.message : String(e) };
-    }
-  };
+  /** IMAP login and INBOX, reported as a category; private targets only when allowed. */
+  const testConnection = (t: ConnectionTarget): Promise<ConnectionTestResult> =>
+    testMailConnection({
+      ...t.imap,
+      pass: t.imap.pass ??
+        (config.account && t.accountId === envAccountId ? config.account.imap.pass : null),
+    }, { allowPrivateHosts: config.allowPrivateHosts, timeoutMs: 15_000 });
   const app = createApp({
     db,
     now,
@@ -296,6 +279,7 @@ export async function compose(
     rerunRules: (tx, messageId, at) =>
       rerunRules({ parse: parseLazily, replyStep: replyOne }, tx, messageId, at),
     setupToken: options.setupToken ?? null,
+    trustedProxies: config.http.trustedProxies,
   }, (error, id) => log.error("http error", { id, error: String(error) }));
 
   /** IMAP IDLE per account: collection and the outbox run within a second of new mail. */
@@ -662,6 +646,8 @@ async function serve() {
   if (!config.account) {
     log.warn("no mailbox configured: set EMAIL_HOST, EMAIL_USER and EMAIL_PASS (see .env.example)");
   }
+  const noKey = missingSecretKeyNotice(config.secretKey);
+  if (noKey) log.warn(noKey);
   const hint = await firstStartHint(db, {
     hostname: config.http.hostname,
     port: server.addr.port,
@@ -762,6 +748,8 @@ function serveOnDeploy(
   if (!config.account) {
     log.warn("no mailbox configured: set EMAIL_HOST, EMAIL_USER and EMAIL_PASS (see .env.example)");
   }
+  const noKey = missingSecretKeyNotice(config.secretKey);
+  if (noKey) log.warn(noKey);
   // Opening now applies the migrations before the first request or cron run needs them.
   services().then(async ({ db }) => {
     // The command only, no setup link: the link's token would live in this isolate alone, and

@@ -10,6 +10,7 @@ import type { AppEnv } from "./app_env.ts";
 import { actorName } from "./app_env.ts";
 import type { AppDeps } from "./deps.ts";
 import { idParam } from "./render.tsx";
+import { isId, Params } from "./params.ts";
 import { parseMessageQuery } from "./message_filters.ts";
 import { parseAuditQuery } from "./audit.tsx";
 import { auditEventJson } from "./audit_export.ts";
@@ -31,7 +32,6 @@ import {
   type OutboxAction,
   type OutboxListRow,
 } from "../src/store/outbox_admin.ts";
-import type { OutboxStatus } from "../src/store/outbox.ts";
 import {
   deleteRule,
   getRuleRow,
@@ -270,7 +270,7 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
 
   // --- messages -------------------------------------------------------------------------------
   api.get("/messages", async (c) => {
-    const q = parseMessageQuery((n) => c.req.query(n), 500, 50);
+    const q = parseMessageQuery(Params.ofQuery(c), 500, 50);
     if (q.errors.length) {
       return apiError(c, 422, "invalid_request", "invalid query parameters", q.errors);
     }
@@ -299,31 +299,15 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
 
   // --- outbox ---------------------------------------------------------------------------------
   api.get("/outbox", async (c) => {
-    const status = c.req.query("status");
-    const account = c.req.query("account");
-    const before = c.req.query("before");
-    const limit = Number(c.req.query("limit") ?? 50);
-    const errors: string[] = [];
-    if (status && !(OUTBOX_STATUSES as readonly string[]).includes(status)) {
-      errors.push(`status: must be one of ${OUTBOX_STATUSES.join(", ")}`);
+    const params = Params.ofQuery(c);
+    const status = params.oneOf("status", OUTBOX_STATUSES);
+    const accountId = params.id("account", "an account id");
+    const before = params.id("before", "an outbox id");
+    const limit = params.int("limit", 1, 500, 50);
+    if (params.errors.length) {
+      return apiError(c, 422, "invalid_request", "invalid query parameters", params.errors);
     }
-    if (account && !idParam(account)) errors.push("account: must be an account id");
-    if (before && !idParam(before)) errors.push("before: must be an outbox id");
-    if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
-      errors.push("limit: must be from 1 to 500");
-    }
-    if (errors.length) {
-      return apiError(c, 422, "invalid_request", "invalid query parameters", errors);
-    }
-    const page = await listOutbox(
-      deps.db,
-      {
-        status: status as OutboxStatus | undefined,
-        accountId: account ? idParam(account)! : undefined,
-      },
-      before ? idParam(before) : null,
-      limit,
-    );
+    const page = await listOutbox(deps.db, { status, accountId }, before ?? null, limit);
     return c.json({ data: page.rows.map(outboxJson), next_before: page.next });
   });
 
@@ -363,7 +347,7 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
 
   // --- audit ----------------------------------------------------------------------------------
   api.get("/audit", async (c) => {
-    const q = parseAuditQuery((n) => c.req.query(n));
+    const q = parseAuditQuery(Params.ofQuery(c));
     if (q.errors.length) {
       return apiError(c, 422, "invalid_request", "invalid query parameters", q.errors);
     }
@@ -406,7 +390,7 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
     const body = await jsonBody(c);
     if (!body.ok) return badJson(c);
     const ids = field(body.value, "ids");
-    if (!Array.isArray(ids) || !ids.every((i) => Number.isInteger(i) && i > 0)) {
+    if (!Array.isArray(ids) || !ids.every(isId)) {
       return apiError(c, 422, "invalid_request", "ids: must be a list of rule ids");
     }
     const ok = await deps.db.transaction((tx) => reorderRules(tx, ids as number[], deps.now()));
@@ -429,6 +413,9 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
     // The candidate takes the place of the rule `replaces_id`, else of the stored rule with its
     // name, else comes last.
     const replacesId = field(body.value, "replaces_id");
+    if (replacesId !== undefined && !isId(replacesId)) {
+      return apiError(c, 422, "invalid_request", "replaces_id: must be a rule id");
+    }
     const stored = await listRuleRows(deps.db);
     const name = field(field(body.value, "definition"), "name");
     const editing = replacesId !== undefined
@@ -444,14 +431,17 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
       input.rule,
       await loadRules(deps.db),
       messages,
-      sim,
+      { ...sim, ...deps.dryRun },
       editing?.name ?? input.rule.name,
     );
     return c.json({
       data: {
         days,
         examined: report.examined,
+        total: report.total,
         capped: messages.length >= DRY_RUN_MAX_MESSAGES,
+        stopped_at_budget: report.stoppedAtBudget,
+        elapsed_ms: report.elapsedMs,
         replied: report.replied.map(dryRunItemJson),
         suppressed: report.suppressed.map(dryRunItemJson),
         ignored: report.ignored.map(dryRunItemJson),
@@ -467,7 +457,10 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
     const input = readRuleInput(field(body.value, "definition"), []);
     if (!input.ok) return apiError(c, 422, "invalid_request", "the rule is invalid", input.errors);
     const messageId = field(body.value, "message_id");
-    const message = typeof messageId === "number" ? await getStoredEmail(deps.db, messageId) : null;
+    if (!isId(messageId)) {
+      return apiError(c, 422, "invalid_request", "message_id: must be a message id");
+    }
+    const message = await getStoredEmail(deps.db, messageId);
     if (!message) return notFound(c, "parsed message (message_id)");
     return c.json({ data: await previewRule(input.rule, message, sim) });
   });

@@ -20,6 +20,7 @@ import { tokenRoutes } from "./tokens.tsx";
 import { metricsRoutes } from "./metrics.ts";
 import { apiError, apiRoutes } from "./api.ts";
 import { staticRoutes } from "./static_files.ts";
+import { dataExceptionCode } from "./data_exception.ts";
 
 export type { AppDeps } from "./deps.ts";
 
@@ -121,6 +122,12 @@ export function createApp(deps: AppDeps, reportError?: ErrorReporter): Hono<AppE
     return c.text(c.get("t")?.notFound ?? "Not found.", 404);
   });
   app.onError((err, c: Context<AppEnv>) => {
+    const refused = dataExceptionCode(err);
+    if (refused) {
+      const message = `a value in the request cannot be stored (SQLSTATE ${refused})`;
+      if (isApi(c.req.path)) return apiError(c, 422, "invalid_request", message);
+      return c.text(`${c.get("t")?.badValue ?? "Invalid value."} (SQLSTATE ${refused})`, 422);
+    }
     // The person sees a reference, never the error (it may hold SQL or a host name).
     const id = crypto.randomUUID().slice(0, 8);
     reportError?.(err, id);

@@ -23,6 +23,7 @@ import {
   listAudit,
 } from "../src/store/audit_list.ts";
 import { auditCsv, auditJson } from "./audit_export.ts";
+import { endOfDay, Params } from "./params.ts";
 
 /** The audit filters as typed and as understood. */
 export interface ParsedAuditQuery {
@@ -33,56 +34,30 @@ export interface ParsedAuditQuery {
   errors: string[];
 }
 
-const DAY = 86_400_000;
-
-/** Parses `event, account, message, since, until (YYYY-MM-DD), after, limit`. */
-export function parseAuditQuery(get: (name: string) => string | undefined): ParsedAuditQuery {
-  const v = (n: string) => (get(n) ?? "").trim();
+/** Parses `event, account, message, since, until (YYYY-MM-DD, inclusive), after, limit`. */
+export function parseAuditQuery(params: Params): ParsedAuditQuery {
   const form = {
-    event: v("event").slice(0, 100),
-    account: v("account"),
-    message: v("message"),
-    since: v("since"),
-    until: v("until"),
+    event: params.text("event", 64),
+    account: params.text("account", 20),
+    message: params.text("message", 20),
+    since: params.text("since", 20),
+    until: params.text("until", 20),
   };
-  const errors: string[] = [];
   const filters: AuditFilters = {};
   if (form.event) {
     if (/^[a-z_]{1,64}$/.test(form.event)) filters.event = form.event;
-    else errors.push("event: must be an event name");
+    else params.problem("event", "must be an event name");
   }
-  if (form.account) {
-    if (/^\d{1,9}$/.test(form.account)) filters.accountId = Number(form.account);
-    else errors.push("account: must be an account id");
-  }
-  if (form.message) {
-    if (/^\d{1,15}$/.test(form.message)) filters.messageId = Number(form.message);
-    else errors.push("message: must be a message id");
-  }
-  const date = (s: string) =>
-    /^\d{4}-\d{2}-\d{2}$/.test(s) && !Number.isNaN(new Date(`${s}T00:00:00Z`).getTime())
-      ? new Date(`${s}T00:00:00Z`)
-      : null;
-  if (form.since) {
-    const d = date(form.since);
-    if (d) filters.since = d;
-    else errors.push("since: must be a date (YYYY-MM-DD)");
-  }
-  if (form.until) {
-    const d = date(form.until);
-    if (d) filters.until = new Date(d.getTime() + DAY);
-    else errors.push("until: must be a date (YYYY-MM-DD)");
-  }
-  const after = v("after");
+  filters.accountId = params.id("account", "an account id");
+  filters.messageId = params.id("message", "a message id");
+  filters.since = params.day("since");
+  const until = params.day("until");
+  if (until) filters.until = endOfDay(until);
+  const after = params.text("after", 40);
   const cursor = after ? decodeAuditCursor(after) : null;
-  if (after && !cursor) errors.push("after: not a cursor from this list");
-  let limit = 50;
-  const l = v("limit");
-  if (l) {
-    if (/^\d{1,4}$/.test(l) && Number(l) >= 1 && Number(l) <= 500) limit = Number(l);
-    else errors.push("limit: must be from 1 to 500");
-  }
-  return { form, filters, cursor, limit, errors };
+  if (after && !cursor) params.problem("after", "not a cursor from this list");
+  const limit = params.int("limit", 1, 500, 50);
+  return { form, filters, cursor, limit, errors: params.errors };
 }
 
 function queryString(form: ParsedAuditQuery["form"], after?: string): string {
@@ -202,7 +177,7 @@ export function auditRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.get("/audit", async (c) => {
     const t = c.get("t");
-    const query = parseAuditQuery((n) => c.req.query(n));
+    const query = parseAuditQuery(Params.ofQuery(c));
     const page = query.errors.length
       ? { rows: [], next: null }
       : await listAudit(deps.db, query.filters, query.cursor, query.limit);
@@ -248,7 +223,7 @@ export function auditRoutes(deps: AppDeps): Hono<AppEnv> {
   };
 
   const exporter = (format: "csv" | "json") => async (c: Context<AppEnv>) => {
-    const query = parseAuditQuery((n) => c.req.query(n));
+    const query = parseAuditQuery(Params.ofQuery(c));
     if (query.errors.length) return c.text(query.errors.join("\n"), 422);
     const rows = await exportRows(query);
     const stamp = deps.now().toISOString().slice(0, 10);

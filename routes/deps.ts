@@ -22,13 +22,18 @@ export interface SecuritySettings {
   sessionIdleMs: number;
   /** Failed logins counted over this window. Default 15 min. */
   loginWindowMs: number;
-  /** Failed logins per e-mail in the window before refusing. Default 5. */
+  /**
+   * Failed logins per e-mail in the window checked without waiting; past it each attempt waits
+   * a delay that doubles with each failure, up to `loginMaxDelayMs`. Default 5.
+   */
   loginFailuresPerEmail: number;
-  /** Failed logins per client address in the window before refusing. Default 20. */
+  /** The same per client address. Default 20. */
   loginFailuresPerIp: number;
+  /** The longest wait between checked logins past a limit. Default 30 s. */
+  loginMaxDelayMs: number;
   /**
    * Failed attempts at the setup link (a wrong or missing token, any POST that made no user)
-   * plus failed logins, per client address in the login window, before refusing. Default 10.
+   * per client address in the login window, before refusing. Default 10.
    */
   setupFailuresPerIp: number;
   /**
@@ -44,6 +49,7 @@ export const DEFAULT_SECURITY: SecuritySettings = {
   loginWindowMs: 15 * 60_000,
   loginFailuresPerEmail: 5,
   loginFailuresPerIp: 20,
+  loginMaxDelayMs: 30_000,
   setupFailuresPerIp: 10,
   setupFailuresTotal: 200,
 };
@@ -77,6 +83,13 @@ export interface AppDeps {
    * makes the first user).
    */
   setupToken?: string | null;
+  /**
+   * TRUSTED_PROXIES: the reverse proxies (addresses and CIDR ranges) whose `X-Forwarded-For` names
+   * the client. Empty or absent: the socket's address is the client's, whatever the header says.
+   */
+  trustedProxies?: readonly string[];
   /** Overrides of the session and login-throttling limits (tests). */
   security?: Partial<SecuritySettings>;
+  /** A dry-run's time budget and the clock it is measured on (tests); default 2 s, real time. */
+  dryRun?: { budgetMs?: number; clock?: () => number };
 }

@@ -23,6 +23,7 @@ const en = {
   loginWrong: "Wrong e-mail or password.",
   loginMissing: "Enter your e-mail and password.",
   loginThrottled: "Too many failed attempts. Wait a few minutes and try again.",
+  loginWait: "Too many failed attempts. Wait {seconds} s and try again.",
   loginExpired: "The form expired; please try again.",
   setupTitle: "Create the first admin user",
   setupIntro:
@@ -135,6 +136,8 @@ const en = {
   dryRunSummary:
     "{examined} messages examined: {replied} would be answered, {suppressed} suppressed, {other} taken by an earlier rule, {unmatched} not matched.",
   dryRunNote: "Nothing is sent. The per-recipient rate limit and loop breakers are not simulated.",
+  dryRunStopped:
+    "Checked {examined} of {total} messages in {seconds} s; stopped at the time budget, the rest were not examined.",
   wouldReply: "Would reply",
   wouldSuppress: "Would suppress",
   takenBy: "Taken by an earlier rule",
@@ -186,6 +189,7 @@ const en = {
   notFound: "Not found.",
   forbidden: "This request was refused (missing or wrong CSRF token). Reload the page and retry.",
   serverError: "Something went wrong. Reference:",
+  badValue: "A value in the request cannot be stored. Check what you typed and try again.",
   bodyTooLarge: "The request is too large (more than {max}). Shorten it and try again.",
   yes: "yes",
   no: "no",
@@ -209,6 +213,7 @@ const ptBR: Dict = {
   loginWrong: "E-mail ou senha incorretos.",
   loginMissing: "Informe seu e-mail e sua senha.",
   loginThrottled: "Muitas tentativas falharam. Aguarde alguns minutos e tente de novo.",
+  loginWait: "Muitas tentativas falharam. Aguarde {seconds} s e tente de novo.",
   loginExpired: "O formulário expirou; tente de novo.",
   setupTitle: "Criar o primeiro usuário administrador",
   setupIntro:
@@ -323,6 +328,8 @@ const ptBR: Dict = {
     "{examined} mensagens examinadas: {replied} seriam respondidas, {suppressed} suprimidas, {other} ficariam com uma regra anterior, {unmatched} não casam.",
   dryRunNote:
     "Nada é enviado. O limite por destinatário e os disjuntores de laço não são simulados.",
+  dryRunStopped:
+    "Verificadas {examined} de {total} mensagens em {seconds} s; a simulação parou no limite de tempo, as demais não foram examinadas.",
   wouldReply: "Responderia",
   wouldSuppress: "Suprimiria",
   takenBy: "Fica com uma regra anterior",
@@ -375,6 +382,7 @@ const ptBR: Dict = {
   forbidden:
     "Este pedido foi recusado (token CSRF ausente ou errado). Recarregue a página e tente de novo.",
   serverError: "Algo deu errado. Referência:",
+  badValue: "Um valor do pedido não pode ser guardado. Confira o que digitou e tente de novo.",
   bodyTooLarge: "A requisição é grande demais (mais de {max}). Reduza e tente de novo.",
   yes: "sim",
   no: "não",

@@ -4,8 +4,8 @@ import {
   type MessageCursor,
   type MessageFilters,
   REPLY_STATUSES,
-  type ReplyStatus,
 } from "../src/store/message_list.ts";
+import { endOfDay, type Params } from "./params.ts";
 
 /** The filters as typed (to put back in the form) and as understood. */
 export interface ParsedMessageQuery {
@@ -24,70 +24,42 @@ export interface ParsedMessageQuery {
   errors: string[];
 }
 
-const DAY = 86_400_000;
-
-function day(text: string): Date | null {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return null;
-  const d = new Date(`${text}T00:00:00Z`);
-  return Number.isNaN(d.getTime()) ? null : d;
-}
-
-/** Parses `account, kind, reply, since, until (YYYY-MM-DD, inclusive), unparsed, q, after, limit`. */
+/**
+ * Parses `account, kind, reply, since, until (YYYY-MM-DD, inclusive), unparsed, q, after, limit`
+ * from a query string (`Params.ofQuery`).
+ */
 export function parseMessageQuery(
-  get: (name: string) => string | undefined,
+  params: Params,
   maxLimit = 200,
   defaultLimit = 50,
 ): ParsedMessageQuery {
-  const v = (name: string) => (get(name) ?? "").trim();
   const form = {
-    account: v("account"),
-    kind: v("kind"),
-    reply: v("reply"),
-    since: v("since"),
-    until: v("until"),
-    unparsed: ["1", "true", "on"].includes(v("unparsed")),
-    q: v("q").slice(0, 500),
+    account: params.text("account", 20),
+    kind: params.text("kind", 20),
+    reply: params.text("reply", 20),
+    since: params.text("since", 20),
+    until: params.text("until", 20),
+    unparsed: params.flag("unparsed"),
+    q: params.text("q", 500),
   };
-  const errors: string[] = [];
   const filters: MessageFilters = {};
-  if (form.account) {
-    if (/^\d{1,9}$/.test(form.account)) filters.accountId = Number(form.account);
-    else errors.push(`account: "${form.account.slice(0, 40)}" is not an account id`);
-  }
-  if (form.kind) {
-    if (form.kind === "forwarded" || form.kind === "direct") filters.kind = form.kind;
-    else errors.push("kind: must be forwarded or direct");
-  }
-  if (form.reply) {
-    if ((REPLY_STATUSES as readonly string[]).includes(form.reply)) {
-      filters.reply = form.reply as ReplyStatus;
-    } else errors.push(`reply: must be one of ${REPLY_STATUSES.join(", ")}`);
-  }
-  if (form.since) {
-    const d = day(form.since);
-    if (d) filters.since = d;
-    else errors.push("since: must be a date (YYYY-MM-DD)");
-  }
-  if (form.until) {
-    const d = day(form.until);
-    if (d) filters.until = new Date(d.getTime() + DAY);
-    else errors.push("until: must be a date (YYYY-MM-DD)");
-  }
+  filters.accountId = params.id("account", "an account id");
+  filters.kind = params.oneOf("kind", ["forwarded", "direct"] as const);
+  filters.reply = params.oneOf("reply", REPLY_STATUSES);
+  filters.since = params.day("since");
+  const until = params.day("until");
+  if (until) filters.until = endOfDay(until);
   if (filters.since && filters.until && filters.since >= filters.until) {
-    errors.push("since: must not be after until");
+    params.problem("since", "must not be after until");
   }
   if (form.unparsed) filters.unparsed = true;
   if (form.q) filters.q = form.q;
-  const after = v("after") || v("cursor");
+  const afterName = params.text("after", 40) ? "after" : "cursor";
+  const after = params.text(afterName, 40);
   const cursor = after ? decodeCursor(after) : null;
-  if (after && !cursor) errors.push("after: not a cursor from this list");
-  let limit = defaultLimit;
-  const l = v("limit");
-  if (l) {
-    if (/^\d{1,4}$/.test(l) && Number(l) >= 1 && Number(l) <= maxLimit) limit = Number(l);
-    else errors.push(`limit: must be from 1 to ${maxLimit}`);
-  }
-  return { form, filters, cursor, limit, errors };
+  if (after && !cursor) params.problem(afterName, "not a cursor from this list");
+  const limit = params.int("limit", 1, maxLimit, defaultLimit);
+  return { form, filters, cursor, limit, errors: params.errors };
 }
 
 /** The query string of a filter form (without the cursor), for links and pushed URLs. */

@@ -15,7 +15,9 @@ import type { AppDeps } from "./deps.ts";
 import type { Dict } from "./i18n.ts";
 import { CsrfField, Problems } from "./layout.tsx";
 import { fmtDate, idParam, respond } from "./render.tsx";
+import { Params } from "./params.ts";
 import { fullPageRedirect, pushUrl, wantsFragment } from "./htmx.ts";
+import { remoteImagesAllowed, remoteImagesKey } from "./remote_images.ts";
 import {
   messageQueryString,
   type ParsedMessageQuery,
@@ -251,10 +253,10 @@ function ClassificationSection(
 }
 
 function MessagePage(
-  props: { t: Dict; m: MessageDetail; csrf: string; images: boolean; errors?: string[] },
+  props: { t: Dict; m: MessageDetail; csrf: string; images: string | null; errors?: string[] },
 ) {
   const { t, m } = props;
-  const htmlSrc = `/messages/${m.id}/html${props.images ? "?images=1" : ""}`;
+  const htmlSrc = `/messages/${m.id}/html${props.images ? `?images=${props.images}` : ""}`;
   return (
     <article class="message">
       <h1 hx-disable>{m.subject || t.noSubject}</h1>
@@ -379,7 +381,11 @@ function MessagePage(
           <h2>{t.html}</h2>
           {!props.images && (
             <p class="sub">
-              {t.imagesBlocked} <a href={`/messages/${m.id}?images=1#html`}>{t.loadImages}</a>
+              {t.imagesBlocked}{" "}
+              <form method="post" action={`/messages/${m.id}/images`} class="inline">
+                <CsrfField token={props.csrf} />
+                <button type="submit">{t.loadImages}</button>
+              </form>
             </p>
           )}
           {
@@ -422,7 +428,7 @@ export function messageRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.get("/messages", async (c) => {
     const t = c.get("t");
-    const query = parseMessageQuery((n) => c.req.query(n));
+    const query = parseMessageQuery(Params.ofQuery(c));
     const page = query.errors.length === 0
       ? await listMessages(deps.db, query.filters, query.cursor, query.limit)
       : null;
@@ -450,6 +456,15 @@ export function messageRoutes(deps: AppDeps): Hono<AppEnv> {
     });
   });
 
+  // Remote images: a POST with the CSRF token (the gate checks it), then the page with this
+  // session's key for them (routes/remote_images.ts).
+  app.post("/messages/:id{[0-9]+}/images", async (c) => {
+    const id = idParam(c.req.param("id"));
+    if (!id || !await getMessageDetail(deps.db, id)) return c.notFound();
+    const key = await remoteImagesKey(c.get("csrfToken"), id);
+    return c.redirect(`/messages/${id}?images=${key}#html`, 303);
+  });
+
   const detail = async (c: Context<AppEnv>, id: number, errors?: string[], status?: 422) => {
     const m = await getMessageDetail(deps.db, id);
     if (!m) return c.notFound();
@@ -464,7 +479,7 @@ export function messageRoutes(deps: AppDeps): Hono<AppEnv> {
           t={t}
           m={m}
           csrf={csrf}
-          images={c.req.query("images") === "1"}
+          images={await remoteImagesAllowed(c, id) ? c.req.query("images")! : null}
           errors={errors}
         />
       ),
@@ -486,24 +501,23 @@ export function messageRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post("/messages/:id{[0-9]+}/classification", async (c) => {
     const id = idParam(c.req.param("id"));
     if (!id) return c.notFound();
-    const body = await c.req.parseBody();
-    const kind = body.kind;
-    const address = typeof body.original_from_address === "string"
-      ? body.original_from_address.trim().toLowerCase()
-      : "";
-    const name = typeof body.original_from_name === "string" ? body.original_from_name.trim() : "";
-    const errors: string[] = [];
-    if (kind !== "forwarded" && kind !== "direct") errors.push("kind: must be forwarded or direct");
+    const params = Params.ofForm(await c.req.parseBody({ all: true }));
+    const kind = params.oneOf("kind", ["forwarded", "direct"] as const);
+    const address = params.text("original_from_address", 320).toLowerCase();
+    const name = params.text("original_from_name", 200);
+    const errors = params.errors;
+    if (!kind && !errors.some((e) => e.startsWith("kind:"))) {
+      errors.push("kind: must be forwarded or direct");
+    }
     if (kind === "forwarded" && !/^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/.test(address)) {
       errors.push("original_from_address: a forward needs the original sender's address");
     }
-    if (address.length > 320 || name.length > 200) errors.push("original sender: too long");
-    if (errors.length) return await detail(c, id, errors, 422);
+    if (errors.length || !kind) return await detail(c, id, errors, 422);
     const at = deps.now();
     const by = actorName(c.get("actor"));
     const done = await deps.db.transaction(async (tx) => {
       const ok = await overrideClassification(tx, id, {
-        kind: kind as "forwarded" | "direct",
+        kind,
         originalFromAddress: address || null,
         originalFromName: name || null,
         by,

@@ -222,6 +222,15 @@ function DryRunSection(
             })}
             {props.capped ? ` (${DRY_RUN_MAX_MESSAGES} max)` : ""}
           </p>
+          {report.stoppedAtBudget && (
+            <p class="problems stopped" role="status">
+              {fill(t.dryRunStopped, {
+                examined: report.examined,
+                total: report.total,
+                seconds: (report.elapsedMs / 1000).toFixed(1),
+              })}
+            </p>
+          )}
           <p class="sub">{t.dryRunNote}</p>
           <DryRunList t={t} title={t.wouldReply} items={report.replied} kind="replied" />
           <DryRunList t={t} title={t.wouldSuppress} items={report.suppressed} kind="suppressed" />
@@ -489,12 +498,12 @@ export function ruleRoutes(deps: AppDeps): Hono<AppEnv> {
     let preview: EditorState["preview"];
     if (!input.ok) preview = { errors: input.errors };
     else {
-      const message = idParam(s.messageId)
-        ? await getStoredEmail(deps.db, idParam(s.messageId)!)
-        : null;
+      const messageId = idParam(s.messageId);
+      const message = messageId ? await getStoredEmail(deps.db, messageId) : null;
+      const missing = s.messageId && !messageId ? "message_id: must be a message id" : t.noMessage;
       preview = message
         ? { outcome: await previewRule(input.rule, message, sim) }
-        : { errors: [t.noMessage] };
+        : { errors: [missing] };
     }
     const status = preview.errors ? 422 : undefined;
     if (wantsFragment(c)) {
@@ -525,7 +534,7 @@ export function ruleRoutes(deps: AppDeps): Hono<AppEnv> {
         input.rule,
         await loadRules(deps.db),
         messages,
-        sim,
+        { ...sim, ...deps.dryRun },
         editing?.name ?? input.rule.name,
       );
       dryRun = { days, report, capped: messages.length >= DRY_RUN_MAX_MESSAGES };

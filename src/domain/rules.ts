@@ -5,15 +5,17 @@
  * highest first, then in file order; the first that matches wins, and the trail records why each
  * rule evaluated before it missed.
  *
- * Regexes run on a small linear-time engine (Thompson NFA simulation) rather than on JS RegExp,
- * whose backtracking makes `(a+)+$` exponential and even `.*a.*b` cubic in the input length.
- * The engine's cost is bounded by pattern size × input size, and both are capped.
+ * Regexes run on RE2 (src/domain/rule_regex.ts) rather than on JS RegExp, whose backtracking
+ * makes `(a+)+$` exponential and even `.*a.*b` cubic in the input length. A search costs at most
+ * program size × characters; each message's evaluation has a budget of such steps, and a rule
+ * whose regex would go past it misses, with the reason in the trail.
  */
 
 import { type Classification, headerValues, type MessageKind, type ParsedEmail } from "./email.ts";
 import type { ReplyTarget } from "./auto_reply_guard.ts";
 import { parseTemplate } from "./template.ts";
-import { compileRegex, regexSearch } from "./safe_regex.ts";
+import { compileRuleRegex } from "./rule_regex.ts";
+import { unstorableStrings } from "./storable_text.ts";
 
 /** What a rule requires of a message. Keys mirror the JSON file; every present key must hold. */
 export interface RuleConditions {
@@ -86,7 +88,24 @@ export interface RuleTrailEntry {
 export interface RuleDecision {
   matched: Rule | null;
   trail: RuleTrailEntry[];
+  /** Regex steps spent (program size × characters of each search run). */
+  steps: number;
 }
+
+/**
+ * The regex work one message's evaluation may do, in steps (program size × characters searched,
+ * the bound of RE2's linear-time search). Counted, not timed, so that the same message and
+ * rules always get the same decision however busy the machine is.
+ */
+export interface RuleBudget {
+  steps: number;
+}
+
+/**
+ * Steps per message by default: a few of the largest regexes over a full body, or a few hundred
+ * ordinary ones — tens of milliseconds at most.
+ */
+export const DEFAULT_RULE_BUDGET: Readonly<RuleBudget> = Object.freeze({ steps: 20_000_000 });
 
 /** The subject used when a reply action gives none. */
 export const DEFAULT_SUBJECT_TEMPLATE = "Re: {{subject}}";
@@ -135,6 +154,11 @@ export function parseRules(json: unknown): RulesParse {
     const label = ruleLabel(raw, index);
     const problems: string[] = [];
     const rule = parseRule(raw, problems);
+    // Text PostgreSQL cannot store (a NUL, a lone surrogate) is refused wherever it is, by path.
+    for (const found of unstorableStrings(raw, "")) {
+      const path = found.slice(0, found.lastIndexOf(": "));
+      if (!problems.some((p) => p.startsWith(`${path}:`))) problems.push(found);
+    }
     // Names are compared even when a rule has other problems, so that one pass reports all.
     const name = isObject(raw) && typeof raw.name === "string" ? raw.name.trim() : "";
     if (name !== "") {
@@ -260,7 +284,7 @@ function parseConditions(raw: unknown, errors: string[]): RuleConditions | null 
       errors.push(`when.${field}: must be a non-empty string`);
       continue;
     }
-    const compiled = compileRegex(v);
+    const compiled = compileRuleRegex(v);
     if (!compiled.ok) errors.push(`when.${field}: ${compiled.error}`);
     else when[field] = v;
   }
@@ -431,31 +455,48 @@ function oneOrMany<T>(list: T[]): T | T[] {
 /**
  * Picks the rule that answers a message: enabled rules by priority (highest first), then file
  * order; the first whose conditions all hold wins. The trail lists every rule looked at, up to
- * and including the winner, with the reason it missed or hit.
+ * and including the winner, with the reason it missed or hit. Regexes share `budget`; a rule
+ * whose regex would exceed what is left misses without running it.
  */
-export function decideRule(rules: readonly Rule[], context: RuleContext): RuleDecision {
+export function decideRule(
+  rules: readonly Rule[],
+  context: RuleContext,
+  budget: RuleBudget = DEFAULT_RULE_BUDGET,
+): RuleDecision {
   const ordered = rules
     .map((rule, index) => ({ rule, index }))
     .sort((a, b) => b.rule.priority - a.rule.priority || a.index - b.index)
     .map((x) => x.rule);
   const trail: RuleTrailEntry[] = [];
+  const meter: RegexMeter = { budget: budget.steps, spent: 0 };
   for (const rule of ordered) {
     if (!rule.enabled) {
       trail.push({ rule: rule.name, hit: false, why: "disabled" });
       continue;
     }
-    const result = matchRule(rule, context);
+    const result = matchRule(rule, context, meter);
     trail.push({ rule: rule.name, hit: result.hit, why: result.why });
-    if (result.hit) return { matched: rule, trail };
+    if (result.hit) return { matched: rule, trail, steps: meter.spent };
   }
-  return { matched: null, trail };
+  return { matched: null, trail, steps: meter.spent };
+}
+
+/** Regex steps allowed and spent so far for one message; `matchRule` adds to `spent`. */
+export interface RegexMeter {
+  budget: number;
+  spent: number;
 }
 
 /**
  * Whether one rule's conditions all hold for a message (its `enabled` flag is not looked at),
- * with the first condition that failed, or the list of those that held.
+ * with the first condition that failed, or the list of those that held. Regex searches are
+ * charged to `meter` (by default a budget of its own).
  */
-export function matchRule(rule: Rule, context: RuleContext): { hit: boolean; why: string } {
+export function matchRule(
+  rule: Rule,
+  context: RuleContext,
+  meter: RegexMeter = { budget: DEFAULT_RULE_BUDGET.steps, spent: 0 },
+): { hit: boolean; why: string } {
   const w = rule.when;
   const { email, classification, account } = context;
   const held: string[] = [];
@@ -501,7 +542,7 @@ export function matchRule(rule: Rule, context: RuleContext): { hit: boolean; why
     held.push(`subject contains ${show(w.subject_contains)}`);
   }
   if (w.subject_regex !== undefined) {
-    const r = regexTest(w.subject_regex, subject);
+    const r = regexTest("subject_regex", w.subject_regex, subject, meter);
     if (r !== true) return miss(r === false ? `subject does not match /${w.subject_regex}/` : r);
     held.push(`subject matches /${w.subject_regex}/`);
   }
@@ -514,7 +555,7 @@ export function matchRule(rule: Rule, context: RuleContext): { hit: boolean; why
       held.push(`body contains ${show(w.body_contains)}`);
     }
     if (w.body_regex !== undefined) {
-      const r = regexTest(w.body_regex, body);
+      const r = regexTest("body_regex", w.body_regex, body, meter);
       if (r !== true) return miss(r === false ? `body does not match /${w.body_regex}/` : r);
       held.push(`body matches /${w.body_regex}/`);
     }
@@ -612,10 +653,27 @@ const ENTITIES: Readonly<Record<string, string>> = Object.freeze({
   nbsp: " ",
 });
 
-function regexTest(pattern: string, text: string): boolean | string {
-  const compiled = compileRegex(pattern);
+/** true, false, or why the regex was not run (invalid, or past the message's budget). */
+function regexTest(
+  field: string,
+  pattern: string,
+  text: string,
+  meter: RegexMeter,
+): boolean | string {
+  const compiled = compileRuleRegex(pattern);
   if (!compiled.ok) return `invalid regex /${pattern}/: ${compiled.error}`;
-  return regexSearch(compiled.program, text);
+  const cost = compiled.regex.cost(text);
+  const left = Math.max(0, meter.budget - meter.spent);
+  if (cost > left) {
+    return `${field} not evaluated: it would take ${count(cost)} steps and ${count(left)} of ` +
+      `this message's budget of ${count(meter.budget)} remain; treated as no match`;
+  }
+  meter.spent += cost;
+  return compiled.regex.test(text);
+}
+
+function count(n: number): string {
+  return n.toLocaleString("en-US");
 }
 
 // ---------------------------------------------------------------------------------------------
