@@ -2,6 +2,10 @@
  * The runner behind IDLE: coalescing, isolation between accounts, and the lock held by another
  * run. The coordination tests drive `onNewMail` by hand; the last test wires the real watcher,
  * the real collector, Dovecot and a fresh PostgreSQL database.
+ *
+ * Every wait has the ceiling WAIT_MS: the tests say what happens, never how fast, so a busy machine
+ * does not fail them. It stays under the watcher's 2-minute NOOP, so that in the end-to-end tests
+ * only IDLE (and the retry of a skipped run) can bring the mail in.
  */
 import assert from "node:assert/strict";
 import { type AccountWatchHealth, startIdleWatch } from "../../src/jobs/idle_watch.ts";
@@ -18,6 +22,8 @@ import { migrate, readMigrations } from "../../src/store/migrate.ts";
 import { createLogger } from "../../src/log.ts";
 import { freshPostgresDatabase } from "../support/databases.ts";
 import { deliverRaw, ensureMailstack, freshUser, imapConfig } from "../support/mailstack.ts";
+
+const WAIT_MS = 60_000;
 
 const log = createLogger({ quiet: true });
 const silent = { info() {}, warn() {}, error() {} };
@@ -98,7 +104,7 @@ function fakeWatchers() {
   };
 }
 
-async function until(what: string, check: () => boolean, detail: () => unknown, ms = 3_000) {
+async function until(what: string, check: () => boolean, detail: () => unknown, ms = WAIT_MS) {
   const deadline = performance.now() + ms;
   while (!check()) {
     if (performance.now() > deadline) {
@@ -224,13 +230,17 @@ Deno.test("stop() cuts a skipped-lock wait short and waits for the run in flight
     drain: () => Promise.resolve(),
     watch: w.watch,
     log: silent,
-    retrySkippedMs: 60_000,
+    retrySkippedMs: 60 * 60_000,
   }, [a]);
   w.ring(1);
   await until("the first run", () => handle.health()[0].runs === 1, () => handle.health());
-  const start = performance.now();
-  await handle.stop();
-  assert.ok(performance.now() - start < 100);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stopped = await Promise.race([
+    handle.stop().then(() => true),
+    new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), WAIT_MS)),
+  ]);
+  clearTimeout(timer);
+  assert.ok(stopped, `stop() still waiting after ${WAIT_MS} ms, for a retry due in an hour`);
   assert.equal(handle.health()[0].runs, 1);
 });
 
@@ -321,16 +331,27 @@ async function storedCount(db: ReturnType<typeof openPostgres>): Promise<number>
   return (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM messages"))[0].n;
 }
 
-Deno.test("end to end: a delivery is stored within 2 s, with no cron at all", async () => {
-  await endToEnd(async ({ box, db, handle }) => {
-    const start = performance.now();
-    await deliverRaw(box.user, [arrival(box.address)]);
-    while ((await storedCount(db)) === 0) {
-      if (performance.now() - start > 2_000) {
-        throw new Error(`not stored within 2 s: ${JSON.stringify(handle.health())}`);
-      }
-      await new Promise((r) => setTimeout(r, 20));
+/** Waits until a message is stored, or fails after WAIT_MS saying what the runner reports. */
+async function untilStored(
+  db: ReturnType<typeof openPostgres>,
+  handle: ReturnType<typeof startIdleWatch>,
+  what: string,
+) {
+  const deadline = performance.now() + WAIT_MS;
+  while ((await storedCount(db)) === 0) {
+    if (performance.now() > deadline) {
+      throw new Error(
+        `not stored ${what} (waited ${WAIT_MS} ms): ${JSON.stringify(handle.health())}`,
+      );
     }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+Deno.test("end to end: a delivery is stored with no cron at all", async () => {
+  await endToEnd(async ({ box, db, handle }) => {
+    await deliverRaw(box.user, [arrival(box.address)]);
+    await untilStored(db, handle, "after its delivery");
     await until(
       "the run's end",
       () => handle.health()[0].lastRunStatus !== null,
@@ -352,14 +373,6 @@ Deno.test("end to end: mail arriving while another run holds the account's lock 
       );
     });
     assert.ok(held.acquired);
-    const start = performance.now();
-    while ((await storedCount(db)) === 0) {
-      if (performance.now() - start > 2_000) {
-        throw new Error(
-          `not stored within 2 s of the lock's release: ${JSON.stringify(handle.health())}`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await untilStored(db, handle, "after the lock's release");
   });
 });
