@@ -83,12 +83,12 @@ async function inbox(user: string, pass: string, tls = false): Promise<Uint8Arra
 
 /** Postfix hands mail to Dovecot asynchronously: poll until it is there. */
 async function waitForInbox(user: string, pass: string, count: number): Promise<Uint8Array[]> {
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 60_000;
   for (;;) {
     const got = await inbox(user, pass);
     if (got.length >= count) return got;
     if (Date.now() > deadline) {
-      throw new Error(`${user} has ${got.length} of ${count} messages after 10 s`);
+      throw new Error(`${user} has ${got.length} of ${count} messages after 60 s`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }

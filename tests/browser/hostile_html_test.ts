@@ -25,7 +25,8 @@ async function canaries(page: Page): Promise<Array<{ url: string; value: unknown
 }
 
 async function mailFrame(page: Page, id: number): Promise<Frame> {
-  for (let i = 0; i < 50; i++) {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
     const frame = page.frames().find((f) => f.url().endsWith(`/messages/${id}/html`));
     if (frame) return frame;
     await page.waitForTimeout(100);

@@ -217,7 +217,7 @@ Deno.test("server mode does open an IMAP IDLE connection: the check above can fa
   try {
     const env = { ...serviceEnv(box, database.url, proxy.port), CARTEIRO_MODE: "server" };
     service = await startService(env, cwd);
-    const until = Date.now() + 15_000;
+    const until = Date.now() + 60_000;
     while (!/\bIDLE\b/.test(proxy.clientText()) && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -346,7 +346,7 @@ Deno.test("a sender killed during DATA leaves its reply unknown, never sent agai
     await deliverRaw(t.box.user, [message(ana, t.box.address, "Durante o DATA")]);
     await cli(["collect", "--once"], t.env);
     const child = cliCommand(["send", "--once"], t.env).spawn();
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + 60_000;
     while (responder.bodies.length === 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -366,7 +366,9 @@ Deno.test("a sender killed during DATA leaves its reply unknown, never sent agai
 });
 
 Deno.test("two senders draining one outbox at once deliver each reply once", async () => {
-  const t = await setup();
+  // A lease far longer than any send: a sender slowed down by a busy machine must not have its
+  // row taken for a dead one's by the other.
+  const t = await setup({ SEND_LEASE_SECONDS: "120" });
   const people = await Promise.all(Array.from({ length: 12 }, () => freshUser("twin")));
   try {
     await deliverRaw(t.box.user, people.map((p, i) => message(p, t.box.address, `Msg ${i}`)));

@@ -118,7 +118,7 @@ async function showSsl(admin: Db): Promise<string> {
 
 /** Waits until the reloaded configuration is seen (the postmaster reloads before its children). */
 async function waitForSsl(admin: Db, wanted: "on" | "off"): Promise<void> {
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + 60_000;
   let seen = await showSsl(admin);
   while (seen !== wanted && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 100));

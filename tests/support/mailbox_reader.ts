@@ -54,7 +54,7 @@ export async function rawInbox(
  * Waits until `count(inbox)` reaches `atLeast` (Postfix delivers asynchronously), then a moment
  * more so that a late duplicate would show too.
  */
-export async function settledInbox(login: ImapLogin, atLeast: number, timeoutMs = 20_000) {
+export async function settledInbox(login: ImapLogin, atLeast: number, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   let inbox = await readInbox(login);
   while (inbox.length < atLeast && Date.now() < deadline) {
