@@ -181,9 +181,11 @@ class PgliteDb implements PgliteStore {
 }
 
 /**
- * pg_dump 18 sets `transaction_timeout`, which servers before PostgreSQL 17 do not know: psql
- * would print an error for it (its value, 0, is the default everywhere).
+ * What a PostgreSQL server cannot load: pg_dump 18 sets `transaction_timeout`, unknown before
+ * PostgreSQL 17 (its value, 0, is the default everywhere), and PGlite's pg_dump writes its own
+ * column attribute `pg_attver`, which servers refuse ("unrecognized parameter") and do not need.
  */
 function forOlderServers(sql: string): string {
-  return sql.replace(/^SET transaction_timeout = 0;\n/m, "");
+  return sql.replace(/^SET transaction_timeout = 0;\n/m, "")
+    .replace(/^ALTER TABLE ONLY \S+ ALTER COLUMN \S+ SET \(pg_attver=\d+\);\n/gm, "");
 }
