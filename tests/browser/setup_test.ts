@@ -6,86 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { launchChromium } from "./support.ts";
+import { startService } from "../support/service_process.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 /** Ceiling for each wait: generous, for a busy machine; nothing here measures speed. */
 const WAIT_MS = 60_000;
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-interface Service {
-  /** Everything the process printed so far, stdout and stderr. */
-  logs(): string;
-  exited(): Deno.CommandStatus | null;
-  /** SIGTERM, then waits for the exit and the end of its output. */
-  stop(): Promise<Deno.CommandStatus>;
-}
-
-/** Starts `main.ts` as `deno task start` would, minus `.env`: only the settings given here. */
-function startService(dataDir: string, port: number): Service {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "--unstable-cron", MAIN],
-    cwd: ROOT,
-    env: {
-      DATA_DIR: dataDir,
-      HOST: "127.0.0.1",
-      PORT: String(port),
-      NO_COLOR: "1",
-      // Inherited values must not choose for the test: no mailbox, no server, server mode.
-      EMAIL_HOST: "",
-      EMAIL_USER: "",
-      EMAIL_PASS: "",
-      DATABASE_URL: "",
-      CARTEIRO_MODE: "",
-      DENO_DEPLOYMENT_ID: "",
-      COOKIE_SECURE: "",
-    },
-    clearEnv: false,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let text = "";
-  const decoder = new TextDecoder();
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
-  };
-  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
-  let exit: Deno.CommandStatus | null = null;
-  const status = child.status.then((s) => exit = s);
-  return {
-    logs: () => text,
-    exited: () => exit,
-    stop: async () => {
-      if (!exit) child.kill("SIGTERM");
-      await pumps;
-      return await status;
-    },
-  };
-}
-
-/** Waits for the setup link on the service's output. */
-async function setupLinkOf(service: Service, port: number): Promise<string> {
-  const pattern = new RegExp(`http://127\\.0\\.0\\.1:${port}/setup\\?token=[A-Za-z0-9_-]{43}`);
-  const deadline = Date.now() + WAIT_MS;
-  while (true) {
-    const found = pattern.exec(service.logs());
-    if (found) return found[0];
-    if (service.exited()) {
-      throw new Error(`the service exited before printing a setup link:\n${service.logs()}`);
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`no setup link within ${WAIT_MS / 1000} s; the output:\n${service.logs()}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 Deno.test({
   name: "the setup link printed at start makes the first admin in Chromium, then is refused",
@@ -93,12 +17,26 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     const dataDir = await Deno.makeTempDir({ prefix: "carteiro-setup-" });
-    const port = freePort();
-    const base = `http://127.0.0.1:${port}`;
-    const service = startService(dataDir, port);
+    // As `deno task start` would, minus `.env`: inherited values must not choose for the test —
+    // no mailbox, no server, server mode, secure cookies as by default.
+    const service = startService({
+      DATA_DIR: dataDir,
+      EMAIL_HOST: "",
+      EMAIL_USER: "",
+      EMAIL_PASS: "",
+      DATABASE_URL: "",
+      CARTEIRO_MODE: "",
+      DENO_DEPLOYMENT_ID: "",
+      COOKIE_SECURE: "",
+    });
+    const base = service.base;
     let browser: Awaited<ReturnType<typeof launchChromium>> | null = null;
     try {
-      const link = await setupLinkOf(service, port);
+      const escaped = base.replaceAll(".", "\\.");
+      const link = (await service.waitForLog(
+        new RegExp(`${escaped}/setup\\?token=[A-Za-z0-9_-]{43}`),
+        WAIT_MS,
+      ))[0];
       assert.match(service.logs(), /deno task cli user add/, "the CLI command is named too");
       browser = await launchChromium();
       const context = await browser.newContext({ locale: "en-US" });
