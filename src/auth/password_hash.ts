@@ -18,7 +18,7 @@ export async function hashPassword(
 ): Promise<string> {
   const salt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));
   const hash = await derive(password, salt, iterations);
-  return `${PREFIX}$${iterations}$${toBase64(salt)}$${toBase64(hash)}`;
+  return `${PREFIX}$${iterations}$${salt.toBase64()}$${hash.toBase64()}`;
 }
 
 /**
@@ -32,8 +32,8 @@ export async function verifyPassword(password: string, stored: string): Promise<
   if (!Number.isInteger(iterations) || iterations < 1 || iterations > 10_000_000) return false;
   let salt: Uint8Array, expected: Uint8Array;
   try {
-    salt = fromBase64(parts[2]);
-    expected = fromBase64(parts[3]);
+    salt = Uint8Array.fromBase64(parts[2]);
+    expected = Uint8Array.fromBase64(parts[3]);
   } catch {
     return false;
   }
@@ -70,15 +70,4 @@ async function derive(password: string, salt: Uint8Array, iterations: number) {
     HASH_BITS,
   );
   return new Uint8Array(bits);
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s);
-}
-
-function fromBase64(text: string): Uint8Array {
-  const s = atob(text);
-  return Uint8Array.from(s, (c) => c.charCodeAt(0));
 }

@@ -55,7 +55,7 @@ export function createSecretBox(secretKey: string | null | undefined): SecretBox
         await getKey(),
         new TextEncoder().encode(plaintext),
       );
-      return `${VERSION}:${toBase64(iv)}:${toBase64(new Uint8Array(sealed))}`;
+      return `${VERSION}:${iv.toBase64()}:${new Uint8Array(sealed).toBase64()}`;
     },
     async decrypt(field, stored) {
       const [version, ivText, dataText] = stored.split(":");
@@ -69,11 +69,11 @@ export function createSecretBox(secretKey: string | null | undefined): SecretBox
         const opened = await crypto.subtle.decrypt(
           {
             name: "AES-GCM",
-            iv: fromBase64(ivText) as BufferSource,
+            iv: Uint8Array.fromBase64(ivText) as BufferSource,
             additionalData: new TextEncoder().encode(field),
           },
           await getKey(),
-          fromBase64(dataText) as BufferSource,
+          Uint8Array.fromBase64(dataText) as BufferSource,
         );
         return new TextDecoder().decode(opened);
       } catch (cause) {
@@ -108,15 +108,4 @@ async function deriveKey(secretKey: string): Promise<CryptoKey> {
     false,
     ["encrypt", "decrypt"],
   );
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s);
-}
-
-function fromBase64(text: string): Uint8Array {
-  const s = atob(text);
-  return Uint8Array.from(s, (c) => c.charCodeAt(0));
 }

@@ -18,15 +18,10 @@ export interface AccountRow {
 }
 
 /** The account described by the environment (EMAIL_HOST, EMAIL_USER, …). */
-export interface EnvAccount {
-  name: string;
-  address: string;
-  imapHost: string;
-  imapPort: number;
-  imapTls: boolean;
-  imapUser: string;
-  mailboxes: string[];
-}
+export type EnvAccount = Pick<
+  AccountRow,
+  "name" | "address" | "imapHost" | "imapPort" | "imapTls" | "imapUser" | "mailboxes"
+>;
 
 const COLUMNS = `id, name, address, imap_host, imap_port, imap_tls, imap_user, mailboxes, source,
   enabled, connected_at, last_sync_at, last_error`;

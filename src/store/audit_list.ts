@@ -1,4 +1,5 @@
 import type { Queryable } from "./db.ts";
+import { WhereClause } from "./where_clause.ts";
 
 /** Filters of the audit log; every one that is set must hold. */
 export interface AuditFilters {
@@ -40,30 +41,20 @@ export async function listAudit(
   cursor: AuditCursor | null,
   limit: number,
 ): Promise<{ rows: AuditRow[]; next: AuditCursor | null }> {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  const p = (v: unknown) => {
-    params.push(v);
-    return `$${params.length}`;
-  };
-  if (filters.event) where.push(`event = ${p(filters.event)}`);
-  if (filters.accountId !== undefined) where.push(`account_id = ${p(filters.accountId)}`);
-  if (filters.messageId !== undefined) where.push(`message_id = ${p(filters.messageId)}`);
-  if (filters.since) where.push(`at >= ${p(filters.since.toISOString())}::timestamptz`);
-  if (filters.until) where.push(`at < ${p(filters.until.toISOString())}::timestamptz`);
-  if (cursor) {
-    where.push(
-      `(at, id) < ('epoch'::timestamptz + ${p(cursor.micros)}::bigint * interval '1 microsecond', ${
-        p(cursor.id)
-      }::bigint)`,
-    );
-  }
+  const where = new WhereClause();
+  const p = (v: unknown) => where.param(v);
+  if (filters.event) where.and(`event = ${p(filters.event)}`);
+  if (filters.accountId !== undefined) where.and(`account_id = ${p(filters.accountId)}`);
+  if (filters.messageId !== undefined) where.and(`message_id = ${p(filters.messageId)}`);
+  if (filters.since) where.and(`at >= ${p(filters.since.toISOString())}::timestamptz`);
+  if (filters.until) where.and(`at < ${p(filters.until.toISOString())}::timestamptz`);
+  if (cursor) where.before("at", "id", cursor);
   const rows = await q.query<Record<string, unknown>>(
     `SELECT id, at, (extract(epoch FROM at) * 1000000)::bigint AS micros, event, account_id,
        message_id, detail
-     FROM audit_events ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+     FROM audit_events ${where}
      ORDER BY at DESC, id DESC LIMIT ${p(limit + 1)}`,
-    params,
+    where.params,
   );
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];

@@ -23,42 +23,31 @@ export async function reconcileMailbox(
      WHERE account_id = $1 AND mailbox = $2 FOR UPDATE`,
     [accountId, mailbox],
   );
+  const state = (lastUid: number, rescanning: boolean, previousUidValidity: number | null) => ({
+    uidValidity: serverUidValidity,
+    lastUid,
+    rescanning,
+    changed: previousUidValidity !== null,
+    previousUidValidity,
+  });
   if (rows.length === 0) {
     await q.query(
       `INSERT INTO mailbox_state (account_id, mailbox, uidvalidity, last_uid) VALUES ($1, $2, $3, 0)
        ON CONFLICT (account_id, mailbox) DO NOTHING`,
       [accountId, mailbox, serverUidValidity],
     );
-    return {
-      uidValidity: serverUidValidity,
-      lastUid: 0,
-      rescanning: false,
-      changed: false,
-      previousUidValidity: null,
-    };
+    return state(0, false, null);
   }
   const row = rows[0];
   if (Number(row.uidvalidity) === serverUidValidity) {
-    return {
-      uidValidity: serverUidValidity,
-      lastUid: Number(row.last_uid),
-      rescanning: row.rescanning,
-      changed: false,
-      previousUidValidity: null,
-    };
+    return state(Number(row.last_uid), row.rescanning, null);
   }
   await q.query(
     `UPDATE mailbox_state SET uidvalidity = $3, last_uid = 0, rescanning = true
      WHERE account_id = $1 AND mailbox = $2`,
     [accountId, mailbox, serverUidValidity],
   );
-  return {
-    uidValidity: serverUidValidity,
-    lastUid: 0,
-    rescanning: true,
-    changed: true,
-    previousUidValidity: Number(row.uidvalidity),
-  };
+  return state(0, true, Number(row.uidvalidity));
 }
 
 /** Moves the mailbox's high-water mark; called in the transaction that stores those messages. */

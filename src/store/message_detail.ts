@@ -86,6 +86,7 @@ export async function getMessageDetail(q: Queryable, id: number): Promise<Messag
      FROM outbox WHERE message_id = $1 ORDER BY id`,
     [id],
   );
+  const email = toParsedEmail(r);
   return {
     id: Number(r.id),
     accountId: r.account_id as number,
@@ -97,28 +98,21 @@ export async function getMessageDetail(q: Queryable, id: number): Promise<Messag
     collectedAt: r.collected_at as Date,
     parseStatus: r.parse_status as MessageDetail["parseStatus"],
     parseError: (r.parse_error as string | null) ?? null,
-    messageIdHeader: (r.message_id as string | null) ?? null,
-    from: r.from_address
-      ? [{ address: r.from_address as string, name: (r.from_name as string | null) ?? "" }]
-      : [],
-    replyTo: (r.reply_to as Address[] | null) ?? [],
-    to: (r.to_addresses as Address[] | null) ?? [],
-    cc: (r.cc_addresses as Address[] | null) ?? [],
-    subject: (r.subject as string | null) ?? null,
-    sentDate: (r.sent_date as Date | null) ?? null,
-    text: (r.text_body as string | null) ?? null,
-    html: (r.html_body as string | null) ?? null,
-    headers: (r.headers as Record<string, string[]> | null) ?? {},
-    attachments: (r.attachments as AttachmentMeta[] | null) ?? [],
+    messageIdHeader: email.messageId,
+    from: email.from,
+    replyTo: email.replyTo,
+    to: email.to,
+    cc: email.cc,
+    subject: email.subject,
+    sentDate: email.date,
+    text: email.text,
+    html: email.html,
+    headers: email.headers,
+    attachments: email.attachments,
     kind: (r.kind as MessageKind | null) ?? null,
     confidence: r.confidence === null ? null : Number(r.confidence),
     evidence: (r.evidence as string[] | null) ?? [],
-    original: {
-      fromAddress: (r.original_from_address as string | null) ?? null,
-      fromName: (r.original_from_name as string | null) ?? null,
-      subject: (r.original_subject as string | null) ?? null,
-      date: (r.original_date as string | null) ?? null,
-    },
+    original: toOriginal(r),
     decision: d
       ? {
         decidedAt: d.decided_at as Date,
@@ -206,8 +200,9 @@ export interface StoredEmail {
   rawSha256: string;
 }
 
-function toStoredEmail(r: Record<string, unknown>): StoredEmail {
-  const email: ParsedEmail = {
+/** The parsed fields of a stored message, as the parser returned them. */
+function toParsedEmail(r: Record<string, unknown>): ParsedEmail {
+  return {
     messageId: (r.message_id as string | null) ?? null,
     from: r.from_address
       ? [{ address: r.from_address as string, name: (r.from_name as string | null) ?? "" }]
@@ -226,14 +221,22 @@ function toStoredEmail(r: Record<string, unknown>): StoredEmail {
     attachments: (r.attachments as AttachmentMeta[] | null) ?? [],
     attachedMessages: [],
   };
+}
+
+/** The original message a forward names, as the classifier found it. */
+function toOriginal(r: Record<string, unknown>) {
+  return {
+    fromAddress: (r.original_from_address as string | null) ?? null,
+    fromName: (r.original_from_name as string | null) ?? null,
+    subject: (r.original_subject as string | null) ?? null,
+    date: (r.original_date as string | null) ?? null,
+  };
+}
+
+function toStoredEmail(r: Record<string, unknown>): StoredEmail {
+  const email = toParsedEmail(r);
   const original = r.kind === "forwarded"
-    ? {
-      fromAddress: (r.original_from_address as string | null) ?? null,
-      fromName: (r.original_from_name as string | null) ?? null,
-      subject: (r.original_subject as string | null) ?? null,
-      date: (r.original_date as string | null) ?? null,
-      dateIso: (r.original_date_iso as Date | null)?.toISOString() ?? null,
-    }
+    ? { ...toOriginal(r), dateIso: (r.original_date_iso as Date | null)?.toISOString() ?? null }
     : null;
   return {
     id: Number(r.id),

@@ -1,4 +1,5 @@
 import type { Queryable } from "./db.ts";
+import { WhereClause } from "./where_clause.ts";
 
 /** What the rules decided, or "undecided" while no decision is stored. */
 export type ReplyStatus = "reply" | "suppressed" | "no_rule" | "ignored" | "undecided";
@@ -82,36 +83,26 @@ export async function listMessages(
   cursor: MessageCursor | null,
   limit: number,
 ): Promise<MessagePage> {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  const p = (v: unknown) => {
-    params.push(v);
-    return `$${params.length}`;
-  };
-  if (filters.accountId !== undefined) where.push(`m.account_id = ${p(filters.accountId)}`);
-  if (filters.kind) where.push(`m.kind = ${p(filters.kind)}`);
-  if (filters.since) where.push(`m.received_at >= ${p(filters.since.toISOString())}::timestamptz`);
-  if (filters.until) where.push(`m.received_at < ${p(filters.until.toISOString())}::timestamptz`);
-  if (filters.unparsed) where.push(`m.parse_status <> 'parsed'`);
+  const where = new WhereClause();
+  const p = (v: unknown) => where.param(v);
+  if (filters.accountId !== undefined) where.and(`m.account_id = ${p(filters.accountId)}`);
+  if (filters.kind) where.and(`m.kind = ${p(filters.kind)}`);
+  if (filters.since) where.and(`m.received_at >= ${p(filters.since.toISOString())}::timestamptz`);
+  if (filters.until) where.and(`m.received_at < ${p(filters.until.toISOString())}::timestamptz`);
+  if (filters.unparsed) where.and(`m.parse_status <> 'parsed'`);
   if (filters.reply === "undecided") {
-    where.push("d.message_id IS NULL");
+    where.and("d.message_id IS NULL");
   } else if (filters.reply) {
-    where.push(`d.outcome = ${p(filters.reply)}`);
+    where.and(`d.outcome = ${p(filters.reply)}`);
   }
   const text = filters.q?.trim();
   if (text) {
     const t = p(text.slice(0, 500));
-    where.push(
+    where.and(
       `m.search @@ (websearch_to_tsquery('portuguese', ${t}) || websearch_to_tsquery('english', ${t}))`,
     );
   }
-  if (cursor) {
-    where.push(
-      `(m.received_at, m.id) < ('epoch'::timestamptz + ${
-        p(cursor.micros)
-      }::bigint * interval '1 microsecond', ${p(cursor.id)}::bigint)`,
-    );
-  }
+  if (cursor) where.before("m.received_at", "m.id", cursor);
   const rows = await q.query<Record<string, unknown>>(
     `SELECT m.id, m.account_id, a.name AS account_name, m.mailbox, m.received_at,
        (extract(epoch FROM m.received_at) * 1000000)::bigint AS micros,
@@ -122,10 +113,10 @@ export async function listMessages(
      FROM messages m
      JOIN accounts a ON a.id = m.account_id
      LEFT JOIN decisions d ON d.message_id = m.id
-     ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+     ${where}
      ORDER BY m.received_at DESC, m.id DESC
      LIMIT ${p(limit + 1)}`,
-    params,
+    where.params,
   );
   const page = rows.slice(0, limit).map(toRow);
   return { rows: page, next: rows.length > limit ? page[page.length - 1].cursor : null };

@@ -1,6 +1,7 @@
 import type { Queryable } from "./db.ts";
 import { outboxCounts, type OutboxStatus } from "./outbox.ts";
 import { healthOf, readAccountHealth } from "./account_health.ts";
+import { readMessageCounts } from "./stats.ts";
 
 /** The numbers `/metrics` exposes. Counters are totals since the database began. */
 export interface MetricsSnapshot {
@@ -29,13 +30,7 @@ export interface MetricsSnapshot {
 
 /** Reads every metric in a few aggregate queries; account health as of `now`. */
 export async function readMetrics(q: Queryable, now: Date): Promise<MetricsSnapshot> {
-  const [m] = await q.query<Record<string, number>>(
-    `SELECT count(*)::int AS total,
-       count(*) FILTER (WHERE parse_status = 'failed')::int AS failed,
-       count(*) FILTER (WHERE kind = 'forwarded')::int AS forwarded,
-       count(*) FILTER (WHERE kind = 'direct')::int AS direct
-     FROM messages`,
-  );
+  const m = await readMessageCounts(q);
   const sends = await q.query<{ event: string; n: number }>(
     `SELECT event, count(*)::int AS n FROM audit_events
      WHERE event IN ('send_retry', 'send_failed', 'send_unknown') GROUP BY event`,
@@ -50,8 +45,8 @@ export async function readMetrics(q: Queryable, now: Date): Promise<MetricsSnaps
   const health = await readAccountHealth(q, now);
   const send = (e: string) => sends.find((s) => s.event === e)?.n ?? 0;
   return {
-    messagesCollected: m.total,
-    parseFailures: m.failed,
+    messagesCollected: m.messages,
+    parseFailures: m.unparsed,
     messagesByKind: { forwarded: m.forwarded, direct: m.direct },
     outbox: await outboxCounts(q),
     sendFailures: {

@@ -32,11 +32,10 @@ export interface Stats {
   }>;
 }
 
-/**
- * Reads message counts overall and per account, with each mailbox's sync position and the
- * account's health as of `now`.
- */
-export async function readStats(q: Queryable, now: Date): Promise<Stats> {
+/** Stored messages in all: by kind, and those not parsed (failed) or not yet parsed (pending). */
+export async function readMessageCounts(
+  q: Queryable,
+): Promise<Record<"messages" | "forwarded" | "direct" | "unparsed" | "pending", number>> {
   const [totals] = await q.query<Record<string, number>>(
     `SELECT count(*)::int AS messages,
        count(*) FILTER (WHERE kind = 'forwarded')::int AS forwarded,
@@ -45,6 +44,21 @@ export async function readStats(q: Queryable, now: Date): Promise<Stats> {
        count(*) FILTER (WHERE parse_status = 'pending')::int AS pending
      FROM messages`,
   );
+  return {
+    messages: totals.messages,
+    forwarded: totals.forwarded,
+    direct: totals.direct,
+    unparsed: totals.unparsed,
+    pending: totals.pending,
+  };
+}
+
+/**
+ * Reads message counts overall and per account, with each mailbox's sync position and the
+ * account's health as of `now`.
+ */
+export async function readStats(q: Queryable, now: Date): Promise<Stats> {
+  const totals = await readMessageCounts(q);
   const accounts = await q.query<Record<string, unknown>>(
     `SELECT a.id, a.name, a.address, a.enabled, a.last_sync_at, a.last_error,
        a.consecutive_failures,
@@ -57,11 +71,7 @@ export async function readStats(q: Queryable, now: Date): Promise<Stats> {
   );
   const health = await readAccountHealth(q, now);
   return {
-    messages: totals.messages,
-    forwarded: totals.forwarded,
-    direct: totals.direct,
-    unparsed: totals.unparsed,
-    pending: totals.pending,
+    ...totals,
     outbox: await outboxCounts(q),
     accounts: accounts.map((a) => {
       const h = healthOf(health, a.id as number);
