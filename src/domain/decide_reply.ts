@@ -14,7 +14,8 @@ import {
   type ReferencesLimits,
   replyFrom,
 } from "./reply_composer.ts";
-import { decideRule, type Rule, type RuleBudget, type RuleTrailEntry } from "./rules.ts";
+import type { Rule, RuleBudget, RuleTrailEntry } from "./rules.ts";
+import { decideRule } from "./rule_match.ts";
 import { templateValues } from "./template.ts";
 
 /** The account that received the message, as the decision needs it. */

@@ -2,16 +2,13 @@ import assert from "node:assert/strict";
 import { buildEmail, type Draft } from "../support/email_draft.ts";
 import type { Classification, ParsedEmail } from "../../src/domain/email.ts";
 import {
-  addressMatches,
-  decideRule,
   exportRules,
-  globMatch,
-  matchRule,
   MAX_BODY_MATCH_CHARS,
   parseRules,
   type Rule,
   type RuleContext,
 } from "../../src/domain/rules.ts";
+import { addressMatches, decideRule, globMatch, matchRule } from "../../src/domain/rule_match.ts";
 import { compileRuleRegex, MAX_REGEX_PROGRAM } from "../../src/domain/rule_regex.ts";
 
 function email(draft: Draft = {}): ParsedEmail {

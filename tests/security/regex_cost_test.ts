@@ -8,12 +8,12 @@ import assert from "node:assert/strict";
 import { buildEmail } from "../support/email_draft.ts";
 import type { Classification } from "../../src/domain/email.ts";
 import {
-  decideRule,
   MAX_BODY_MATCH_CHARS,
   parseRules,
   type Rule,
   type RuleContext,
 } from "../../src/domain/rules.ts";
+import { decideRule } from "../../src/domain/rule_match.ts";
 import { compileRuleRegex, MAX_REGEX_PROGRAM } from "../../src/domain/rule_regex.ts";
 import { dryRunRule } from "../../src/admin/rule_simulation.ts";
 import type { StoredEmail } from "../../src/store/message_detail.ts";

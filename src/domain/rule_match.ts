@@ -1,0 +1,248 @@
+/**
+ * Which rule answers a message (`decideRule`). Rules run by priority, highest first, then in file
+ * order; the first whose conditions all hold wins, and the trail records why each rule evaluated
+ * before it missed.
+ *
+ * Regexes run on RE2 (src/domain/rule_regex.ts) rather than on JS RegExp, whose backtracking
+ * makes `(a+)+$` exponential and even `.*a.*b` cubic in the input length. A search costs at most
+ * program size × characters; each message's evaluation has a budget of such steps, and a rule
+ * whose regex would go past it misses, with the reason in the trail.
+ */
+
+import { headerValues, type ParsedEmail } from "./email.ts";
+import { compileRuleRegex } from "./rule_regex.ts";
+import {
+  DEFAULT_RULE_BUDGET,
+  MAX_BODY_MATCH_CHARS,
+  MAX_SUBJECT_MATCH_CHARS,
+  type Rule,
+  type RuleBudget,
+  type RuleContext,
+  type RuleDecision,
+  type RuleTrailEntry,
+  show,
+} from "./rules.ts";
+
+/**
+ * Picks the rule that answers a message: enabled rules by priority (highest first), then file
+ * order; the first whose conditions all hold wins. The trail lists every rule looked at, up to
+ * and including the winner, with the reason it missed or hit. Regexes share `budget`; a rule
+ * whose regex would exceed what is left misses without running it.
+ */
+export function decideRule(
+  rules: readonly Rule[],
+  context: RuleContext,
+  budget: RuleBudget = DEFAULT_RULE_BUDGET,
+): RuleDecision {
+  const ordered = rules
+    .map((rule, index) => ({ rule, index }))
+    .sort((a, b) => b.rule.priority - a.rule.priority || a.index - b.index)
+    .map((x) => x.rule);
+  const trail: RuleTrailEntry[] = [];
+  const meter: RegexMeter = { budget: budget.steps, spent: 0 };
+  for (const rule of ordered) {
+    if (!rule.enabled) {
+      trail.push({ rule: rule.name, hit: false, why: "disabled" });
+      continue;
+    }
+    const result = matchRule(rule, context, meter);
+    trail.push({ rule: rule.name, hit: result.hit, why: result.why });
+    if (result.hit) return { matched: rule, trail, steps: meter.spent };
+  }
+  return { matched: null, trail, steps: meter.spent };
+}
+
+/** Regex steps allowed and spent so far for one message; `matchRule` adds to `spent`. */
+export interface RegexMeter {
+  budget: number;
+  spent: number;
+}
+
+/**
+ * Whether one rule's conditions all hold for a message (its `enabled` flag is not looked at),
+ * with the first condition that failed, or the list of those that held. Regex searches are
+ * charged to `meter` (by default a budget of its own).
+ */
+export function matchRule(
+  rule: Rule,
+  context: RuleContext,
+  meter: RegexMeter = { budget: DEFAULT_RULE_BUDGET.steps, spent: 0 },
+): { hit: boolean; why: string } {
+  const w = rule.when;
+  const { email, classification, account } = context;
+  const held: string[] = [];
+
+  if (w.kind !== undefined) {
+    if (classification.kind !== w.kind) {
+      return miss(`kind is ${classification.kind}, the rule wants ${w.kind}`);
+    }
+    held.push(`kind is ${w.kind}`);
+  }
+  if (w.account !== undefined) {
+    const names = [account.name, ...account.addresses].map((a) => a.trim().toLowerCase());
+    if (!w.account.some((a) => names.includes(a.toLowerCase()))) {
+      return miss(`account ${show(account.name)} is not ${w.account.map(show).join(" or ")}`);
+    }
+    held.push("account matches");
+  }
+  if (w.from !== undefined) {
+    const from = email.from[0]?.address ?? "";
+    const glob = w.from.find((g) => addressMatches(g, from));
+    if (glob === undefined) {
+      return miss(`from ${show(from)} matches none of ${w.from.map(show).join(", ")}`);
+    }
+    held.push(`from matches ${show(glob)}`);
+  }
+  if (w.original_from !== undefined) {
+    const original = classification.kind === "forwarded"
+      ? (classification.original?.fromAddress ?? "").toLowerCase()
+      : "";
+    const glob = w.original_from.find((g) => addressMatches(g, original));
+    if (glob === undefined) {
+      return miss(
+        `original sender ${show(original)} matches none of ${w.original_from.map(show).join(", ")}`,
+      );
+    }
+    held.push(`original sender matches ${show(glob)}`);
+  }
+  const subject = (email.subject ?? "").slice(0, MAX_SUBJECT_MATCH_CHARS);
+  if (w.subject_contains !== undefined) {
+    if (!subject.toLowerCase().includes(w.subject_contains.toLowerCase())) {
+      return miss(`subject does not contain ${show(w.subject_contains)}`);
+    }
+    held.push(`subject contains ${show(w.subject_contains)}`);
+  }
+  if (w.subject_regex !== undefined) {
+    const r = regexTest("subject_regex", w.subject_regex, subject, meter);
+    if (r !== true) return miss(r === false ? `subject does not match /${w.subject_regex}/` : r);
+    held.push(`subject matches /${w.subject_regex}/`);
+  }
+  if (w.body_contains !== undefined || w.body_regex !== undefined) {
+    const body = bodyText(email);
+    if (w.body_contains !== undefined) {
+      if (!body.toLowerCase().includes(w.body_contains.toLowerCase())) {
+        return miss(`body does not contain ${show(w.body_contains)}`);
+      }
+      held.push(`body contains ${show(w.body_contains)}`);
+    }
+    if (w.body_regex !== undefined) {
+      const r = regexTest("body_regex", w.body_regex, body, meter);
+      if (r !== true) return miss(r === false ? `body does not match /${w.body_regex}/` : r);
+      held.push(`body matches /${w.body_regex}/`);
+    }
+  }
+  for (const c of w.header ?? []) {
+    const values = headerValues(email, c.name);
+    if (values.length === 0) return miss(`header ${c.name} is absent`);
+    if (c.equals !== undefined) {
+      const want = c.equals.trim().toLowerCase();
+      if (!values.some((v) => v.trim().toLowerCase() === want)) {
+        return miss(`header ${c.name} is not ${show(c.equals)}`);
+      }
+      held.push(`header ${c.name} is ${show(c.equals)}`);
+    } else if (c.contains !== undefined) {
+      const want = c.contains.toLowerCase();
+      if (!values.some((v) => v.toLowerCase().includes(want))) {
+        return miss(`header ${c.name} does not contain ${show(c.contains)}`);
+      }
+      held.push(`header ${c.name} contains ${show(c.contains)}`);
+    } else {
+      held.push(`header ${c.name} is present`);
+    }
+  }
+  return { hit: true, why: held.length === 0 ? "no conditions" : held.join("; ") };
+}
+
+function miss(why: string): { hit: false; why: string } {
+  return { hit: false, why };
+}
+
+/**
+ * Matches an address against a glob, case-insensitively. A glob with `@` is matched against the
+ * whole address; one without is a domain glob matched against the part after `@`
+ * (`empresa.test` is that domain only, `*.empresa.test` its subdomains). `*` is any run of
+ * characters, `?` one character.
+ */
+export function addressMatches(glob: string, address: string): boolean {
+  const a = address.trim().toLowerCase();
+  const g = glob.trim().toLowerCase();
+  if (a === "" || g === "") return false;
+  if (g.includes("@")) return globMatch(g, a);
+  const at = a.lastIndexOf("@");
+  return at >= 0 && globMatch(g, a.slice(at + 1));
+}
+
+/** Wildcard match with `*` and `?`: greedy with one backtrack point, O(pattern × text). */
+export function globMatch(pattern: string, text: string): boolean {
+  let p = 0;
+  let t = 0;
+  let star = -1;
+  let mark = 0;
+  while (t < text.length) {
+    if (p < pattern.length && (pattern[p] === "?" || pattern[p] === text[t])) {
+      p++;
+      t++;
+    } else if (p < pattern.length && pattern[p] === "*") {
+      star = p++;
+      mark = t;
+    } else if (star >= 0) {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.length && pattern[p] === "*") p++;
+  return p === pattern.length;
+}
+
+/** The text a body condition looks at: the text part, else the HTML without tags; capped. */
+function bodyText(email: ParsedEmail): string {
+  if (email.text !== null && email.text !== "") return email.text.slice(0, MAX_BODY_MATCH_CHARS);
+  if (email.html === null) return "";
+  return htmlToText(email.html.slice(0, MAX_BODY_MATCH_CHARS * 4)).slice(0, MAX_BODY_MATCH_CHARS);
+}
+
+/** Removes tags and decodes the common entities; good enough to search in, never displayed. */
+function htmlToText(html: string): string {
+  let out = "";
+  let inTag = false;
+  for (const c of html) {
+    if (c === "<") inTag = true;
+    else if (c === ">" && inTag) inTag = false;
+    else if (!inTag) out += c;
+  }
+  return out.replace(/&(amp|lt|gt|quot|#39|nbsp);/g, (_, e: string) => ENTITIES[e] ?? "");
+}
+
+const ENTITIES: Readonly<Record<string, string>> = Object.freeze({
+  amp: "&",
+  lt: "<",
+  gt: ">",
+  quot: '"',
+  "#39": "'",
+  nbsp: " ",
+});
+
+/** true, false, or why the regex was not run (invalid, or past the message's budget). */
+function regexTest(
+  field: string,
+  pattern: string,
+  text: string,
+  meter: RegexMeter,
+): boolean | string {
+  const compiled = compileRuleRegex(pattern);
+  if (!compiled.ok) return `invalid regex /${pattern}/: ${compiled.error}`;
+  const cost = compiled.regex.cost(text);
+  const left = Math.max(0, meter.budget - meter.spent);
+  if (cost > left) {
+    return `${field} not evaluated: it would take ${count(cost)} steps and ${count(left)} of ` +
+      `this message's budget of ${count(meter.budget)} remain; treated as no match`;
+  }
+  meter.spent += cost;
+  return compiled.regex.test(text);
+}
+
+function count(n: number): string {
+  return n.toLocaleString("en-US");
+}
