@@ -11,6 +11,7 @@
 
 import { headerValues, type ParsedEmail } from "./email.ts";
 import { compileRuleRegex } from "./rule_regex.ts";
+import { activeOn, publicHolidays, scheduleHolds } from "./schedule.ts";
 import {
   DEFAULT_RULE_BUDGET,
   MAX_BODY_MATCH_CHARS,
@@ -71,6 +72,22 @@ export function matchRule(
   const w = rule.when;
   const { email, classification, account } = context;
   const held: string[] = [];
+  const zone = context.timeZone ?? "UTC";
+
+  if (rule.activeFrom !== undefined || rule.activeUntil !== undefined) {
+    if (!context.at) return miss("has an active period, and the message has no arrival time");
+    const period = { from: rule.activeFrom ?? null, until: rule.activeUntil ?? null };
+    const active = activeOn(period, context.at, w.schedule?.timeZone ?? zone);
+    if (!active.hit) return miss(active.why);
+    held.push(active.why);
+  }
+  if (w.schedule !== undefined) {
+    if (!context.at) return miss("has a schedule, and the message has no arrival time");
+    const holidays = context.holidays ?? publicHolidays;
+    const r = scheduleHolds(w.schedule, context.at, zone, holidays);
+    if (!r.hit) return miss(r.why);
+    held.push(r.why);
+  }
 
   if (w.kind !== undefined) {
     if (classification.kind !== w.kind) {

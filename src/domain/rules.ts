@@ -10,6 +10,13 @@ import type { ReplyTarget } from "./auto_reply_guard.ts";
 import { parseTemplate } from "./template.ts";
 import { compileRuleRegex } from "./rule_regex.ts";
 import { unstorableStrings } from "./storable_text.ts";
+import {
+  exportSchedule,
+  type HolidayCalendar,
+  parseActiveDate,
+  parseSchedule,
+  type Schedule,
+} from "./schedule.ts";
 
 /** What a rule requires of a message. Keys mirror the JSON file; every present key must hold. */
 export interface RuleConditions {
@@ -26,6 +33,8 @@ export interface RuleConditions {
   body_regex?: string;
   /** Header checks; all must hold. */
   header?: HeaderCondition[];
+  /** Opening hours (or, with `outside`, the hours outside them) in which the message arrived. */
+  schedule?: Schedule;
 }
 
 /** A header is present (no `equals`/`contains`), equals a value, or contains a text. */
@@ -59,6 +68,10 @@ export interface Rule {
   priority: number;
   when: RuleConditions;
   action: RuleAction;
+  /** First local date (YYYY-MM-DD) the rule answers on; absent: from the start. */
+  activeFrom?: string;
+  /** Last local date the rule answers on, included; absent: no end (a vacation rule has one). */
+  activeUntil?: string;
 }
 
 /** What `parseRules` made of a file: every rule, or every problem found (all at once). */
@@ -69,6 +82,12 @@ export interface RuleContext {
   email: ParsedEmail;
   classification: Classification;
   account: { name: string; addresses: readonly string[] };
+  /** When the message arrived: schedules and active periods are read at this instant. */
+  at?: Date;
+  /** IANA zone of schedules without one (the account's, else the server's); default UTC. */
+  timeZone?: string;
+  /** Public holidays of a calendar and year; by default computed on each call. */
+  holidays?: HolidayCalendar;
 }
 
 /** One line of the decision trail: a rule, whether it matched, and why. */
@@ -114,7 +133,17 @@ const MAX_NAME_LENGTH = 100;
 const MAX_GLOB_LENGTH = 320;
 const MAX_CONTAINS_LENGTH = 1_000;
 
-const RULE_KEYS = new Set(["name", "enabled", "priority", "when", "reply", "ignore", "action"]);
+const RULE_KEYS = new Set([
+  "name",
+  "enabled",
+  "priority",
+  "active_from",
+  "active_until",
+  "when",
+  "reply",
+  "ignore",
+  "action",
+]);
 const WHEN_KEYS = new Set([
   "kind",
   "account",
@@ -125,6 +154,7 @@ const WHEN_KEYS = new Set([
   "body_contains",
   "body_regex",
   "header",
+  "schedule",
 ]);
 const REPLY_KEYS = new Set(["to", "subject", "text", "html"]);
 const HEADER_KEYS = new Set(["name", "equals", "contains"]);
@@ -218,8 +248,16 @@ function parseRule(raw: unknown, errors: string[]): Rule | null {
 
   const when = parseConditions(raw.when, errors);
   const action = parseAction(raw, errors);
+  const activeFrom = parseActiveDate(raw.active_from, "active_from", errors);
+  const activeUntil = parseActiveDate(raw.active_until, "active_until", errors);
+  if (activeFrom !== null && activeUntil !== null && activeUntil < activeFrom) {
+    errors.push(`active_until: ${activeUntil} is before active_from ${activeFrom}`);
+  }
   if (errors.length > 0 || !when || !action) return null;
-  return { name, enabled, priority, when, action };
+  const rule: Rule = { name, enabled, priority, when, action };
+  if (activeFrom !== null) rule.activeFrom = activeFrom;
+  if (activeUntil !== null) rule.activeUntil = activeUntil;
+  return rule;
 }
 
 function parseConditions(raw: unknown, errors: string[]): RuleConditions | null {
@@ -292,6 +330,10 @@ function parseConditions(raw: unknown, errors: string[]): RuleConditions | null 
       if (c) parsed.push(c);
     });
     if (parsed.length === list.length && list.length > 0) when.header = parsed;
+  }
+  if (raw.schedule !== undefined) {
+    const schedule = parseSchedule(raw.schedule, "when.schedule", errors);
+    if (schedule) when.schedule = schedule;
   }
   return when;
 }
@@ -421,12 +463,15 @@ export function exportRules(rules: readonly Rule[]): Record<string, unknown>[] {
     if (w.header !== undefined) {
       when.header = oneOrMany(w.header.map((c) => ({ ...c })));
     }
+    if (w.schedule !== undefined) when.schedule = exportSchedule(w.schedule);
     const out: Record<string, unknown> = {
       name: rule.name,
       enabled: rule.enabled,
       priority: rule.priority,
-      when,
     };
+    if (rule.activeFrom !== undefined) out.active_from = rule.activeFrom;
+    if (rule.activeUntil !== undefined) out.active_until = rule.activeUntil;
+    out.when = when;
     if (rule.action.type === "ignore") {
       out.ignore = true;
     } else {
