@@ -18,6 +18,7 @@ import {
   MAX_SUBJECT_MATCH_CHARS,
   type Rule,
   type RuleBudget,
+  type RuleConditions,
   type RuleContext,
   type RuleDecision,
   type RuleTrailEntry,
@@ -69,22 +70,38 @@ export function matchRule(
   context: RuleContext,
   meter: RegexMeter = { budget: DEFAULT_RULE_BUDGET.steps, spent: 0 },
 ): { hit: boolean; why: string } {
-  const w = rule.when;
-  const { email, classification, account } = context;
-  const held: string[] = [];
-  const zone = context.timeZone ?? "UTC";
-
+  let period: string | null = null;
   if (rule.activeFrom !== undefined || rule.activeUntil !== undefined) {
     if (!context.at) return miss("has an active period, and the message has no arrival time");
-    const period = { from: rule.activeFrom ?? null, until: rule.activeUntil ?? null };
-    const active = activeOn(period, context.at, w.schedule?.timeZone ?? zone);
+    const zone = rule.when.schedule?.timeZone ?? context.timeZone ?? "UTC";
+    const active = activeOn(
+      { from: rule.activeFrom ?? null, until: rule.activeUntil ?? null },
+      context.at,
+      zone,
+    );
     if (!active.hit) return miss(active.why);
-    held.push(active.why);
+    period = active.why;
   }
+  const r = conditionsHold(rule.when, context, meter);
+  if (!r.hit || period === null) return r;
+  return { hit: true, why: r.why === "no conditions" ? period : `${period}; ${r.why}` };
+}
+
+/**
+ * Whether a group of conditions all hold, with the first that failed, or those that held. `any`
+ * holds when one of its groups does; `not` when its group does not.
+ */
+function conditionsHold(
+  w: RuleConditions,
+  context: RuleContext,
+  meter: RegexMeter,
+): { hit: boolean; why: string } {
+  const { email, classification, account } = context;
+  const held: string[] = [];
   if (w.schedule !== undefined) {
     if (!context.at) return miss("has a schedule, and the message has no arrival time");
     const holidays = context.holidays ?? publicHolidays;
-    const r = scheduleHolds(w.schedule, context.at, zone, holidays);
+    const r = scheduleHolds(w.schedule, context.at, context.timeZone ?? "UTC", holidays);
     if (!r.hit) return miss(r.why);
     held.push(r.why);
   }
@@ -166,6 +183,25 @@ export function matchRule(
     } else {
       held.push(`header ${c.name} is present`);
     }
+  }
+  if (w.any !== undefined) {
+    const misses: string[] = [];
+    let hit: { hit: boolean; why: string } | null = null;
+    for (const group of w.any) {
+      const r = conditionsHold(group, context, meter);
+      if (r.hit) {
+        hit = r;
+        break;
+      }
+      misses.push(r.why);
+    }
+    if (!hit) return miss(`none of any holds (${misses.join(" | ")})`);
+    held.push(`any: ${hit.why}`);
+  }
+  if (w.not !== undefined) {
+    const r = conditionsHold(w.not, context, meter);
+    if (r.hit) return miss(`not: ${r.why}`);
+    held.push(`not: ${r.why}`);
   }
   return { hit: true, why: held.length === 0 ? "no conditions" : held.join("; ") };
 }

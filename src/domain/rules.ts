@@ -35,6 +35,10 @@ export interface RuleConditions {
   header?: HeaderCondition[];
   /** Opening hours (or, with `outside`, the hours outside them) in which the message arrived. */
   schedule?: Schedule;
+  /** At least one of these groups of conditions holds. */
+  any?: RuleConditions[];
+  /** This group of conditions does not hold (all of it, taken together). */
+  not?: RuleConditions;
 }
 
 /** A header is present (no `equals`/`contains`), equals a value, or contains a text. */
@@ -132,6 +136,8 @@ export const MAX_BODY_MATCH_CHARS = 10_000;
 const MAX_NAME_LENGTH = 100;
 const MAX_GLOB_LENGTH = 320;
 const MAX_CONTAINS_LENGTH = 1_000;
+const MAX_CONDITION_DEPTH = 5;
+const MAX_ANY_ITEMS = 50;
 
 const RULE_KEYS = new Set([
   "name",
@@ -155,6 +161,8 @@ const WHEN_KEYS = new Set([
   "body_regex",
   "header",
   "schedule",
+  "any",
+  "not",
 ]);
 const REPLY_KEYS = new Set(["to", "subject", "text", "html"]);
 const HEADER_KEYS = new Set(["name", "equals", "contains"]);
@@ -246,7 +254,7 @@ function parseRule(raw: unknown, errors: string[]): Rule | null {
     }
   }
 
-  const when = parseConditions(raw.when, errors);
+  const when = parseConditions(raw.when, "when", errors);
   const action = parseAction(raw, errors);
   const activeFrom = parseActiveDate(raw.active_from, "active_from", errors);
   const activeUntil = parseActiveDate(raw.active_until, "active_until", errors);
@@ -260,16 +268,25 @@ function parseRule(raw: unknown, errors: string[]): Rule | null {
   return rule;
 }
 
-function parseConditions(raw: unknown, errors: string[]): RuleConditions | null {
+function parseConditions(
+  raw: unknown,
+  at: string,
+  errors: string[],
+  depth = 0,
+): RuleConditions | null {
   if (raw === undefined) return {};
   if (!isObject(raw)) {
-    errors.push("when: must be an object of conditions");
+    errors.push(`${at}: must be an object of conditions`);
+    return null;
+  }
+  if (depth > MAX_CONDITION_DEPTH) {
+    errors.push(`${at}: any and not nest deeper than ${MAX_CONDITION_DEPTH} levels`);
     return null;
   }
   const when: RuleConditions = {};
   for (const key of Object.keys(raw)) {
     if (!WHEN_KEYS.has(key)) {
-      errors.push(`when.${key}: unknown condition (known: ${[...WHEN_KEYS].join(", ")})`);
+      errors.push(`${at}.${key}: unknown condition (known: ${[...WHEN_KEYS].join(", ")})`);
     }
   }
   if (raw.kind !== undefined) {
@@ -280,18 +297,18 @@ function parseConditions(raw: unknown, errors: string[]): RuleConditions | null 
     }
   }
   if (raw.account !== undefined) {
-    const list = stringList(raw.account, "when.account", errors, MAX_GLOB_LENGTH);
+    const list = stringList(raw.account, `${at}.account`, errors, MAX_GLOB_LENGTH);
     if (list) when.account = list.map((a) => a.trim());
   }
   for (const field of ["from", "original_from"] as const) {
     if (raw[field] === undefined) continue;
-    const list = stringList(raw[field], `when.${field}`, errors, MAX_GLOB_LENGTH);
+    const list = stringList(raw[field], `${at}.${field}`, errors, MAX_GLOB_LENGTH);
     if (!list) continue;
     // deno-lint-ignore no-control-regex -- refusing control characters is the point
     const bad = list.find((g) => /[\s\u0000-\u001f"<>,;()\\]/.test(g));
     if (bad !== undefined) {
       errors.push(
-        `when.${field}: ${show(bad)} is not an address glob ` +
+        `${at}.${field}: ${show(bad)} is not an address glob ` +
           `(use * and ? on an address or a domain, e.g. "*@empresa.test" or "empresa.test")`,
       );
     } else {
@@ -302,9 +319,9 @@ function parseConditions(raw: unknown, errors: string[]): RuleConditions | null 
     if (raw[field] === undefined) continue;
     const v = raw[field];
     if (typeof v !== "string" || v === "") {
-      errors.push(`when.${field}: must be a non-empty string`);
+      errors.push(`${at}.${field}: must be a non-empty string`);
     } else if (v.length > MAX_CONTAINS_LENGTH) {
-      errors.push(`when.${field}: is longer than ${MAX_CONTAINS_LENGTH} characters`);
+      errors.push(`${at}.${field}: is longer than ${MAX_CONTAINS_LENGTH} characters`);
     } else {
       when[field] = v;
     }
@@ -313,27 +330,41 @@ function parseConditions(raw: unknown, errors: string[]): RuleConditions | null 
     if (raw[field] === undefined) continue;
     const v = raw[field];
     if (typeof v !== "string" || v === "") {
-      errors.push(`when.${field}: must be a non-empty string`);
+      errors.push(`${at}.${field}: must be a non-empty string`);
       continue;
     }
     const compiled = compileRuleRegex(v);
-    if (!compiled.ok) errors.push(`when.${field}: ${compiled.error}`);
+    if (!compiled.ok) errors.push(`${at}.${field}: ${compiled.error}`);
     else when[field] = v;
   }
   if (raw.header !== undefined) {
     const list = Array.isArray(raw.header) ? raw.header : [raw.header];
-    if (list.length === 0) errors.push("when.header: must not be an empty list");
+    if (list.length === 0) errors.push(`${at}.header: must not be an empty list`);
     const parsed: HeaderCondition[] = [];
     list.forEach((item, i) => {
-      const at = Array.isArray(raw.header) ? `when.header[${i}]` : "when.header";
-      const c = parseHeaderCondition(item, at, errors);
+      const where = Array.isArray(raw.header) ? `${at}.header[${i}]` : `${at}.header`;
+      const c = parseHeaderCondition(item, where, errors);
       if (c) parsed.push(c);
     });
     if (parsed.length === list.length && list.length > 0) when.header = parsed;
   }
   if (raw.schedule !== undefined) {
-    const schedule = parseSchedule(raw.schedule, "when.schedule", errors);
+    const schedule = parseSchedule(raw.schedule, `${at}.schedule`, errors);
     if (schedule) when.schedule = schedule;
+  }
+  if (raw.any !== undefined) {
+    if (!Array.isArray(raw.any) || raw.any.length === 0 || raw.any.length > MAX_ANY_ITEMS) {
+      errors.push(
+        `${at}.any: must be a list of 1 to ${MAX_ANY_ITEMS} condition objects, one of which must hold`,
+      );
+    } else {
+      const list = raw.any.map((c, i) => parseConditions(c, `${at}.any[${i}]`, errors, depth + 1));
+      if (list.every((c) => c !== null)) when.any = list as RuleConditions[];
+    }
+  }
+  if (raw.not !== undefined) {
+    const not = parseConditions(raw.not, `${at}.not`, errors, depth + 1);
+    if (not) when.not = not;
   }
   return when;
 }
@@ -449,21 +480,7 @@ function parseAction(raw: Record<string, unknown>, errors: string[]): RuleAction
  */
 export function exportRules(rules: readonly Rule[]): Record<string, unknown>[] {
   return rules.map((rule) => {
-    const when: Record<string, unknown> = {};
-    const w = rule.when;
-    if (w.kind !== undefined) when.kind = w.kind;
-    if (w.account !== undefined) when.account = oneOrMany(w.account);
-    if (w.from !== undefined) when.from = oneOrMany(w.from);
-    if (w.original_from !== undefined) when.original_from = oneOrMany(w.original_from);
-    for (
-      const key of ["subject_contains", "subject_regex", "body_contains", "body_regex"] as const
-    ) {
-      if (w[key] !== undefined) when[key] = w[key];
-    }
-    if (w.header !== undefined) {
-      when.header = oneOrMany(w.header.map((c) => ({ ...c })));
-    }
-    if (w.schedule !== undefined) when.schedule = exportSchedule(w.schedule);
+    const when = exportConditions(rule.when);
     const out: Record<string, unknown> = {
       name: rule.name,
       enabled: rule.enabled,
@@ -485,6 +502,26 @@ export function exportRules(rules: readonly Rule[]): Record<string, unknown>[] {
     }
     return out;
   });
+}
+
+function exportConditions(w: RuleConditions): Record<string, unknown> {
+  const when: Record<string, unknown> = {};
+  if (w.kind !== undefined) when.kind = w.kind;
+  if (w.account !== undefined) when.account = oneOrMany(w.account);
+  if (w.from !== undefined) when.from = oneOrMany(w.from);
+  if (w.original_from !== undefined) when.original_from = oneOrMany(w.original_from);
+  for (
+    const key of ["subject_contains", "subject_regex", "body_contains", "body_regex"] as const
+  ) {
+    if (w[key] !== undefined) when[key] = w[key];
+  }
+  if (w.header !== undefined) {
+    when.header = oneOrMany(w.header.map((c) => ({ ...c })));
+  }
+  if (w.schedule !== undefined) when.schedule = exportSchedule(w.schedule);
+  if (w.any !== undefined) when.any = w.any.map(exportConditions);
+  if (w.not !== undefined) when.not = exportConditions(w.not);
+  return when;
 }
 
 function oneOrMany<T>(list: T[]): T | T[] {
