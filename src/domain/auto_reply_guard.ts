@@ -11,6 +11,7 @@
 
 import type { Address, Classification, ParsedEmail } from "./email.ts";
 import { isOurReply } from "./reply_composer.ts";
+import { senderVerdict, type VerdictPolicy } from "./sender_verdicts.ts";
 
 /** Where a reply goes: the message's sender, or the original author of a forwarded message. */
 export type ReplyTarget = "sender" | "original_sender";
@@ -31,7 +32,9 @@ export type SuppressionReason =
   | "invalid_sender"
   | "own_address"
   | "system_address"
-  | "not_addressed";
+  | "not_addressed"
+  | "auth_failed"
+  | "spam";
 
 /** Every reason, in the order the guard checks them. */
 export const SUPPRESSION_REASONS: readonly SuppressionReason[] = Object.freeze(
@@ -51,6 +54,8 @@ export const SUPPRESSION_REASONS: readonly SuppressionReason[] = Object.freeze(
     "own_address",
     "system_address",
     "not_addressed",
+    "auth_failed",
+    "spam",
   ] as const,
 );
 
@@ -81,6 +86,13 @@ export const DEFAULT_GUARD_POLICY: GuardPolicy = Object.freeze({
   maxHeaderChars: 262_144,
 });
 
+/** Spam verdicts are read; SPF/DMARC only once the account names its receiving server. */
+export const DEFAULT_VERDICT_POLICY: VerdictPolicy = Object.freeze({
+  authservIds: [],
+  checkAuth: true,
+  checkSpam: true,
+});
+
 /** Everything the guard reads. Times are passed in: the domain has no clock. */
 export interface GuardInput {
   email: ParsedEmail;
@@ -98,6 +110,8 @@ export interface GuardInput {
   /** When the message reached the mailbox (IMAP INTERNALDATE), not its forgeable Date header. */
   receivedAt: Date;
   policy?: Partial<GuardPolicy>;
+  /** What the receiving server's verdicts may stop; default: spam only (no authserv-id known). */
+  verdicts?: Partial<VerdictPolicy>;
 }
 
 /** The guard's answer. When allowed, `recipient` is the one checked address to send to. */
@@ -220,6 +234,11 @@ export function checkAutoReply(input: GuardInput): GuardVerdict {
   if (policy.requireAddressed && !isAddressed(email, input.accountAddresses)) {
     return no("not_addressed", "no account address in To, Cc or Resent-To/Cc/Bcc");
   }
+
+  // Backscatter: a reply to a forged sender lands on an innocent address. SPF/DMARC fail from
+  // the account's own server (RFC 8601), or a spam verdict, means the sender is not trusted.
+  const verdict = senderVerdict(email, { ...DEFAULT_VERDICT_POLICY, ...input.verdicts });
+  if (verdict) return no(verdict.reason, verdict.detail);
 
   return { allowed: true, recipient };
 }

@@ -383,6 +383,8 @@ Deno.test("every suppression reason has a test above and a stable code", () => {
     "own_address",
     "system_address",
     "not_addressed",
+    "auth_failed",
+    "spam",
   ]);
 });
 
