@@ -110,6 +110,8 @@ export interface GuardInput {
   /** When the message reached the mailbox (IMAP INTERNALDATE), not its forgeable Date header. */
   receivedAt: Date;
   policy?: Partial<GuardPolicy>;
+  /** The rule's `force`: list headers and bulk precedence do not stop this reply. */
+  force?: boolean;
   /** What the receiving server's verdicts may stop; default: spam only (no authserv-id known). */
   verdicts?: Partial<VerdictPolicy>;
 }
@@ -172,12 +174,12 @@ export function checkAutoReply(input: GuardInput): GuardVerdict {
   const listHeader = Object.keys(h).find((name) =>
     name.startsWith("list-") || name === "x-mailing-list" || name === "mailing-list"
   );
-  if (listHeader) return no("list", `${listHeader} header present`);
+  if (listHeader && !input.force) return no("list", `${listHeader} header present`);
 
   // RFC 3834 §2: Precedence is not standard, but a responder MAY refuse bulk/list/junk mail.
   for (const name of ["precedence", "x-precedence"]) {
     for (const value of h[name] ?? []) {
-      if (BULK_PRECEDENCE.has(firstToken(value))) {
+      if (BULK_PRECEDENCE.has(firstToken(value)) && !input.force) {
         return no("precedence", `${name}: ${quote(value)}`);
       }
     }

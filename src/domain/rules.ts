@@ -60,6 +60,11 @@ export type RuleAction =
     text: string;
     /** null: the HTML part is made from the text. */
     html: string | null;
+    /**
+     * Answer despite list headers and `Precedence: bulk` (transactional senders set them);
+     * never despite Auto-Submitted, a bounce, or our own mail.
+     */
+    force?: boolean;
   }
   | { type: "ignore" };
 
@@ -164,7 +169,7 @@ const WHEN_KEYS = new Set([
   "any",
   "not",
 ]);
-const REPLY_KEYS = new Set(["to", "subject", "text", "html"]);
+const REPLY_KEYS = new Set(["to", "subject", "text", "html", "force"]);
 const HEADER_KEYS = new Set(["name", "equals", "contains"]);
 
 /**
@@ -437,7 +442,7 @@ function parseAction(raw: Record<string, unknown>, errors: string[]): RuleAction
   let ok = true;
   for (const key of Object.keys(reply)) {
     if (!REPLY_KEYS.has(key)) {
-      errors.push(`reply.${key}: unknown field (known: to, subject, text, html)`);
+      errors.push(`reply.${key}: unknown field (known: ${[...REPLY_KEYS].join(", ")})`);
       ok = false;
     }
   }
@@ -464,14 +469,20 @@ function parseAction(raw: Record<string, unknown>, errors: string[]): RuleAction
       ok = false;
     }
   }
+  if (reply.force !== undefined && typeof reply.force !== "boolean") {
+    errors.push("reply.force: must be true or false");
+    ok = false;
+  }
   if (!ok) return null;
-  return {
+  const action: RuleAction = {
     type: "reply",
     to: reply.to as ReplyTarget,
     subject: subject as string,
     text: reply.text as string,
     html: typeof reply.html === "string" ? reply.html : null,
   };
+  if (reply.force === true) action.force = true;
+  return action;
 }
 
 /**
@@ -498,6 +509,7 @@ export function exportRules(rules: readonly Rule[]): Record<string, unknown>[] {
         text: rule.action.text,
       };
       if (rule.action.html !== null) reply.html = rule.action.html;
+      if (rule.action.force) reply.force = true;
       out.reply = reply;
     }
     return out;
