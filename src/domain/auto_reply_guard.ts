@@ -12,6 +12,7 @@
 import type { Address, Classification, ParsedEmail } from "./email.ts";
 import { isOurReply } from "./reply_composer.ts";
 import { senderVerdict, type VerdictPolicy } from "./sender_verdicts.ts";
+import { addressMatches } from "./address_glob.ts";
 
 /** Where a reply goes: the message's sender, or the original author of a forwarded message. */
 export type ReplyTarget = "sender" | "original_sender";
@@ -34,7 +35,9 @@ export type SuppressionReason =
   | "system_address"
   | "not_addressed"
   | "auth_failed"
-  | "spam";
+  | "spam"
+  | "never_answer"
+  | "untrusted_forwarder";
 
 /** Every reason, in the order the guard checks them. */
 export const SUPPRESSION_REASONS: readonly SuppressionReason[] = Object.freeze(
@@ -56,6 +59,8 @@ export const SUPPRESSION_REASONS: readonly SuppressionReason[] = Object.freeze(
     "not_addressed",
     "auth_failed",
     "spam",
+    "never_answer",
+    "untrusted_forwarder",
   ] as const,
 );
 
@@ -110,6 +115,13 @@ export interface GuardInput {
   /** When the message reached the mailbox (IMAP INTERNALDATE), not its forgeable Date header. */
   receivedAt: Date;
   policy?: Partial<GuardPolicy>;
+  /** Addresses, globs and domains never answered (the global and the account's lists). */
+  neverAnswer?: readonly string[];
+  /**
+   * Who may forward mail to be answered to its original sender (globs or domains). Absent: the
+   * domains of `accountAddresses`. An outsider's "forward" naming a third party is not answered.
+   */
+  trustedForwarders?: readonly string[];
   /** The rule's `force`: list headers and bulk precedence do not stop this reply. */
   force?: boolean;
   /** What the receiving server's verdicts may stop; default: spam only (no authserv-id known). */
@@ -241,6 +253,26 @@ export function checkAutoReply(input: GuardInput): GuardVerdict {
   // the account's own server (RFC 8601), or a spam verdict, means the sender is not trusted.
   const verdict = senderVerdict(email, { ...DEFAULT_VERDICT_POLICY, ...input.verdicts });
   if (verdict) return no(verdict.reason, verdict.detail);
+
+  const fromAddress = email.from[0]?.address ?? "";
+  for (const address of [recipient.address, fromAddress]) {
+    const entry = (input.neverAnswer ?? []).find((glob) => addressMatches(glob, address));
+    if (entry !== undefined) {
+      return no("never_answer", `${quote(address)} is on the never-answer list (${entry})`);
+    }
+  }
+
+  if (input.target === "original_sender") {
+    const trusted = input.trustedForwarders ??
+      input.accountAddresses.map((a) => a.slice(a.lastIndexOf("@") + 1));
+    if (!trusted.some((glob) => addressMatches(glob, fromAddress))) {
+      return no(
+        "untrusted_forwarder",
+        `forwarded by ${quote(fromAddress)}, who is not a trusted forwarder ` +
+          `(${trusted.join(", ") || "none"})`,
+      );
+    }
+  }
 
   return { allowed: true, recipient };
 }

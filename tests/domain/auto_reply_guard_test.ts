@@ -385,6 +385,8 @@ Deno.test("every suppression reason has a test above and a stable code", () => {
     "not_addressed",
     "auth_failed",
     "spam",
+    "never_answer",
+    "untrusted_forwarder",
   ]);
 });
 
@@ -440,8 +442,41 @@ Deno.test("the recipient is Reply-To, else From; for forwards the original autho
   const v = guard(email(), {
     target: "original_sender",
     classification: forwarded("bruno@x.test"),
+    trustedForwarders: ["cliente.test"],
   });
   assert.deepEqual(v, { allowed: true, recipient: { name: "Bruno", address: "bruno@x.test" } });
+});
+
+Deno.test("untrusted_forwarder: only a trusted forwarder's forward is answered to its author", () => {
+  const forward = { target: "original_sender" as const, classification: forwarded("bruno@x.test") };
+  const outsider = guard(email(), forward);
+  assert.equal(outsider.allowed ? "allowed" : outsider.reason, "untrusted_forwarder");
+  assert.match(outsider.allowed ? "" : outsider.detail, /"ana@cliente.test".*\(empresa.test/);
+  const colleague = email({ from: [{ name: "Caio", address: "caio@empresa.test" }] });
+  assert.equal(guard(colleague, forward).allowed, true, "the account's own domain by default");
+  assert.equal(guard(email(), { ...forward, trustedForwarders: ["*@cliente.test"] }).allowed, true);
+  assert.equal(guard(email(), { ...forward, trustedForwarders: [] }).allowed, false, "nobody");
+  assert.equal(
+    guard(email(), { classification: forwarded("bruno@x.test") }).allowed,
+    true,
+    "sender",
+  );
+});
+
+Deno.test("never_answer: the recipient or the sender on the list is not answered", () => {
+  const list = ["fornecedor.test", "*@parceiro.test", "diretor@cliente.test"];
+  const from = (address: string) => email({ from: [{ name: "", address }] });
+  const reason = (v: GuardVerdict) => v.allowed ? "allowed" : v.reason;
+  assert.equal(reason(guard(from("ze@fornecedor.test"), { neverAnswer: list })), "never_answer");
+  assert.equal(reason(guard(from("x@parceiro.test"), { neverAnswer: list })), "never_answer");
+  assert.equal(reason(guard(from("Diretor@Cliente.test"), { neverAnswer: list })), "never_answer");
+  assert.equal(reason(guard(from("ana@cliente.test"), { neverAnswer: list })), "allowed");
+  const viaReplyTo = email({ replyTo: [{ name: "", address: "ze@fornecedor.test" }] });
+  const v = guard(viaReplyTo, { neverAnswer: list });
+  assert.equal(
+    v.allowed ? "" : v.detail,
+    '"ze@fornecedor.test" is on the never-answer list (fornecedor.test)',
+  );
 });
 
 Deno.test("isValidAddress accepts plain mailboxes only", () => {

@@ -8,7 +8,8 @@ import {
   type Rule,
   type RuleContext,
 } from "../../src/domain/rules.ts";
-import { addressMatches, decideRule, globMatch, matchRule } from "../../src/domain/rule_match.ts";
+import { decideRule, matchRule } from "../../src/domain/rule_match.ts";
+import { addressMatches, globMatch } from "../../src/domain/address_glob.ts";
 import { compileRuleRegex, MAX_REGEX_PROGRAM } from "../../src/domain/rule_regex.ts";
 
 function email(draft: Draft = {}): ParsedEmail {
