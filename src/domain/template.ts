@@ -24,6 +24,7 @@ export const TEMPLATE_VARIABLES = [
   "received_at",
   "account",
   "account_address",
+  "received_local",
 ] as const;
 
 /** One of `TEMPLATE_VARIABLES`. */
@@ -35,7 +36,7 @@ export type TemplateValues = Readonly<Record<TemplateVariable, string>>;
 /** A piece of a parsed template: literal text, or a variable to substitute. */
 export type TemplateSegment =
   | { kind: "text"; text: string }
-  | { kind: "variable"; name: TemplateVariable };
+  | { kind: "variable"; name: TemplateVariable; fallback?: string };
 
 /** A template checked by `parseTemplate`: its source and its pieces. */
 export interface Template {
@@ -75,6 +76,8 @@ const HEADER_CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 const BODY_CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+/** Longest fallback text in `{{name|fallback}}`. */
+const MAX_FALLBACK = 200;
 
 /**
  * Parses and validates a template source. Refuses unknown variables, any `{{…}}` that is not a
@@ -113,8 +116,16 @@ export function parseTemplate(source: string, options: TemplateOptions = {}): Te
       errors.push(`has an unclosed "{{" at position ${open}`);
       break;
     }
-    const inner = source.slice(open + 2, close).trim();
-    if (!IDENTIFIER.test(inner)) {
+    const body = source.slice(open + 2, close);
+    const bar = body.indexOf("|");
+    const inner = (bar < 0 ? body : body.slice(0, bar)).trim();
+    const fallback = bar < 0 ? undefined : body.slice(bar + 1).trim();
+    if (fallback !== undefined && (fallback.includes("{{") || fallback.length > MAX_FALLBACK)) {
+      errors.push(
+        `has a fallback at position ${open} that holds "{{" or is longer than ${MAX_FALLBACK} ` +
+          `characters: write {{name|plain text}}`,
+      );
+    } else if (!IDENTIFIER.test(inner)) {
       errors.push(
         `has ${
           show(source.slice(open, close + 2))
@@ -126,7 +137,9 @@ export function parseTemplate(source: string, options: TemplateOptions = {}): Te
         `uses unknown variable {{${inner}}}; known variables: ${TEMPLATE_VARIABLES.join(", ")}`,
       );
     } else {
-      segments.push({ kind: "variable", name: inner as TemplateVariable });
+      const segment: TemplateSegment = { kind: "variable", name: inner as TemplateVariable };
+      if (fallback) segment.fallback = fallback;
+      segments.push(segment);
     }
     at = close + 2;
   }
@@ -169,7 +182,13 @@ export function renderHeader(
 function render(template: Template, values: TemplateValues, encode: (v: string) => string) {
   let out = "";
   for (const s of template.segments) {
-    out += s.kind === "text" ? s.text : encode(safeValue(values[s.name] ?? ""));
+    if (s.kind === "text") {
+      out += s.text;
+      continue;
+    }
+    // `{{from_name|cliente}}`: the fallback stands in for an empty value, and is plain text.
+    const value = safeValue(values[s.name] ?? "");
+    out += encode(value === "" && s.fallback ? safeValue(s.fallback) : value);
   }
   return out;
 }
@@ -222,6 +241,10 @@ export interface TemplateValuesInput {
   accountAddress: string;
   /** When the message reached the mailbox (IMAP INTERNALDATE), rendered as UTC ISO-8601. */
   receivedAt: Date;
+  /** IANA zone of `received_local` (the account's, else the server's); default UTC. */
+  timeZone?: string;
+  /** BCP 47 locale of `received_local`; default pt-BR. */
+  locale?: string;
 }
 
 /** Fills every template variable for one message; absent data gives "". */
@@ -243,7 +266,19 @@ export function templateValues(input: TemplateValuesInput): TemplateValues {
     received_at: isoSeconds(input.receivedAt),
     account: input.accountName,
     account_address: input.accountAddress,
+    received_local: localDateTime(input.receivedAt, input.locale ?? "pt-BR", input.timeZone),
   };
+}
+
+/** "7 de dezembro de 2026 09:00" in the zone and locale; "" for an invalid date or zone. */
+function localDateTime(date: Date, locale: string, timeZone = "UTC"): string {
+  if (Number.isNaN(date.getTime())) return "";
+  try {
+    return new Intl.DateTimeFormat(locale, { dateStyle: "long", timeStyle: "short", timeZone })
+      .format(date);
+  } catch {
+    return "";
+  }
 }
 
 function isoSeconds(date: Date): string {

@@ -181,6 +181,7 @@ Deno.test("templateValues fills every variable from the message, forward and acc
     received_at: "2026-03-03T13:05:06Z",
     account: "Suporte",
     account_address: "suporte@empresa.test",
+    received_local: "3 de março de 2026 às 13:05",
   });
   const direct = templateValues({
     email: { from: [], subject: null },
@@ -193,6 +194,36 @@ Deno.test("templateValues fills every variable from the message, forward and acc
   assert.equal(direct.original_from_address, "");
   assert.equal(direct.from_name, "");
   assert.equal(direct.subject, "");
+  const local = templateValues({
+    email: { from: [], subject: null },
+    classification: null,
+    recipient: { name: "", address: "x@y.test" },
+    accountName: "A",
+    accountAddress: "a@b.test",
+    receivedAt: new Date("2026-03-03T13:05:06.789Z"),
+    timeZone: "America/Sao_Paulo",
+    locale: "en-US",
+  });
+  assert.equal(local.received_local, "March 3, 2026 at 10:05 AM");
+});
+
+Deno.test("{{name|fallback}} stands in for an empty value, as plain text", () => {
+  const parsed = parseTemplate("Olá, {{from_name|cliente}}! <b>{{ subject | sem assunto }}</b>");
+  assert.ok(parsed.ok);
+  const values = (from_name: string, subject: string) =>
+    ({
+      ...Object.fromEntries(TEMPLATE_VARIABLES.map((v) => [v, ""])),
+      from_name,
+      subject,
+    }) as TemplateValues;
+  assert.equal(renderText(parsed.template, values("Ana", "Pedido")), "Olá, Ana! <b>Pedido</b>");
+  assert.equal(renderText(parsed.template, values("", "")), "Olá, cliente! <b>sem assunto</b>");
+  const html = parseTemplate("{{from_name|<Cliente & cia>}}");
+  assert.ok(html.ok);
+  assert.equal(renderHtml(html.template, values("", "")), "&lt;Cliente &amp; cia&gt;");
+  assert.match(errorsOf("{{from_name|a{{b}}")[0], /fallback .* holds "\{\{"/);
+  assert.match(errorsOf(`{{from_name|${"x".repeat(201)}}}`)[0], /longer than 200/);
+  assert.match(errorsOf("{{nome|x}}")[0], /unknown variable \{\{nome\}\}/);
 });
 
 Deno.test("oversized templates are refused", () => {
