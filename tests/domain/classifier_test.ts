@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
-import { classify, htmlToText, parseWrittenDate } from "../../src/domain/classifier.ts";
+import { classify } from "../../src/domain/classifier.ts";
 import type { AttachedMessage, Classification, ParsedEmail } from "../../src/domain/email.ts";
-import {
-  findBodyMarkers,
-  readAttribution,
-  readMailbox,
-  readSubject,
-} from "../../src/domain/forward_markers.ts";
+import { findBodyMarkers, readAttribution } from "../../src/domain/forward_markers.ts";
+import { htmlToText } from "../../src/domain/html_text.ts";
+import { readSubject } from "../../src/domain/subject_prefixes.ts";
+import { parseWrittenDate } from "../../src/domain/written_date.ts";
+import { readMailbox } from "../../src/domain/written_mailbox.ts";
 
 /** A ParsedEmail with only what a test sets; the rest empty. */
 function email(p: Partial<ParsedEmail> = {}): ParsedEmail {
