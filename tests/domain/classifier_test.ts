@@ -530,6 +530,13 @@ Deno.test("htmlToText keeps line breaks, quotes blockquotes and decodes entities
   assert.equal(text, "Olá mundo\n\na\nb\n\n> citado & ☺\n\nfim");
 });
 
+Deno.test("htmlToText reads hostile nesting only down to its depth limit, without throwing", () => {
+  const html = "<div>From: Ana &lt;ana@x.test&gt;</div>" + "<a>".repeat(200_000) + "deep";
+  const started = performance.now();
+  assert.equal(htmlToText(html), "From: Ana <ana@x.test>");
+  assert.ok(performance.now() - started < 5_000, "a deep tree is not parsed whole");
+});
+
 // ---------------------------------------------------------------------------------------------
 // Dates.
 
