@@ -7,7 +7,14 @@ import assert from "node:assert/strict";
 
 const ROOT = new URL("../", import.meta.url);
 /** Packages that only compute (no I/O, no clock, no randomness): the domain may import them. */
-const PURE_PACKAGES = new Set(["email-forward-parser", "re2js", "date-holidays"]);
+const PURE_PACKAGES = new Set([
+  "email-forward-parser",
+  "re2js",
+  "html-to-text",
+  "date-holidays",
+  // For createHash only: SHA-256, synchronous, in src/domain/sha256.ts.
+  "node:crypto",
+]);
 
 async function sources(dir: string): Promise<Array<{ path: string; text: string }>> {
   const out: Array<{ path: string; text: string }> = [];

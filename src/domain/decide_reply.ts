@@ -1,8 +1,9 @@
 /**
- * The one decision the collect job asks for each classified message: which rule answers it,
- * whether the RFC 3834 guard lets the reply go, and the reply itself with its dedup key. The
- * per-sender rate limit and the loop breaker are applied afterwards by the job, with the
- * store's counts (src/domain/rate_limit.ts), in the same transaction as the enqueue.
+ * The reply decision for each classified message, in two pure steps. `decideReply`: which rule
+ * answers it, whether the RFC 3834 guard lets the reply go, and the reply itself with its dedup
+ * key. `settleReply`: the final word on a reply, from the facts the job read in its transaction
+ * (one reply per message, the per-sender rate limit and the loop breakers of
+ * src/domain/rate_limit.ts); the job then only trips, reserves, enqueues and records.
  */
 
 import type { Address, Classification, ParsedEmail } from "./email.ts";
@@ -14,9 +15,19 @@ import {
   type ReferencesLimits,
   replyFrom,
 } from "./reply_composer.ts";
+import {
+  type BreakerScope,
+  type BreakerState,
+  decideRate,
+  type RateCounts,
+  type RateLimitPolicy,
+  recipientKey,
+} from "./rate_limit.ts";
 import type { Rule, RuleBudget, RuleTrailEntry } from "./rules.ts";
 import { decideRule } from "./rule_match.ts";
 import { templateValues } from "./template.ts";
+import type { HolidayCalendar } from "./schedule.ts";
+import type { VerdictPolicy } from "./sender_verdicts.ts";
 
 /** The account that received the message, as the decision needs it. */
 export interface AccountContext {
@@ -31,6 +42,14 @@ export interface AccountContext {
   connectedAt: Date;
   /** The domain of our replies' Message-IDs. */
   messageIdDomain: string;
+  /** IANA zone of schedules and dates (the account's, else the server's); default UTC. */
+  timeZone?: string;
+  /** Which receiving-server verdicts stop a reply (authserv-ids, SPF/DMARC, spam). */
+  verdicts?: Partial<VerdictPolicy>;
+  /** Who may forward mail to be answered to its author; default: the account's domains. */
+  trustedForwarders?: readonly string[];
+  /** Addresses, globs and domains never answered (the global list and the account's). */
+  neverAnswer?: readonly string[];
 }
 
 /** Everything `decideReply` reads. No clock: times come in. */
@@ -51,6 +70,8 @@ export interface DecideReplyInput {
   /** Subject when the original had none (RFC 5230 §5.3); defaults to "Resposta automática". */
   defaultSubject?: string;
   referencesLimits?: ReferencesLimits;
+  /** Public holidays by calendar and year, remembered by the caller; computed when absent. */
+  holidays?: HolidayCalendar;
 }
 
 /** Why a decision suppressed the reply: a guard reason, or a rule whose templates fail. */
@@ -87,6 +108,9 @@ export function decideReply(input: DecideReplyInput): Decision {
     email,
     classification,
     account: { name: account.name, addresses: account.addresses },
+    at: input.receivedAt,
+    timeZone: account.timeZone,
+    holidays: input.holidays,
   }, input.ruleBudget);
   if (rule === null) return { outcome: "no_rule", trail };
   if (rule.action.type === "ignore") return { outcome: "ignored", rule, trail };
@@ -101,6 +125,10 @@ export function decideReply(input: DecideReplyInput): Decision {
     connectedAt: account.connectedAt,
     receivedAt: input.receivedAt,
     policy: input.guardPolicy,
+    force: rule.action.force,
+    verdicts: account.verdicts,
+    trustedForwarders: account.trustedForwarders,
+    neverAnswer: account.neverAnswer,
   });
   if (!verdict.allowed) {
     return { outcome: "suppressed", rule, reason: verdict.reason, detail: verdict.detail, trail };
@@ -120,6 +148,7 @@ export function decideReply(input: DecideReplyInput): Decision {
       accountName: account.name,
       accountAddress: from.address,
       receivedAt: input.receivedAt,
+      timeZone: account.timeZone,
     }),
     dedupKey: key,
     messageIdDomain: account.messageIdDomain,
@@ -142,5 +171,107 @@ export function decideReply(input: DecideReplyInput): Decision {
     dedupKey: key,
     recipient: verdict.recipient,
     trail,
+  };
+}
+
+/** A decision to reply, before the store's facts have had their say. */
+export type ReplyDecision = Extract<Decision, { outcome: "reply" }>;
+
+/** What the job read in its transaction about a reply the rules and the guard allowed. */
+export interface ReplyFacts {
+  /** The message already has a reply in the outbox (one that was not cancelled). */
+  alreadyAnswered: boolean;
+  /** Replies already reserved, by the keys of `countRequests(policy)`. */
+  counts: RateCounts;
+  /** When this account's and this recipient's breakers tripped, if they are tripped. */
+  breakers: BreakerState;
+  /**
+   * Set when the rate window's reservation, made because an earlier call said "reply", was
+   * refused: a reply to this recipient by this rule holds it (a concurrent pass, or a reply
+   * since cancelled).
+   */
+  reservationLost?: boolean;
+}
+
+/** Why the facts suppressed a reply the rules and the guard allowed. */
+export type SettledSuppressionReason = "already_answered" | "rate_limited" | "loop_suspected";
+
+/** A breaker the job must trip (recipient null: the account's) before recording the decision. */
+export interface BreakerTrip {
+  scope: BreakerScope;
+  recipient: string | null;
+  detail: string;
+}
+
+/** The final decision on a reply, with what the job must do for it. */
+export type SettledReply =
+  | {
+    outcome: "reply";
+    decision: ReplyDecision;
+    /** The rate window the job reserves (atomically) before it enqueues. */
+    reservation: { ruleName: string; recipient: string; windowSeconds: number };
+    trip: null;
+  }
+  | {
+    outcome: "suppressed";
+    rule: Rule;
+    reason: SettledSuppressionReason;
+    detail: string;
+    trail: RuleTrailEntry[];
+    trip: BreakerTrip | null;
+  };
+
+/**
+ * Settles a reply against the store's facts: a message already answered is never answered again
+ * (after a correction, another rule may match); then the rate limit and the loop breakers decide
+ * (`decideRate`), a breaker that trips suppressing this reply too; a lost reservation suppresses
+ * as rate-limited. Throws a RangeError when a count is missing: a failed read must not send.
+ */
+export function settleReply(
+  decision: ReplyDecision,
+  facts: ReplyFacts,
+  policy: RateLimitPolicy,
+  now: Date,
+): SettledReply {
+  const suppressed = (
+    reason: SettledSuppressionReason,
+    detail: string,
+    trip: BreakerTrip | null = null,
+  ): SettledReply => ({
+    outcome: "suppressed",
+    rule: decision.rule,
+    reason,
+    detail,
+    trail: decision.trail,
+    trip,
+  });
+  if (facts.alreadyAnswered) {
+    return suppressed("already_answered", "this message already has a reply in the outbox");
+  }
+  const rate = decideRate(policy, facts.counts, facts.breakers, now);
+  if (rate.action === "trip") {
+    const recipient = rate.scope === "recipient" ? decision.recipient.address : null;
+    return suppressed(rate.reason, rate.detail, {
+      scope: rate.scope,
+      recipient,
+      detail: rate.detail,
+    });
+  }
+  if (rate.action === "suppress") return suppressed(rate.reason, rate.detail);
+  if (facts.reservationLost) {
+    return suppressed(
+      "rate_limited",
+      "a reply to this recipient by this rule is already reserved in the window",
+    );
+  }
+  return {
+    outcome: "reply",
+    decision,
+    reservation: {
+      ruleName: decision.rule.name,
+      recipient: recipientKey(decision.recipient.address),
+      windowSeconds: policy.windowSeconds,
+    },
+    trip: null,
   };
 }

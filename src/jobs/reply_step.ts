@@ -10,14 +10,16 @@ import {
   reserveReplyLimit,
   tripBreaker,
 } from "../store/outbox.ts";
-import { type AccountContext, decideReply, type Decision } from "../domain/decide_reply.ts";
 import {
-  countRequests,
-  decideRate,
-  type RateDecision,
-  type RateLimitPolicy,
-  recipientKey,
-} from "../domain/rate_limit.ts";
+  type AccountContext,
+  decideReply,
+  type Decision,
+  type ReplyDecision,
+  type ReplyFacts,
+  type SettledReply,
+  settleReply,
+} from "../domain/decide_reply.ts";
+import { countRequests, type RateLimitPolicy, recipientKey } from "../domain/rate_limit.ts";
 import type { ClassifiedMessage } from "./process_messages.ts";
 
 export interface ReplyStepDeps {
@@ -134,14 +136,15 @@ function quietEvent(m: ClassifiedMessage, decision: Decision, at: Date): AuditEv
 }
 
 /**
- * A rule matched with a reply: the one-reply-per-message check, the rate limits and breakers,
- * then the outbox row, each against the database in this transaction.
+ * A rule matched with a reply: the facts for it are read in this transaction, `settleReply`
+ * gives the final decision, and this only trips a breaker, reserves the rate window, enqueues
+ * and records what it said.
  */
 async function answer(
   deps: ReplyStepDeps,
   tx: Queryable,
   m: ClassifiedMessage,
-  decision: Extract<Decision, { outcome: "reply" }>,
+  decision: ReplyDecision,
   at: Date,
   rerun: boolean,
 ): Promise<void> {
@@ -149,50 +152,29 @@ async function answer(
   const audit = (event: string, detail: Record<string, unknown>) =>
     recordEvent(tx, { event, at, accountId: m.accountId, messageId: m.id, detail });
   await audit("rule_matched", { rule: decision.rule.name, action: "reply" });
-  // One message, one reply: after a person's correction the rules run again, and a rule
-  // other than the first could match, but a message already answered is never answered twice.
-  if (await hasReply(tx, m.id)) {
-    const detail = "this message already has a reply in the outbox";
-    await record({ ...decision, outcome: "suppressed", reason: "already_answered", detail });
-    await audit("reply_suppressed", {
-      rule: decision.rule.name,
-      reason: "already_answered",
-      detail,
-    });
-    return;
+  const facts = await replyFacts(tx, deps.policy, m.id, m.accountId, decision, at);
+  let settled = settleReply(decision, facts, deps.policy, at);
+  if (settled.trip) {
+    await tripBreaker(tx, m.accountId, settled.trip.recipient, at, settled.trip.detail);
+    await audit("breaker_tripped", { scope: settled.trip.scope, detail: settled.trip.detail });
   }
-  const rate = await rateDecision(tx, deps.policy, m.accountId, decision, at);
-  if (rate.action === "trip") {
-    await tripBreaker(
+  if (settled.outcome === "reply") {
+    const { ruleName, recipient, windowSeconds } = settled.reservation;
+    const reserved = await reserveReplyLimit(
       tx,
       m.accountId,
-      rate.scope === "recipient" ? decision.recipient.address : null,
+      ruleName,
+      recipient,
       at,
-      rate.detail,
+      windowSeconds * 1000,
     );
-    await audit("breaker_tripped", { scope: rate.scope, detail: rate.detail });
+    if (!reserved) {
+      settled = settleReply(decision, { ...facts, reservationLost: true }, deps.policy, at);
+    }
   }
-  const reserved = rate.action === "allow" &&
-    await reserveReplyLimit(
-      tx,
-      m.accountId,
-      decision.rule.name,
-      recipientKey(decision.recipient.address),
-      at,
-      deps.policy.windowSeconds * 1000,
-    );
-  if (!reserved) {
-    const reason = rate.action === "allow" ? "rate_limited" : rate.reason;
-    const detail = rate.action === "allow"
-      ? "a reply to this recipient by this rule is already reserved in the window"
-      : rate.detail;
-    await record({
-      outcome: "suppressed",
-      rule: decision.rule,
-      reason,
-      detail,
-      trail: decision.trail,
-    });
+  if (settled.outcome === "suppressed") {
+    const { reason, detail } = settled;
+    await record(settled);
     await audit("reply_suppressed", { rule: decision.rule.name, reason, detail });
     return;
   }
@@ -226,13 +208,15 @@ async function answer(
   }
 }
 
-async function rateDecision(
+/** What the store holds that bears on a reply: an earlier reply, the counts, the breakers. */
+async function replyFacts(
   tx: Queryable,
   policy: RateLimitPolicy,
+  messageId: number,
   accountId: number,
-  decision: Extract<Decision, { outcome: "reply" }>,
+  decision: ReplyDecision,
   at: Date,
-): Promise<RateDecision> {
+): Promise<ReplyFacts> {
   const recipient = recipientKey(decision.recipient.address);
   const counts: Record<string, number> = {};
   for (const req of countRequests(policy)) {
@@ -245,18 +229,14 @@ async function rateDecision(
       new Date(at.getTime() - req.withinSeconds * 1000),
     );
   }
-  return decideRate(policy, counts, await breakerState(tx, accountId, recipient), at);
+  return {
+    alreadyAnswered: await hasReply(tx, messageId),
+    counts,
+    breakers: await breakerState(tx, accountId, recipient),
+  };
 }
 
-type Recordable =
-  | Decision
-  | {
-    outcome: "suppressed";
-    rule: { name: string };
-    reason: string;
-    detail: string;
-    trail: Decision["trail"];
-  };
+type Recordable = Decision | Extract<SettledReply, { outcome: "suppressed" }>;
 
 function asRecord(messageId: number, d: Recordable) {
   return {

@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
-import { classify, htmlToText, parseWrittenDate } from "../../src/domain/classifier.ts";
+import { classify } from "../../src/domain/classifier.ts";
 import type { AttachedMessage, Classification, ParsedEmail } from "../../src/domain/email.ts";
-import {
-  findBodyMarkers,
-  readAttribution,
-  readMailbox,
-  readSubject,
-} from "../../src/domain/forward_markers.ts";
+import { findBodyMarkers, readAttribution } from "../../src/domain/forward_markers.ts";
+import { htmlToText } from "../../src/domain/html_text.ts";
+import { readSubject } from "../../src/domain/subject_prefixes.ts";
+import { parseWrittenDate } from "../../src/domain/written_date.ts";
+import { readMailbox } from "../../src/domain/written_mailbox.ts";
 
 /** A ParsedEmail with only what a test sets; the rest empty. */
 function email(p: Partial<ParsedEmail> = {}): ParsedEmail {
@@ -529,6 +528,13 @@ Deno.test("htmlToText keeps line breaks, quotes blockquotes and decodes entities
       "</blockquote><script>x()</script><!-- c -->fim",
   );
   assert.equal(text, "Olá mundo\n\na\nb\n\n> citado & ☺\n\nfim");
+});
+
+Deno.test("htmlToText reads hostile nesting only down to its depth limit, without throwing", () => {
+  const html = "<div>From: Ana &lt;ana@x.test&gt;</div>" + "<a>".repeat(200_000) + "deep";
+  const started = performance.now();
+  assert.equal(htmlToText(html), "From: Ana <ana@x.test>");
+  assert.ok(performance.now() - started < 5_000, "a deep tree is not parsed whole");
 });
 
 // ---------------------------------------------------------------------------------------------

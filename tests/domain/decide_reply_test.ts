@@ -6,7 +6,14 @@ import {
   decideReply,
   type DecideReplyInput,
   type Decision,
+  type ReplyFacts,
+  settleReply,
 } from "../../src/domain/decide_reply.ts";
+import {
+  countRequests,
+  DEFAULT_RATE_LIMIT_POLICY as POLICY,
+  type RateCounts,
+} from "../../src/domain/rate_limit.ts";
 import { parseRules, type Rule } from "../../src/domain/rules.ts";
 import { dedupKey, replyMessageId } from "../../src/domain/reply_composer.ts";
 
@@ -261,4 +268,117 @@ Deno.test("a rule whose templates do not validate is suppressed as invalid_rule,
     assert.equal(d.reason, "invalid_rule");
     assert.match(d.detail, /unknown variable \{\{secret\}\}/);
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// The final word on a reply, from the facts the job read.
+
+const NOW = new Date("2026-03-01T12:00:00Z");
+
+/** Facts under which the reply goes: no earlier reply, every count zero, no breaker tripped. */
+function facts(p: { counts?: RateCounts } & Partial<Omit<ReplyFacts, "counts">> = {}): ReplyFacts {
+  const zero = Object.fromEntries(countRequests(POLICY).map((r) => [r.key, 0]));
+  return {
+    alreadyAnswered: false,
+    breakers: { recipientTrippedAt: null, accountTrippedAt: null },
+    ...p,
+    counts: { ...zero, ...p.counts },
+  };
+}
+
+Deno.test("settleReply: with nothing against it the reply goes, and its rate window is named", () => {
+  const d = replyOf(decide());
+  const s = settleReply(d, facts(), POLICY, NOW);
+  assert.equal(s.outcome, "reply", JSON.stringify(s));
+  if (s.outcome !== "reply") return;
+  assert.equal(s.decision, d);
+  assert.equal(s.trip, null);
+  assert.deepEqual(s.reservation, {
+    ruleName: "ack-direct",
+    recipient: "ana@cliente.test",
+    windowSeconds: POLICY.windowSeconds,
+  });
+});
+
+Deno.test("settleReply: a message already answered is not answered again, whatever the counts", () => {
+  const d = replyOf(decide());
+  const s = settleReply(
+    d,
+    facts({ alreadyAnswered: true, counts: { "account:600": 99 } }),
+    POLICY,
+    NOW,
+  );
+  assert.deepEqual(s, {
+    outcome: "suppressed",
+    rule: d.rule,
+    reason: "already_answered",
+    detail: "this message already has a reply in the outbox",
+    trail: d.trail,
+    trip: null,
+  });
+});
+
+Deno.test("settleReply: a reply by this rule to this recipient in the window is rate-limited", () => {
+  const d = replyOf(decide());
+  const s = settleReply(d, facts({ counts: { "rule_recipient:604800": 1 } }), POLICY, NOW);
+  assert.equal(s.outcome, "suppressed");
+  if (s.outcome !== "suppressed") return;
+  assert.equal(s.reason, "rate_limited");
+  assert.equal(s.detail, "1 reply already sent to this recipient by this rule in the last 7 days");
+  assert.equal(s.trip, null);
+  assert.deepEqual(s.trail, d.trail);
+});
+
+Deno.test("settleReply: an open breaker suppresses as a suspected loop, without a new trip", () => {
+  const d = replyOf(decide());
+  const tripped = new Date("2026-03-01T11:00:00Z");
+  const s = settleReply(
+    d,
+    facts({ breakers: { recipientTrippedAt: tripped, accountTrippedAt: null } }),
+    POLICY,
+    NOW,
+  );
+  assert.equal(s.outcome, "suppressed");
+  if (s.outcome !== "suppressed") return;
+  assert.equal(s.reason, "loop_suspected");
+  assert.match(s.detail, /the recipient breaker tripped at 2026-03-01T11:00:00\.000Z/);
+  assert.equal(s.trip, null);
+});
+
+Deno.test("settleReply: a count at a breaker's limit trips it and suppresses this reply", () => {
+  const d = replyOf(decide());
+  const byRecipient = settleReply(d, facts({ counts: { "recipient:3600": 3 } }), POLICY, NOW);
+  assert.equal(byRecipient.outcome, "suppressed");
+  assert.equal(byRecipient.outcome === "suppressed" && byRecipient.reason, "loop_suspected");
+  assert.deepEqual(byRecipient.trip, {
+    scope: "recipient",
+    recipient: "ana@cliente.test",
+    detail: "3 replies to this recipient in the last 1 h (limit 3)",
+  });
+  const byAccount = settleReply(d, facts({ counts: { "account:600": 30 } }), POLICY, NOW);
+  assert.deepEqual(byAccount.trip, {
+    scope: "account",
+    recipient: null,
+    detail: "30 replies from this account in the last 10 min (limit 30)",
+  });
+});
+
+Deno.test("settleReply: a lost reservation suppresses as rate-limited", () => {
+  const d = replyOf(decide());
+  const s = settleReply(d, facts({ reservationLost: true }), POLICY, NOW);
+  assert.deepEqual(s, {
+    outcome: "suppressed",
+    rule: d.rule,
+    reason: "rate_limited",
+    detail: "a reply to this recipient by this rule is already reserved in the window",
+    trail: d.trail,
+    trip: null,
+  });
+});
+
+Deno.test("settleReply: a count the store did not read throws rather than sends", () => {
+  const d = replyOf(decide());
+  const missing = facts();
+  const { ["account:600"]: _dropped, ...counts } = missing.counts;
+  assert.throws(() => settleReply(d, { ...missing, counts }, POLICY, NOW), RangeError);
 });

@@ -13,9 +13,9 @@ import {
   replyFrom,
   replyMessageId,
   replySubject,
-  sha256Hex,
   threadingHeaders,
 } from "../../src/domain/reply_composer.ts";
+import { sha256Hex } from "../../src/domain/sha256.ts";
 import { TEMPLATE_VARIABLES, type TemplateValues } from "../../src/domain/template.ts";
 
 const DOMAIN = "carteiro.empresa.test";
@@ -67,6 +67,7 @@ Deno.test("sha256Hex matches the FIPS vectors and WebCrypto on awkward lengths",
   );
   for (const s of ["a".repeat(55), "a".repeat(56), "a".repeat(64), "ação 🎉".repeat(99)]) {
     assert.equal(sha256Hex(s), await webSha256(s), `length ${s.length}`);
+    assert.equal(sha256Hex(new TextEncoder().encode(s)), sha256Hex(s), "bytes as their string");
   }
 });
 
