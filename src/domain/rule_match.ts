@@ -19,12 +19,12 @@ import {
   MAX_SUBJECT_MATCH_CHARS,
   type Rule,
   type RuleBudget,
-  type RuleConditions,
   type RuleContext,
   type RuleDecision,
   type RuleTrailEntry,
-  show,
 } from "./rules.ts";
+import type { RuleConditions } from "./rule_conditions.ts";
+import { show } from "./json_checks.ts";
 
 /**
  * Picks the rule that answers a message: enabled rules by priority (highest first), then file
