@@ -10,7 +10,6 @@ import { type Config, loadConfig } from "./src/config.ts";
 import { killAt, openServices, type Owner } from "./src/services.ts";
 import { runOnDeploy, runServer, type ServiceHost } from "./src/service_runtime.ts";
 import { runCommandLine } from "./src/cli/command_line.ts";
-import { newSecret } from "./src/auth/tokens.ts";
 import { createLogger, type Logger } from "./src/log.ts";
 import { createApp } from "./routes/app.ts";
 
@@ -71,16 +70,7 @@ function serve() {
     if (env.DATA_DIR) log.warn("DATA_DIR is not used in deploy mode: the database is DATABASE_URL");
     return;
   }
-  // The one-time setup link's secret, new at each start (routes/setup.tsx), printed while no
-  // user exists.
-  const setupToken = newSecret();
-  return runServer(
-    host,
-    config,
-    log,
-    (token) => compose(config, log, env, { setupToken: token }),
-    setupToken,
-  );
+  return runServer(host, config, log, (setupToken) => compose(config, log, env, { setupToken }));
 }
 
 function cli(args: string[]): Promise<number> {

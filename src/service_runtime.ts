@@ -7,6 +7,7 @@
 import type { Config } from "./config.ts";
 import { listAccounts } from "./store/accounts.ts";
 import { DataDirBusyError, describeHolder } from "./store/data_dir_lock.ts";
+import { newSecret } from "./auth/tokens.ts";
 import { missingSecretKeyNotice } from "./admin/startup_notices.ts";
 import { firstStartHint } from "./cli/admin_commands.ts";
 import { serveCommands } from "./cli/command_line.ts";
@@ -126,8 +127,10 @@ export async function runServer(
   config: Config,
   log: Logger,
   open: ServiceOpener,
-  setupToken: string,
 ): Promise<void> {
+  // The one-time setup link's secret, new at each start (routes/setup.tsx), printed below while
+  // no user exists.
+  const setupToken = newSecret();
   const services = await openAsOwner(host, open, setupToken);
   const { db, app, collectOnce, sendOnce, startWatching, reportIdleHealth, close } = services;
   let commands: CommandSocket | null = null;
@@ -163,7 +166,11 @@ export async function runServer(
     send,
     fetch: app.fetch,
     database: db.kind,
-    beforeShutdown: [idleReport.stop, watching.stop, async () => await commands?.close()],
+    beforeShutdown: [
+      () => idleReport.stop(),
+      () => watching.stop(),
+      async () => await commands?.close(),
+    ],
     close,
   });
   // Mail that came while the service was down is collected now, not at the first tick.
