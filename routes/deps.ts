@@ -1,12 +1,16 @@
 /** What the web admin needs from the outside, wired once in main.ts. */
 import type { Db, Queryable } from "../src/store/db.ts";
 import type { AccountContext } from "../src/domain/decide_reply.ts";
+import type { SecretBox } from "../src/auth/secret_box.ts";
 
-/** The settings of an account to try, passwords decrypted (never logged, never shown). */
+/**
+ * The settings of an account to try, passwords decrypted (never logged, never shown): the IMAP
+ * login, and the SMTP submission as the sender makes it (src/mail/account_access.ts).
+ */
 export interface ConnectionTarget {
   accountId: number | null;
   imap: { host: string; port: number; secure: boolean; user: string; pass: string | null };
-  smtp: { host: string; port: number; secure: boolean; user: string; pass: string | null } | null;
+  smtp: { host: string; port: number; user: string | null; pass: string | null } | null;
 }
 
 /** What a connection test found; `error` is shown to the person, so it holds no secret. */
@@ -66,6 +70,13 @@ export interface AppDeps {
    * which browsers treat as secure); false only for plain-HTTP setups on another host.
    */
   secureCookies: boolean;
+  /**
+   * What "test connection" tries for an account, its passwords decrypted with `secrets` (the box
+   * of this app's `secretKey`); null when the account is gone. Rejects with `SecretKeyError` when
+   * a password cannot be decrypted. Wired to src/mail/account_access.ts, the one module that
+   * knows how an account's servers are reached.
+   */
+  connectionTarget: (accountId: number, secrets: SecretBox) => Promise<ConnectionTarget | null>;
   /** Tries an account's IMAP (and SMTP) login; used by "test connection". */
   testConnection: (target: ConnectionTarget) => Promise<ConnectionTestResult>;
   /** The account as the reply decision needs it (the same function the reply job uses). */

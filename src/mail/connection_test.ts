@@ -6,6 +6,7 @@
  */
 import { lookup } from "node:dns/promises";
 import { connectImap } from "./imap_reader.ts";
+import { storedAccountImap } from "./account_access.ts";
 import type { ConnectionProblem } from "../domain/connection_problem.ts";
 import { addressScope, isLoopbackHost, isPrivateAddress } from "../domain/private_address.ts";
 
@@ -55,12 +56,10 @@ export async function testMailConnection(
   }
   try {
     const imap = await connectImap({
-      host,
-      port: target.port,
-      secure: target.secure,
-      startTls: !target.secure,
-      user: target.user,
-      pass: target.pass,
+      ...storedAccountImap(
+        { host, port: target.port, tls: target.secure, user: target.user },
+        target.pass,
+      ),
       allowInvalidCertificate: options.allowInvalidCertificate,
       timeoutMs: options.timeoutMs,
     });

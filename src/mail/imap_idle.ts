@@ -5,7 +5,7 @@
  * The watcher only says "there is new mail"; collecting it is the caller's job.
  */
 import { ImapFlow } from "imapflow";
-import type { ImapConnection } from "./imap_reader.ts";
+import { type ImapConnection, imapFlowOptions, imapTlsMode } from "./account_access.ts";
 import type { Logger } from "../log.ts";
 
 /**
@@ -410,20 +410,8 @@ export async function connectIdleSession(
   conn: ImapConnection,
   options: IdleSessionOptions = {},
 ): Promise<IdleSession> {
-  const client = new ImapFlow({
-    host: conn.host,
-    port: conn.port,
-    secure: conn.secure,
-    doSTARTTLS: conn.secure ? undefined : (conn.startTls ?? false),
-    auth: { user: conn.user, pass: conn.pass },
-    logger: false,
-    connectionTimeout: conn.timeoutMs ?? 30_000,
-    greetingTimeout: conn.timeoutMs ?? 30_000,
-    socketTimeout: options.socketTimeoutMs ?? 5 * 60_000,
-    tls: { rejectUnauthorized: !conn.allowInvalidCertificate },
-    // IDLE is issued and ended here, on the watcher's schedule.
-    disableAutoIdle: true,
-  });
+  // IDLE is issued and ended here, on the watcher's schedule (imapFlowOptions: no auto-IDLE).
+  const client = new ImapFlow(imapFlowOptions(conn, options.socketTimeoutMs));
   const session = new ImapFlowSession(client, options.ignoreIdleCapability ?? false);
   try {
     await client.connect();
@@ -433,8 +421,10 @@ export async function connectIdleSession(
     const why = e?.authenticationFailed
       ? "authentication failed"
       : [e?.code, e?.message ?? String(cause)].filter(Boolean).join(": ");
-    const mode = conn.secure ? "TLS" : conn.startTls ? "STARTTLS" : "plain";
-    throw new Error(`IMAP ${conn.host}:${conn.port} (${mode}) as ${conn.user}: ${why}`, { cause });
+    throw new Error(
+      `IMAP ${conn.host}:${conn.port} (${imapTlsMode(conn)}) as ${conn.user}: ${why}`,
+      { cause },
+    );
   }
   return session;
 }

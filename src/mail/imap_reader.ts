@@ -1,19 +1,9 @@
 import { ImapFlow } from "imapflow";
+import { type ImapConnection, imapFlowOptions, imapTlsMode } from "./account_access.ts";
 
-/** Where and how to log in to one IMAP account. */
-export interface ImapConnection {
-  host: string;
-  port: number;
-  /** Implicit TLS (IMAPS, port 993). */
-  secure: boolean;
-  /** Without implicit TLS: require STARTTLS (true) or speak plain IMAP (false). */
-  startTls?: boolean;
-  user: string;
-  pass: string;
-  /** Accept a certificate that does not verify (self-signed test servers only). */
-  allowInvalidCertificate?: boolean;
-  timeoutMs?: number;
-}
+// The settings live with the rest of how an account is reached; named here too for the callers
+// that only open a reader.
+export type { ImapConnection };
 
 /** What the server says of a mailbox when it is opened. */
 export interface MailboxSnapshot {
@@ -46,19 +36,7 @@ export interface ImapReader {
 
 /** Logs in and returns a reader; the error names the server and what went wrong. */
 export async function connectImap(conn: ImapConnection): Promise<ImapReader> {
-  const client = new ImapFlow({
-    host: conn.host,
-    port: conn.port,
-    secure: conn.secure,
-    doSTARTTLS: conn.secure ? undefined : (conn.startTls ?? false),
-    auth: { user: conn.user, pass: conn.pass },
-    logger: false,
-    connectionTimeout: conn.timeoutMs ?? 30_000,
-    greetingTimeout: conn.timeoutMs ?? 30_000,
-    socketTimeout: 5 * 60_000,
-    tls: { rejectUnauthorized: !conn.allowInvalidCertificate },
-    disableAutoIdle: true,
-  });
+  const client = new ImapFlow(imapFlowOptions(conn));
   const failures: Error[] = [];
   // Without a listener an 'error' event would end the process; it is reported by the next call.
   client.on("error", (err: Error) => failures.push(err));
@@ -66,9 +44,7 @@ export async function connectImap(conn: ImapConnection): Promise<ImapReader> {
     await client.connect();
   } catch (cause) {
     throw new Error(
-      `IMAP ${conn.host}:${conn.port} (${
-        conn.secure ? "TLS" : conn.startTls ? "STARTTLS" : "plain"
-      }) as ${conn.user}: ${describe(cause)}`,
+      `IMAP ${conn.host}:${conn.port} (${imapTlsMode(conn)}) as ${conn.user}: ${describe(cause)}`,
       { cause },
     );
   }

@@ -2,26 +2,7 @@ import { Buffer } from "node:buffer";
 import { Readable } from "node:stream";
 import nodemailer from "nodemailer";
 import MailComposer from "nodemailer/lib/mail-composer";
-import { isLoopbackHost } from "../domain/private_address.ts";
-
-/** Where and how to submit replies. */
-export interface SmtpConnection {
-  host: string;
-  port: number;
-  /** TLS from the first byte (465). */
-  secure: boolean;
-  /**
-   * Without `secure`: true requires STARTTLS (RFC 3207) before anything else, login included;
-   * false is plain SMTP, allowed only to a loopback host (`createSmtpSender` refuses others).
-   */
-  requireTls: boolean;
-  user: string | null;
-  pass: string | null;
-  allowInvalidCertificate?: boolean;
-  /** One connection per message instead of a pool (for comparison in benchmarks). */
-  pooled?: boolean;
-  timeoutMs?: number;
-}
+import { type SmtpConnection, smtpTransportOptions } from "./account_access.ts";
 
 /** A reply as handed to SMTP: exactly one recipient, our headers as given. */
 export interface OutgoingReply {
@@ -53,52 +34,12 @@ export interface SmtpSender {
 }
 
 /**
- * A stored account's SMTP settings. As with IMAP, an unchecked TLS box never means plain: it
- * means STARTTLS, required. Port 465 with TLS is TLS from the first byte (RFC 8314 §3.3); any
- * other port upgrades with STARTTLS.
- */
-export function storedAccountSmtp(
-  endpoint: { host: string; port: number; tls: boolean; user: string | null },
-  pass: string | null,
-): SmtpConnection {
-  return {
-    host: endpoint.host,
-    port: endpoint.port,
-    secure: endpoint.tls && endpoint.port === 465,
-    requireTls: true,
-    user: endpoint.user,
-    pass,
-  };
-}
-
-/**
  * Builds a sender over one nodemailer transport (pooled by default). Throws when asked for plain
  * SMTP (no TLS, no STARTTLS) to a host that is not loopback: what crosses a network is
  * encrypted, a password above all.
  */
 export function createSmtpSender(conn: SmtpConnection): SmtpSender {
-  if (!conn.secure && !conn.requireTls && !isLoopbackHost(conn.host)) {
-    throw new Error(
-      `SMTP ${conn.host}:${conn.port}: plain SMTP (no TLS, no STARTTLS) is allowed only to a ` +
-        "loopback host; use TLS from the first byte (port 465) or STARTTLS (587)",
-    );
-  }
-  const transport = nodemailer.createTransport({
-    host: conn.host,
-    port: conn.port,
-    secure: conn.secure,
-    // nodemailer's requireTLS stops before AUTH when STARTTLS is not offered or fails; plain
-    // (loopback only, checked above) never tries STARTTLS.
-    requireTLS: !conn.secure && conn.requireTls,
-    ignoreTLS: !conn.secure && !conn.requireTls,
-    auth: conn.user ? { user: conn.user, pass: conn.pass ?? "" } : undefined,
-    pool: conn.pooled ?? true,
-    maxConnections: 2,
-    connectionTimeout: conn.timeoutMs ?? 30_000,
-    greetingTimeout: conn.timeoutMs ?? 30_000,
-    socketTimeout: conn.timeoutMs ?? 60_000,
-    tls: { rejectUnauthorized: !conn.allowInvalidCertificate },
-  });
+  const transport = nodemailer.createTransport(smtpTransportOptions(conn));
   return {
     async send(reply) {
       const raw = await compose(reply);

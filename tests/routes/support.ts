@@ -17,6 +17,7 @@ import { createUser } from "../../src/store/users.ts";
 import { listAccounts, upsertEnvAccount } from "../../src/store/accounts.ts";
 import { saveParsed, saveParseFailure, storeArrival } from "../../src/store/messages.ts";
 import { parseMessage } from "../../src/mail/parse_message.ts";
+import { accountTarget } from "../../src/mail/account_access.ts";
 import type { Classification } from "../../src/domain/email.ts";
 import { type DecisionRecord, saveDecision } from "../../src/store/decisions.ts";
 import { enqueueReply } from "../../src/store/outbox.ts";
@@ -153,6 +154,9 @@ export async function harness(
       ? "test-secret-key-0123456789abcdef"
       : options.secretKey,
     secureCookies: true,
+    // The real rule for what is tried (endpoints, decrypted passwords); only the trying is faked.
+    connectionTarget: (accountId, secrets) =>
+      accountTarget({ db, secrets, envAccount: null }, accountId),
     testConnection: (target) => {
       h.tested.push(target);
       return Promise.resolve(h.nextTest);

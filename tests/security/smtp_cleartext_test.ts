@@ -5,12 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { loadConfig } from "../../src/config.ts";
-import {
-  createSmtpSender,
-  type OutgoingReply,
-  type SmtpConnection,
-  storedAccountSmtp,
-} from "../../src/mail/smtp_sender.ts";
+import { createSmtpSender, type OutgoingReply } from "../../src/mail/smtp_sender.ts";
+import { type SmtpConnection, storedAccountSmtp } from "../../src/mail/account_access.ts";
 
 const REPLY: OutgoingReply = {
   from: { name: "Atendimento", address: "box@example.test" },

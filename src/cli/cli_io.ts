@@ -1,0 +1,65 @@
+/**
+ * Where a CLI command's output goes and its input comes from: this process's own terminal, or a
+ * client's terminal over the command socket (a command run inside the process that owns the
+ * embedded database).
+ */
+import { readOneLine } from "./admin_commands.ts";
+import { createProgressReporter, type ProgressReporter } from "./progress_line.ts";
+import type { RemoteIo } from "./command_socket_server.ts";
+import { pieces } from "./command_socket_protocol.ts";
+
+/** One terminal, as a command uses it. */
+export interface CommandIo {
+  /** One JSON document as one line on stdout. */
+  print(doc: unknown): void;
+  /** A line for a person on stderr. */
+  say(line: string): void;
+  /** Text on stdout as it is; resolves when more may be written. */
+  write(text: string): Promise<void>;
+  readLine(): Promise<string | null>;
+  readFile(path: string): Promise<Uint8Array>;
+  /** The collect progress line, on stderr. */
+  progress: ProgressReporter;
+}
+
+/** Writes all of `text` on stdout or stderr. */
+export async function writeAll(stream: typeof Deno.stdout, text: string): Promise<void> {
+  const bytes = new TextEncoder().encode(text);
+  let written = 0;
+  while (written < bytes.length) written += await stream.write(bytes.subarray(written));
+}
+
+/** This process's own stdin, stdout and stderr. */
+export function terminalIo(): CommandIo {
+  const encoder = new TextEncoder();
+  return {
+    print: (doc) => console.log(JSON.stringify(doc)),
+    say: (line) => console.error(line),
+    write: (text) => writeAll(Deno.stdout, text),
+    readLine: () => readOneLine(Deno.stdin.readable),
+    readFile: (path) => Deno.readFile(path),
+    // Progress goes to stderr: stdout carries only the JSON documents.
+    progress: createProgressReporter({
+      tty: Deno.stderr.isTerminal(),
+      write: (text) => Deno.stderr.writeSync(encoder.encode(text)),
+      now: () => performance.now(),
+    }),
+  };
+}
+
+/** A client's terminal, over the command socket. */
+export function remoteIo(remote: RemoteIo, tty: boolean): CommandIo {
+  return {
+    print: (doc) => remote.out(`${JSON.stringify(doc)}\n`),
+    say: (line) => remote.err(`${line}\n`),
+    write: async (text) => {
+      for (const piece of pieces(text)) {
+        remote.out(piece);
+        await remote.flushed();
+      }
+    },
+    readLine: remote.readLine,
+    readFile: remote.readFile,
+    progress: createProgressReporter({ tty, write: remote.err, now: () => performance.now() }),
+  };
+}

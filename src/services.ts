@@ -1,0 +1,260 @@
+/**
+ * The one composition: from a Config, the database (migrated), the secret box, the ingest chain,
+ * the SMTP senders, the outbox drain, the IMAP IDLE watchers and what the web admin needs. The
+ * service, deploy mode and the CLI all open their services here; main.ts adds the environment,
+ * the crons and the HTTP server.
+ */
+import type { Config, DatabaseSettings } from "./config.ts";
+import type { Db, Queryable } from "./store/db.ts";
+import { openPostgres } from "./store/postgres_db.ts";
+import { openPglite } from "./store/pglite_db.ts";
+import type { DataDirHolder } from "./store/data_dir_lock.ts";
+import { migrate, readMigrations } from "./store/migrate.ts";
+import { listAccounts, upsertEnvAccount } from "./store/accounts.ts";
+import { deleteIdleHealth, writeIdleHealth, writeProgress } from "./store/account_health.ts";
+import { loadRules, replaceRules } from "./store/rule_set.ts";
+import { recordEvent } from "./store/audit.ts";
+import { createSecretBox, type SecretBox } from "./auth/secret_box.ts";
+import type { AccountContext } from "./domain/decide_reply.ts";
+import { DEFAULT_RATE_LIMIT_POLICY } from "./domain/rate_limit.ts";
+import { exportRules, parseRules } from "./domain/rules.ts";
+import {
+  type AccountAccess,
+  type AccountTarget,
+  accountTarget,
+  imapLogin,
+  smtpLogin,
+} from "./mail/account_access.ts";
+import { testMailConnection } from "./mail/connection_test.ts";
+import { connectIdleSession, startIdleWatcher } from "./mail/imap_idle.ts";
+import { createSmtpSender, type SmtpSender } from "./mail/smtp_sender.ts";
+import { ingestChain, startAnalyzer } from "./jobs/ingest.ts";
+import { throttleProgress } from "./jobs/collect_progress.ts";
+import { type IdleWatchHandle, startIdleWatch } from "./jobs/idle_watch.ts";
+import { startIdleHealthReport } from "./jobs/idle_health_report.ts";
+import { drainOutbox, type SendStep } from "./jobs/send_outbox.ts";
+import { replyStep } from "./jobs/reply_step.ts";
+import { rerunRules } from "./jobs/rerun_rules.ts";
+import type { Logger } from "./log.ts";
+
+/** Who opens the embedded database: named in the data folder's lock for a second process. */
+export type Owner = Pick<DataDirHolder, "role" | "command">;
+
+export interface ServiceOptions {
+  /** Default: the service (`deno task start`). */
+  owner?: Owner;
+  /** Told of each step a send reaches (fault injection for the exactly-once tests). */
+  checkpoint?: (step: SendStep) => void;
+}
+
+/** What `openServices` wires. */
+export type Services = Awaited<ReturnType<typeof openServices>>;
+
+/** The parser for a message whose classification a person corrected, loaded on first use. */
+const parseLazily = async (raw: Uint8Array) =>
+  (await import("./mail/parse_message.ts")).parseMessage(raw);
+
+/**
+ * Opens the database, applies migrations and wires the jobs. On the embedded database this
+ * process becomes the data folder's owner, named as `owner`; it rejects with `DataDirBusyError`
+ * when another process is.
+ */
+export async function openServices(config: Config, log: Logger, options: ServiceOptions = {}) {
+  const owner = options.owner ?? { role: "service", command: "deno task start" };
+  const { db, dump } = await openDatabase(config.database, owner);
+  await migrate(db, await readMigrations());
+  const now = () => new Date();
+  const secrets = createSecretBox(config.secretKey);
+  const access: AccountAccess = { db, secrets, envAccount: await envAccount(db, config) };
+
+  const accountContext = async (q: Queryable, accountId: number): Promise<AccountContext> => {
+    const account = (await listAccounts(q)).find((a) => a.id === accountId);
+    if (!account) throw new Error(`account ${accountId} is gone`);
+    return {
+      id: account.id,
+      name: account.name,
+      addresses: [account.address],
+      connectedAt: account.connectedAt,
+      messageIdDomain: account.address.split("@")[1] ?? "carteiro.invalid",
+    };
+  };
+  const ownAddresses = async (q: Queryable) => (await listAccounts(q)).map((a) => a.address);
+  const replyDeps = {
+    policy: DEFAULT_RATE_LIMIT_POLICY,
+    sendDeadlineMs: config.send.deadlineHours * 3_600_000,
+    accountContext,
+    ownAddresses,
+  };
+
+  // Parsing and classifying run on worker threads on a server, on the collecting thread in
+  // deploy mode or with PARSE_WORKERS=0.
+  const analyzer = startAnalyzer(
+    config.runtime.mode === "deploy"
+      ? 0
+      : config.parseWorkers ?? Math.max(1, navigator.hardwareConcurrency - 1),
+  );
+  // Shown by `stats` and the accounts page while a collection runs; its end deletes the row.
+  const saveProgress = throttleProgress((p) => writeProgress(db, p, now()), { now });
+  const ingest = ingestChain({
+    db,
+    now,
+    log,
+    batchMessages: config.collectBatch,
+    imapLogin: (account) => imapLogin(access, account),
+    analyze: analyzer.analyze,
+    reply: replyDeps,
+    saveProgress,
+  });
+
+  // One pooled SMTP transport per account, opened on first use.
+  const senders = new Map<number, SmtpSender>();
+  const senderFor = async (accountId: number): Promise<SmtpSender> => {
+    const open = senders.get(accountId);
+    if (open) return open;
+    const sender = createSmtpSender(await smtpLogin(access, accountId));
+    senders.set(accountId, sender);
+    return sender;
+  };
+  /** `shouldStop`, when given, is asked before each claim (a time-bounded cron handler). */
+  const sendOnce = (shouldStop?: () => boolean) =>
+    drainOutbox({
+      shouldStop,
+      db,
+      now,
+      log,
+      newToken: () => crypto.randomUUID(),
+      leaseMs: config.send.leaseSeconds * 1000,
+      retryBaseMs: config.send.retrySeconds * 1000,
+      senderFor,
+      checkpoint: options.checkpoint,
+    });
+
+  const importRules = async (json: unknown) => {
+    const parsed = parseRules(json);
+    if (!parsed.ok) return parsed;
+    await db.transaction(async (tx) => {
+      const at = now();
+      await replaceRules(tx, parsed.rules, at);
+      await recordEvent(tx, {
+        event: "rules_changed",
+        at,
+        detail: { via: "cli import", rules: parsed.rules.map((r) => r.name) },
+      });
+    });
+    return { ok: true as const, count: parsed.rules.length };
+  };
+
+  /** IMAP IDLE per account: collection and the outbox run within a second of new mail. */
+  const startWatching = async () =>
+    startIdleWatch({
+      collect: ingest.collectAccount,
+      drain: sendOnce,
+      watch: (account, onNewMail) =>
+        startIdleWatcher({
+          connect: async () => connectIdleSession(await imapLogin(access, account)),
+          onNewMail,
+          mailbox: account.mailboxes[0] ?? "INBOX",
+          log,
+        }),
+      log,
+    }, await listAccounts(db));
+
+  /** Keeps this instance's IMAP IDLE state in the database for other processes to read. */
+  const reportIdleHealth = (watching: IdleWatchHandle) => {
+    const instance = `${Deno.hostname()}:${Deno.pid}`;
+    return startIdleHealthReport({
+      health: () => watching.health(),
+      write: (reports, at) => writeIdleHealth(db, instance, reports, at),
+      remove: () => deleteIdleHealth(db, instance),
+      now,
+      log,
+    });
+  };
+
+  /** What the web admin needs besides its setup link (routes/deps.ts `AppDeps`). */
+  const web = {
+    db,
+    now,
+    secretKey: config.secretKey,
+    secureCookies: config.http.secureCookies,
+    accountContext: (accountId: number) => accountContext(db, accountId),
+    ownAddresses: () => ownAddresses(db),
+    connectionTarget: (accountId: number, box: SecretBox): Promise<AccountTarget | null> =>
+      accountTarget({ ...access, secrets: box }, accountId),
+    /** IMAP login and INBOX, reported as a category; private targets only when allowed. */
+    testConnection: (t: Pick<AccountTarget, "imap">) =>
+      testMailConnection(t.imap, {
+        allowPrivateHosts: config.allowPrivateHosts,
+        timeoutMs: 15_000,
+      }),
+    rerunRules: (tx: Queryable, messageId: number, at: Date) =>
+      rerunRules({ parse: parseLazily, replyStep: replyStep(replyDeps) }, tx, messageId, at),
+    trustedProxies: config.http.trustedProxies,
+  };
+
+  return {
+    db,
+    web,
+    startWatching,
+    reportIdleHealth,
+    collectOnce: ingest.collectAll,
+    sendOnce,
+    importRules,
+    exportRules: async () => exportRules(await loadRules(db)),
+    /** The embedded database as SQL (`cli db dump`); null on a PostgreSQL server. */
+    dumpDatabase: async () => dump ? await dump() : null,
+    close: async () => {
+      for (const s of senders.values()) s.close();
+      analyzer.close();
+      await db.close();
+    },
+  };
+}
+
+/** The account the environment describes, saved as a row so messages can point at it. */
+async function envAccount(db: Db, config: Config): Promise<AccountAccess["envAccount"]> {
+  if (!config.account) return null;
+  const { id } = await upsertEnvAccount(db, {
+    name: config.account.name,
+    address: config.account.address,
+    imapHost: config.account.imap.host,
+    imapPort: config.account.imap.port,
+    imapTls: config.account.imap.secure,
+    imapUser: config.account.imap.user,
+    mailboxes: config.account.mailboxes,
+  });
+  return { id, imap: config.account.imap, smtp: config.account.smtp };
+}
+
+/** The database, and the dump of it when it is the embedded one. */
+async function openDatabase(
+  settings: DatabaseSettings,
+  owner: Owner,
+): Promise<{ db: Db; dump: (() => Promise<string>) | null }> {
+  if (settings.kind === "pglite") {
+    const db = await openPglite(settings.dataDir, { ...owner, pid: Deno.pid, since: new Date() });
+    return { db, dump: () => db.dump() };
+  }
+  let ca = settings.caPem ?? undefined;
+  let caSource = "DATABASE_CA";
+  if (settings.caFile) {
+    caSource = `DATABASE_CA_FILE ${settings.caFile}`;
+    try {
+      ca = await Deno.readTextFile(settings.caFile);
+    } catch (cause) {
+      throw new Error(`DATABASE_CA_FILE ${settings.caFile} cannot be read`, { cause });
+    }
+  }
+  return { db: openPostgres({ url: settings.url, ca, caSource }), dump: null };
+}
+
+/**
+ * Fault injection for the exactly-once tests: CARTEIRO_KILL_AT=<step> ends the process with
+ * SIGKILL when a send reaches that step (see SendStep). Unset in normal use.
+ */
+export function killAt(step: string | undefined): ServiceOptions["checkpoint"] {
+  if (!step) return undefined;
+  return (reached) => {
+    if (reached === step) Deno.kill(Deno.pid, "SIGKILL");
+  };
+}
