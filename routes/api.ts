@@ -11,8 +11,7 @@ import { actorName } from "./app_env.ts";
 import type { AppDeps } from "./deps.ts";
 import { idParam } from "./render.tsx";
 import { isId, Params } from "./params.ts";
-import { parseMessageQuery } from "./message_filters.ts";
-import { parseAuditQuery } from "./audit.tsx";
+import { parseAuditQuery, parseMessageQuery, parseOutboxQuery } from "./list_queries.ts";
 import { auditEventJson } from "./audit_export.ts";
 import { DRY_RUN_MAX_DAYS, DRY_RUN_MAX_MESSAGES } from "./rules.tsx";
 import { testAccount } from "./accounts.tsx";
@@ -28,7 +27,6 @@ import {
 import {
   applyOutboxAction,
   listOutbox,
-  OUTBOX_STATUSES,
   type OutboxAction,
   type OutboxListRow,
 } from "../src/store/outbox_admin.ts";
@@ -270,7 +268,7 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
 
   // --- messages -------------------------------------------------------------------------------
   api.get("/messages", async (c) => {
-    const q = parseMessageQuery(Params.ofQuery(c), 500, 50);
+    const q = parseMessageQuery(Params.ofQuery(c), 500);
     if (q.errors.length) {
       return apiError(c, 422, "invalid_request", "invalid query parameters", q.errors);
     }
@@ -299,15 +297,11 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
 
   // --- outbox ---------------------------------------------------------------------------------
   api.get("/outbox", async (c) => {
-    const params = Params.ofQuery(c);
-    const status = params.oneOf("status", OUTBOX_STATUSES);
-    const accountId = params.id("account", "an account id");
-    const before = params.id("before", "an outbox id");
-    const limit = params.int("limit", 1, 500, 50);
-    if (params.errors.length) {
-      return apiError(c, 422, "invalid_request", "invalid query parameters", params.errors);
+    const q = parseOutboxQuery(Params.ofQuery(c));
+    if (q.errors.length) {
+      return apiError(c, 422, "invalid_request", "invalid query parameters", q.errors);
     }
-    const page = await listOutbox(deps.db, { status, accountId }, before ?? null, limit);
+    const page = await listOutbox(deps.db, q.filters, q.cursor, q.limit);
     return c.json({ data: page.rows.map(outboxJson), next_before: page.next });
   });
 
