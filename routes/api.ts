@@ -11,7 +11,7 @@ import { actorName } from "./app_env.ts";
 import type { AppDeps } from "./deps.ts";
 import { idParam } from "./render.tsx";
 import { isId, Params } from "./params.ts";
-import { parseAuditQuery, parseMessageQuery, parseOutboxQuery } from "./list_queries.ts";
+import { parseAuditQuery, parseMessageQuery, parseOutboxQuery, readList } from "./list_queries.ts";
 import { auditEventJson } from "./audit_export.ts";
 import { DRY_RUN_MAX_DAYS, DRY_RUN_MAX_MESSAGES } from "./rules.tsx";
 import { testAccount } from "./accounts.tsx";
@@ -266,13 +266,14 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
   const badJson = (c: Context) => apiError(c, 400, "invalid_json", "the request body is not JSON");
   const notFound = (c: Context, what: string) => apiError(c, 404, "not_found", `no such ${what}`);
 
+  const badQuery = (c: Context, errors: string[]) =>
+    apiError(c, 422, "invalid_request", "invalid query parameters", errors);
+
   // --- messages -------------------------------------------------------------------------------
   api.get("/messages", async (c) => {
-    const q = parseMessageQuery(Params.ofQuery(c), 500);
-    if (q.errors.length) {
-      return apiError(c, 422, "invalid_request", "invalid query parameters", q.errors);
-    }
-    const page = await listMessages(deps.db, q.filters, q.cursor, q.limit);
+    const parse = (params: Params) => parseMessageQuery(params, 500);
+    const { query, page } = await readList(c, deps.db, parse, listMessages);
+    if (!page) return badQuery(c, query.errors);
     return c.json({
       data: page.rows.map(messageJson),
       next_cursor: page.next ? encodeCursor(page.next) : null,
@@ -297,11 +298,8 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
 
   // --- outbox ---------------------------------------------------------------------------------
   api.get("/outbox", async (c) => {
-    const q = parseOutboxQuery(Params.ofQuery(c));
-    if (q.errors.length) {
-      return apiError(c, 422, "invalid_request", "invalid query parameters", q.errors);
-    }
-    const page = await listOutbox(deps.db, q.filters, q.cursor, q.limit);
+    const { query, page } = await readList(c, deps.db, parseOutboxQuery, listOutbox);
+    if (!page) return badQuery(c, query.errors);
     return c.json({ data: page.rows.map(outboxJson), next_before: page.next });
   });
 
@@ -341,11 +339,8 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
 
   // --- audit ----------------------------------------------------------------------------------
   api.get("/audit", async (c) => {
-    const q = parseAuditQuery(Params.ofQuery(c));
-    if (q.errors.length) {
-      return apiError(c, 422, "invalid_request", "invalid query parameters", q.errors);
-    }
-    const page = await listAudit(deps.db, q.filters, q.cursor, q.limit);
+    const { query, page } = await readList(c, deps.db, parseAuditQuery, listAudit);
+    if (!page) return badQuery(c, query.errors);
     return c.json({
       data: page.rows.map(auditEventJson),
       next_cursor: page.next ? encodeAuditCursor(page.next) : null,

@@ -17,7 +17,7 @@ import {
 } from "../src/store/audit_list.ts";
 import { auditCsv, auditJson } from "./audit_export.ts";
 import { Params } from "./params.ts";
-import { type AuditQuery, listQueryString, parseAuditQuery } from "./list_queries.ts";
+import { type AuditQuery, listQueryString, parseAuditQuery, readList } from "./list_queries.ts";
 import { type Column, type FilterField, FilterForm, ListView, respondList } from "./list_view.tsx";
 
 function auditColumns(t: Dict): Column<AuditRow>[] {
@@ -46,9 +46,13 @@ function auditColumns(t: Dict): Column<AuditRow>[] {
 }
 
 function AuditResults(
-  props: { t: Dict; query: AuditQuery; rows: AuditRow[] | null; next: AuditCursor | null },
+  props: {
+    t: Dict;
+    query: AuditQuery;
+    page: { rows: AuditRow[]; next: AuditCursor | null } | null;
+  },
 ) {
-  const { t, query } = props;
+  const { t, query, page } = props;
   return (
     <ListView
       t={t}
@@ -61,16 +65,10 @@ function AuditResults(
           <a href={`/audit/export.json${listQueryString(query.form)}`}>{t.exportJson}</a>
         </p>
       }
-      rows={props.rows}
+      rows={page?.rows ?? null}
       empty={t.noEvents}
       table={{ class: "list audit", columns: auditColumns(t) }}
-      pager={{
-        path: "/audit",
-        form: query.form,
-        name: "after",
-        at: query.at,
-        next: props.next && encodeAuditCursor(props.next),
-      }}
+      pager={{ path: "/audit", query, next: page?.next ? encodeAuditCursor(page.next) : null }}
     />
   );
 }
@@ -93,25 +91,15 @@ export function auditRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.get("/audit", async (c) => {
     const t = c.get("t");
-    const query = parseAuditQuery(Params.ofQuery(c));
-    const page = query.errors.length
-      ? null
-      : await listAudit(deps.db, query.filters, query.cursor, query.limit);
-    return await respondList(c, {
-      title: t.audit,
-      nav: "/audit",
-      list: (
-        <AuditResults t={t} query={query} rows={page?.rows ?? null} next={page?.next ?? null} />
-      ),
-      url: `/audit${listQueryString(query.form, ["after", query.at])}`,
-      above: async () => {
-        const fields = filterFields(t, await auditEventNames(deps.db));
-        return (
-          <FilterForm t={t} path="/audit" target="results" fields={fields} values={query.form} />
-        );
-      },
-      status: query.errors.length ? 422 : 200,
-    });
+    const { query, page } = await readList(c, deps.db, parseAuditQuery, listAudit);
+    const above = async () => {
+      const fields = filterFields(t, await auditEventNames(deps.db));
+      return (
+        <FilterForm t={t} path="/audit" target="results" fields={fields} values={query.form} />
+      );
+    };
+    const list = <AuditResults t={t} query={query} page={page} />;
+    return await respondList(c, { title: t.audit, nav: "/audit", list, above, query });
   });
 
   const exportRows = async (query: AuditQuery): Promise<AuditRow[]> => {

@@ -13,21 +13,24 @@ import {
 import { type AuditCursor, type AuditFilters, decodeAuditCursor } from "../src/store/audit_list.ts";
 import { OUTBOX_STATUSES } from "../src/store/outbox_admin.ts";
 import type { OutboxStatus } from "../src/store/outbox.ts";
-import { endOfDay, type Params } from "./params.ts";
+import type { Queryable } from "../src/store/db.ts";
+import type { Context } from "hono";
+import { endOfDay, Params } from "./params.ts";
 
 /** The filter fields as typed: text, or a checkbox. */
 export type QueryForm = Record<string, string | boolean>;
 
 /**
  * A list query: the filters as typed (to put back in the form and in links) and as understood,
- * the page's start (`cursor`, and `at`, its text: "" on the first page), its size, and the
- * problems, each starting with the parameter's name.
+ * the page's start (`cursor`; `at`, its text, "" on the first page; `param`, the parameter that
+ * carries it in links), its size, and the problems, each starting with the parameter's name.
  */
 export interface ListQuery<Form extends QueryForm, Filters, Cursor> {
   form: Form;
   filters: Filters;
   cursor: Cursor | null;
   at: string;
+  param: "after" | "before";
   limit: number;
   errors: string[];
 }
@@ -106,7 +109,7 @@ export function parseMessageQuery(params: Params, maxLimit = 200): MessageQuery 
   if (form.q) filters.q = form.q;
   const start = cursorParam(params, params.text("after", 40) ? "after" : "cursor", decodeCursor);
   const limit = params.int("limit", 1, maxLimit, 50);
-  return { form, filters, ...start, limit, errors: params.errors };
+  return { form, filters, ...start, param: "after", limit, errors: params.errors };
 }
 
 /** Parses `event, account, message, since, until, after, limit` (up to 500 a page). */
@@ -130,7 +133,7 @@ export function parseAuditQuery(params: Params): AuditQuery {
   if (until) filters.until = until;
   const start = cursorParam(params, "after", decodeAuditCursor);
   const limit = params.int("limit", 1, 500, 50);
-  return { form, filters, ...start, limit, errors: params.errors };
+  return { form, filters, ...start, param: "after", limit, errors: params.errors };
 }
 
 /** Parses `status, account, before (the last id of the page before), limit` (up to 500). */
@@ -145,6 +148,7 @@ export function parseOutboxQuery(params: Params): OutboxQuery {
     filters: { status, accountId },
     cursor: before,
     at: before === null ? "" : String(before),
+    param: "before",
     limit,
     errors: params.errors,
   };
@@ -163,4 +167,37 @@ export function listQueryString(form: QueryForm, cursor?: [name: string, text: s
   if (cursor?.[1]) p.set(...cursor);
   const s = p.toString();
   return s ? `?${s}` : "";
+}
+
+/**
+ * The address of a list with the query's filters, at the page that starts at `at` (this page by
+ * default; "" for the first page).
+ */
+export function listUrl(
+  path: string,
+  query: ListQuery<QueryForm, unknown, unknown>,
+  at = query.at,
+): string {
+  return `${path}${listQueryString(query.form, [query.param, at])}`;
+}
+
+/**
+ * Reads a list request: its query string, parsed by `parse`, and the page it asks for, read by
+ * `list` (a store function: filters, cursor, limit); the page is null when the query was
+ * refused, so that nothing of it reaches the database.
+ */
+export async function readList<
+  Filters,
+  Cursor,
+  Query extends ListQuery<QueryForm, Filters, Cursor>,
+  Page,
+>(
+  c: Context,
+  db: Queryable,
+  parse: (params: Params) => Query,
+  list: (db: Queryable, filters: Filters, cursor: Cursor | null, limit: number) => Promise<Page>,
+): Promise<{ query: Query; page: Page | null }> {
+  const query = parse(Params.ofQuery(c));
+  if (query.errors.length) return { query, page: null };
+  return { query, page: await list(db, query.filters, query.cursor, query.limit) };
 }

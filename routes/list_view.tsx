@@ -14,7 +14,7 @@ import type { Dict } from "./i18n.ts";
 import { Problems } from "./layout.tsx";
 import { respond } from "./render.tsx";
 import { pushUrl, wantsFragment } from "./htmx.ts";
-import { listQueryString, type QueryForm } from "./list_queries.ts";
+import { type ListQuery, listUrl, type QueryForm } from "./list_queries.ts";
 
 /** HTML attributes; an undefined one is left out. */
 export type Attrs = Record<string, string | undefined>;
@@ -102,12 +102,8 @@ export function ListTable<Row>(props: TableSpec<Row> & { rows: readonly Row[] })
 export interface PagerSpec {
   /** The list's path (`/messages`). */
   path: string;
-  /** The filters as typed, kept in every link. */
-  form: QueryForm;
-  /** The cursor's parameter: `after` (a keyset cursor) or `before` (an id). */
-  name: string;
-  /** This page's cursor text ("" on the first page: no link back to it). */
-  at: string;
+  /** The query of this page: its filters stay in every link. */
+  query: ListQuery<QueryForm, unknown, unknown>;
   /** The next page's cursor text, or null on the last page. */
   next: string | null;
   /** Links load the list as an htmx fragment and push its URL. */
@@ -115,23 +111,16 @@ export interface PagerSpec {
 }
 
 function Pager(props: PagerSpec & { t: Dict; target: string }) {
-  const { t } = props;
-  if (!props.at && !props.next) return null;
+  const { t, path, query } = props;
+  if (!query.at && !props.next) return null;
   const link = (url: string) => (props.htmx ? { href: url, "hx-get": url } : { href: url });
   const hx = props.htmx
     ? { "hx-target": `#${props.target}`, "hx-swap": "outerHTML", "hx-push-url": "true" }
     : {};
   return (
     <nav class="pager" {...hx}>
-      {props.at && <a {...link(`${props.path}${listQueryString(props.form)}`)}>{t.newest}</a>}
-      {props.next && (
-        <a
-          rel="next"
-          {...link(`${props.path}${listQueryString(props.form, [props.name, props.next])}`)}
-        >
-          {t.older}
-        </a>
-      )}
+      {query.at && <a {...link(listUrl(path, query, ""))}>{t.newest}</a>}
+      {props.next && <a rel="next" {...link(listUrl(path, query, props.next))}>{t.older}</a>}
     </nav>
   );
 }
@@ -262,24 +251,27 @@ export function FilterForm(
 }
 
 /**
- * Answers a list page: with htmx asking, `list` alone (and `url`, the view's canonical address,
- * pushed into the address bar); otherwise the page — its heading, `above` (filters, counts, a
- * "new" button; not computed for a fragment) and `list`.
+ * Answers a list page: with htmx asking, `list` alone; otherwise the page — its heading, `above`
+ * (filters, counts, a "new" button; not computed for a fragment) and `list`. With a `query`,
+ * the answer is 422 when the query was refused, and a fragment puts the list's canonical
+ * address (the filters that are set, not every empty field of the form) in the address bar.
  */
 export async function respondList(
   c: Context<AppEnv>,
   opts: {
     title: string;
+    /** The list's path, also its item in the navigation. */
     nav: string;
     list: Child;
     above?: () => Child | Promise<Child>;
-    url?: string;
+    query?: ListQuery<QueryForm, unknown, unknown>;
     status?: 200 | 422;
   },
 ): Promise<Response> {
-  const { title, list, status } = opts;
+  const { title, list, query } = opts;
+  const status = query?.errors.length ? 422 : opts.status;
   if (wantsFragment(c)) {
-    if (opts.url) pushUrl(c, opts.url);
+    if (query) pushUrl(c, listUrl(opts.nav, query));
     return await respond(c, { title, fragment: list, status });
   }
   const above = await opts.above?.();

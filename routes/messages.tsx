@@ -18,7 +18,7 @@ import { fmtDate, idParam, respond } from "./render.tsx";
 import { Params } from "./params.ts";
 import { fullPageRedirect, wantsFragment } from "./htmx.ts";
 import { remoteImagesAllowed, remoteImagesKey } from "./remote_images.ts";
-import { listQueryString, type MessageQuery, parseMessageQuery } from "./list_queries.ts";
+import { type MessageQuery, parseMessageQuery, readList } from "./list_queries.ts";
 import {
   type Column,
   type FilterField,
@@ -135,9 +135,7 @@ export function MessageResults(
       }}
       pager={{
         path: "/messages",
-        form: query.form,
-        name: "after",
-        at: query.at,
+        query,
         next: page?.next ? encodeCursor(page.next) : null,
         htmx: true,
       }}
@@ -160,6 +158,9 @@ function ClassificationSection(
   props: { t: Dict; m: MessageDetail; csrf: string; errors?: string[] },
 ) {
   const { t, m } = props;
+  const text = (name: string, placeholder: string, value: string | null, max: number) => (
+    <input type="text" name={name} placeholder={placeholder} value={value ?? ""} maxlength={max} />
+  );
   return (
     <section id="classification">
       <h2>{t.classification}</h2>
@@ -198,20 +199,8 @@ function ClassificationSection(
               <option value="direct" selected={m.kind === "direct"}>{t.direct}</option>
               <option value="forwarded" selected={m.kind === "forwarded"}>{t.forwarded}</option>
             </select>
-            <input
-              type="text"
-              name="original_from_address"
-              placeholder={t.originalSender}
-              value={m.original.fromAddress ?? ""}
-              maxlength={320}
-            />
-            <input
-              type="text"
-              name="original_from_name"
-              placeholder={t.name}
-              value={m.original.fromName ?? ""}
-              maxlength={200}
-            />
+            {text("original_from_address", t.originalSender, m.original.fromAddress, 320)}
+            {text("original_from_name", t.name, m.original.fromName, 200)}
             <button type="submit">{t.save}</button>
           </form>
         </details>
@@ -367,25 +356,16 @@ export function messageRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.get("/messages", async (c) => {
     const t = c.get("t");
-    const query = parseMessageQuery(Params.ofQuery(c));
-    const page = query.errors.length === 0
-      ? await listMessages(deps.db, query.filters, query.cursor, query.limit)
-      : null;
-    return await respondList(c, {
-      title: t.messages,
-      nav: "/messages",
-      list: <MessageResults t={t} query={query} page={page} />,
-      // The address bar shows the filters that are set, not every empty field of the form.
-      url: `/messages${listQueryString(query.form, ["after", query.at])}`,
-      above: async () => {
-        const accounts = (await listAccounts(deps.db)).map((a) => ({ id: a.id, name: a.name }));
-        const fields = filterFields(t, accounts);
-        return (
-          <FilterForm t={t} path="/messages" target="results" fields={fields} values={query.form} />
-        );
-      },
-      status: query.errors.length ? 422 : 200,
-    });
+    const { query, page } = await readList(c, deps.db, parseMessageQuery, listMessages);
+    const above = async () => {
+      const accounts = (await listAccounts(deps.db)).map((a) => ({ id: a.id, name: a.name }));
+      const fields = filterFields(t, accounts);
+      return (
+        <FilterForm t={t} path="/messages" target="results" fields={fields} values={query.form} />
+      );
+    };
+    const list = <MessageResults t={t} query={query} page={page} />;
+    return await respondList(c, { title: t.messages, nav: "/messages", list, above, query });
   });
 
   // Remote images: a POST with the CSRF token (the gate checks it), then the page with this

@@ -13,7 +13,6 @@ import type { Dict } from "./i18n.ts";
 import type { Child } from "hono/jsx";
 import { CsrfField } from "./layout.tsx";
 import { fmtDate, idParam, respond } from "./render.tsx";
-import { Params } from "./params.ts";
 import { wantsFragment } from "./htmx.ts";
 import {
   applyOutboxAction,
@@ -24,7 +23,7 @@ import {
   type OutboxListRow,
 } from "../src/store/outbox_admin.ts";
 import { outboxCounts, type OutboxStatus } from "../src/store/outbox.ts";
-import { type OutboxQuery, parseOutboxQuery } from "./list_queries.ts";
+import { type OutboxQuery, parseOutboxQuery, readList } from "./list_queries.ts";
 import { type Column, ListView, respondList, TableRow } from "./list_view.tsx";
 
 function ActionButton(
@@ -145,27 +144,20 @@ function OutboxResults(
   props: {
     t: Dict;
     query: OutboxQuery;
-    rows: OutboxListRow[] | null;
-    next: number | null;
+    page: { rows: OutboxListRow[]; next: number | null } | null;
     csrf: string;
   },
 ) {
-  const { t, query } = props;
+  const { t, query, page } = props;
   return (
     <ListView
       t={t}
       id="results"
       errors={query.errors}
-      rows={props.rows}
+      rows={page?.rows ?? null}
       empty={t.noOutbox}
       table={{ class: "list outbox", columns: outboxColumns(t, props.csrf), rowAttrs }}
-      pager={{
-        path: "/outbox",
-        form: query.form,
-        name: "before",
-        at: query.at,
-        next: props.next === null ? null : String(props.next),
-      }}
+      pager={{ path: "/outbox", query, next: page?.next ? String(page.next) : null }}
     />
   );
 }
@@ -206,32 +198,13 @@ export function outboxRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.get("/outbox", async (c) => {
     const t = c.get("t");
-    const query = parseOutboxQuery(Params.ofQuery(c));
-    const page = query.errors.length === 0
-      ? await listOutbox(deps.db, query.filters, query.cursor, query.limit)
-      : null;
-    const csrf = c.get("csrfToken");
-    return await respondList(c, {
-      title: t.outbox,
-      nav: "/outbox",
-      list: (
-        <OutboxResults
-          t={t}
-          query={query}
-          rows={page?.rows ?? null}
-          next={page?.next ?? null}
-          csrf={csrf}
-        />
-      ),
-      above: async () => (
-        <StatusCounts
-          t={t}
-          counts={await outboxCounts(deps.db)}
-          current={query.filters.status ?? ""}
-        />
-      ),
-      status: query.errors.length ? 422 : 200,
-    });
+    const { query, page } = await readList(c, deps.db, parseOutboxQuery, listOutbox);
+    const above = async () => {
+      const counts = await outboxCounts(deps.db);
+      return <StatusCounts t={t} counts={counts} current={query.filters.status ?? ""} />;
+    };
+    const list = <OutboxResults t={t} query={query} page={page} csrf={c.get("csrfToken")} />;
+    return await respondList(c, { title: t.outbox, nav: "/outbox", list, above, query });
   });
 
   const act = async (c: Context<AppEnv>, action: OutboxAction | null) => {
