@@ -266,10 +266,10 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
   const badJson = (c: Context) => apiError(c, 400, "invalid_json", "the request body is not JSON");
   const notFound = (c: Context, what: string) => apiError(c, 404, "not_found", `no such ${what}`);
 
+  // --- messages -------------------------------------------------------------------------------
   const badQuery = (c: Context, errors: string[]) =>
     apiError(c, 422, "invalid_request", "invalid query parameters", errors);
 
-  // --- messages -------------------------------------------------------------------------------
   api.get("/messages", async (c) => {
     const parse = (params: Params) => parseMessageQuery(params, 500);
     const { query, page } = await readList(c, deps.db, parse, listMessages);
