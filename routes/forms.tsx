@@ -60,8 +60,8 @@ export function SignInForm(
   props: {
     t: Dict;
     title: string;
-    /** Above the form: an introduction, the problems. */
-    intro?: Child;
+    /** Between the heading and the form: an introduction, the problems. */
+    above?: Child;
     action: string;
     csrf: string;
     hidden: { name: string; value: string };
@@ -74,7 +74,7 @@ export function SignInForm(
   return (
     <section class="login">
       <h1>{props.title}</h1>
-      {props.intro}
+      {props.above}
       <form method="post" action={props.action} class="stack">
         <CsrfField token={props.csrf} />
         <input type="hidden" name={props.hidden.name} value={props.hidden.value} />

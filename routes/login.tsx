@@ -41,7 +41,7 @@ function LoginForm(props: { t: Dict; csrf: string; email: string; next: string; 
     <SignInForm
       t={t}
       title={t.loginTitle}
-      intro={props.error && <p class="problems" role="alert">{props.error}</p>}
+      above={props.error && <p class="problems" role="alert">{props.error}</p>}
       action="/login"
       csrf={props.csrf}
       hidden={{ name: "next", value: props.next }}

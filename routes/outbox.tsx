@@ -92,40 +92,21 @@ function outboxColumns(t: Dict, csrf: string, notice?: string): Column<OutboxLis
 
 function RowActions(props: { t: Dict; row: OutboxListRow; csrf: string }) {
   const { t, row } = props;
+  const button = (action: string, label: string, more?: { value?: string; confirm?: string }) => (
+    <ActionButton id={row.id} action={action} label={label} csrf={props.csrf} {...more} />
+  );
   return (
     <>
-      {row.status === "failed" && (
-        <ActionButton id={row.id} action="retry" label={t.retry} csrf={props.csrf} />
-      )}
+      {row.status === "failed" && button("retry", t.retry)}
       {row.status === "unknown" && (
         <>
           <p class="sub">{t.unknownHelp}</p>
-          <ActionButton
-            id={row.id}
-            action="settle"
-            value="sent"
-            label={t.settleSent}
-            csrf={props.csrf}
-          />
-          <ActionButton
-            id={row.id}
-            action="settle"
-            value="send_again"
-            label={t.settleAgain}
-            csrf={props.csrf}
-            confirm={t.settleConfirm}
-          />
+          {button("settle", t.settleSent, { value: "sent" })}
+          {button("settle", t.settleAgain, { value: "send_again", confirm: t.settleConfirm })}
         </>
       )}
-      {(row.status === "pending" || row.status === "retry") && (
-        <ActionButton
-          id={row.id}
-          action="cancel"
-          label={t.cancel}
-          csrf={props.csrf}
-          confirm={t.cancelConfirm}
-        />
-      )}
+      {(row.status === "pending" || row.status === "retry") &&
+        button("cancel", t.cancel, { confirm: t.cancelConfirm })}
     </>
   );
 }

@@ -56,7 +56,7 @@ function SetupForm(
     <SignInForm
       t={t}
       title={t.setupTitle}
-      intro={
+      above={
         <>
           <p>{t.setupIntro}</p>
           <Problems t={t} errors={props.problems} />
