@@ -9,9 +9,12 @@ import type { Context } from "hono";
 import type { AppEnv } from "./app_env.ts";
 import { actorName } from "./app_env.ts";
 import type { AppDeps, ConnectionTarget } from "./deps.ts";
-import { type Dict, fill } from "./i18n.ts";
-import { CsrfField, Problems } from "./layout.tsx";
-import { fmtDate, idParam, respond } from "./render.tsx";
+import type { Dict } from "./i18n.ts";
+import { EditorFrame } from "./forms.tsx";
+import { respondList } from "./list_view.tsx";
+import { AccountsTable, TestButton } from "./accounts_table.tsx";
+import type { Child } from "hono/jsx";
+import { idParam, respond } from "./render.tsx";
 import { fullPageRedirect, wantsFragment } from "./htmx.ts";
 import {
   type AccountInput,
@@ -22,13 +25,7 @@ import {
   updateAccount,
 } from "../src/store/accounts_admin.ts";
 import { recordEvent } from "../src/store/audit.ts";
-import {
-  type AccountHealth,
-  type CollectProgress,
-  healthOf,
-  type IdleStatus,
-  readAccountHealth,
-} from "../src/store/account_health.ts";
+import { readAccountHealth } from "../src/store/account_health.ts";
 import { createSecretBox, SecretKeyError } from "../src/auth/secret_box.ts";
 import {
   type ConnectionProblem,
@@ -169,152 +166,6 @@ export function readAccountForm(body: Record<string, unknown>): {
   };
 }
 
-function lag(now: Date, a: AccountView): string {
-  if (!a.lastSyncAt) return "—";
-  const s = Math.max(0, Math.round((now.getTime() - a.lastSyncAt.getTime()) / 1000));
-  return s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`;
-}
-
-/** 100000 → "100 000": groups of three, the same in both languages. */
-export function groupDigits(n: number): string {
-  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, " ");
-}
-
-function idleStateLabel(t: Dict, state: string): string {
-  switch (state) {
-    case "idle":
-      return t.idleListening;
-    case "connecting":
-      return t.idleConnecting;
-    case "backoff":
-      return t.idleBackoff;
-    case "unsupported":
-      return t.idleUnsupported;
-    case "stopped":
-      return t.idleStopped;
-    default:
-      return state;
-  }
-}
-
-function IdleCell(props: { t: Dict; idle: IdleStatus | null }) {
-  const { t, idle } = props;
-  if (!idle) return <td class="idle-none">{t.idleNotReported}</td>;
-  return (
-    <td class={`idle-${idle.state}`} hx-disable>
-      {idleStateLabel(t, idle.state)}
-      <div class="sub">
-        {fill(t.idleSinceOn, { at: fmtDate(idle.since), instance: idle.instance })}
-      </div>
-      {idle.consecutiveFailures > 0 && (
-        <div class="sub error">
-          {fill(t.idleFailures, { n: idle.consecutiveFailures })}
-          {idle.lastError ? `: ${idle.lastError}` : ""}
-        </div>
-      )}
-    </td>
-  );
-}
-
-function ProgressLine(props: { t: Dict; progress: CollectProgress }) {
-  const p = props.progress;
-  return (
-    <div class="sub progress" hx-disable>
-      <span class="nowrap">
-        {fill(props.t.collecting, {
-          mailbox: p.mailbox,
-          done: groupDigits(p.done),
-          total: groupDigits(p.total),
-        })}
-      </span>{" "}
-      <progress value={p.done} max={Math.max(1, p.total)}></progress>
-    </div>
-  );
-}
-
-function AccountsTable(
-  props: {
-    t: Dict;
-    rows: AccountView[];
-    health: Map<number, AccountHealth>;
-    now: Date;
-    csrf: string;
-  },
-) {
-  const { t } = props;
-  // While a collection runs, the table reloads itself every few seconds to show its progress.
-  const running = props.rows.some((a) => healthOf(props.health, a.id).progress !== null);
-  const poll = running
-    ? { "hx-get": "/accounts", "hx-trigger": "every 5s", "hx-swap": "outerHTML" }
-    : {};
-  return (
-    <table class="list accounts" id="accounts-table" {...poll}>
-      <thead>
-        <tr>
-          <th>{t.name}</th>
-          <th>{t.address}</th>
-          <th>{t.imap}</th>
-          <th>{t.status}</th>
-          <th>{t.lastSync}</th>
-          <th>{t.lag}</th>
-          <th>{t.idleColumn}</th>
-          <th>{t.failuresInARow}</th>
-          <th>{t.lastErrorAt}</th>
-          <th>{t.messages}</th>
-          <th>{t.actions}</th>
-        </tr>
-      </thead>
-      <tbody>
-        {props.rows.map((a) => {
-          const health = healthOf(props.health, a.id);
-          return (
-            <tr id={`account-${a.id}`}>
-              <td>
-                <a href={`/accounts/${a.id}`}>{a.name}</a>
-                {a.source === "env" && <div class="sub">env</div>}
-              </td>
-              <td>{a.address}</td>
-              <td>{a.imapUser}@{a.imapHost}:{a.imapPort}</td>
-              <td>{a.enabled ? t.enabled : t.disabled}</td>
-              <td>
-                <span class="nowrap">{a.lastSyncAt ? fmtDate(a.lastSyncAt) : t.never}</span>
-                {health.progress && <ProgressLine t={t} progress={health.progress} />}
-              </td>
-              <td>{lag(props.now, a)}</td>
-              <IdleCell t={t} idle={health.idle} />
-              <td>{a.consecutiveFailures}</td>
-              <td class="error" hx-disable>
-                {a.lastError ? `${fmtDate(a.lastErrorAt)}: ${a.lastError}` : ""}
-              </td>
-              <td>{a.messages}</td>
-              <td>
-                <TestButton t={t} id={a.id} csrf={props.csrf} />
-              </td>
-            </tr>
-          );
-        })}
-      </tbody>
-    </table>
-  );
-}
-
-function TestButton(props: { t: Dict; id: number; csrf: string }) {
-  return (
-    <form
-      method="post"
-      action={`/accounts/${props.id}/test`}
-      class="inline"
-      hx-post={`/accounts/${props.id}/test`}
-      hx-target={`#test-${props.id}`}
-      hx-swap="outerHTML"
-    >
-      <CsrfField token={props.csrf} />
-      <button type="submit">{props.t.testConnection}</button>
-      <span id={`test-${props.id}`}></span>
-    </form>
-  );
-}
-
 function TestResult(props: { t: Dict; id: number; ok: boolean; message: string }) {
   return (
     <span id={`test-${props.id}`} class={props.ok ? "ok" : "problems"} hx-disable role="status">
@@ -353,46 +204,37 @@ function AccountEditor(
       <input type="password" name={name} value="" autocomplete="new-password" />
     </label>
   );
+  const server = (kind: "imap" | "smtp", legend: string, passwordSet: boolean, more?: Child) => (
+    <fieldset>
+      <legend>{legend}</legend>
+      {text(`${kind}_host`, t.host)}
+      {text(`${kind}_port`, t.port)}
+      {check(`${kind}_tls`, t.tls)}
+      {text(`${kind}_user`, t.user)}
+      {password(`${kind}_pass`, passwordSet)}
+      {more}
+    </fieldset>
+  );
   return (
-    <div id="account-editor">
-      <h1>{props.id ? t.editAccount : t.newAccount}</h1>
-      <Problems t={t} errors={props.errors} />
-      <form
-        method="post"
-        action={action}
-        class="stack"
-        hx-post={action}
-        hx-target="#account-editor"
-        hx-swap="outerHTML"
-      >
-        <CsrfField token={props.csrf} />
-        {text("name", t.name)}
-        {text("address", t.address, "email")}
-        {text("display_name", t.displayName)}
-        {check("enabled", t.enabled)}
-        <fieldset>
-          <legend>{t.imap}</legend>
-          {text("imap_host", t.host)}
-          {text("imap_port", t.port)}
-          {check("imap_tls", t.tls)}
-          {text("imap_user", t.user)}
-          {password("imap_pass", props.imapSet)}
-          {text("mailboxes", t.mailboxes)}
-        </fieldset>
-        <fieldset>
-          <legend>{t.smtp}</legend>
-          {text("smtp_host", t.host)}
-          {text("smtp_port", t.port)}
-          {check("smtp_tls", t.tls)}
-          {text("smtp_user", t.user)}
-          {password("smtp_pass", props.smtpSet)}
-        </fieldset>
-        <p>
-          <a href="/accounts">{t.accounts}</a> <button type="submit">{t.save}</button>
-        </p>
-      </form>
-      {props.id && <TestButton t={t} id={props.id} csrf={props.csrf} />}
-    </div>
+    <EditorFrame
+      t={t}
+      id="account-editor"
+      title={props.id ? t.editAccount : t.newAccount}
+      errors={props.errors}
+      action={action}
+      csrf={props.csrf}
+      after={props.id && <TestButton t={t} id={props.id} csrf={props.csrf} />}
+    >
+      {text("name", t.name)}
+      {text("address", t.address, "email")}
+      {text("display_name", t.displayName)}
+      {check("enabled", t.enabled)}
+      {server("imap", t.imap, props.imapSet, text("mailboxes", t.mailboxes))}
+      {server("smtp", t.smtp, props.smtpSet)}
+      <p>
+        <a href="/accounts">{t.accounts}</a> <button type="submit">{t.save}</button>
+      </p>
+    </EditorFrame>
   );
 }
 
@@ -403,27 +245,17 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
   app.get("/accounts", async (c) => {
     const t = c.get("t");
     const now = deps.now();
-    const table = (
-      <AccountsTable
-        t={t}
-        rows={await listAccountViews(deps.db)}
-        health={await readAccountHealth(deps.db, now)}
-        now={now}
-        csrf={c.get("csrfToken")}
-      />
-    );
-    return respond(c, {
+    const rows = await listAccountViews(deps.db);
+    const health = await readAccountHealth(deps.db, now);
+    const csrf = c.get("csrfToken");
+    return await respondList(c, {
       title: t.accounts,
       nav: "/accounts",
-      fragment: table,
-      page: (
-        <>
-          <h1>{t.accounts}</h1>
-          <p>
-            <a class="button" href="/accounts/new">{t.newAccount}</a>
-          </p>
-          {table}
-        </>
+      list: <AccountsTable t={t} rows={rows} health={health} now={now} csrf={csrf} />,
+      above: () => (
+        <p>
+          <a class="button" href="/accounts/new">{t.newAccount}</a>
+        </p>
       ),
     });
   });

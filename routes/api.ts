@@ -11,8 +11,7 @@ import { actorName } from "./app_env.ts";
 import type { AppDeps } from "./deps.ts";
 import { idParam } from "./render.tsx";
 import { isId, Params } from "./params.ts";
-import { parseMessageQuery } from "./message_filters.ts";
-import { parseAuditQuery } from "./audit.tsx";
+import { parseAuditQuery, parseMessageQuery, parseOutboxQuery, readList } from "./list_queries.ts";
 import { auditEventJson } from "./audit_export.ts";
 import { DRY_RUN_MAX_DAYS, DRY_RUN_MAX_MESSAGES } from "./rules.tsx";
 import { testAccount } from "./accounts.tsx";
@@ -28,7 +27,6 @@ import {
 import {
   applyOutboxAction,
   listOutbox,
-  OUTBOX_STATUSES,
   type OutboxAction,
   type OutboxListRow,
 } from "../src/store/outbox_admin.ts";
@@ -269,12 +267,13 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
   const notFound = (c: Context, what: string) => apiError(c, 404, "not_found", `no such ${what}`);
 
   // --- messages -------------------------------------------------------------------------------
+  const badQuery = (c: Context, errors: string[]) =>
+    apiError(c, 422, "invalid_request", "invalid query parameters", errors);
+
   api.get("/messages", async (c) => {
-    const q = parseMessageQuery(Params.ofQuery(c), 500, 50);
-    if (q.errors.length) {
-      return apiError(c, 422, "invalid_request", "invalid query parameters", q.errors);
-    }
-    const page = await listMessages(deps.db, q.filters, q.cursor, q.limit);
+    const parse = (params: Params) => parseMessageQuery(params, 500);
+    const { query, page } = await readList(c, deps.db, parse, listMessages);
+    if (!page) return badQuery(c, query.errors);
     return c.json({
       data: page.rows.map(messageJson),
       next_cursor: page.next ? encodeCursor(page.next) : null,
@@ -299,15 +298,8 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
 
   // --- outbox ---------------------------------------------------------------------------------
   api.get("/outbox", async (c) => {
-    const params = Params.ofQuery(c);
-    const status = params.oneOf("status", OUTBOX_STATUSES);
-    const accountId = params.id("account", "an account id");
-    const before = params.id("before", "an outbox id");
-    const limit = params.int("limit", 1, 500, 50);
-    if (params.errors.length) {
-      return apiError(c, 422, "invalid_request", "invalid query parameters", params.errors);
-    }
-    const page = await listOutbox(deps.db, { status, accountId }, before ?? null, limit);
+    const { query, page } = await readList(c, deps.db, parseOutboxQuery, listOutbox);
+    if (!page) return badQuery(c, query.errors);
     return c.json({ data: page.rows.map(outboxJson), next_before: page.next });
   });
 
@@ -347,11 +339,8 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
 
   // --- audit ----------------------------------------------------------------------------------
   api.get("/audit", async (c) => {
-    const q = parseAuditQuery(Params.ofQuery(c));
-    if (q.errors.length) {
-      return apiError(c, 422, "invalid_request", "invalid query parameters", q.errors);
-    }
-    const page = await listAudit(deps.db, q.filters, q.cursor, q.limit);
+    const { query, page } = await readList(c, deps.db, parseAuditQuery, listAudit);
+    if (!page) return badQuery(c, query.errors);
     return c.json({
       data: page.rows.map(auditEventJson),
       next_cursor: page.next ? encodeAuditCursor(page.next) : null,

@@ -10,7 +10,7 @@ import { setCookie } from "hono/cookie";
 import type { AppEnv } from "./app_env.ts";
 import type { AppDeps, SecuritySettings } from "./deps.ts";
 import { type Dict, fill, LANG_COOKIE } from "./i18n.ts";
-import { CsrfField } from "./layout.tsx";
+import { SignInForm } from "./forms.tsx";
 import { respond } from "./render.tsx";
 import { fullPageRedirect, wantsFragment } from "./htmx.ts";
 import {
@@ -38,36 +38,24 @@ import { recordEvent } from "../src/store/audit.ts";
 function LoginForm(props: { t: Dict; csrf: string; email: string; next: string; error?: string }) {
   const { t } = props;
   return (
-    <section class="login">
-      <h1>{t.loginTitle}</h1>
-      {props.error && <p class="problems" role="alert">{props.error}</p>}
-      <form method="post" action="/login" class="stack">
-        <CsrfField token={props.csrf} />
-        <input type="hidden" name="next" value={props.next} />
-        <label>
-          {t.email}
-          <input
-            type="email"
-            name="email"
-            autocomplete="username"
-            required
-            value={props.email}
-            maxlength={320}
-          />
-        </label>
-        <label>
-          {t.password}
-          <input
-            type="password"
-            name="password"
-            autocomplete="current-password"
-            required
-            maxlength={1024}
-          />
-        </label>
-        <button type="submit">{t.login}</button>
-      </form>
-    </section>
+    <SignInForm
+      t={t}
+      title={t.loginTitle}
+      above={props.error && <p class="problems" role="alert">{props.error}</p>}
+      action="/login"
+      csrf={props.csrf}
+      hidden={{ name: "next", value: props.next }}
+      email={props.email}
+      passwords={[
+        {
+          name: "password",
+          label: t.password,
+          autocomplete: "current-password",
+          maxlength: 1024,
+        },
+      ]}
+      submit={t.login}
+    />
   );
 }
 

@@ -16,16 +16,21 @@ import type { Dict } from "./i18n.ts";
 import { CsrfField, Problems } from "./layout.tsx";
 import { fmtDate, idParam, respond } from "./render.tsx";
 import { Params } from "./params.ts";
-import { fullPageRedirect, pushUrl, wantsFragment } from "./htmx.ts";
+import { fullPageRedirect, wantsFragment } from "./htmx.ts";
 import { remoteImagesAllowed, remoteImagesKey } from "./remote_images.ts";
+import { type MessageQuery, parseMessageQuery, readList } from "./list_queries.ts";
 import {
-  messageQueryString,
-  type ParsedMessageQuery,
-  parseMessageQuery,
-} from "./message_filters.ts";
+  type Column,
+  type FilterField,
+  FilterForm,
+  ListTable,
+  ListView,
+  respondList,
+} from "./list_view.tsx";
 import {
   encodeCursor,
   listMessages,
+  type MessageListRow,
   type MessagePage,
   REPLY_STATUSES,
 } from "../src/store/message_list.ts";
@@ -41,74 +46,37 @@ import type { Address } from "../src/domain/email.ts";
 
 type AccountChoice = { id: number; name: string };
 
-function FilterForm(
-  props: { t: Dict; form: ParsedMessageQuery["form"]; accounts: AccountChoice[] },
-) {
-  const { t, form } = props;
-  return (
-    <form
-      id="filters"
-      class="filters"
-      method="get"
-      action="/messages"
-      hx-get="/messages"
-      hx-target="#results"
-      hx-swap="outerHTML"
-      hx-push-url="true"
-      hx-trigger="change, input changed delay:400ms from:#q, submit"
-    >
-      <label class="grow">
-        {t.search}
-        <input
-          id="q"
-          type="search"
-          name="q"
-          value={form.q}
-          placeholder={t.searchPlaceholder}
-          maxlength={500}
-        />
-      </label>
-      <label>
-        {t.account}
-        <select name="account">
-          <option value="">{t.all}</option>
-          {props.accounts.map((a) => (
-            <option value={String(a.id)} selected={form.account === String(a.id)}>{a.name}</option>
-          ))}
-        </select>
-      </label>
-      <label>
-        {t.kind}
-        <select name="kind">
-          <option value="">{t.all}</option>
-          <option value="forwarded" selected={form.kind === "forwarded"}>{t.forwarded}</option>
-          <option value="direct" selected={form.kind === "direct"}>{t.direct}</option>
-        </select>
-      </label>
-      <label>
-        {t.replyStatus}
-        <select name="reply">
-          <option value="">{t.all}</option>
-          {REPLY_STATUSES.map((r) => (
-            <option value={r} selected={form.reply === r}>{t[`reply_${r}`]}</option>
-          ))}
-        </select>
-      </label>
-      <label>
-        {t.since}
-        <input type="date" name="since" value={form.since} />
-      </label>
-      <label>
-        {t.until}
-        <input type="date" name="until" value={form.until} />
-      </label>
-      <label class="check">
-        <input type="checkbox" name="unparsed" value="1" checked={form.unparsed} /> {t.unparsed}
-      </label>
-      <button type="submit">{t.apply}</button>
-      <a href="/messages">{t.clear}</a>
-    </form>
-  );
+function filterFields(t: Dict, accounts: AccountChoice[]): FilterField[] {
+  return [
+    {
+      type: "search",
+      name: "q",
+      label: t.search,
+      placeholder: t.searchPlaceholder,
+      maxlength: 500,
+    },
+    {
+      type: "select",
+      name: "account",
+      label: t.account,
+      options: accounts.map((a) => [String(a.id), a.name] as const),
+    },
+    {
+      type: "select",
+      name: "kind",
+      label: t.kind,
+      options: [["forwarded", t.forwarded], ["direct", t.direct]],
+    },
+    {
+      type: "select",
+      name: "reply",
+      label: t.replyStatus,
+      options: REPLY_STATUSES.map((r) => [r, t[`reply_${r}`]] as const),
+    },
+    { type: "date", name: "since", label: t.since },
+    { type: "date", name: "until", label: t.until },
+    { type: "check", name: "unparsed", label: t.unparsed },
+  ];
 }
 
 function who(address: string | null, name: string | null): string {
@@ -116,82 +84,83 @@ function who(address: string | null, name: string | null): string {
   return name ? `${name} <${address}>` : address;
 }
 
+function messageColumns(t: Dict): Column<MessageListRow>[] {
+  return [
+    { label: t.received, class: "nowrap", cell: (m) => fmtDate(m.receivedAt) },
+    { label: t.account, cell: (m) => m.accountName },
+    { label: t.from, cell: (m) => who(m.fromAddress, m.fromName) },
+    {
+      label: t.subject,
+      cell: (m) => (
+        <>
+          <a href={`/messages/${m.id}`}>{m.subject || t.noSubject}</a>
+          {m.parseStatus !== "parsed" && <span class="badge bad">{m.parseStatus}</span>}
+          {m.kind === "forwarded" && m.originalFromAddress && (
+            <div class="sub">↪ {m.originalFromAddress}</div>
+          )}
+        </>
+      ),
+    },
+    { label: t.kind, cell: (m) => (m.kind ? t[m.kind] : "—") },
+    {
+      label: t.replyStatus,
+      cell: (m) => (
+        <>
+          <span class={`badge ${m.decision}`}>{t[`reply_${m.decision}`]}</span>
+          {m.reason && <div class="sub">{m.reason}</div>}
+          {m.outboxStatus && <div class="sub">→ {m.outboxStatus}</div>}
+        </>
+      ),
+    },
+  ];
+}
+
 /** The results fragment: the page and the htmx target render the same component. */
 export function MessageResults(
-  props: { t: Dict; query: ParsedMessageQuery; page: MessagePage | null },
+  props: { t: Dict; query: MessageQuery; page: MessagePage | null },
 ) {
   const { t, query, page } = props;
   return (
-    <div id="results">
-      <Problems t={t} errors={query.errors} />
-      {page && page.rows.length === 0 && <p class="empty">{t.noMessages}</p>}
-      {page && page.rows.length > 0 && (
-        <table class="list messages" hx-disable>
-          <thead>
-            <tr>
-              <th>{t.received}</th>
-              <th>{t.account}</th>
-              <th>{t.from}</th>
-              <th>{t.subject}</th>
-              <th>{t.kind}</th>
-              <th>{t.replyStatus}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {page.rows.map((m) => (
-              <tr data-id={String(m.id)}>
-                <td class="nowrap">{fmtDate(m.receivedAt)}</td>
-                <td>{m.accountName}</td>
-                <td>{who(m.fromAddress, m.fromName)}</td>
-                <td>
-                  <a href={`/messages/${m.id}`}>{m.subject || t.noSubject}</a>
-                  {m.parseStatus !== "parsed" && <span class="badge bad">{m.parseStatus}</span>}
-                  {m.kind === "forwarded" && m.originalFromAddress && (
-                    <div class="sub">↪ {m.originalFromAddress}</div>
-                  )}
-                </td>
-                <td>{m.kind ? t[m.kind] : "—"}</td>
-                <td>
-                  <span class={`badge ${m.decision}`}>{t[`reply_${m.decision}`]}</span>
-                  {m.reason && <div class="sub">{m.reason}</div>}
-                  {m.outboxStatus && <div class="sub">→ {m.outboxStatus}</div>}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      <nav class="pager" hx-target="#results" hx-swap="outerHTML" hx-push-url="true">
-        {query.cursor && (
-          <a
-            href={`/messages${messageQueryString(query.form)}`}
-            hx-get={`/messages${messageQueryString(query.form)}`}
-          >
-            {t.newest}
-          </a>
-        )}
-        {page?.next && (
-          <a
-            rel="next"
-            href={`/messages${messageQueryString(query.form, encodeCursor(page.next))}`}
-            hx-get={`/messages${messageQueryString(query.form, encodeCursor(page.next))}`}
-          >
-            {t.older}
-          </a>
-        )}
-      </nav>
-    </div>
+    <ListView
+      t={t}
+      id="results"
+      errors={query.errors}
+      rows={page?.rows ?? null}
+      empty={t.noMessages}
+      table={{
+        class: "list messages",
+        inert: true,
+        columns: messageColumns(t),
+        rowAttrs: (m) => ({ "data-id": String(m.id) }),
+      }}
+      pager={{
+        path: "/messages",
+        query,
+        next: page?.next ? encodeCursor(page.next) : null,
+        htmx: true,
+      }}
+    />
   );
 }
 
-function AddressList(props: { list: Address[] }) {
-  return <>{props.list.map((a) => who(a.address, a.name)).join(", ") || "—"}</>;
+/** A `<dt>`/`<dd>` pair of addresses; none when `always` is false and the list is empty. */
+function AddressFact(props: { label: string; list: Address[]; always?: boolean }) {
+  if (!props.always && props.list.length === 0) return null;
+  return (
+    <>
+      <dt>{props.label}</dt>
+      <dd>{props.list.map((a) => who(a.address, a.name)).join(", ") || "—"}</dd>
+    </>
+  );
 }
 
 function ClassificationSection(
   props: { t: Dict; m: MessageDetail; csrf: string; errors?: string[] },
 ) {
   const { t, m } = props;
+  const text = (name: string, placeholder: string, value: string | null, max: number) => (
+    <input type="text" name={name} placeholder={placeholder} value={value ?? ""} maxlength={max} />
+  );
   return (
     <section id="classification">
       <h2>{t.classification}</h2>
@@ -230,26 +199,31 @@ function ClassificationSection(
               <option value="direct" selected={m.kind === "direct"}>{t.direct}</option>
               <option value="forwarded" selected={m.kind === "forwarded"}>{t.forwarded}</option>
             </select>
-            <input
-              type="text"
-              name="original_from_address"
-              placeholder={t.originalSender}
-              value={m.original.fromAddress ?? ""}
-              maxlength={320}
-            />
-            <input
-              type="text"
-              name="original_from_name"
-              placeholder={t.name}
-              value={m.original.fromName ?? ""}
-              maxlength={200}
-            />
+            {text("original_from_address", t.originalSender, m.original.fromAddress, 320)}
+            {text("original_from_name", t.name, m.original.fromName, 200)}
             <button type="submit">{t.save}</button>
           </form>
         </details>
       )}
     </section>
   );
+}
+
+/** The message's header fields, one a row, as they came. */
+const HEADER_COLUMNS: readonly Column<readonly [string, string]>[] = [
+  { label: "", rowHeader: true, cell: ([k]) => k },
+  { label: "", cell: ([, v]) => v },
+];
+
+function outboxColumns(t: Dict): Column<MessageDetail["outbox"][number]>[] {
+  return [
+    { label: "#", cell: (o) => <a href={`/outbox?status=${o.status}#outbox-${o.id}`}>{o.id}</a> },
+    { label: t.status, cell: (o) => <span class={`badge ${o.status}`}>{o.status}</span> },
+    { label: t.recipient, cell: (o) => o.recipient },
+    { label: t.subject, cell: (o) => o.subject },
+    { label: t.attempts, cell: (o) => o.attempts },
+    { label: t.lastError, cell: (o) => o.lastError ?? "" },
+  ];
 }
 
 function MessagePage(
@@ -266,30 +240,10 @@ function MessagePage(
       <section>
         <h2>{t.headers}</h2>
         <dl class="facts" hx-disable>
-          <dt>{t.from}</dt>
-          <dd>
-            <AddressList list={m.from} />
-          </dd>
-          <dt>{t.to}</dt>
-          <dd>
-            <AddressList list={m.to} />
-          </dd>
-          {m.cc.length > 0 && (
-            <>
-              <dt>{t.cc}</dt>
-              <dd>
-                <AddressList list={m.cc} />
-              </dd>
-            </>
-          )}
-          {m.replyTo.length > 0 && (
-            <>
-              <dt>{t.replyTo}</dt>
-              <dd>
-                <AddressList list={m.replyTo} />
-              </dd>
-            </>
-          )}
+          <AddressFact label={t.from} list={m.from} always />
+          <AddressFact label={t.to} list={m.to} always />
+          <AddressFact label={t.cc} list={m.cc} />
+          <AddressFact label={t.replyTo} list={m.replyTo} />
           <dt>{t.received}</dt>
           <dd>{fmtDate(m.receivedAt)}</dd>
           <dt>{t.account}</dt>
@@ -299,16 +253,13 @@ function MessagePage(
         </dl>
         <details>
           <summary>{t.headers} ({Object.keys(m.headers).length})</summary>
-          <table class="headers" hx-disable>
-            {Object.entries(m.headers).flatMap(([k, vs]) =>
-              vs.map((v) => (
-                <tr>
-                  <th>{k}</th>
-                  <td>{v}</td>
-                </tr>
-              ))
-            )}
-          </table>
+          <ListTable
+            class="headers"
+            inert
+            head={false}
+            columns={HEADER_COLUMNS}
+            rows={Object.entries(m.headers).flatMap(([k, vs]) => vs.map((v) => [k, v] as const))}
+          />
         </details>
         <p>
           <a href={`/messages/${m.id}/raw`} download>{t.rawSource}</a>
@@ -349,32 +300,9 @@ function MessagePage(
       </section>
       <section>
         <h2>{t.outboxRows}</h2>
-        {m.outbox.length === 0 ? <p>{t.noOutboxRows}</p> : (
-          <table class="list" hx-disable>
-            <tr>
-              <th>#</th>
-              <th>{t.status}</th>
-              <th>{t.recipient}</th>
-              <th>{t.subject}</th>
-              <th>{t.attempts}</th>
-              <th>{t.lastError}</th>
-            </tr>
-            {m.outbox.map((o) => (
-              <tr>
-                <td>
-                  <a href={`/outbox?status=${o.status}#outbox-${o.id}`}>{o.id}</a>
-                </td>
-                <td>
-                  <span class={`badge ${o.status}`}>{o.status}</span>
-                </td>
-                <td>{o.recipient}</td>
-                <td>{o.subject}</td>
-                <td>{o.attempts}</td>
-                <td>{o.lastError ?? ""}</td>
-              </tr>
-            ))}
-          </table>
-        )}
+        {m.outbox.length === 0
+          ? <p>{t.noOutboxRows}</p>
+          : <ListTable class="list" inert columns={outboxColumns(t)} rows={m.outbox} />}
       </section>
       {m.html !== null && (
         <section id="html">
@@ -428,32 +356,16 @@ export function messageRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.get("/messages", async (c) => {
     const t = c.get("t");
-    const query = parseMessageQuery(Params.ofQuery(c));
-    const page = query.errors.length === 0
-      ? await listMessages(deps.db, query.filters, query.cursor, query.limit)
-      : null;
-    const results = <MessageResults t={t} query={query} page={page} />;
-    const status = query.errors.length ? 422 : 200;
-    if (wantsFragment(c)) {
-      // The address bar shows the filters that are set, not every empty field of the form.
-      const after = c.req.query("after");
-      pushUrl(c, `/messages${messageQueryString(query.form, query.cursor ? after : undefined)}`);
-      return respond(c, { title: t.messages, fragment: results, status });
-    }
-    const accounts = (await listAccounts(deps.db)).map((a) => ({ id: a.id, name: a.name }));
-    return respond(c, {
-      title: t.messages,
-      nav: "/messages",
-      fragment: results,
-      page: (
-        <>
-          <h1>{t.messages}</h1>
-          <FilterForm t={t} form={query.form} accounts={accounts} />
-          {results}
-        </>
-      ),
-      status,
-    });
+    const { query, page } = await readList(c, deps.db, parseMessageQuery, listMessages);
+    const above = async () => {
+      const accounts = (await listAccounts(deps.db)).map((a) => ({ id: a.id, name: a.name }));
+      const fields = filterFields(t, accounts);
+      return (
+        <FilterForm t={t} path="/messages" target="results" fields={fields} values={query.form} />
+      );
+    };
+    const list = <MessageResults t={t} query={query} page={page} />;
+    return await respondList(c, { title: t.messages, nav: "/messages", list, above, query });
   });
 
   // Remote images: a POST with the CSRF token (the gate checks it), then the page with this

@@ -1,6 +1,3 @@
-// Rendered once on the server, never reconciled: list items need no `key` (which hono/jsx
-// would print as an attribute).
-// deno-lint-ignore-file jsx-key
 /**
  * `/outbox`: counts by status, a filtered list, and the actions a person takes: retry a failed
  * reply, settle an unknown one ("it was sent" / "send again"), cancel a pending one. Each
@@ -13,9 +10,9 @@ import type { AppEnv } from "./app_env.ts";
 import { actorName } from "./app_env.ts";
 import type { AppDeps } from "./deps.ts";
 import type { Dict } from "./i18n.ts";
-import { CsrfField, Problems } from "./layout.tsx";
+import type { Child } from "hono/jsx";
+import { CsrfField } from "./layout.tsx";
 import { fmtDate, idParam, respond } from "./render.tsx";
-import { Params } from "./params.ts";
 import { wantsFragment } from "./htmx.ts";
 import {
   applyOutboxAction,
@@ -26,6 +23,8 @@ import {
   type OutboxListRow,
 } from "../src/store/outbox_admin.ts";
 import { outboxCounts, type OutboxStatus } from "../src/store/outbox.ts";
+import { type OutboxQuery, parseOutboxQuery, readList } from "./list_queries.ts";
+import { type Column, ListView, respondList, TableRow } from "./list_view.tsx";
 
 function ActionButton(
   props: {
@@ -57,132 +56,120 @@ function ActionButton(
   );
 }
 
+function outboxColumns(t: Dict, csrf: string, notice?: string): Column<OutboxListRow>[] {
+  return [
+    { label: "#", cell: (row) => row.id },
+    {
+      label: t.status,
+      cell: (row) => (
+        <>
+          <span class={`badge ${row.status}`}>{row.status}</span>
+          {notice && <div class="problems">{notice}</div>}
+        </>
+      ),
+    },
+    { label: t.recipient, inert: true, cell: (row) => row.recipient },
+    {
+      label: t.subject,
+      inert: true,
+      cell: (row) => (
+        <>
+          {row.messageId ? <a href={`/messages/${row.messageId}`}>{row.subject}</a> : row.subject}
+          {row.ruleName && <div class="sub">{t.rule}: {row.ruleName}</div>}
+        </>
+      ),
+    },
+    { label: t.attempts, cell: (row) => row.attempts },
+    { label: t.at, class: "nowrap", cell: (row) => fmtDate(row.updatedAt) },
+    { label: t.lastError, class: "error", inert: true, cell: (row) => row.lastError ?? "" },
+    {
+      label: t.actions,
+      class: "actions",
+      cell: (row) => <RowActions t={t} row={row} csrf={csrf} />,
+    },
+  ];
+}
+
+function RowActions(props: { t: Dict; row: OutboxListRow; csrf: string }) {
+  const { t, row } = props;
+  const button = (action: string, label: string, more?: { value?: string; confirm?: string }) => (
+    <ActionButton id={row.id} action={action} label={label} csrf={props.csrf} {...more} />
+  );
+  return (
+    <>
+      {row.status === "failed" && button("retry", t.retry)}
+      {row.status === "unknown" && (
+        <>
+          <p class="sub">{t.unknownHelp}</p>
+          {button("settle", t.settleSent, { value: "sent" })}
+          {button("settle", t.settleAgain, { value: "send_again", confirm: t.settleConfirm })}
+        </>
+      )}
+      {(row.status === "pending" || row.status === "retry") &&
+        button("cancel", t.cancel, { confirm: t.cancelConfirm })}
+    </>
+  );
+}
+
+const rowAttrs = (row: OutboxListRow) => ({ id: `outbox-${row.id}`, "data-status": row.status });
+
 /** One row of the list: the fragment an action answers with. */
 export function OutboxRowView(
   props: { t: Dict; row: OutboxListRow; csrf: string; notice?: string },
 ) {
-  const { t, row } = props;
-  return (
-    <tr id={`outbox-${row.id}`} data-status={row.status}>
-      <td>{row.id}</td>
-      <td>
-        <span class={`badge ${row.status}`}>{row.status}</span>
-        {props.notice && <div class="problems">{props.notice}</div>}
-      </td>
-      <td hx-disable>{row.recipient}</td>
-      <td hx-disable>
-        {row.messageId ? <a href={`/messages/${row.messageId}`}>{row.subject}</a> : row.subject}
-        {row.ruleName && <div class="sub">{t.rule}: {row.ruleName}</div>}
-      </td>
-      <td>{row.attempts}</td>
-      <td class="nowrap">{fmtDate(row.updatedAt)}</td>
-      <td hx-disable class="error">{row.lastError ?? ""}</td>
-      <td class="actions">
-        {row.status === "failed" && (
-          <ActionButton id={row.id} action="retry" label={t.retry} csrf={props.csrf} />
-        )}
-        {row.status === "unknown" && (
-          <>
-            <p class="sub">{t.unknownHelp}</p>
-            <ActionButton
-              id={row.id}
-              action="settle"
-              value="sent"
-              label={t.settleSent}
-              csrf={props.csrf}
-            />
-            <ActionButton
-              id={row.id}
-              action="settle"
-              value="send_again"
-              label={t.settleAgain}
-              csrf={props.csrf}
-              confirm={t.settleConfirm}
-            />
-          </>
-        )}
-        {(row.status === "pending" || row.status === "retry") && (
-          <ActionButton
-            id={row.id}
-            action="cancel"
-            label={t.cancel}
-            csrf={props.csrf}
-            confirm={t.cancelConfirm}
-          />
-        )}
-      </td>
-    </tr>
-  );
+  const columns = outboxColumns(props.t, props.csrf, props.notice);
+  return <TableRow columns={columns} row={props.row} attrs={rowAttrs(props.row)} />;
 }
 
 function OutboxResults(
   props: {
     t: Dict;
-    rows: OutboxListRow[];
-    next: number | null;
-    status: string;
+    query: OutboxQuery;
+    page: { rows: OutboxListRow[]; next: number | null } | null;
     csrf: string;
-    errors: string[];
   },
 ) {
-  const { t } = props;
-  const q = props.status ? `status=${props.status}&` : "";
+  const { t, query, page } = props;
   return (
-    <div id="results">
-      <Problems t={t} errors={props.errors} />
-      {props.rows.length === 0 ? <p class="empty">{t.noOutbox}</p> : (
-        <table class="list outbox">
-          <thead>
-            <tr>
-              <th>#</th>
-              <th>{t.status}</th>
-              <th>{t.recipient}</th>
-              <th>{t.subject}</th>
-              <th>{t.attempts}</th>
-              <th>{t.at}</th>
-              <th>{t.lastError}</th>
-              <th>{t.actions}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {props.rows.map((r) => <OutboxRowView t={t} row={r} csrf={props.csrf} />)}
-          </tbody>
-        </table>
-      )}
-      {props.next !== null && (
-        <nav class="pager">
-          <a rel="next" href={`/outbox?${q}before=${props.next}`}>{t.older}</a>
-        </nav>
-      )}
-    </div>
+    <ListView
+      t={t}
+      id="results"
+      errors={query.errors}
+      rows={page?.rows ?? null}
+      empty={t.noOutbox}
+      table={{ class: "list outbox", columns: outboxColumns(t, props.csrf), rowAttrs }}
+      pager={{ path: "/outbox", query, next: page?.next ? String(page.next) : null }}
+    />
   );
 }
 
 function StatusCounts(props: { t: Dict; counts: Record<OutboxStatus, number>; current: string }) {
-  return (
-    <nav class="counts" aria-label={props.t.counts}>
+  const link = (status: string, label: Child) => {
+    const url = status ? `/outbox?status=${status}` : "/outbox";
+    return (
       <a
-        href="/outbox"
-        hx-get="/outbox"
+        href={url}
+        hx-get={url}
         hx-target="#results"
         hx-swap="outerHTML"
         hx-push-url="true"
-        aria-current={props.current === "" ? "page" : undefined}
+        aria-current={props.current === status ? "page" : undefined}
       >
-        {props.t.all}
+        {label}
       </a>
-      {OUTBOX_STATUSES.map((s) => (
-        <a
-          href={`/outbox?status=${s}`}
-          hx-get={`/outbox?status=${s}`}
-          hx-target="#results"
-          hx-swap="outerHTML"
-          hx-push-url="true"
-          aria-current={props.current === s ? "page" : undefined}
-        >
-          {s} <b>{props.counts[s]}</b>
-        </a>
-      ))}
+    );
+  };
+  return (
+    <nav class="counts" aria-label={props.t.counts}>
+      {link("", props.t.all)}
+      {OUTBOX_STATUSES.map((s) =>
+        link(
+          s,
+          <>
+            {s} <b>{props.counts[s]}</b>
+          </>,
+        )
+      )}
     </nav>
   );
 }
@@ -192,38 +179,13 @@ export function outboxRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.get("/outbox", async (c) => {
     const t = c.get("t");
-    const params = Params.ofQuery(c);
-    const status = params.oneOf("status", OUTBOX_STATUSES) ?? "";
-    const before = params.id("before", "an outbox id");
-    const errors = params.errors;
-    const page = errors.length === 0
-      ? await listOutbox(deps.db, { status: status || undefined }, before ?? null, 50)
-      : { rows: [], next: null };
-    const results = (
-      <OutboxResults
-        t={t}
-        rows={page.rows}
-        next={page.next}
-        status={status}
-        csrf={c.get("csrfToken")}
-        errors={errors}
-      />
-    );
-    const code = errors.length ? 422 : 200;
-    if (wantsFragment(c)) return respond(c, { title: t.outbox, fragment: results, status: code });
-    return respond(c, {
-      title: t.outbox,
-      nav: "/outbox",
-      fragment: results,
-      page: (
-        <>
-          <h1>{t.outbox}</h1>
-          <StatusCounts t={t} counts={await outboxCounts(deps.db)} current={status} />
-          {results}
-        </>
-      ),
-      status: code,
-    });
+    const { query, page } = await readList(c, deps.db, parseOutboxQuery, listOutbox);
+    const above = async () => {
+      const counts = await outboxCounts(deps.db);
+      return <StatusCounts t={t} counts={counts} current={query.filters.status ?? ""} />;
+    };
+    const list = <OutboxResults t={t} query={query} page={page} csrf={c.get("csrfToken")} />;
+    return await respondList(c, { title: t.outbox, nav: "/outbox", list, above, query });
   });
 
   const act = async (c: Context<AppEnv>, action: OutboxAction | null) => {

@@ -11,6 +11,9 @@ import { actorName } from "./app_env.ts";
 import type { AppDeps } from "./deps.ts";
 import { type Dict, fill } from "./i18n.ts";
 import { CsrfField, Problems } from "./layout.tsx";
+import { EditorFrame } from "./forms.tsx";
+import { type Column, ListView, respondList } from "./list_view.tsx";
+import { DryRunList, PreviewSection } from "./rule_outcomes.tsx";
 import { fmtDate, idParam, respond } from "./render.tsx";
 import { fullPageRedirect, wantsFragment } from "./htmx.ts";
 import {
@@ -32,7 +35,6 @@ import {
 } from "../src/store/message_detail.ts";
 import { NEW_RULE_TEMPLATE, readRuleInput } from "../src/admin/rule_input.ts";
 import {
-  type DryRunItem,
   type DryRunReport,
   dryRunRule,
   previewRule,
@@ -46,9 +48,14 @@ export const DRY_RUN_MAX_DAYS = 365;
 
 type Choice = { id: number; subject: string | null; fromAddress: string | null };
 
-function RuleRowView(props: { t: Dict; r: RuleRow; csrf: string; first: boolean; last: boolean }) {
-  const { t, r } = props;
-  const post = (path: string, name: string, value: string, label: string, confirm?: string) => (
+function ruleColumns(t: Dict, csrf: string, count: number): Column<RuleRow>[] {
+  const post = (
+    r: RuleRow,
+    path: string,
+    field: [string, string],
+    label: string,
+    confirm?: string,
+  ) => (
     <form
       method="post"
       action={`/rules/${r.id}/${path}`}
@@ -58,147 +65,55 @@ function RuleRowView(props: { t: Dict; r: RuleRow; csrf: string; first: boolean;
       hx-swap="outerHTML"
       hx-confirm={confirm}
     >
-      <CsrfField token={props.csrf} />
-      <input type="hidden" name={name} value={value} />
+      <CsrfField token={csrf} />
+      <input type="hidden" name={field[0]} value={field[1]} />
       <button type="submit">{label}</button>
     </form>
   );
-  return (
-    <tr id={`rule-${r.id}`} data-enabled={String(r.enabled)}>
-      <td>{r.position + 1}</td>
-      <td hx-disable>
-        <a href={`/rules/${r.id}`}>{r.name}</a>
-      </td>
-      <td>{r.priority}</td>
-      <td>
+  return [
+    { label: "#", cell: (r) => r.position + 1 },
+    { label: t.name, inert: true, cell: (r) => <a href={`/rules/${r.id}`}>{r.name}</a> },
+    { label: t.priority, cell: (r) => r.priority },
+    {
+      label: t.status,
+      cell: (r) => (
         <span class={`badge ${r.enabled ? "sent" : "cancelled"}`}>
           {r.enabled ? t.enabled : t.disabled}
         </span>
-      </td>
-      <td class="nowrap">{fmtDate(r.updatedAt)}</td>
-      <td class="actions">
-        {post("enabled", "enabled", r.enabled ? "0" : "1", r.enabled ? t.disable : t.enable)}
-        {!props.first && post("move", "direction", "up", `↑ ${t.up}`)}
-        {!props.last && post("move", "direction", "down", `↓ ${t.down}`)}
-        <a href={`/rules/${r.id}`}>{t.edit}</a>
-        {post("delete", "confirm", "1", t.delete, t.deleteConfirm)}
-      </td>
-    </tr>
-  );
+      ),
+    },
+    { label: t.at, class: "nowrap", cell: (r) => fmtDate(r.updatedAt) },
+    {
+      label: t.actions,
+      class: "actions",
+      cell: (r, i) => (
+        <>
+          {post(r, "enabled", ["enabled", r.enabled ? "0" : "1"], r.enabled ? t.disable : t.enable)}
+          {i > 0 && post(r, "move", ["direction", "up"], `↑ ${t.up}`)}
+          {i < count - 1 && post(r, "move", ["direction", "down"], `↓ ${t.down}`)}
+          <a href={`/rules/${r.id}`}>{t.edit}</a>
+          {post(r, "delete", ["confirm", "1"], t.delete, t.deleteConfirm)}
+        </>
+      ),
+    },
+  ];
 }
 
 /** The list: the fragment every list action answers with. */
 function RulesList(props: { t: Dict; rows: RuleRow[]; csrf: string }) {
   const { t, rows } = props;
   return (
-    <div id="rules-list">
-      {rows.length === 0 ? <p class="empty">{t.noRules}</p> : (
-        <table class="list rules">
-          <thead>
-            <tr>
-              <th>#</th>
-              <th>{t.name}</th>
-              <th>{t.priority}</th>
-              <th>{t.status}</th>
-              <th>{t.at}</th>
-              <th>{t.actions}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((r, i) => (
-              <RuleRowView
-                t={t}
-                r={r}
-                csrf={props.csrf}
-                first={i === 0}
-                last={i === rows.length - 1}
-              />
-            ))}
-          </tbody>
-        </table>
-      )}
-    </div>
-  );
-}
-
-function OutcomeView(props: { t: Dict; o: RuleOutcome }) {
-  const { t, o } = props;
-  switch (o.outcome) {
-    case "reply":
-      return (
-        <div class="reply-preview" hx-disable>
-          <p>
-            <span class="badge reply">{t.wouldReply}</span> {t.to}: <b>{o.recipient}</b>
-          </p>
-          <p>
-            {t.subject}: <b>{o.subject}</b>
-          </p>
-          <pre class="mailtext">{o.text}</pre>
-        </div>
-      );
-    case "suppressed":
-      return (
-        <p hx-disable>
-          <span class="badge suppressed">{t.wouldSuppress}</span> <code>{o.reason}</code> —{" "}
-          {o.detail}
-        </p>
-      );
-    case "ignored":
-      return (
-        <p>
-          <span class="badge ignored">{t.ignoredBy}</span>
-        </p>
-      );
-    case "other_rule":
-      return (
-        <p hx-disable>
-          {t.takenBy}: <b>{o.rule}</b>
-        </p>
-      );
-    case "no_match":
-      return (
-        <p hx-disable>
-          <span class="badge no_rule">{t.noMatch}</span> {o.why}
-        </p>
-      );
-  }
-}
-
-function PreviewSection(props: { t: Dict; outcome?: RuleOutcome; errors?: string[] }) {
-  return (
-    <section id="preview">
-      <Problems t={props.t} errors={props.errors ?? []} />
-      {props.outcome && <OutcomeView t={props.t} o={props.outcome} />}
-    </section>
-  );
-}
-
-function DryRunList(props: { t: Dict; title: string; items: DryRunItem[]; kind: string }) {
-  if (props.items.length === 0) return null;
-  return (
-    <>
-      <h3>{props.title} ({props.items.length})</h3>
-      <table class={`list dry-run ${props.kind}`} hx-disable>
-        {props.items.slice(0, 200).map((i) => (
-          <tr>
-            <td class="nowrap">{fmtDate(i.receivedAt)}</td>
-            <td>
-              <a href={`/messages/${i.messageId}`}>{i.subject || props.t.noSubject}</a>
-            </td>
-            <td>{i.from ?? ""}</td>
-            <td>
-              {i.result.outcome === "reply" && <>→ {i.result.recipient}</>}
-              {i.result.outcome === "suppressed" && (
-                <>
-                  <code>{i.result.reason}</code> {i.result.detail}
-                </>
-              )}
-              {i.result.outcome === "other_rule" && <>{i.result.rule}</>}
-            </td>
-          </tr>
-        ))}
-      </table>
-    </>
+    <ListView
+      t={t}
+      id="rules-list"
+      rows={rows}
+      empty={t.noRules}
+      table={{
+        class: "list rules",
+        columns: ruleColumns(t, props.csrf, rows.length),
+        rowAttrs: (r) => ({ id: `rule-${r.id}`, "data-enabled": String(r.enabled) }),
+      }}
+    />
   );
 }
 
@@ -255,70 +170,65 @@ interface EditorState {
 function RuleEditor(props: { t: Dict; s: EditorState; csrf: string; choices: Choice[] }) {
   const { t, s } = props;
   const save = s.ruleId ? `/rules/${s.ruleId}` : "/rules";
+  // Preview and dry-run post the same form elsewhere; their answer replaces their own section.
+  const trial = (what: "preview" | "dry-run", label: string) => (
+    <button
+      type="submit"
+      formaction={`/rules/${what}`}
+      hx-post={`/rules/${what}`}
+      hx-target={`#${what}`}
+      hx-swap="outerHTML"
+    >
+      {label}
+    </button>
+  );
   return (
-    <div id="rule-editor">
-      <h1>{s.ruleId ? t.editRule : t.newRule}</h1>
-      <Problems t={t} errors={s.errors} />
-      <form
-        method="post"
-        action={save}
-        class="stack"
-        hx-post={save}
-        hx-target="#rule-editor"
-        hx-swap="outerHTML"
-      >
-        <CsrfField token={props.csrf} />
-        {s.ruleId && <input type="hidden" name="rule_id" value={String(s.ruleId)} />}
+    <EditorFrame
+      t={t}
+      id="rule-editor"
+      title={s.ruleId ? t.editRule : t.newRule}
+      errors={s.errors}
+      action={save}
+      csrf={props.csrf}
+      after={
+        <>
+          <PreviewSection t={t} {...(s.preview ?? {})} />
+          <DryRunSection t={t} {...(s.dryRun ?? {})} />
+        </>
+      }
+    >
+      {s.ruleId && <input type="hidden" name="rule_id" value={String(s.ruleId)} />}
+      <label>
+        {t.definition}
+        <textarea name="definition" rows={18} spellcheck={false} class="code">
+          {s.definition}
+        </textarea>
+      </label>
+      <p>
+        <a href="/rules">{t.rules}</a>{" "}
+        <button type="submit" name="do" value="save">{t.save}</button>
+      </p>
+      <fieldset class="inline-form">
         <label>
-          {t.definition}
-          <textarea name="definition" rows={18} spellcheck={false} class="code">
-            {s.definition}
-          </textarea>
+          {t.previewWith}
+          <select name="message_id">
+            {props.choices.map((m) => (
+              <option value={String(m.id)} selected={s.messageId === String(m.id)}>
+                #{m.id} {m.subject ?? t.noSubject} ({m.fromAddress ?? "—"})
+              </option>
+            ))}
+          </select>
         </label>
-        <p>
-          <a href="/rules">{t.rules}</a>{" "}
-          <button type="submit" name="do" value="save">{t.save}</button>
-        </p>
-        <fieldset class="inline-form">
-          <label>
-            {t.previewWith}
-            <select name="message_id">
-              {props.choices.map((m) => (
-                <option value={String(m.id)} selected={s.messageId === String(m.id)}>
-                  #{m.id} {m.subject ?? t.noSubject} ({m.fromAddress ?? "—"})
-                </option>
-              ))}
-            </select>
-          </label>
-          <button
-            type="submit"
-            formaction="/rules/preview"
-            hx-post="/rules/preview"
-            hx-target="#preview"
-            hx-swap="outerHTML"
-          >
-            {t.preview}
-          </button>
-        </fieldset>
-        <fieldset class="inline-form">
-          <label>
-            {t.days}
-            <input type="number" name="days" min={1} max={DRY_RUN_MAX_DAYS} value={s.days} />
-          </label>
-          <button
-            type="submit"
-            formaction="/rules/dry-run"
-            hx-post="/rules/dry-run"
-            hx-target="#dry-run"
-            hx-swap="outerHTML"
-          >
-            {t.dryRun}
-          </button>
-        </fieldset>
-      </form>
-      <PreviewSection t={t} {...(s.preview ?? {})} />
-      <DryRunSection t={t} {...(s.dryRun ?? {})} />
-    </div>
+        {trial("preview", t.preview)}
+      </fieldset>
+      <fieldset class="inline-form">
+        <label>
+          {t.days}
+          <input type="number" name="days" min={1} max={DRY_RUN_MAX_DAYS} value={s.days} />
+        </label>
+        {trial("dry-run", t.dryRun)}
+      </fieldset>
+    </EditorFrame>
   );
 }
 
@@ -332,19 +242,16 @@ export function ruleRoutes(deps: AppDeps): Hono<AppEnv> {
 
   const listPage = async (c: Context<AppEnv>) => {
     const t = c.get("t");
-    const list = <RulesList t={t} rows={await listRuleRows(deps.db)} csrf={c.get("csrfToken")} />;
-    return respond(c, {
+    return await respondList(c, {
       title: t.rules,
       nav: "/rules",
-      fragment: list,
-      page: (
+      list: <RulesList t={t} rows={await listRuleRows(deps.db)} csrf={c.get("csrfToken")} />,
+      above: () => (
         <>
-          <h1>{t.rules}</h1>
           <p class="sub">{t.rulesHelp}</p>
           <p>
             <a class="button" href="/rules/new">{t.newRule}</a>
           </p>
-          {list}
         </>
       ),
     });
@@ -384,26 +291,22 @@ export function ruleRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.get("/rules", (c) => listPage(c));
 
-  app.get("/rules/new", (c) =>
-    editor(c, {
-      ruleId: null,
-      definition: JSON.stringify(NEW_RULE_TEMPLATE, null, 2),
-      messageId: "",
-      days: "30",
-      errors: [],
-    }));
+  /** The editor as a GET opens it: the definition as stored, nothing previewed yet. */
+  const opened = (ruleId: number | null, definition: unknown): EditorState => ({
+    ruleId,
+    definition: JSON.stringify(definition, null, 2),
+    messageId: "",
+    days: "30",
+    errors: [],
+  });
+
+  app.get("/rules/new", (c) => editor(c, opened(null, NEW_RULE_TEMPLATE)));
 
   app.get("/rules/:id{[0-9]+}", async (c) => {
     const row = await getRuleRow(deps.db, idParam(c.req.param("id")) ?? 0);
     if (!row) return c.notFound();
     if (wantsFragment(c)) fullPageRedirect(c, `/rules/${row.id}`);
-    return await editor(c, {
-      ruleId: row.id,
-      definition: JSON.stringify(row.definition, null, 2),
-      messageId: "",
-      days: "30",
-      errors: [],
-    });
+    return await editor(c, opened(row.id, row.definition));
   });
 
   const saved = (c: Context<AppEnv>) => {

@@ -11,7 +11,8 @@ import type { Context } from "hono";
 import type { AppEnv } from "./app_env.ts";
 import type { AppDeps, SecuritySettings } from "./deps.ts";
 import { type Dict, fill } from "./i18n.ts";
-import { CsrfField, Problems } from "./layout.tsx";
+import { Problems } from "./layout.tsx";
+import { SignInForm } from "./forms.tsx";
 import { respond } from "./render.tsx";
 import { csrfGuard, currentPreLoginToken, preLoginToken, startSession } from "./auth.ts";
 import { clientAddress, trustedProxies } from "./client_address.ts";
@@ -50,50 +51,32 @@ function SetupForm(
   props: { t: Dict; csrf: string; token: string; email: string; problems: string[] },
 ) {
   const { t } = props;
+  const password = { minlength: MIN_PASSWORD_LENGTH, maxlength: MAX_PASSWORD_LENGTH };
   return (
-    <section class="login">
-      <h1>{t.setupTitle}</h1>
-      <p>{t.setupIntro}</p>
-      <Problems t={t} errors={props.problems} />
-      <form method="post" action="/setup" class="stack">
-        <CsrfField token={props.csrf} />
-        <input type="hidden" name="token" value={props.token} />
-        <label>
-          {t.email}
-          <input
-            type="email"
-            name="email"
-            autocomplete="username"
-            required
-            value={props.email}
-            maxlength={320}
-          />
-        </label>
-        <label>
-          {t.password}
-          <input
-            type="password"
-            name="password"
-            autocomplete="new-password"
-            required
-            minlength={MIN_PASSWORD_LENGTH}
-            maxlength={MAX_PASSWORD_LENGTH}
-          />
-        </label>
-        <label>
-          {t.passwordAgain}
-          <input
-            type="password"
-            name="password_confirm"
-            autocomplete="new-password"
-            required
-            minlength={MIN_PASSWORD_LENGTH}
-            maxlength={MAX_PASSWORD_LENGTH}
-          />
-        </label>
-        <button type="submit">{t.setupSubmit}</button>
-      </form>
-    </section>
+    <SignInForm
+      t={t}
+      title={t.setupTitle}
+      above={
+        <>
+          <p>{t.setupIntro}</p>
+          <Problems t={t} errors={props.problems} />
+        </>
+      }
+      action="/setup"
+      csrf={props.csrf}
+      hidden={{ name: "token", value: props.token }}
+      email={props.email}
+      passwords={[
+        { name: "password", label: t.password, autocomplete: "new-password", ...password },
+        {
+          name: "password_confirm",
+          label: t.passwordAgain,
+          autocomplete: "new-password",
+          ...password,
+        },
+      ]}
+      submit={t.setupSubmit}
+    />
   );
 }
 

@@ -8,12 +8,35 @@ import type { AppEnv } from "./app_env.ts";
 import { actorName } from "./app_env.ts";
 import type { AppDeps } from "./deps.ts";
 import type { Dict } from "./i18n.ts";
-import { CsrfField, Problems } from "./layout.tsx";
-import { fmtDate, idParam, respond } from "./render.tsx";
+import { CsrfField } from "./layout.tsx";
+import { fmtDate, idParam } from "./render.tsx";
+import { type Column, ListView, respondList } from "./list_view.tsx";
 import { wantsFragment } from "./htmx.ts";
 import { type ApiTokenRow, listApiTokens, revokeApiToken } from "../src/store/api_tokens.ts";
 import { issueApiToken } from "../src/admin/api_token_issue.ts";
 import { recordEvent } from "../src/store/audit.ts";
+
+function tokenColumns(t: Dict, csrf: string): Column<ApiTokenRow>[] {
+  return [
+    { label: t.name, cell: (r) => r.name },
+    { label: t.created, cell: (r) => fmtDate(r.createdAt) },
+    { label: t.lastUsed, cell: (r) => fmtDate(r.lastUsedAt) },
+    {
+      label: t.status,
+      cell: (r) => (r.revokedAt ? `${t.revoked} ${fmtDate(r.revokedAt)}` : t.enabled),
+    },
+    {
+      label: "",
+      cell: (r) =>
+        !r.revokedAt && (
+          <form method="post" action={`/tokens/${r.id}/revoke`} class="inline">
+            <CsrfField token={csrf} />
+            <button type="submit">{t.revoke}</button>
+          </form>
+        ),
+    },
+  ];
+}
 
 function TokensSection(
   props: {
@@ -27,55 +50,38 @@ function TokensSection(
 ) {
   const { t } = props;
   return (
-    <div id="tokens">
-      <Problems t={t} errors={props.errors ?? []} />
-      {props.created && (
-        <p class="ok" role="status">
-          {t.tokenCreated} <code class="token">{props.created}</code>
-        </p>
-      )}
-      <form
-        method="post"
-        action="/tokens"
-        class="inline-form"
-        hx-post="/tokens"
-        hx-target="#tokens"
-        hx-swap="outerHTML"
-      >
-        <CsrfField token={props.csrf} />
-        <label>
-          {t.tokenName} <input type="text" name="name" value={props.name ?? ""} maxlength={64} />
-        </label>
-        <button type="submit">{t.createToken}</button>
-      </form>
-      {props.rows.length === 0 ? <p class="empty">{t.noTokens}</p> : (
-        <table class="list" hx-disable>
-          <tr>
-            <th>{t.name}</th>
-            <th>{t.created}</th>
-            <th>{t.lastUsed}</th>
-            <th>{t.status}</th>
-            <th></th>
-          </tr>
-          {props.rows.map((r) => (
-            <tr>
-              <td>{r.name}</td>
-              <td>{fmtDate(r.createdAt)}</td>
-              <td>{fmtDate(r.lastUsedAt)}</td>
-              <td>{r.revokedAt ? `${t.revoked} ${fmtDate(r.revokedAt)}` : t.enabled}</td>
-              <td>
-                {!r.revokedAt && (
-                  <form method="post" action={`/tokens/${r.id}/revoke`} class="inline">
-                    <CsrfField token={props.csrf} />
-                    <button type="submit">{t.revoke}</button>
-                  </form>
-                )}
-              </td>
-            </tr>
-          ))}
-        </table>
-      )}
-    </div>
+    <ListView
+      t={t}
+      id="tokens"
+      errors={props.errors}
+      top={
+        <>
+          {props.created && (
+            <p class="ok" role="status">
+              {t.tokenCreated} <code class="token">{props.created}</code>
+            </p>
+          )}
+          <form
+            method="post"
+            action="/tokens"
+            class="inline-form"
+            hx-post="/tokens"
+            hx-target="#tokens"
+            hx-swap="outerHTML"
+          >
+            <CsrfField token={props.csrf} />
+            <label>
+              {t.tokenName}{" "}
+              <input type="text" name="name" value={props.name ?? ""} maxlength={64} />
+            </label>
+            <button type="submit">{t.createToken}</button>
+          </form>
+        </>
+      }
+      rows={props.rows}
+      empty={t.noTokens}
+      table={{ class: "list", inert: true, columns: tokenColumns(t, props.csrf) }}
+    />
   );
 }
 
@@ -88,26 +94,9 @@ export function tokenRoutes(deps: AppDeps): Hono<AppEnv> {
     status?: 422,
   ) => {
     const t = c.get("t");
-    const section = (
-      <TokensSection
-        t={t}
-        rows={await listApiTokens(deps.db)}
-        csrf={c.get("csrfToken")}
-        {...extra}
-      />
-    );
-    return respond(c, {
-      title: t.tokens,
-      nav: "/tokens",
-      fragment: section,
-      page: (
-        <>
-          <h1>{t.tokens}</h1>
-          {section}
-        </>
-      ),
-      status,
-    });
+    const rows = await listApiTokens(deps.db);
+    const list = <TokensSection t={t} rows={rows} csrf={c.get("csrfToken")} {...extra} />;
+    return await respondList(c, { title: t.tokens, nav: "/tokens", list, status });
   };
 
   app.get("/tokens", (c) => page(c, {}));

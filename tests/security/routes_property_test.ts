@@ -57,7 +57,7 @@ const ROUTES: Record<string, RouteParams> = {
   },
   "GET /messages/:id{[0-9]+}/raw": {},
   "GET /messages/:id{[0-9]+}/html": { query: ["images"] },
-  "GET /outbox": { query: ["status", "before"] },
+  "GET /outbox": { query: ["status", "account", "before", "limit"] },
   "POST /outbox/:id{[0-9]+}/retry": {},
   "POST /outbox/:id{[0-9]+}/cancel": {},
   "POST /outbox/:id{[0-9]+}/settle": { form: ["choice"] },

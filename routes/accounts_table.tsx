@@ -1,0 +1,178 @@
+/**
+ * The accounts table of `/accounts`: each account with its health (last successful sync, lag,
+ * the IMAP IDLE state a running instance reports, the progress of a collection under way,
+ * failures in a row, the last error) and its "test connection" button.
+ */
+import { type Dict, fill } from "./i18n.ts";
+import { CsrfField } from "./layout.tsx";
+import { fmtDate } from "./render.tsx";
+import { type Column, ListTable } from "./list_view.tsx";
+import type { AccountView } from "../src/store/accounts_admin.ts";
+import {
+  type AccountHealth,
+  type CollectProgress,
+  healthOf,
+  type IdleStatus,
+} from "../src/store/account_health.ts";
+
+function lag(now: Date, a: AccountView): string {
+  if (!a.lastSyncAt) return "—";
+  const s = Math.max(0, Math.round((now.getTime() - a.lastSyncAt.getTime()) / 1000));
+  return s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`;
+}
+
+/** 100000 → "100 000": groups of three, the same in both languages. */
+export function groupDigits(n: number): string {
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, " ");
+}
+
+function idleStateLabel(t: Dict, state: string): string {
+  switch (state) {
+    case "idle":
+      return t.idleListening;
+    case "connecting":
+      return t.idleConnecting;
+    case "backoff":
+      return t.idleBackoff;
+    case "unsupported":
+      return t.idleUnsupported;
+    case "stopped":
+      return t.idleStopped;
+    default:
+      return state;
+  }
+}
+
+function IdleState(props: { t: Dict; idle: IdleStatus | null }) {
+  const { t, idle } = props;
+  if (!idle) return <>{t.idleNotReported}</>;
+  return (
+    <>
+      {idleStateLabel(t, idle.state)}
+      <div class="sub">
+        {fill(t.idleSinceOn, { at: fmtDate(idle.since), instance: idle.instance })}
+      </div>
+      {idle.consecutiveFailures > 0 && (
+        <div class="sub error">
+          {fill(t.idleFailures, { n: idle.consecutiveFailures })}
+          {idle.lastError ? `: ${idle.lastError}` : ""}
+        </div>
+      )}
+    </>
+  );
+}
+
+function ProgressLine(props: { t: Dict; progress: CollectProgress }) {
+  const p = props.progress;
+  return (
+    <div class="sub progress" hx-disable>
+      <span class="nowrap">
+        {fill(props.t.collecting, {
+          mailbox: p.mailbox,
+          done: groupDigits(p.done),
+          total: groupDigits(p.total),
+        })}
+      </span>{" "}
+      <progress value={p.done} max={Math.max(1, p.total)}></progress>
+    </div>
+  );
+}
+
+function accountColumns(
+  t: Dict,
+  health: (a: AccountView) => AccountHealth,
+  now: Date,
+  csrf: string,
+): Column<AccountView>[] {
+  return [
+    {
+      label: t.name,
+      cell: (a) => (
+        <>
+          <a href={`/accounts/${a.id}`}>{a.name}</a>
+          {a.source === "env" && <div class="sub">env</div>}
+        </>
+      ),
+    },
+    { label: t.address, cell: (a) => a.address },
+    { label: t.imap, cell: (a) => `${a.imapUser}@${a.imapHost}:${a.imapPort}` },
+    { label: t.status, cell: (a) => (a.enabled ? t.enabled : t.disabled) },
+    {
+      label: t.lastSync,
+      cell: (a) => {
+        const progress = health(a).progress;
+        return (
+          <>
+            <span class="nowrap">{a.lastSyncAt ? fmtDate(a.lastSyncAt) : t.never}</span>
+            {progress && <ProgressLine t={t} progress={progress} />}
+          </>
+        );
+      },
+    },
+    { label: t.lag, cell: (a) => lag(now, a) },
+    {
+      label: t.idleColumn,
+      class: (a) => `idle-${health(a).idle?.state ?? "none"}`,
+      inert: true,
+      cell: (a) => <IdleState t={t} idle={health(a).idle} />,
+    },
+    { label: t.failuresInARow, cell: (a) => a.consecutiveFailures },
+    {
+      label: t.lastErrorAt,
+      class: "error",
+      inert: true,
+      cell: (a) => (a.lastError ? `${fmtDate(a.lastErrorAt)}: ${a.lastError}` : ""),
+    },
+    { label: t.messages, cell: (a) => a.messages },
+    { label: t.actions, cell: (a) => <TestButton t={t} id={a.id} csrf={csrf} /> },
+  ];
+}
+
+/**
+ * The accounts and their health: the `#accounts-table` fragment, which reloads itself every few
+ * seconds while a collection runs.
+ */
+export function AccountsTable(
+  props: {
+    t: Dict;
+    rows: AccountView[];
+    health: Map<number, AccountHealth>;
+    now: Date;
+    csrf: string;
+  },
+) {
+  const health = (a: AccountView) => healthOf(props.health, a.id);
+  // While a collection runs, the table reloads itself every few seconds to show its progress.
+  const running = props.rows.some((a) => health(a).progress !== null);
+  const poll = running
+    ? { "hx-get": "/accounts", "hx-trigger": "every 5s", "hx-swap": "outerHTML" }
+    : {};
+  return (
+    <ListTable
+      class="list accounts"
+      id="accounts-table"
+      attrs={poll}
+      columns={accountColumns(props.t, health, props.now, props.csrf)}
+      rows={props.rows}
+      rowAttrs={(a) => ({ id: `account-${a.id}` })}
+    />
+  );
+}
+
+/** "Test connection" for one account; its answer replaces the `#test-{id}` span. */
+export function TestButton(props: { t: Dict; id: number; csrf: string }) {
+  return (
+    <form
+      method="post"
+      action={`/accounts/${props.id}/test`}
+      class="inline"
+      hx-post={`/accounts/${props.id}/test`}
+      hx-target={`#test-${props.id}`}
+      hx-swap="outerHTML"
+    >
+      <CsrfField token={props.csrf} />
+      <button type="submit">{props.t.testConnection}</button>
+      <span id={`test-${props.id}`}></span>
+    </form>
+  );
+}

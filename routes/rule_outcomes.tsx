@@ -1,0 +1,104 @@
+/**
+ * How the rule editor shows what a rule would do, without sending anything: the outcome of a
+ * preview on one stored message, and the lists of a dry-run's outcomes.
+ */
+import type { Dict } from "./i18n.ts";
+import { Problems } from "./layout.tsx";
+import { fmtDate } from "./render.tsx";
+import { type Column, ListTable } from "./list_view.tsx";
+import type { DryRunItem, RuleOutcome } from "../src/admin/rule_simulation.ts";
+
+function OutcomeView(props: { t: Dict; o: RuleOutcome }) {
+  const { t, o } = props;
+  switch (o.outcome) {
+    case "reply":
+      return (
+        <div class="reply-preview" hx-disable>
+          <p>
+            <span class="badge reply">{t.wouldReply}</span> {t.to}: <b>{o.recipient}</b>
+          </p>
+          <p>
+            {t.subject}: <b>{o.subject}</b>
+          </p>
+          <pre class="mailtext">{o.text}</pre>
+        </div>
+      );
+    case "suppressed":
+      return (
+        <p hx-disable>
+          <span class="badge suppressed">{t.wouldSuppress}</span> <code>{o.reason}</code> —{" "}
+          {o.detail}
+        </p>
+      );
+    case "ignored":
+      return (
+        <p>
+          <span class="badge ignored">{t.ignoredBy}</span>
+        </p>
+      );
+    case "other_rule":
+      return (
+        <p hx-disable>
+          {t.takenBy}: <b>{o.rule}</b>
+        </p>
+      );
+    case "no_match":
+      return (
+        <p hx-disable>
+          <span class="badge no_rule">{t.noMatch}</span> {o.why}
+        </p>
+      );
+  }
+}
+
+/** The preview of a rule on one stored message: the `#preview` fragment. */
+export function PreviewSection(props: { t: Dict; outcome?: RuleOutcome; errors?: string[] }) {
+  return (
+    <section id="preview">
+      <Problems t={props.t} errors={props.errors ?? []} />
+      {props.outcome && <OutcomeView t={props.t} o={props.outcome} />}
+    </section>
+  );
+}
+
+function dryRunColumns(t: Dict): Column<DryRunItem>[] {
+  return [
+    { label: t.received, class: "nowrap", cell: (i) => fmtDate(i.receivedAt) },
+    {
+      label: t.subject,
+      cell: (i) => <a href={`/messages/${i.messageId}`}>{i.subject || t.noSubject}</a>,
+    },
+    { label: t.from, cell: (i) => i.from ?? "" },
+    {
+      label: t.decision,
+      cell: (i) => (
+        <>
+          {i.result.outcome === "reply" && <>→ {i.result.recipient}</>}
+          {i.result.outcome === "suppressed" && (
+            <>
+              <code>{i.result.reason}</code> {i.result.detail}
+            </>
+          )}
+          {i.result.outcome === "other_rule" && <>{i.result.rule}</>}
+        </>
+      ),
+    },
+  ];
+}
+
+/** The messages of one outcome of a dry-run (the first 200), under a heading with their count. */
+export function DryRunList(props: { t: Dict; title: string; items: DryRunItem[]; kind: string }) {
+  if (props.items.length === 0) return null;
+  return (
+    <>
+      <h3>{props.title} ({props.items.length})</h3>
+      <ListTable
+        class={`list dry-run ${props.kind}`}
+        inert
+        head={false}
+        columns={dryRunColumns(props.t)}
+        rows={props.items.slice(0, 200)}
+      />
+    </>
+  );
+}
