@@ -16,6 +16,7 @@ import { loadRules, replaceRules } from "./store/rule_set.ts";
 import { recordEvent } from "./store/audit.ts";
 import { createSecretBox, type SecretBox } from "./auth/secret_box.ts";
 import type { AccountContext } from "./domain/decide_reply.ts";
+import { rememberedHolidays } from "./domain/schedule.ts";
 import { DEFAULT_RATE_LIMIT_POLICY } from "./domain/rate_limit.ts";
 import { exportRules, parseRules } from "./domain/rules.ts";
 import {
@@ -67,6 +68,8 @@ export async function openServices(config: Config, log: Logger, options: Service
   const secrets = createSecretBox(config.secretKey);
   const access: AccountAccess = { db, secrets, envAccount: await envAccount(db, config) };
 
+  // Schedules without a zone, and dates in replies, use the server's zone (TZ).
+  const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   const accountContext = async (q: Queryable, accountId: number): Promise<AccountContext> => {
     const account = (await listAccounts(q)).find((a) => a.id === accountId);
     if (!account) throw new Error(`account ${accountId} is gone`);
@@ -76,6 +79,7 @@ export async function openServices(config: Config, log: Logger, options: Service
       addresses: [account.address],
       connectedAt: account.connectedAt,
       messageIdDomain: account.address.split("@")[1] ?? "carteiro.invalid",
+      timeZone,
     };
   };
   const ownAddresses = async (q: Queryable) => (await listAccounts(q)).map((a) => a.address);
@@ -84,6 +88,7 @@ export async function openServices(config: Config, log: Logger, options: Service
     sendDeadlineMs: config.send.deadlineHours * 3_600_000,
     accountContext,
     ownAddresses,
+    holidays: rememberedHolidays(),
   };
 
   // Parsing and classifying run on worker threads on a server, on the collecting thread in

@@ -21,6 +21,7 @@ import {
 } from "../domain/decide_reply.ts";
 import { countRequests, type RateLimitPolicy, recipientKey } from "../domain/rate_limit.ts";
 import type { ClassifiedMessage } from "./process_messages.ts";
+import type { HolidayCalendar } from "../domain/schedule.ts";
 
 export interface ReplyStepDeps {
   /**
@@ -33,6 +34,8 @@ export interface ReplyStepDeps {
   policy: RateLimitPolicy;
   /** How long temporary SMTP failures are retried before the reply fails. */
   sendDeadlineMs: number;
+  /** Public holidays of schedules' calendars, remembered across messages. */
+  holidays?: HolidayCalendar;
 }
 
 /**
@@ -112,6 +115,7 @@ function decider(deps: ReplyStepDeps) {
       receivedAt: m.internalDate ?? m.collectedAt,
       rawSha256: m.sha256,
       rules: await once(tx, "rules", () => loadRules(tx)),
+      holidays: deps.holidays,
     });
 }
 
