@@ -55,8 +55,9 @@ export interface IngestChain {
 export function ingestChain(deps: IngestDeps): IngestChain {
   const { db, now, log, analyze } = deps;
 
-  // 1. Collect: under the account's lock, batch by batch; each message's analysis starts as its
-  // bytes arrive, and each committed batch is analysed and decided before the next is fetched.
+  // 1. Collect: under the account's lock, batch by batch (raw bytes and the high-water mark in
+  // one commit); each message's analysis starts as its bytes arrive, and each stored batch is
+  // handed on to be analysed and decided while the next one is fetched and stored.
   const collect: CollectDeps = {
     db,
     now,
