@@ -250,7 +250,7 @@ export async function compose(
       const at = now();
       await replaceRules(tx, parsed.rules, at);
       await recordEvent(tx, {
-        event: "rules_changed",
+        event: "rule_changed",
         at,
         detail: { via: "cli import", rules: parsed.rules.map((r) => r.name) },
       });

@@ -8,7 +8,7 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import type { AppEnv } from "./app_env.ts";
 import { actorName } from "./app_env.ts";
-import type { AppDeps, ConnectionTarget } from "./deps.ts";
+import type { AppDeps } from "./deps.ts";
 import { type Dict, fill } from "./i18n.ts";
 import { CsrfField, Problems } from "./layout.tsx";
 import { fmtDate, idParam, respond } from "./render.tsx";
@@ -16,13 +16,11 @@ import { fullPageRedirect, wantsFragment } from "./htmx.ts";
 import {
   type AccountInput,
   type AccountView,
-  createAccount,
-  getAccountSecrets,
   getAccountView,
   listAccountViews,
-  updateAccount,
 } from "../src/store/accounts_admin.ts";
-import { recordEvent } from "../src/store/audit.ts";
+import { saveAccount, testAccountConnection } from "../src/actions/accounts.ts";
+import { testAccount } from "./account_check.ts";
 import {
   type AccountHealth,
   type CollectProgress,
@@ -30,12 +28,7 @@ import {
   type IdleStatus,
   readAccountHealth,
 } from "../src/store/account_health.ts";
-import { createSecretBox, SecretKeyError } from "../src/auth/secret_box.ts";
-import {
-  type ConnectionProblem,
-  describeConnectionProblem,
-  isConnectionProblem,
-} from "../src/domain/connection_problem.ts";
+import { createSecretBox } from "../src/auth/secret_box.ts";
 
 /** The form as typed; passwords are never put back into it. */
 export interface AccountForm {
@@ -479,42 +472,17 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
       }, 422);
     if (existing?.source === "env") return await again([c.get("t").fromEnv]);
     if (!read.input) return await again(read.errors);
-    if (existing) {
-      const moved = passwordsLeftBehind(existing, read.input, read.passwords);
-      if (moved.length > 0) return await again(moved);
+    const saved = await saveAccount(
+      { ...deps, box },
+      id,
+      { settings: read.input, passwords: read.passwords },
+      actorName(c.get("actor")),
+    );
+    if (!saved.ok) {
+      const p = saved.problem;
+      if (p.code === "not_found") return c.notFound();
+      return await again(p.code === "read_only" ? [c.get("t").fromEnv] : p.details ?? [p.message]);
     }
-    let imapPassEnc: string | null = null;
-    let smtpPassEnc: string | null = null;
-    try {
-      if (read.passwords.imap) imapPassEnc = await box.encrypt("imap_pass", read.passwords.imap);
-      if (read.passwords.smtp) smtpPassEnc = await box.encrypt("smtp_pass", read.passwords.smtp);
-    } catch (e) {
-      if (e instanceof SecretKeyError) return await again([e.message]);
-      throw e;
-    }
-    const input: AccountInput = { ...read.input, imapPassEnc, smtpPassEnc };
-    const at = deps.now();
-    try {
-      if (id) await updateAccount(deps.db, id, input);
-      else id = await createAccount(deps.db, input, at);
-    } catch (e) {
-      if (/unique|duplicate/i.test((e as Error).message)) {
-        return await again([`name: "${read.input.name}" is already used by another account`]);
-      }
-      throw e;
-    }
-    await recordEvent(deps.db, {
-      event: "account_changed",
-      at,
-      accountId: id,
-      detail: {
-        action: existing ? "updated" : "created",
-        name: input.name,
-        by: actorName(c.get("actor")),
-        imap_password_changed: imapPassEnc !== null,
-        smtp_password_changed: smtpPassEnc !== null,
-      },
-    });
     if (wantsFragment(c)) {
       fullPageRedirect(c, "/accounts");
       return c.html("", 200);
@@ -532,22 +500,17 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post("/accounts/:id{[0-9]+}/test", async (c) => {
     const t = c.get("t");
     const id = idParam(c.req.param("id")) ?? 0;
-    const a = await getAccountView(deps.db, id);
-    if (!a) return c.notFound();
-    const result = await testAccount(deps, box, a);
+    const tested = await testAccountConnection(
+      deps,
+      id,
+      (a) => testAccount(deps, box, a),
+      actorName(c.get("actor")),
+    );
+    if (!tested.ok) return c.notFound();
+    const { account: a, result } = tested.value;
     const view = (
       <TestResult t={t} id={id} ok={result.ok} message={result.ok ? "" : result.message} />
     );
-    await recordEvent(deps.db, {
-      event: "connection_tested",
-      at: deps.now(),
-      accountId: id,
-      detail: {
-        ok: result.ok,
-        problem: result.ok ? null : result.error,
-        by: actorName(c.get("actor")),
-      },
-    });
     return respond(c, {
       title: t.accounts,
       nav: "/accounts",
@@ -565,99 +528,4 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   return app;
-}
-
-/**
- * A saved password belongs to the server it was saved for (host, port, TLS, user). An edit that
- * moves either server without typing its password again is refused, the way a mail program asks
- * for the password when its server changes: silently keeping the password would send it to the
- * new server, and silently dropping it would leave an account that fails at its next collection.
- * (The store clears a password that moves anyway, whoever the caller.)
- */
-export function passwordsLeftBehind(
-  existing: AccountView,
-  next: Omit<AccountInput, "imapPassEnc" | "smtpPassEnc">,
-  passwords: { imap: string; smtp: string },
-): string[] {
-  const errors: string[] = [];
-  const imapMoved = existing.imapHost !== next.imapHost || existing.imapPort !== next.imapPort ||
-    existing.imapTls !== next.imapTls || existing.imapUser !== next.imapUser;
-  if (existing.imapPasswordSet && !passwords.imap && imapMoved) {
-    errors.push(
-      `imap_pass: enter the password again for the new server (the saved one stays with ${existing.imapHost}:${existing.imapPort})`,
-    );
-  }
-  const smtpMoved = existing.smtpHost !== next.smtpHost || existing.smtpPort !== next.smtpPort ||
-    existing.smtpTls !== next.smtpTls || existing.smtpUser !== next.smtpUser;
-  // An account that stops sending (no SMTP host) needs no password: the store drops the old one.
-  if (existing.smtpPasswordSet && !passwords.smtp && next.smtpHost !== null && smtpMoved) {
-    errors.push(
-      `smtp_pass: enter the password again for the new server (the saved one stays with ${existing.smtpHost}:${existing.smtpPort})`,
-    );
-  }
-  return errors;
-}
-
-/**
- * What "test connection" shows: a category of failure (a stable code for the API) and a sentence
- * for a person, never the server's or the network's own words.
- */
-export type AccountTestResult =
-  | { ok: true }
-  | { ok: false; error: ConnectionProblem | "secret_key"; message: string };
-
-/**
- * Decrypts the account's passwords (failing closed) and asks `testConnection`, at the endpoints
- * read with the passwords in one statement: a stored password goes only where it was saved for.
- */
-export async function testAccount(
-  deps: AppDeps,
-  box: ReturnType<typeof createSecretBox>,
-  a: AccountView,
-): Promise<AccountTestResult> {
-  let imapPass: string | null = null;
-  let smtpPass: string | null = null;
-  let imap = { host: a.imapHost, port: a.imapPort, tls: a.imapTls, user: a.imapUser };
-  let smtp = a.smtpHost && a.smtpPort
-    ? { host: a.smtpHost, port: a.smtpPort, tls: a.smtpTls ?? true, user: a.smtpUser }
-    : null;
-  if (a.source === "db") {
-    const secrets = await getAccountSecrets(deps.db, a.id);
-    if (!secrets) return { ok: false, error: "unreachable", message: "the account is gone" };
-    imap = { ...secrets.imap, user: secrets.imap.user ?? a.imapUser };
-    smtp = secrets.smtp;
-    try {
-      if (secrets.imapPassEnc) imapPass = await box.decrypt("imap_pass", secrets.imapPassEnc);
-      if (secrets.smtpPassEnc) smtpPass = await box.decrypt("smtp_pass", secrets.smtpPassEnc);
-    } catch (e) {
-      if (e instanceof SecretKeyError) {
-        return { ok: false, error: "secret_key", message: e.message };
-      }
-      throw e;
-    }
-  }
-  const target: ConnectionTarget = {
-    accountId: a.id,
-    imap: { host: imap.host, port: imap.port, secure: imap.tls, user: imap.user, pass: imapPass },
-    smtp: smtp
-      ? {
-        host: smtp.host,
-        port: smtp.port,
-        secure: smtp.tls,
-        user: smtp.user ?? imap.user,
-        pass: smtpPass,
-      }
-      : null,
-  };
-  // Only a category comes back: whatever else a failure said stays out of the page and the API.
-  const failed = (error: unknown): AccountTestResult => {
-    const problem = isConnectionProblem(error) ? error : "unreachable";
-    return { ok: false, error: problem, message: describeConnectionProblem(problem) };
-  };
-  try {
-    const r = await deps.testConnection(target);
-    return r.ok ? { ok: true } : failed(r.error);
-  } catch {
-    return failed(null);
-  }
 }

@@ -4,7 +4,7 @@
 /**
  * `/outbox`: counts by status, a filtered list, and the actions a person takes: retry a failed
  * reply, settle an unknown one ("it was sent" / "send again"), cancel a pending one. Each
- * action is one guarded state change plus an audit event (src/store/outbox_admin.ts); with htmx
+ * action is one guarded state change plus an audit event (src/actions/outbox.ts); with htmx
  * the row is swapped in place, without it the list is shown again.
  */
 import { Hono } from "hono";
@@ -18,7 +18,6 @@ import { fmtDate, idParam, respond } from "./render.tsx";
 import { Params } from "./params.ts";
 import { wantsFragment } from "./htmx.ts";
 import {
-  applyOutboxAction,
   getOutboxRow,
   listOutbox,
   OUTBOX_STATUSES,
@@ -26,6 +25,7 @@ import {
   type OutboxListRow,
 } from "../src/store/outbox_admin.ts";
 import { outboxCounts, type OutboxStatus } from "../src/store/outbox.ts";
+import { applyOutboxAction } from "../src/actions/outbox.ts";
 
 function ActionButton(
   props: {
@@ -247,10 +247,8 @@ export function outboxRoutes(deps: AppDeps): Hono<AppEnv> {
         status: 422,
       });
     }
-    const result = await deps.db.transaction((tx) =>
-      applyOutboxAction(tx, id, action, actorName(c.get("actor")), deps.now())
-    );
-    if (!result.ok && result.reason === "not_found") return c.notFound();
+    const result = await applyOutboxAction(deps, id, action, actorName(c.get("actor")));
+    if (!result.ok && result.problem.code === "not_found") return c.notFound();
     if (!wantsFragment(c)) {
       if (!result.ok) {
         return respond(c, {
@@ -259,9 +257,9 @@ export function outboxRoutes(deps: AppDeps): Hono<AppEnv> {
           status: 409,
         });
       }
-      return c.redirect(`/outbox?status=${result.row.status}#outbox-${id}`, 303);
+      return c.redirect(`/outbox?status=${result.value.status}#outbox-${id}`, 303);
     }
-    const row = result.ok ? result.row : await getOutboxRow(deps.db, id);
+    const row = result.ok ? result.value : await getOutboxRow(deps.db, id);
     if (!row) return c.notFound();
     return respond(c, {
       title: t.outbox,

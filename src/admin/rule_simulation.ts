@@ -19,6 +19,10 @@ export interface SimulationDeps {
   budgetMs?: number;
 }
 
+/** Most messages one dry-run looks at, and the longest period (pages and the API alike). */
+export const DRY_RUN_MAX_MESSAGES = 5_000;
+export const DRY_RUN_MAX_DAYS = 365;
+
 /** A dry-run's default time budget. */
 export const DRY_RUN_BUDGET_MS = 2_000;
 /** Messages decided between two yields to the event loop, so that other requests get a turn. */

@@ -19,6 +19,7 @@ import {
   recipientKey,
 } from "../domain/rate_limit.ts";
 import type { ClassifiedMessage } from "./process_messages.ts";
+import type { AuditDetails, AuditEventName } from "../domain/audit_events.ts";
 
 export interface ReplyStepDeps {
   /**
@@ -146,7 +147,7 @@ async function answer(
   rerun: boolean,
 ): Promise<void> {
   const record = (d: Recordable) => saveDecision(tx, asRecord(m.id, d), at, rerun);
-  const audit = (event: string, detail: Record<string, unknown>) =>
+  const audit = <E extends AuditEventName>(event: E, detail: AuditDetails[E]) =>
     recordEvent(tx, { event, at, accountId: m.accountId, messageId: m.id, detail });
   await audit("rule_matched", { rule: decision.rule.name, action: "reply" });
   // One message, one reply: after a person's correction the rules run again, and a rule
