@@ -9,12 +9,11 @@ import type { Context } from "hono";
 import type { AppEnv } from "./app_env.ts";
 import { actorName } from "./app_env.ts";
 import type { AppDeps } from "./deps.ts";
-import { type Dict, fill } from "./i18n.ts";
+import type { Dict } from "./i18n.ts";
 import { CsrfField, Problems } from "./layout.tsx";
 import { fmtDate, idParam, respond } from "./render.tsx";
 import { fullPageRedirect, wantsFragment } from "./htmx.ts";
 import { getRuleRow, listRuleRows, type RuleRow } from "../src/store/rules_admin.ts";
-import { loadRules } from "../src/store/rule_set.ts";
 import {
   createRule,
   deleteRule,
@@ -22,20 +21,16 @@ import {
   setRuleEnabled,
   updateRule,
 } from "../src/actions/rules.ts";
-import {
-  getStoredEmail,
-  recentMessageChoices,
-  storedEmailsSince,
-} from "../src/store/message_detail.ts";
+import { getStoredEmail, recentMessageChoices } from "../src/store/message_detail.ts";
 import { NEW_RULE_TEMPLATE, readRuleInput } from "../src/admin/rule_input.ts";
 import {
-  type DryRunItem,
+  DRY_RUN_MAX_DAYS,
   type DryRunReport,
-  dryRunRule,
+  dryRunStored,
   previewRule,
   type RuleOutcome,
 } from "../src/admin/rule_simulation.ts";
-import { DRY_RUN_MAX_DAYS, DRY_RUN_MAX_MESSAGES } from "../src/admin/rule_simulation.ts";
+import { DryRunSection, PreviewSection } from "./rule_simulation_views.tsx";
 import type { Queryable } from "../src/store/db.ts";
 import type { Problem } from "../src/actions/result.ts";
 
@@ -113,127 +108,6 @@ function RulesList(props: { t: Dict; rows: RuleRow[]; csrf: string }) {
         </table>
       )}
     </div>
-  );
-}
-
-function OutcomeView(props: { t: Dict; o: RuleOutcome }) {
-  const { t, o } = props;
-  switch (o.outcome) {
-    case "reply":
-      return (
-        <div class="reply-preview" hx-disable>
-          <p>
-            <span class="badge reply">{t.wouldReply}</span> {t.to}: <b>{o.recipient}</b>
-          </p>
-          <p>
-            {t.subject}: <b>{o.subject}</b>
-          </p>
-          <pre class="mailtext">{o.text}</pre>
-        </div>
-      );
-    case "suppressed":
-      return (
-        <p hx-disable>
-          <span class="badge suppressed">{t.wouldSuppress}</span> <code>{o.reason}</code> —{" "}
-          {o.detail}
-        </p>
-      );
-    case "ignored":
-      return (
-        <p>
-          <span class="badge ignored">{t.ignoredBy}</span>
-        </p>
-      );
-    case "other_rule":
-      return (
-        <p hx-disable>
-          {t.takenBy}: <b>{o.rule}</b>
-        </p>
-      );
-    case "no_match":
-      return (
-        <p hx-disable>
-          <span class="badge no_rule">{t.noMatch}</span> {o.why}
-        </p>
-      );
-  }
-}
-
-function PreviewSection(props: { t: Dict; outcome?: RuleOutcome; errors?: string[] }) {
-  return (
-    <section id="preview">
-      <Problems t={props.t} errors={props.errors ?? []} />
-      {props.outcome && <OutcomeView t={props.t} o={props.outcome} />}
-    </section>
-  );
-}
-
-function DryRunList(props: { t: Dict; title: string; items: DryRunItem[]; kind: string }) {
-  if (props.items.length === 0) return null;
-  return (
-    <>
-      <h3>{props.title} ({props.items.length})</h3>
-      <table class={`list dry-run ${props.kind}`} hx-disable>
-        {props.items.slice(0, 200).map((i) => (
-          <tr>
-            <td class="nowrap">{fmtDate(i.receivedAt)}</td>
-            <td>
-              <a href={`/messages/${i.messageId}`}>{i.subject || props.t.noSubject}</a>
-            </td>
-            <td>{i.from ?? ""}</td>
-            <td>
-              {i.result.outcome === "reply" && <>→ {i.result.recipient}</>}
-              {i.result.outcome === "suppressed" && (
-                <>
-                  <code>{i.result.reason}</code> {i.result.detail}
-                </>
-              )}
-              {i.result.outcome === "other_rule" && <>{i.result.rule}</>}
-            </td>
-          </tr>
-        ))}
-      </table>
-    </>
-  );
-}
-
-function DryRunSection(
-  props: { t: Dict; days?: number; report?: DryRunReport; errors?: string[]; capped?: boolean },
-) {
-  const { t, report } = props;
-  return (
-    <section id="dry-run">
-      <Problems t={t} errors={props.errors ?? []} />
-      {report && (
-        <>
-          <h2>{fill(t.dryRunTitle, { days: props.days ?? 0 })}</h2>
-          <p class="summary">
-            {fill(t.dryRunSummary, {
-              examined: report.examined,
-              replied: report.replied.length,
-              suppressed: report.suppressed.length,
-              other: report.otherRule.length,
-              unmatched: report.unmatched,
-            })}
-            {props.capped ? ` (${DRY_RUN_MAX_MESSAGES} max)` : ""}
-          </p>
-          {report.stoppedAtBudget && (
-            <p class="problems stopped" role="status">
-              {fill(t.dryRunStopped, {
-                examined: report.examined,
-                total: report.total,
-                seconds: (report.elapsedMs / 1000).toFixed(1),
-              })}
-            </p>
-          )}
-          <p class="sub">{t.dryRunNote}</p>
-          <DryRunList t={t} title={t.wouldReply} items={report.replied} kind="replied" />
-          <DryRunList t={t} title={t.wouldSuppress} items={report.suppressed} kind="suppressed" />
-          <DryRunList t={t} title={t.ignoredBy} items={report.ignored} kind="ignored" />
-          <DryRunList t={t} title={t.takenBy} items={report.otherRule} kind="other" />
-        </>
-      )}
-    </section>
   );
 }
 
@@ -491,16 +365,13 @@ export function ruleRoutes(deps: AppDeps): Hono<AppEnv> {
       dryRun = { errors: input.errors };
     } else {
       const editing = s.ruleId ? await getRuleRow(deps.db, s.ruleId) : null;
-      const since = new Date(deps.now().getTime() - days * 86_400_000);
-      const messages = await storedEmailsSince(deps.db, since, DRY_RUN_MAX_MESSAGES);
-      const report = await dryRunRule(
+      const simulated = await dryRunStored(
+        deps.db,
         input.rule,
-        await loadRules(deps.db),
-        messages,
+        { days, now: deps.now(), replaces: editing?.name ?? input.rule.name },
         { ...sim, ...deps.dryRun },
-        editing?.name ?? input.rule.name,
       );
-      dryRun = { days, report, capped: messages.length >= DRY_RUN_MAX_MESSAGES };
+      dryRun = { days, ...simulated };
     }
     const status = dryRun.errors ? 422 : undefined;
     if (wantsFragment(c)) {

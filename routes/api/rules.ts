@@ -11,14 +11,12 @@ import { idParam } from "../render.tsx";
 import { isId } from "../params.ts";
 import { apiError, field, iso, jsonBody, problemAnswer } from "./answers.ts";
 import { getRuleRow, listRuleRows, type RuleRow } from "../../src/store/rules_admin.ts";
-import { loadRules } from "../../src/store/rule_set.ts";
-import { getStoredEmail, storedEmailsSince } from "../../src/store/message_detail.ts";
+import { getStoredEmail } from "../../src/store/message_detail.ts";
 import { readRuleInput } from "../../src/admin/rule_input.ts";
 import {
   DRY_RUN_MAX_DAYS,
-  DRY_RUN_MAX_MESSAGES,
   type DryRunItem,
-  dryRunRule,
+  dryRunStored,
   previewRule,
 } from "../../src/admin/rule_simulation.ts";
 import {
@@ -107,21 +105,18 @@ export function ruleApiRoutes(deps: AppDeps): Hono<AppEnv> {
     const others = stored.filter((r) => r.id !== editing?.id);
     const input = readRuleInput(field(body.value, "definition"), others.map((r) => r.name));
     if (!input.ok) return apiError(c, 422, "invalid_request", "the rule is invalid", input.errors);
-    const since = new Date(deps.now().getTime() - days * 86_400_000);
-    const messages = await storedEmailsSince(deps.db, since, DRY_RUN_MAX_MESSAGES);
-    const report = await dryRunRule(
+    const { report, capped } = await dryRunStored(
+      deps.db,
       input.rule,
-      await loadRules(deps.db),
-      messages,
+      { days, now: deps.now(), replaces: editing?.name ?? input.rule.name },
       { ...sim, ...deps.dryRun },
-      editing?.name ?? input.rule.name,
     );
     return c.json({
       data: {
         days,
         examined: report.examined,
         total: report.total,
-        capped: messages.length >= DRY_RUN_MAX_MESSAGES,
+        capped,
         stopped_at_budget: report.stoppedAtBudget,
         elapsed_ms: report.elapsedMs,
         replied: report.replied.map(dryRunItemJson),

@@ -1,0 +1,137 @@
+/**
+ * What the rule editor shows of a rule's simulation: the reply it would write for one stored
+ * message, and what a dry-run over the last N days found. Nothing here sends or stores anything.
+ */
+import type { Dict } from "./i18n.ts";
+import { fill } from "./i18n.ts";
+import { Problems } from "./layout.tsx";
+import { fmtDate } from "./render.tsx";
+import {
+  DRY_RUN_MAX_MESSAGES,
+  type DryRunItem,
+  type DryRunReport,
+  type RuleOutcome,
+} from "../src/admin/rule_simulation.ts";
+
+function OutcomeView(props: { t: Dict; o: RuleOutcome }) {
+  const { t, o } = props;
+  switch (o.outcome) {
+    case "reply":
+      return (
+        <div class="reply-preview" hx-disable>
+          <p>
+            <span class="badge reply">{t.wouldReply}</span> {t.to}: <b>{o.recipient}</b>
+          </p>
+          <p>
+            {t.subject}: <b>{o.subject}</b>
+          </p>
+          <pre class="mailtext">{o.text}</pre>
+        </div>
+      );
+    case "suppressed":
+      return (
+        <p hx-disable>
+          <span class="badge suppressed">{t.wouldSuppress}</span> <code>{o.reason}</code> —{" "}
+          {o.detail}
+        </p>
+      );
+    case "ignored":
+      return (
+        <p>
+          <span class="badge ignored">{t.ignoredBy}</span>
+        </p>
+      );
+    case "other_rule":
+      return (
+        <p hx-disable>
+          {t.takenBy}: <b>{o.rule}</b>
+        </p>
+      );
+    case "no_match":
+      return (
+        <p hx-disable>
+          <span class="badge no_rule">{t.noMatch}</span> {o.why}
+        </p>
+      );
+  }
+}
+
+/** The preview of the reply a rule writes for one stored message (`#preview`). */
+export function PreviewSection(props: { t: Dict; outcome?: RuleOutcome; errors?: string[] }) {
+  return (
+    <section id="preview">
+      <Problems t={props.t} errors={props.errors ?? []} />
+      {props.outcome && <OutcomeView t={props.t} o={props.outcome} />}
+    </section>
+  );
+}
+
+function DryRunList(props: { t: Dict; title: string; items: DryRunItem[]; kind: string }) {
+  if (props.items.length === 0) return null;
+  return (
+    <>
+      <h3>{props.title} ({props.items.length})</h3>
+      <table class={`list dry-run ${props.kind}`} hx-disable>
+        {props.items.slice(0, 200).map((i) => (
+          <tr>
+            <td class="nowrap">{fmtDate(i.receivedAt)}</td>
+            <td>
+              <a href={`/messages/${i.messageId}`}>{i.subject || props.t.noSubject}</a>
+            </td>
+            <td>{i.from ?? ""}</td>
+            <td>
+              {i.result.outcome === "reply" && <>→ {i.result.recipient}</>}
+              {i.result.outcome === "suppressed" && (
+                <>
+                  <code>{i.result.reason}</code> {i.result.detail}
+                </>
+              )}
+              {i.result.outcome === "other_rule" && <>{i.result.rule}</>}
+            </td>
+          </tr>
+        ))}
+      </table>
+    </>
+  );
+}
+
+/** A dry-run's report over the last N days (`#dry-run`). */
+export function DryRunSection(
+  props: { t: Dict; days?: number; report?: DryRunReport; errors?: string[]; capped?: boolean },
+) {
+  const { t, report } = props;
+  return (
+    <section id="dry-run">
+      <Problems t={t} errors={props.errors ?? []} />
+      {report && (
+        <>
+          <h2>{fill(t.dryRunTitle, { days: props.days ?? 0 })}</h2>
+          <p class="summary">
+            {fill(t.dryRunSummary, {
+              examined: report.examined,
+              replied: report.replied.length,
+              suppressed: report.suppressed.length,
+              other: report.otherRule.length,
+              unmatched: report.unmatched,
+            })}
+            {props.capped ? ` (${DRY_RUN_MAX_MESSAGES} max)` : ""}
+          </p>
+          {report.stoppedAtBudget && (
+            <p class="problems stopped" role="status">
+              {fill(t.dryRunStopped, {
+                examined: report.examined,
+                total: report.total,
+                seconds: (report.elapsedMs / 1000).toFixed(1),
+              })}
+            </p>
+          )}
+          <p class="sub">{t.dryRunNote}</p>
+          <DryRunList t={t} title={t.wouldReply} items={report.replied} kind="replied" />
+          <DryRunList t={t} title={t.wouldSuppress} items={report.suppressed} kind="suppressed" />
+          <DryRunList t={t} title={t.ignoredBy} items={report.ignored} kind="ignored" />
+          <DryRunList t={t} title={t.takenBy} items={report.otherRule} kind="other" />
+        </>
+      )}
+    </section>
+  );
+}
