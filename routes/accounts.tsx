@@ -15,6 +15,7 @@ import { fmtDate, idParam, respond } from "./render.tsx";
 import { fullPageRedirect, wantsFragment } from "./htmx.ts";
 import { type AccountView, getAccountView, listAccountViews } from "../src/store/accounts_admin.ts";
 import { saveAccount, testAccountConnection } from "../src/actions/accounts.ts";
+import { problemLines } from "../src/actions/result.ts";
 import { testAccount } from "./account_check.ts";
 import { type AccountForm, EMPTY_FORM, formOf, readAccountForm } from "./account_form.ts";
 import {
@@ -344,7 +345,7 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
     if (!saved.ok) {
       const p = saved.problem;
       if (p.code === "not_found") return c.notFound();
-      return await again(p.code === "read_only" ? [c.get("t").fromEnv] : p.details ?? [p.message]);
+      return await again(p.code === "read_only" ? [c.get("t").fromEnv] : problemLines(p));
     }
     if (wantsFragment(c)) {
       fullPageRedirect(c, "/accounts");

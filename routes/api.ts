@@ -13,7 +13,7 @@ import { Params } from "./params.ts";
 import { parseMessageQuery } from "./message_filters.ts";
 import { parseAuditQuery } from "./audit.tsx";
 import { auditEventJson } from "./audit_export.ts";
-import { apiError, field, iso, jsonBody, problemAnswer } from "./api/answers.ts";
+import { apiError, badJson, field, iso, jsonBody, notFound, problemAnswer } from "./api/answers.ts";
 import { ruleApiRoutes } from "./api/rules.ts";
 import { testAccount } from "./account_check.ts";
 import { encodeCursor, listMessages, type MessageListRow } from "../src/store/message_list.ts";
@@ -190,8 +190,6 @@ export function accountJson(a: AccountView, now: Date, health: AccountHealth) {
 export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
   const api = new Hono<AppEnv>();
   const box = createSecretBox(deps.secretKey);
-  const badJson = (c: Context) => apiError(c, 400, "invalid_json", "the request body is not JSON");
-  const notFound = (c: Context, what: string) => apiError(c, 404, "not_found", `no such ${what}`);
 
   // --- messages -------------------------------------------------------------------------------
   api.get("/messages", async (c) => {

@@ -36,6 +36,7 @@ import {
 } from "../src/store/message_detail.ts";
 import { listAccounts } from "../src/store/accounts.ts";
 import { correctClassification, correctionProblems } from "../src/actions/messages.ts";
+import { problemLines } from "../src/actions/result.ts";
 import type { Address } from "../src/domain/email.ts";
 
 type AccountChoice = { id: number; name: string };
@@ -513,7 +514,7 @@ export function messageRoutes(deps: AppDeps): Hono<AppEnv> {
     const done = await correctClassification(deps, id, correction, actorName(c.get("actor")));
     if (!done.ok) {
       if (done.problem.code === "not_found") return c.notFound();
-      return await detail(c, id, done.problem.details ?? [done.problem.message], 422);
+      return await detail(c, id, problemLines(done.problem), 422);
     }
     if (wantsFragment(c)) return await detail(c, id);
     return c.redirect(`/messages/${id}`, 303);

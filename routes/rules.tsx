@@ -32,7 +32,7 @@ import {
 } from "../src/admin/rule_simulation.ts";
 import { DryRunSection, PreviewSection } from "./rule_simulation_views.tsx";
 import type { Queryable } from "../src/store/db.ts";
-import type { Problem } from "../src/actions/result.ts";
+import { problemLines } from "../src/actions/result.ts";
 
 type Choice = { id: number; subject: string | null; fromAddress: string | null };
 
@@ -189,11 +189,6 @@ function RuleEditor(props: { t: Dict; s: EditorState; csrf: string; choices: Cho
       <DryRunSection t={t} {...(s.dryRun ?? {})} />
     </div>
   );
-}
-
-/** The lines a form shows for a problem: one per field, else its sentence. */
-function problemLines(p: Problem): string[] {
-  return p.details?.length ? p.details : [p.message];
 }
 
 async function otherNames(q: Queryable, exceptId: number | null): Promise<string[]> {

@@ -27,6 +27,14 @@ export function apiError(
   return c.json({ error: { code, message, ...(details ? { details } : {}) } }, status);
 }
 
+/** 400: the body is not JSON. */
+export const badJson = (c: Context) =>
+  apiError(c, 400, "invalid_json", "the request body is not JSON");
+
+/** 404: no such `what`. */
+export const notFound = (c: Context, what: string) =>
+  apiError(c, 404, "not_found", `no such ${what}`);
+
 /** An action's problem as an API error: 422, 404 or 409 with the matching code. */
 export function problemAnswer(c: Context, p: Problem) {
   switch (p.code) {

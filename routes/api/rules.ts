@@ -9,7 +9,7 @@ import { actorName } from "../app_env.ts";
 import type { AppDeps } from "../deps.ts";
 import { idParam } from "../render.tsx";
 import { isId } from "../params.ts";
-import { apiError, field, iso, jsonBody, problemAnswer } from "./answers.ts";
+import { apiError, badJson, field, iso, jsonBody, notFound, problemAnswer } from "./answers.ts";
 import { getRuleRow, listRuleRows, type RuleRow } from "../../src/store/rules_admin.ts";
 import { getStoredEmail } from "../../src/store/message_detail.ts";
 import { readRuleInput } from "../../src/admin/rule_input.ts";
@@ -54,8 +54,6 @@ function dryRunItemJson(i: DryRunItem) {
 export function ruleApiRoutes(deps: AppDeps): Hono<AppEnv> {
   const api = new Hono<AppEnv>();
   const sim = { accountContext: deps.accountContext, ownAddresses: deps.ownAddresses };
-  const badJson = (c: Context) => apiError(c, 400, "invalid_json", "the request body is not JSON");
-  const notFound = (c: Context, what: string) => apiError(c, 404, "not_found", `no such ${what}`);
   const by = (c: Context<AppEnv>) => actorName(c.get("actor"));
   const definitionOf = (v: unknown) => field(v, "definition") ?? v;
 

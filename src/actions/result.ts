@@ -16,6 +16,11 @@ export interface Problem {
   details?: string[];
 }
 
+/** The lines a form or a terminal shows for a problem: one per field, else its sentence. */
+export function problemLines(p: Problem): string[] {
+  return p.details?.length ? p.details : [p.message];
+}
+
 /** An action's outcome. */
 export type Result<T> = { ok: true; value: T } | { ok: false; problem: Problem };
 

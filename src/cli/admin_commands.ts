@@ -10,6 +10,7 @@ import { isEmailShape, MIN_PASSWORD_LENGTH, normalEmail } from "../admin/user_in
 import { addUser } from "../actions/users.ts";
 import { createToken } from "../actions/tokens.ts";
 import { importRules } from "../actions/rules.ts";
+import { problemLines } from "../actions/result.ts";
 
 export { MIN_PASSWORD_LENGTH };
 
@@ -75,7 +76,7 @@ export async function rulesImport(
   const imported = await importRules({ db, now }, json);
   return imported.ok
     ? { ok: true, count: imported.value.count }
-    : { ok: false, errors: imported.problem.details ?? [imported.problem.message] };
+    : { ok: false, errors: problemLines(imported.problem) };
 }
 
 /** Where the service listens, and the secret of its setup link (routes/setup.tsx). */
