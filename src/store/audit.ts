@@ -2,6 +2,7 @@ import type { Queryable } from "./db.ts";
 import { pgSafe } from "./pg_safe.ts";
 import type { AuditEvent, AuditEventName, AuditEventOf } from "../domain/audit_events.ts";
 
+// The jobs build their lists of events with this type, imported from here.
 export type { AuditEvent } from "../domain/audit_events.ts";
 
 /**
