@@ -34,6 +34,7 @@ import { takeLoginChecks } from "../src/admin/login_gate.ts";
 import { clientAddress, trustedProxies } from "./client_address.ts";
 import { deleteSession, findSession } from "../src/store/sessions.ts";
 import { recordEvent } from "../src/store/audit.ts";
+import { endSession } from "../src/actions/sessions.ts";
 
 function LoginForm(props: { t: Dict; csrf: string; email: string; next: string; error?: string }) {
   const { t } = props;
@@ -154,12 +155,7 @@ export function loginRoutes(deps: AppDeps, security: SecuritySettings): Hono<App
   app.post("/logout", async (c) => {
     const actor = c.get("actor");
     if (actor.kind === "session") {
-      await deleteSession(deps.db, actor.sessionHash);
-      await recordEvent(deps.db, {
-        event: "logout",
-        at: deps.now(),
-        detail: { email: actor.email },
-      });
+      await endSession(deps, actor.sessionHash, actor.email);
     }
     clearSessionCookie(c, deps);
     return c.redirect("/login", 303);

@@ -38,10 +38,10 @@ import {
   getMessageDetail,
   getRawMessage,
   type MessageDetail,
-  overrideClassification,
 } from "../src/store/message_detail.ts";
 import { listAccounts } from "../src/store/accounts.ts";
-import { recordEvent } from "../src/store/audit.ts";
+import { correctClassification, correctionProblems } from "../src/actions/messages.ts";
+import { problemLines } from "../src/actions/result.ts";
 import type { Address } from "../src/domain/email.ts";
 
 type AccountChoice = { id: number; name: string };
@@ -414,38 +414,20 @@ export function messageRoutes(deps: AppDeps): Hono<AppEnv> {
     const id = idParam(c.req.param("id"));
     if (!id) return c.notFound();
     const params = Params.ofForm(await c.req.parseBody({ all: true }));
-    const kind = params.oneOf("kind", ["forwarded", "direct"] as const);
-    const address = params.text("original_from_address", 320).toLowerCase();
-    const name = params.text("original_from_name", 200);
-    const errors = params.errors;
-    if (!kind && !errors.some((e) => e.startsWith("kind:"))) {
-      errors.push("kind: must be forwarded or direct");
+    const correction = {
+      kind: params.oneOf("kind", ["forwarded", "direct"] as const),
+      originalFromAddress: params.text("original_from_address", 320).toLowerCase(),
+      originalFromName: params.text("original_from_name", 200),
+    };
+    // A field the reader already refused is not refused twice.
+    const said = (p: string) => params.errors.some((e) => e.startsWith(p.split(":")[0] + ":"));
+    const errors = [...params.errors, ...correctionProblems(correction).filter((p) => !said(p))];
+    if (errors.length) return await detail(c, id, errors, 422);
+    const done = await correctClassification(deps, id, correction, actorName(c.get("actor")));
+    if (!done.ok) {
+      if (done.problem.code === "not_found") return c.notFound();
+      return await detail(c, id, problemLines(done.problem), 422);
     }
-    if (kind === "forwarded" && !/^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/.test(address)) {
-      errors.push("original_from_address: a forward needs the original sender's address");
-    }
-    if (errors.length || !kind) return await detail(c, id, errors, 422);
-    const at = deps.now();
-    const by = actorName(c.get("actor"));
-    const done = await deps.db.transaction(async (tx) => {
-      const ok = await overrideClassification(tx, id, {
-        kind,
-        originalFromAddress: address || null,
-        originalFromName: name || null,
-        by,
-      }, at);
-      if (ok) {
-        await recordEvent(tx, {
-          event: "classification_overridden",
-          at,
-          messageId: id,
-          detail: { kind, original_from: address || null, by },
-        });
-        await deps.rerunRules(tx, id, at);
-      }
-      return ok;
-    });
-    if (!done) return c.notFound();
     if (wantsFragment(c)) return await detail(c, id);
     return c.redirect(`/messages/${id}`, 303);
   });

@@ -1,7 +1,7 @@
 /**
  * `/outbox`: counts by status, a filtered list, and the actions a person takes: retry a failed
  * reply, settle an unknown one ("it was sent" / "send again"), cancel a pending one. Each
- * action is one guarded state change plus an audit event (src/store/outbox_admin.ts); with htmx
+ * action is one guarded state change plus an audit event (src/actions/outbox.ts); with htmx
  * the row is swapped in place, without it the list is shown again.
  */
 import { Hono } from "hono";
@@ -15,7 +15,6 @@ import { CsrfField } from "./layout.tsx";
 import { fmtDate, idParam, respond } from "./render.tsx";
 import { wantsFragment } from "./htmx.ts";
 import {
-  applyOutboxAction,
   getOutboxRow,
   listOutbox,
   OUTBOX_STATUSES,
@@ -25,6 +24,7 @@ import {
 import { outboxCounts, type OutboxStatus } from "../src/store/outbox.ts";
 import { type OutboxQuery, parseOutboxQuery, readList } from "./list_queries.ts";
 import { type Column, ListView, respondList, TableRow } from "./list_view.tsx";
+import { applyOutboxAction } from "../src/actions/outbox.ts";
 
 function ActionButton(
   props: {
@@ -209,10 +209,8 @@ export function outboxRoutes(deps: AppDeps): Hono<AppEnv> {
         status: 422,
       });
     }
-    const result = await deps.db.transaction((tx) =>
-      applyOutboxAction(tx, id, action, actorName(c.get("actor")), deps.now())
-    );
-    if (!result.ok && result.reason === "not_found") return c.notFound();
+    const result = await applyOutboxAction(deps, id, action, actorName(c.get("actor")));
+    if (!result.ok && result.problem.code === "not_found") return c.notFound();
     if (!wantsFragment(c)) {
       if (!result.ok) {
         return respond(c, {
@@ -221,9 +219,9 @@ export function outboxRoutes(deps: AppDeps): Hono<AppEnv> {
           status: 409,
         });
       }
-      return c.redirect(`/outbox?status=${result.row.status}#outbox-${id}`, 303);
+      return c.redirect(`/outbox?status=${result.value.status}#outbox-${id}`, 303);
     }
-    const row = result.ok ? result.row : await getOutboxRow(deps.db, id);
+    const row = result.ok ? result.value : await getOutboxRow(deps.db, id);
     if (!row) return c.notFound();
     return respond(c, {
       title: t.outbox,

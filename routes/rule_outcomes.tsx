@@ -1,12 +1,18 @@
 /**
  * How the rule editor shows what a rule would do, without sending anything: the outcome of a
- * preview on one stored message, and the lists of a dry-run's outcomes.
+ * preview on one stored message, and what a dry-run over the last N days found.
  */
 import type { Dict } from "./i18n.ts";
+import { fill } from "./i18n.ts";
 import { Problems } from "./layout.tsx";
 import { fmtDate } from "./render.tsx";
 import { type Column, ListTable } from "./list_view.tsx";
-import type { DryRunItem, RuleOutcome } from "../src/admin/rule_simulation.ts";
+import {
+  DRY_RUN_MAX_MESSAGES,
+  type DryRunItem,
+  type DryRunReport,
+  type RuleOutcome,
+} from "../src/admin/rule_simulation.ts";
 
 function OutcomeView(props: { t: Dict; o: RuleOutcome }) {
   const { t, o } = props;
@@ -100,5 +106,46 @@ export function DryRunList(props: { t: Dict; title: string; items: DryRunItem[];
         rows={props.items.slice(0, 200)}
       />
     </>
+  );
+}
+
+/** A dry-run's report over the last N days (`#dry-run`). */
+export function DryRunSection(
+  props: { t: Dict; days?: number; report?: DryRunReport; errors?: string[]; capped?: boolean },
+) {
+  const { t, report } = props;
+  return (
+    <section id="dry-run">
+      <Problems t={t} errors={props.errors ?? []} />
+      {report && (
+        <>
+          <h2>{fill(t.dryRunTitle, { days: props.days ?? 0 })}</h2>
+          <p class="summary">
+            {fill(t.dryRunSummary, {
+              examined: report.examined,
+              replied: report.replied.length,
+              suppressed: report.suppressed.length,
+              other: report.otherRule.length,
+              unmatched: report.unmatched,
+            })}
+            {props.capped ? ` (${DRY_RUN_MAX_MESSAGES} max)` : ""}
+          </p>
+          {report.stoppedAtBudget && (
+            <p class="problems stopped" role="status">
+              {fill(t.dryRunStopped, {
+                examined: report.examined,
+                total: report.total,
+                seconds: (report.elapsedMs / 1000).toFixed(1),
+              })}
+            </p>
+          )}
+          <p class="sub">{t.dryRunNote}</p>
+          <DryRunList t={t} title={t.wouldReply} items={report.replied} kind="replied" />
+          <DryRunList t={t} title={t.wouldSuppress} items={report.suppressed} kind="suppressed" />
+          <DryRunList t={t} title={t.ignoredBy} items={report.ignored} kind="ignored" />
+          <DryRunList t={t} title={t.takenBy} items={report.otherRule} kind="other" />
+        </>
+      )}
+    </section>
   );
 }

@@ -1,50 +1,40 @@
 /**
  * `/rules`: list, create, edit, enable/disable, reorder and delete; a live preview of the reply
  * a rule writes for a stored message, and a dry-run over the last N days. Preview and dry-run
- * use the pure decision (src/admin/rule_simulation.ts) and send nothing. Every change is audited
- * as `rule_changed`.
+ * use the pure decision (src/admin/rule_simulation.ts) and send nothing. Every change is an
+ * action of src/actions/rules.ts, audited as `rule_changed`.
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { AppEnv } from "./app_env.ts";
 import { actorName } from "./app_env.ts";
 import type { AppDeps } from "./deps.ts";
-import { type Dict, fill } from "./i18n.ts";
-import { CsrfField, Problems } from "./layout.tsx";
+import type { Dict } from "./i18n.ts";
+import { CsrfField } from "./layout.tsx";
 import { EditorFrame } from "./forms.tsx";
 import { type Column, ListView, respondList } from "./list_view.tsx";
-import { DryRunList, PreviewSection } from "./rule_outcomes.tsx";
 import { fmtDate, idParam, respond } from "./render.tsx";
 import { fullPageRedirect, wantsFragment } from "./htmx.ts";
+import { getRuleRow, listRuleRows, type RuleRow } from "../src/store/rules_admin.ts";
 import {
+  createRule,
   deleteRule,
-  getRuleRow,
-  insertRule,
-  listRuleRows,
   moveRule,
-  type RuleRow,
   setRuleEnabled,
   updateRule,
-} from "../src/store/rules_admin.ts";
-import { loadRules } from "../src/store/rule_set.ts";
-import { recordEvent } from "../src/store/audit.ts";
-import {
-  getStoredEmail,
-  recentMessageChoices,
-  storedEmailsSince,
-} from "../src/store/message_detail.ts";
+} from "../src/actions/rules.ts";
+import { getStoredEmail, recentMessageChoices } from "../src/store/message_detail.ts";
 import { NEW_RULE_TEMPLATE, readRuleInput } from "../src/admin/rule_input.ts";
 import {
+  DRY_RUN_MAX_DAYS,
   type DryRunReport,
-  dryRunRule,
+  dryRunStored,
   previewRule,
   type RuleOutcome,
 } from "../src/admin/rule_simulation.ts";
+import { DryRunSection, PreviewSection } from "./rule_outcomes.tsx";
 import type { Queryable } from "../src/store/db.ts";
-
-/** Most messages one dry-run looks at, and the longest period. */
-export const DRY_RUN_MAX_MESSAGES = 5_000;
-export const DRY_RUN_MAX_DAYS = 365;
+import { problemLines } from "../src/actions/result.ts";
 
 type Choice = { id: number; subject: string | null; fromAddress: string | null };
 
@@ -114,46 +104,6 @@ function RulesList(props: { t: Dict; rows: RuleRow[]; csrf: string }) {
         rowAttrs: (r) => ({ id: `rule-${r.id}`, "data-enabled": String(r.enabled) }),
       }}
     />
-  );
-}
-
-function DryRunSection(
-  props: { t: Dict; days?: number; report?: DryRunReport; errors?: string[]; capped?: boolean },
-) {
-  const { t, report } = props;
-  return (
-    <section id="dry-run">
-      <Problems t={t} errors={props.errors ?? []} />
-      {report && (
-        <>
-          <h2>{fill(t.dryRunTitle, { days: props.days ?? 0 })}</h2>
-          <p class="summary">
-            {fill(t.dryRunSummary, {
-              examined: report.examined,
-              replied: report.replied.length,
-              suppressed: report.suppressed.length,
-              other: report.otherRule.length,
-              unmatched: report.unmatched,
-            })}
-            {props.capped ? ` (${DRY_RUN_MAX_MESSAGES} max)` : ""}
-          </p>
-          {report.stoppedAtBudget && (
-            <p class="problems stopped" role="status">
-              {fill(t.dryRunStopped, {
-                examined: report.examined,
-                total: report.total,
-                seconds: (report.elapsedMs / 1000).toFixed(1),
-              })}
-            </p>
-          )}
-          <p class="sub">{t.dryRunNote}</p>
-          <DryRunList t={t} title={t.wouldReply} items={report.replied} kind="replied" />
-          <DryRunList t={t} title={t.wouldSuppress} items={report.suppressed} kind="suppressed" />
-          <DryRunList t={t} title={t.ignoredBy} items={report.ignored} kind="ignored" />
-          <DryRunList t={t} title={t.takenBy} items={report.otherRule} kind="other" />
-        </>
-      )}
-    </section>
   );
 }
 
@@ -270,12 +220,7 @@ export function ruleRoutes(deps: AppDeps): Hono<AppEnv> {
     return respond(c, { title: t.rules, nav: "/rules", fragment: e, status });
   };
 
-  const audit = (c: Context<AppEnv>, action: string, rule: string, extra = {}) =>
-    recordEvent(deps.db, {
-      event: "rule_changed",
-      at: deps.now(),
-      detail: { action, rule, by: actorName(c.get("actor")), ...extra },
-    });
+  const by = (c: Context<AppEnv>) => actorName(c.get("actor"));
 
   const formState = async (c: Context<AppEnv>): Promise<EditorState> => {
     const body = await c.req.parseBody();
@@ -320,38 +265,19 @@ export function ruleRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post("/rules", async (c) => {
     const s = await formState(c);
     s.ruleId = null;
-    const input = readRuleInput(s.definition, await otherNames(deps.db, null));
-    if (!input.ok) return await editor(c, { ...s, errors: input.errors }, 422);
-    const row = await insertRule(deps.db, {
-      name: input.rule.name,
-      enabled: input.rule.enabled,
-      priority: input.rule.priority,
-      definition: input.definition,
-    }, deps.now());
-    await audit(c, "created", row.name);
+    const created = await createRule(deps, s.definition, by(c));
+    if (!created.ok) return await editor(c, { ...s, errors: problemLines(created.problem) }, 422);
     return saved(c);
   });
 
   app.post("/rules/:id{[0-9]+}", async (c) => {
     const id = idParam(c.req.param("id"));
-    const before = id ? await getRuleRow(deps.db, id) : null;
-    if (!before || !id) return c.notFound();
+    if (!id) return c.notFound();
     const s = { ...(await formState(c)), ruleId: id };
-    const input = readRuleInput(s.definition, await otherNames(deps.db, id));
-    if (!input.ok) return await editor(c, { ...s, errors: input.errors }, 422);
-    await updateRule(deps.db, id, {
-      name: input.rule.name,
-      enabled: input.rule.enabled,
-      priority: input.rule.priority,
-      definition: input.definition,
-    }, deps.now());
-    await audit(
-      c,
-      "updated",
-      input.rule.name,
-      before.name !== input.rule.name ? { was: before.name } : {},
-    );
-    return saved(c);
+    const updated = await updateRule(deps, id, s.definition, by(c));
+    if (updated.ok) return saved(c);
+    if (updated.problem.code === "not_found") return c.notFound();
+    return await editor(c, { ...s, errors: problemLines(updated.problem) }, 422);
   });
 
   const afterListAction = (c: Context<AppEnv>) =>
@@ -362,15 +288,9 @@ export function ruleRoutes(deps: AppDeps): Hono<AppEnv> {
     if (body.enabled !== "1" && body.enabled !== "0") {
       return c.text("enabled: must be 1 or 0", 422);
     }
-    const row = await setRuleEnabled(
-      deps.db,
-      idParam(c.req.param("id")) ?? 0,
-      body.enabled === "1",
-      deps.now(),
-    );
-    if (!row) return c.notFound();
-    await audit(c, row.enabled ? "enabled" : "disabled", row.name);
-    return await afterListAction(c);
+    const id = idParam(c.req.param("id")) ?? 0;
+    const changed = await setRuleEnabled(deps, id, body.enabled === "1", by(c));
+    return changed.ok ? await afterListAction(c) : c.notFound();
   });
 
   app.post("/rules/:id{[0-9]+}/move", async (c) => {
@@ -378,20 +298,13 @@ export function ruleRoutes(deps: AppDeps): Hono<AppEnv> {
     if (body.direction !== "up" && body.direction !== "down") {
       return c.text("direction: must be up or down", 422);
     }
-    const id = idParam(c.req.param("id")) ?? 0;
-    const direction = body.direction;
-    const moved = await deps.db.transaction((tx) => moveRule(tx, id, direction, deps.now()));
-    if (!moved) return c.notFound();
-    const row = await getRuleRow(deps.db, id);
-    await audit(c, "moved", row?.name ?? String(id), { direction });
-    return await afterListAction(c);
+    const moved = await moveRule(deps, idParam(c.req.param("id")) ?? 0, body.direction, by(c));
+    return moved.ok ? await afterListAction(c) : c.notFound();
   });
 
   app.post("/rules/:id{[0-9]+}/delete", async (c) => {
-    const name = await deleteRule(deps.db, idParam(c.req.param("id")) ?? 0);
-    if (name === null) return c.notFound();
-    await audit(c, "deleted", name);
-    return await afterListAction(c);
+    const deleted = await deleteRule(deps, idParam(c.req.param("id")) ?? 0, by(c));
+    return deleted.ok ? await afterListAction(c) : c.notFound();
   });
 
   app.post("/rules/preview", async (c) => {
@@ -431,16 +344,13 @@ export function ruleRoutes(deps: AppDeps): Hono<AppEnv> {
       dryRun = { errors: input.errors };
     } else {
       const editing = s.ruleId ? await getRuleRow(deps.db, s.ruleId) : null;
-      const since = new Date(deps.now().getTime() - days * 86_400_000);
-      const messages = await storedEmailsSince(deps.db, since, DRY_RUN_MAX_MESSAGES);
-      const report = await dryRunRule(
+      const simulated = await dryRunStored(
+        deps.db,
         input.rule,
-        await loadRules(deps.db),
-        messages,
+        { days, now: deps.now(), replaces: editing?.name ?? input.rule.name },
         { ...sim, ...deps.dryRun },
-        editing?.name ?? input.rule.name,
       );
-      dryRun = { days, report, capped: messages.length >= DRY_RUN_MAX_MESSAGES };
+      dryRun = { days, ...simulated };
     }
     const status = dryRun.errors ? 422 : undefined;
     if (wantsFragment(c)) {

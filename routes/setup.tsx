@@ -25,7 +25,7 @@ import {
   newUserProblems,
   normalEmail,
 } from "../src/admin/user_input.ts";
-import { createFirstUser } from "../src/admin/first_user.ts";
+import { createFirstUser } from "../src/actions/users.ts";
 import { countUsers } from "../src/store/users.ts";
 import {
   pruneAttemptsOf,

@@ -12,9 +12,8 @@ import { CsrfField } from "./layout.tsx";
 import { fmtDate, idParam } from "./render.tsx";
 import { type Column, ListView, respondList } from "./list_view.tsx";
 import { wantsFragment } from "./htmx.ts";
-import { type ApiTokenRow, listApiTokens, revokeApiToken } from "../src/store/api_tokens.ts";
-import { issueApiToken } from "../src/admin/api_token_issue.ts";
-import { recordEvent } from "../src/store/audit.ts";
+import { type ApiTokenRow, listApiTokens } from "../src/store/api_tokens.ts";
+import { createToken, revokeToken } from "../src/actions/tokens.ts";
 
 function tokenColumns(t: Dict, csrf: string): Column<ApiTokenRow>[] {
   return [
@@ -104,27 +103,17 @@ export function tokenRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post("/tokens", async (c) => {
     const body = await c.req.parseBody();
     const name = typeof body.name === "string" ? body.name.trim() : "";
-    const issued = await issueApiToken(deps.db, name, deps.now());
-    if (!issued.ok) return await page(c, { name, errors: [issued.error] }, 422);
-    await recordEvent(deps.db, {
-      event: "token_created",
-      at: deps.now(),
-      detail: { name, by: actorName(c.get("actor")) },
-    });
+    const issued = await createToken(deps, name, actorName(c.get("actor")));
+    if (!issued.ok) return await page(c, { name, errors: [issued.problem.message] }, 422);
     // The value is in this one response only; it must not be cached anywhere.
     c.header("Cache-Control", "no-store");
-    return await page(c, { created: issued.token });
+    return await page(c, { created: issued.value.token });
   });
 
   app.post("/tokens/:id{[0-9]+}/revoke", async (c) => {
     const id = idParam(c.req.param("id")) ?? 0;
-    const done = await revokeApiToken(deps.db, id, deps.now());
-    if (!done) return c.notFound();
-    await recordEvent(deps.db, {
-      event: "token_revoked",
-      at: deps.now(),
-      detail: { id, by: actorName(c.get("actor")) },
-    });
+    const revoked = await revokeToken(deps, id, actorName(c.get("actor")));
+    if (!revoked.ok) return c.notFound();
     return wantsFragment(c) ? await page(c, {}) : c.redirect("/tokens", 303);
   });
 

@@ -12,13 +12,13 @@ import type { DataDirHolder } from "./store/data_dir_lock.ts";
 import { migrate, readMigrations } from "./store/migrate.ts";
 import { listAccounts, upsertEnvAccount } from "./store/accounts.ts";
 import { deleteIdleHealth, writeIdleHealth, writeProgress } from "./store/account_health.ts";
-import { loadRules, replaceRules } from "./store/rule_set.ts";
-import { recordEvent } from "./store/audit.ts";
+import { loadRules } from "./store/rule_set.ts";
 import { createSecretBox, type SecretBox } from "./auth/secret_box.ts";
 import type { AccountContext } from "./domain/decide_reply.ts";
+import { rulesImport } from "./cli/admin_commands.ts";
 import { rememberedHolidays } from "./domain/schedule.ts";
 import { DEFAULT_RATE_LIMIT_POLICY } from "./domain/rate_limit.ts";
-import { exportRules, parseRules } from "./domain/rules.ts";
+import { exportRules } from "./domain/rules.ts";
 import {
   type AccountAccess,
   type AccountTarget,
@@ -134,20 +134,7 @@ export async function openServices(config: Config, log: Logger, options: Service
       checkpoint: options.checkpoint,
     });
 
-  const importRules = async (json: unknown) => {
-    const parsed = parseRules(json);
-    if (!parsed.ok) return parsed;
-    await db.transaction(async (tx) => {
-      const at = now();
-      await replaceRules(tx, parsed.rules, at);
-      await recordEvent(tx, {
-        event: "rules_changed",
-        at,
-        detail: { via: "cli import", rules: parsed.rules.map((r) => r.name) },
-      });
-    });
-    return { ok: true as const, count: parsed.rules.length };
-  };
+  const importRules = (json: unknown) => rulesImport(db, json, now);
 
   /** IMAP IDLE per account: collection and the outbox run within a second of new mail. */
   const startWatching = async () =>

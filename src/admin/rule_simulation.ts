@@ -6,7 +6,9 @@
  */
 import { type AccountContext, decideReply } from "../domain/decide_reply.ts";
 import type { Rule, RuleTrailEntry } from "../domain/rules.ts";
-import type { StoredEmail } from "../store/message_detail.ts";
+import { type StoredEmail, storedEmailsSince } from "../store/message_detail.ts";
+import { loadRules } from "../store/rule_set.ts";
+import type { Queryable } from "../store/db.ts";
 
 export interface SimulationDeps {
   /** The account as the decision needs it (the same function the reply job uses). */
@@ -18,6 +20,10 @@ export interface SimulationDeps {
   /** How long a dry-run may compute before it stops and reports how far it got. */
   budgetMs?: number;
 }
+
+/** Most messages one dry-run looks at, and the longest period (pages and the API alike). */
+export const DRY_RUN_MAX_MESSAGES = 5_000;
+export const DRY_RUN_MAX_DAYS = 365;
 
 /** A dry-run's default time budget. */
 export const DRY_RUN_BUDGET_MS = 2_000;
@@ -192,4 +198,17 @@ export async function dryRunRule(
   }
   report.elapsedMs = Math.round(clock() - start);
   return report;
+}
+
+/** A dry-run over the messages stored in the last `days` days, read through `q`. */
+export async function dryRunStored(
+  q: Queryable,
+  candidate: Rule,
+  opts: { days: number; now: Date; replaces: string },
+  deps: SimulationDeps,
+): Promise<{ report: DryRunReport; capped: boolean }> {
+  const since = new Date(opts.now.getTime() - opts.days * 86_400_000);
+  const messages = await storedEmailsSince(q, since, DRY_RUN_MAX_MESSAGES);
+  const report = await dryRunRule(candidate, await loadRules(q), messages, deps, opts.replaces);
+  return { report, capped: messages.length >= DRY_RUN_MAX_MESSAGES };
 }

@@ -1,20 +1,16 @@
 /**
  * The admin's command-line pieces: `user add EMAIL` (the password is one line on standard
- * input) and `token create NAME` (prints `{"name","token"}` once). They take the database and
- * their I/O as parameters; the CLI router wires them.
+ * input), `token create NAME` (prints `{"name","token"}` once) and `rules import`, thin adapters
+ * over the actions of src/actions/. They take the database and their I/O as parameters; the CLI
+ * router wires them.
  */
 import type { Db } from "../store/db.ts";
-import { countUsers, createUser } from "../store/users.ts";
-import { hashPassword } from "../auth/password_hash.ts";
-import { issueApiToken } from "../admin/api_token_issue.ts";
-import { recordEvent } from "../store/audit.ts";
-import {
-  isEmailShape,
-  MAX_PASSWORD_LENGTH,
-  MIN_PASSWORD_LENGTH,
-  newUserProblems,
-  normalEmail,
-} from "../admin/user_input.ts";
+import { countUsers } from "../store/users.ts";
+import { isEmailShape, MIN_PASSWORD_LENGTH, normalEmail } from "../admin/user_input.ts";
+import { addUser } from "../actions/users.ts";
+import { createToken } from "../actions/tokens.ts";
+import { importRules } from "../actions/rules.ts";
+import { problemLines } from "../actions/result.ts";
 
 export { MIN_PASSWORD_LENGTH };
 
@@ -41,28 +37,17 @@ export async function userAdd(db: Db, email: string | undefined, io: AdminIo): P
   }
   io.say(`password for ${address} (one line on standard input):`);
   const password = await io.readLine();
-  const problems = newUserProblems({ email: address, password: password ?? "" });
-  if (password === null || problems.includes("password_short")) {
-    io.say(`the password must be at least ${MIN_PASSWORD_LENGTH} characters`);
-    return 2;
-  }
-  if (problems.includes("password_long")) {
-    io.say(`the password must be at most ${MAX_PASSWORD_LENGTH} characters`);
-    return 2;
-  }
-  const at = io.now();
-  try {
-    const user = await createUser(db, address, await hashPassword(password), at);
-    await recordEvent(db, { event: "user_created", at, detail: { email: user.email, by: "cli" } });
-    io.print({ created: true, id: user.id, email: user.email });
+  const added = await addUser(
+    { db, now: io.now },
+    { email: address, password: password ?? "" },
+    "cli",
+  );
+  if (added.ok) {
+    io.print({ created: true, id: added.value.id, email: added.value.email });
     return 0;
-  } catch (e) {
-    if (/unique|duplicate/i.test((e as Error).message)) {
-      io.say(`a user with the e-mail ${address} already exists`);
-      return 1;
-    }
-    throw e;
   }
+  io.say(added.problem.message);
+  return added.problem.code === "conflict" ? 1 : 2;
 }
 
 /**
@@ -70,18 +55,28 @@ export async function userAdd(db: Db, email: string | undefined, io: AdminIo): P
  * stored and cannot be shown again. Exit codes: 0 created, 2 bad or taken name.
  */
 export async function tokenCreate(db: Db, name: string | undefined, io: AdminIo): Promise<number> {
-  const issued = await issueApiToken(db, (name ?? "").trim(), io.now());
+  const issued = await createToken({ db, now: io.now }, (name ?? "").trim(), "cli");
   if (!issued.ok) {
-    io.say(`usage: token create NAME — ${issued.error}`);
+    io.say(`usage: token create NAME — ${issued.problem.message}`);
     return 2;
   }
-  await recordEvent(db, {
-    event: "token_created",
-    at: io.now(),
-    detail: { name: name?.trim(), by: "cli" },
-  });
-  io.print({ name: name?.trim(), token: issued.token });
+  io.print(issued.value);
   return 0;
+}
+
+/**
+ * `rules import FILE`: replaces every rule with the file's, audited as `rule_changed`; nothing
+ * changes when any rule is invalid, and every problem is listed.
+ */
+export async function rulesImport(
+  db: Db,
+  json: unknown,
+  now: () => Date,
+): Promise<{ ok: true; count: number } | { ok: false; errors: string[] }> {
+  const imported = await importRules({ db, now }, json);
+  return imported.ok
+    ? { ok: true, count: imported.value.count }
+    : { ok: false, errors: problemLines(imported.problem) };
 }
 
 /** Where the service listens, and the secret of its setup link (routes/setup.tsx). */

@@ -22,6 +22,7 @@ import {
 import { countRequests, type RateLimitPolicy, recipientKey } from "../domain/rate_limit.ts";
 import type { ClassifiedMessage } from "./process_messages.ts";
 import type { HolidayCalendar } from "../domain/schedule.ts";
+import type { AuditDetails, AuditEventName } from "../domain/audit_events.ts";
 
 export interface ReplyStepDeps {
   /**
@@ -153,7 +154,7 @@ async function answer(
   rerun: boolean,
 ): Promise<void> {
   const record = (d: Recordable) => saveDecision(tx, asRecord(m.id, d), at, rerun);
-  const audit = (event: string, detail: Record<string, unknown>) =>
+  const audit = <E extends AuditEventName>(event: E, detail: AuditDetails[E]) =>
     recordEvent(tx, { event, at, accountId: m.accountId, messageId: m.id, detail });
   await audit("rule_matched", { rule: decision.rule.name, action: "reply" });
   const facts = await replyFacts(tx, deps.policy, m.id, m.accountId, decision, at);

@@ -161,8 +161,15 @@ function settlement(result: SendResult, row: ClaimedReply, at: Date, retryBaseMs
   }
 }
 
-function eventFor(status: "sent" | "retry" | "failed" | "unknown"): string {
-  return { sent: "sent", retry: "send_retry", failed: "send_failed", unknown: "send_unknown" }[
+function eventFor(
+  status: "sent" | "retry" | "failed" | "unknown",
+): "sent" | "send_retry" | "send_failed" | "send_unknown" {
+  return ({
+    sent: "sent",
+    retry: "send_retry",
+    failed: "send_failed",
+    unknown: "send_unknown",
+  } as const)[
     status
   ];
 }

@@ -1,22 +1,23 @@
 import type { Queryable } from "./db.ts";
 import { pgSafe } from "./pg_safe.ts";
+import type { AuditEvent, AuditEventName, AuditEventOf } from "../domain/audit_events.ts";
 
-/** One audit event; `detail` is free-form JSON that says what happened and why. */
-export interface AuditEvent {
-  event: string;
-  at: Date;
-  accountId?: number | null;
-  messageId?: number | null;
-  detail?: Record<string, unknown>;
-}
+// The jobs build their lists of events with this type, imported from here.
+export type { AuditEvent } from "../domain/audit_events.ts";
 
-/** Appends an audit event, in the caller's transaction when given one. */
-export async function recordEvent(q: Queryable, e: AuditEvent): Promise<void> {
-  await recordEvents(q, [e]);
+/**
+ * Appends an audit event of the vocabulary (src/domain/audit_events.ts), in the caller's
+ * transaction when given one.
+ */
+export async function recordEvent<E extends AuditEventName>(
+  q: Queryable,
+  e: AuditEventOf<E>,
+): Promise<void> {
+  await recordEvents(q, [e as AuditEvent]);
 }
 
 /** Appends several audit events with one statement, in the caller's transaction. */
-export async function recordEvents(q: Queryable, events: AuditEvent[]): Promise<void> {
+export async function recordEvents(q: Queryable, events: readonly AuditEvent[]): Promise<void> {
   if (events.length === 0) return;
   const params: unknown[] = [];
   const rows = events.map((e) => {
@@ -25,7 +26,7 @@ export async function recordEvents(q: Queryable, events: AuditEvent[]): Promise<
       e.at.toISOString(),
       e.accountId ?? null,
       e.messageId ?? null,
-      JSON.stringify(pgSafe(e.detail ?? {})),
+      JSON.stringify(pgSafe(e.detail)),
     );
     return `($${n - 4}, $${n - 3}::timestamptz, $${n - 2}, $${n - 1}, $${n}::jsonb)`;
   });

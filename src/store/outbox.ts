@@ -1,15 +1,9 @@
 import type { Queryable } from "./db.ts";
 import { pgSafe } from "./pg_safe.ts";
 
-export type OutboxStatus =
-  | "pending"
-  | "sending"
-  | "sent"
-  | "retry"
-  | "failed"
-  | "unknown"
-  | "suppressed"
-  | "cancelled";
+import type { OutboxStatus } from "./outbox_status.ts";
+
+export type { OutboxStatus } from "./outbox_status.ts";
 
 /** A reply ready to go, as enqueued. */
 export interface NewOutboxRow {

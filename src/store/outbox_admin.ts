@@ -1,17 +1,9 @@
 import type { Queryable } from "./db.ts";
-import type { OutboxStatus } from "./outbox.ts";
-import { recordEvent } from "./audit.ts";
+import type { OutboxStatus, OutboxTransition } from "./outbox_status.ts";
 
-export const OUTBOX_STATUSES: readonly OutboxStatus[] = [
-  "pending",
-  "sending",
-  "sent",
-  "retry",
-  "failed",
-  "unknown",
-  "suppressed",
-  "cancelled",
-];
+// Still exported from here for the list pages and the API that import them from this module.
+export { OUTBOX_STATUSES } from "./outbox_status.ts";
+export type { OutboxAction } from "./outbox_status.ts";
 
 /** An outbox row as the admin lists it (without the reply's bodies). */
 export interface OutboxListRow {
@@ -91,44 +83,22 @@ export async function getOutboxRow(q: Queryable, id: number): Promise<OutboxList
   return r ? toRow(r) : null;
 }
 
-/** What a person can do to an outbox row. */
-export type OutboxAction =
-  | { type: "retry" }
-  | { type: "settle"; choice: "sent" | "send_again" }
-  | { type: "cancel" };
-
-/** Why an action did not apply: no such row, or the row is not in the state the action needs. */
-export type OutboxActionResult =
-  | { ok: true; row: OutboxListRow }
+/** A guarded move: the row as it is now and the status it left, or why it did not move. */
+export type OutboxMoveResult =
+  | { ok: true; row: OutboxListRow; fromStatus: OutboxStatus }
   | { ok: false; reason: "not_found" | "wrong_status"; status?: OutboxStatus };
 
 /**
- * Applies a person's action to an outbox row, with its audit event, in one transaction. Every
- * update is guarded by the status it starts from, so two people (or two clicks) acting on the
- * same row change it once:
- * - retry: `failed` → `pending`, due now;
- * - settle "it was sent": `unknown` → `sent` (nothing is sent);
- * - settle "send again": `unknown` → `pending`, due now: a new attempt, chosen by a person,
- *   with the same Message-ID so that the recipient's software can recognise a duplicate;
- * - cancel: `pending` or `retry` → `cancelled`.
+ * Moves an outbox row to `t.to` if its status is one of `t.from` (src/store/outbox_status.ts),
+ * locking it first, so that two people (or two clicks) acting on the same row change it once.
+ * A row made `pending` is due now, with a day's more time when its deadline has passed.
  */
-export async function applyOutboxAction(
+export async function moveOutboxRow(
   tx: Queryable,
   id: number,
-  action: OutboxAction,
-  by: string,
+  t: OutboxTransition,
   at: Date,
-): Promise<OutboxActionResult> {
-  const from = action.type === "retry"
-    ? ["failed"]
-    : action.type === "settle"
-    ? ["unknown"]
-    : ["pending", "retry"];
-  const to = action.type === "cancel"
-    ? "cancelled"
-    : action.type === "settle" && action.choice === "sent"
-    ? "sent"
-    : "pending";
+): Promise<OutboxMoveResult> {
   const rows = await tx.query<Record<string, unknown>>(
     `WITH before AS (SELECT id, status FROM outbox WHERE id = $1 FOR UPDATE)
      UPDATE outbox o SET status = $3, updated_at = $4::timestamptz,
@@ -139,7 +109,7 @@ export async function applyOutboxAction(
      FROM before
      WHERE o.id = before.id AND before.status = ANY($2::text[])
      RETURNING ${COLUMNS.replace(/(\w+)/g, "o.$1")}, before.status AS from_status`,
-    [id, from, to, at.toISOString()],
+    [id, t.from, t.to, at.toISOString()],
   );
   if (rows.length === 0) {
     const current = await getOutboxRow(tx, id);
@@ -147,24 +117,5 @@ export async function applyOutboxAction(
       ? { ok: false, reason: "wrong_status", status: current.status }
       : { ok: false, reason: "not_found" };
   }
-  const row = toRow(rows[0]);
-  const event = action.type === "settle"
-    ? "settled"
-    : action.type === "retry"
-    ? "retry_requested"
-    : "cancelled";
-  await recordEvent(tx, {
-    event,
-    at,
-    accountId: row.accountId,
-    messageId: row.messageId,
-    detail: {
-      outbox_id: row.id,
-      by,
-      ...(action.type === "settle" ? { choice: action.choice } : {}),
-      from_status: rows[0].from_status,
-      to_status: to,
-    },
-  });
-  return { ok: true, row };
+  return { ok: true, row: toRow(rows[0]), fromStatus: rows[0].from_status as OutboxStatus };
 }

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { type BrowserRig, browserRig, logIn, screenshot } from "./support.ts";
 import { eml, outboxIdOf, seedMessage } from "../routes/support.ts";
 import { insertRule } from "../../src/store/rules_admin.ts";
-import { recordEvent } from "../../src/store/audit.ts";
+import { type AuditEvent, recordEvents } from "../../src/store/audit.ts";
 
 async function seed(rig: BrowserRig) {
   const db = rig.h.db;
@@ -162,7 +162,9 @@ async function seed(rig: BrowserRig) {
       ignore: true,
     },
   }, rig.h.clock.now);
-  await recordEvent(db, { event: "collected", at: day(9, 9), detail: { messages: 6 } });
+  await recordEvents(db, [
+    { event: "collected", at: day(9, 9), detail: { messages: 6 } } as unknown as AuditEvent,
+  ]);
   return ids;
 }
 

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { csrfFrom, type Harness, harness, Jar } from "./support.ts";
-import { createFirstUser } from "../../src/admin/first_user.ts";
+import { createFirstUser } from "../../src/actions/users.ts";
 import { hashPassword } from "../../src/auth/password_hash.ts";
 
 const TOKEN = "setup-token-" + "k".repeat(31);

@@ -5,7 +5,7 @@ import type { Db } from "../../src/store/db.ts";
 import { eml, seedMessage } from "../routes/support.ts";
 import { upsertEnvAccount } from "../../src/store/accounts.ts";
 import { listMessages, type MessageCursor } from "../../src/store/message_list.ts";
-import { applyOutboxAction } from "../../src/store/outbox_admin.ts";
+import { applyOutboxAction } from "../../src/actions/outbox.ts";
 import { insertRule, listRuleRows, moveRule, reorderRules } from "../../src/store/rules_admin.ts";
 import { createSession, deleteExpiredSessions, findSession } from "../../src/store/sessions.ts";
 import { recentFailures, recordLoginAttempt } from "../../src/store/login_attempts.ts";
@@ -17,7 +17,7 @@ import {
   updateAccount,
 } from "../../src/store/accounts_admin.ts";
 import { listAudit } from "../../src/store/audit_list.ts";
-import { recordEvent } from "../../src/store/audit.ts";
+import { type AuditEvent, recordEvents } from "../../src/store/audit.ts";
 
 const T = new Date("2026-03-10T12:00:00Z");
 
@@ -85,19 +85,30 @@ storeTest("outbox actions are guarded by the status they start from", async (db)
   const [{ id }] = await db.query<{ id: number }>("SELECT id FROM outbox WHERE message_id = $1", [
     m,
   ]);
-  const first = await db.transaction((tx) =>
-    applyOutboxAction(tx, Number(id), { type: "settle", choice: "sent" }, "ana", T)
+  const deps = { db, now: () => T };
+  const first = await applyOutboxAction(
+    deps,
+    Number(id),
+    { type: "settle", choice: "sent" },
+    "ana",
   );
   assert.ok(first.ok);
-  assert.equal(first.ok && first.row.status, "sent");
-  const second = await db.transaction((tx) =>
-    applyOutboxAction(tx, Number(id), { type: "settle", choice: "send_again" }, "bia", T)
+  assert.equal(first.ok && first.value.status, "sent");
+  const second = await applyOutboxAction(
+    deps,
+    Number(id),
+    { type: "settle", choice: "send_again" },
+    "bia",
   );
-  assert.deepEqual(second, { ok: false, reason: "wrong_status", status: "sent" });
-  const missing = await db.transaction((tx) =>
-    applyOutboxAction(tx, 999, { type: "retry" }, "x", T)
-  );
-  assert.deepEqual(missing, { ok: false, reason: "not_found" });
+  assert.deepEqual(second, {
+    ok: false,
+    problem: { code: "wrong_status", message: "the row is sent; this action needs unknown" },
+  });
+  const missing = await applyOutboxAction(deps, 999, { type: "retry" }, "x");
+  assert.deepEqual(missing, {
+    ok: false,
+    problem: { code: "not_found", message: "no such outbox row" },
+  });
   const events = await db.query<{ detail: Record<string, unknown> }>(
     "SELECT detail FROM audit_events WHERE event = 'settled'",
   );
@@ -198,7 +209,7 @@ storeTest(
     assert.equal(view?.displayName, "V");
     assert.ok(!JSON.stringify(view).includes("v1:aaa"));
     for (let i = 0; i < 5; i++) {
-      await recordEvent(db, { event: "e", at: T, detail: { i } });
+      await recordEvents(db, [{ event: "e", at: T, detail: { i } } as unknown as AuditEvent]);
     }
     const p1 = await listAudit(db, { event: "e" }, null, 3);
     const p2 = await listAudit(db, { event: "e" }, p1.next, 3);

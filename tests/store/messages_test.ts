@@ -7,7 +7,7 @@ import {
   storeArrival,
   storeArrivals,
 } from "../../src/store/messages.ts";
-import { recordEvents } from "../../src/store/audit.ts";
+import { type AuditEvent, recordEvents } from "../../src/store/audit.ts";
 import { advanceMailbox, reconcileMailbox } from "../../src/store/mailbox_state.ts";
 import { migrate, readMigrations } from "../../src/store/migrate.ts";
 import { LockNamespace } from "../../src/store/db.ts";
@@ -206,7 +206,7 @@ storeTest("audit events are appended several at a time, in order", async (db) =>
   await recordEvents(db, [
     { event: "first", at: AT, accountId: a.id, detail: { n: 1 } },
     { event: "second", at: AT, detail: { text: "nul \u0000 kept out" } },
-  ]);
+  ] as unknown as AuditEvent[]);
   const rows = await db.query<{ event: string; account_id: number | null; detail: unknown }>(
     "SELECT event, account_id, detail FROM audit_events ORDER BY id",
   );

@@ -1,0 +1,140 @@
+/**
+ * The account form: its fields as typed, and their reading into the settings an account is
+ * saved with (src/actions/accounts.ts), one line per faulty field.
+ */
+import type { AccountInput, AccountView } from "../src/store/accounts_admin.ts";
+
+/** The form as typed; passwords are never put back into it. */
+export interface AccountForm {
+  name: string;
+  address: string;
+  display_name: string;
+  enabled: boolean;
+  imap_host: string;
+  imap_port: string;
+  imap_tls: boolean;
+  imap_user: string;
+  mailboxes: string;
+  smtp_host: string;
+  smtp_port: string;
+  smtp_tls: boolean;
+  smtp_user: string;
+}
+
+/** The form of a new account. */
+export const EMPTY_FORM: AccountForm = {
+  name: "",
+  address: "",
+  display_name: "",
+  enabled: true,
+  imap_host: "",
+  imap_port: "993",
+  imap_tls: true,
+  imap_user: "",
+  mailboxes: "INBOX",
+  smtp_host: "",
+  smtp_port: "465",
+  smtp_tls: true,
+  smtp_user: "",
+};
+
+/** The form showing a stored account (without its passwords). */
+export function formOf(a: AccountView): AccountForm {
+  return {
+    name: a.name,
+    address: a.address,
+    display_name: a.displayName,
+    enabled: a.enabled,
+    imap_host: a.imapHost,
+    imap_port: String(a.imapPort),
+    imap_tls: a.imapTls,
+    imap_user: a.imapUser,
+    mailboxes: a.mailboxes.join(", "),
+    smtp_host: a.smtpHost ?? "",
+    smtp_port: a.smtpPort === null ? "" : String(a.smtpPort),
+    smtp_tls: a.smtpTls ?? true,
+    smtp_user: a.smtpUser ?? "",
+  };
+}
+
+const HOST = /^[A-Za-z0-9.-]{1,253}$|^\[[0-9A-Fa-f:.]{2,45}\]$/;
+const ADDRESS = /^[^\s@<>"(),;:]{1,64}@[A-Za-z0-9.-]{1,253}$/;
+
+/** Reads and checks the form; passwords as typed (empty: keep the stored one). */
+export function readAccountForm(body: Record<string, unknown>): {
+  form: AccountForm;
+  passwords: { imap: string; smtp: string };
+  input: Omit<AccountInput, "imapPassEnc" | "smtpPassEnc"> | null;
+  errors: string[];
+} {
+  const s = (k: string) => (typeof body[k] === "string" ? (body[k] as string).trim() : "");
+  const b = (k: string) => ["1", "on", "true"].includes(s(k));
+  const form: AccountForm = {
+    name: s("name"),
+    address: s("address").toLowerCase(),
+    display_name: s("display_name"),
+    enabled: b("enabled"),
+    imap_host: s("imap_host"),
+    imap_port: s("imap_port"),
+    imap_tls: b("imap_tls"),
+    imap_user: s("imap_user"),
+    mailboxes: s("mailboxes"),
+    smtp_host: s("smtp_host"),
+    smtp_port: s("smtp_port"),
+    smtp_tls: b("smtp_tls"),
+    smtp_user: s("smtp_user"),
+  };
+  const passwords = {
+    imap: typeof body.imap_pass === "string" ? body.imap_pass : "",
+    smtp: typeof body.smtp_pass === "string" ? body.smtp_pass : "",
+  };
+  const errors: string[] = [];
+  if (!/^[\w.@+-]{1,64}$/.test(form.name)) {
+    errors.push("name: 1–64 letters, digits or . _ - @ +");
+  }
+  if (!ADDRESS.test(form.address)) errors.push("address: must be an e-mail address");
+  if (form.display_name.length > 200 || /[\r\n]/.test(form.display_name)) {
+    errors.push("display_name: one line, at most 200 characters");
+  }
+  if (!HOST.test(form.imap_host)) errors.push("imap_host: must be a host name or address");
+  const port = (v: string, field: string) => {
+    const n = Number(v);
+    if (!/^\d{1,5}$/.test(v) || n < 1 || n > 65535) {
+      errors.push(`${field}: must be a port from 1 to 65535`);
+      return 0;
+    }
+    return n;
+  };
+  const imapPort = port(form.imap_port, "imap_port");
+  if (!form.imap_user || form.imap_user.length > 320) errors.push("imap_user: required");
+  const mailboxes = form.mailboxes.split(",").map((m) => m.trim()).filter(Boolean);
+  if (mailboxes.length === 0 || mailboxes.some((m) => m.length > 200 || /[\r\n]/.test(m))) {
+    errors.push("mailboxes: at least one mailbox name");
+  }
+  const smtp = form.smtp_host !== "";
+  if (smtp && !HOST.test(form.smtp_host)) errors.push("smtp_host: must be a host name or address");
+  const smtpPort = smtp ? port(form.smtp_port, "smtp_port") : null;
+  if (passwords.imap.length > 1024 || passwords.smtp.length > 1024) {
+    errors.push("passwords: at most 1024 characters");
+  }
+  return {
+    form,
+    passwords,
+    errors,
+    input: errors.length ? null : {
+      name: form.name,
+      address: form.address,
+      displayName: form.display_name,
+      enabled: form.enabled,
+      imapHost: form.imap_host,
+      imapPort,
+      imapTls: form.imap_tls,
+      imapUser: form.imap_user,
+      mailboxes,
+      smtpHost: smtp ? form.smtp_host : null,
+      smtpPort,
+      smtpTls: smtp ? form.smtp_tls : null,
+      smtpUser: smtp ? form.smtp_user || null : null,
+    },
+  };
+}

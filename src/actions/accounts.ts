@@ -1,0 +1,133 @@
+/**
+ * Accounts a person adds and edits on the accounts page, and the connection test: each change
+ * (passwords encrypted with SECRET_KEY) and its audit event in one transaction.
+ */
+import { recordEvent } from "../store/audit.ts";
+import {
+  type AccountInput,
+  type AccountView,
+  createAccount,
+  getAccountView,
+  updateAccount,
+} from "../store/accounts_admin.ts";
+import { type SecretBox, SecretKeyError } from "../auth/secret_box.ts";
+import { type ActionDeps, done, problem, type Result, transact } from "./result.ts";
+
+/** An account's settings as a person typed them, and its passwords (empty: keep the stored). */
+export interface AccountSettings {
+  settings: Omit<AccountInput, "imapPassEnc" | "smtpPassEnc">;
+  passwords: { imap: string; smtp: string };
+}
+
+/** Saving an account needs the box that encrypts its passwords. */
+export interface AccountDeps extends ActionDeps {
+  box: SecretBox;
+}
+
+/**
+ * A saved password belongs to the server it was saved for (host, port, TLS, user). An edit that
+ * moves either server without typing its password again is refused, the way a mail program asks
+ * for the password when its server changes: silently keeping the password would send it to the
+ * new server, and silently dropping it would leave an account that fails at its next collection.
+ * (The store clears a password that moves anyway, whoever the caller.)
+ */
+export function passwordsLeftBehind(
+  existing: AccountView,
+  next: Omit<AccountInput, "imapPassEnc" | "smtpPassEnc">,
+  passwords: { imap: string; smtp: string },
+): string[] {
+  const errors: string[] = [];
+  const imapMoved = existing.imapHost !== next.imapHost || existing.imapPort !== next.imapPort ||
+    existing.imapTls !== next.imapTls || existing.imapUser !== next.imapUser;
+  if (existing.imapPasswordSet && !passwords.imap && imapMoved) {
+    errors.push(
+      `imap_pass: enter the password again for the new server (the saved one stays with ${existing.imapHost}:${existing.imapPort})`,
+    );
+  }
+  const smtpMoved = existing.smtpHost !== next.smtpHost || existing.smtpPort !== next.smtpPort ||
+    existing.smtpTls !== next.smtpTls || existing.smtpUser !== next.smtpUser;
+  // An account that stops sending (no SMTP host) needs no password: the store drops the old one.
+  if (existing.smtpPasswordSet && !passwords.smtp && next.smtpHost !== null && smtpMoved) {
+    errors.push(
+      `smtp_pass: enter the password again for the new server (the saved one stays with ${existing.smtpHost}:${existing.smtpPort})`,
+    );
+  }
+  return errors;
+}
+
+/**
+ * Adds an account (`id` null) or updates account `id`. An account read from the environment is
+ * `read_only` (its settings come from there); a name another account has is a `conflict`.
+ */
+export function saveAccount(
+  deps: AccountDeps,
+  id: number | null,
+  input: AccountSettings,
+  by: string,
+): Promise<Result<number>> {
+  const { settings, passwords } = input;
+  return transact(deps.db, async (tx) => {
+    const existing = id ? await getAccountView(tx, id) : null;
+    if (id && !existing) return problem("not_found", "no such account");
+    if (existing?.source === "env") {
+      return problem("read_only", "this account's settings come from the environment");
+    }
+    if (existing) {
+      const moved = passwordsLeftBehind(existing, settings, passwords);
+      if (moved.length > 0) return problem("invalid", moved[0], moved);
+    }
+    let imapPassEnc: string | null = null;
+    let smtpPassEnc: string | null = null;
+    try {
+      if (passwords.imap) imapPassEnc = await deps.box.encrypt("imap_pass", passwords.imap);
+      if (passwords.smtp) smtpPassEnc = await deps.box.encrypt("smtp_pass", passwords.smtp);
+    } catch (e) {
+      if (e instanceof SecretKeyError) return problem("invalid", e.message, [e.message]);
+      throw e;
+    }
+    const account: AccountInput = { ...settings, imapPassEnc, smtpPassEnc };
+    const at = deps.now();
+    let saved = id;
+    if (saved) await updateAccount(tx, saved, account);
+    else saved = await createAccount(tx, account, at);
+    await recordEvent(tx, {
+      event: "account_changed",
+      at,
+      accountId: saved,
+      detail: {
+        action: existing ? "updated" : "created",
+        name: account.name,
+        by,
+        imap_password_changed: imapPassEnc !== null,
+        smtp_password_changed: smtpPassEnc !== null,
+      },
+    });
+    return done(saved);
+  }, `name: "${settings.name}" is already used by another account`);
+}
+
+/** What a connection test found: a stable category and a sentence for a person. */
+export type ConnectionCheck = { ok: true } | { ok: false; error: string; message: string };
+
+/**
+ * Tests account `id`'s connection with `check` (which reaches the servers) and records the
+ * outcome as `connection_tested`; the account and what the test found are the value.
+ */
+export async function testAccountConnection<R extends ConnectionCheck>(
+  deps: ActionDeps,
+  id: number,
+  check: (account: AccountView) => Promise<R>,
+  by: string,
+): Promise<Result<{ account: AccountView; result: R }>> {
+  const account = await getAccountView(deps.db, id);
+  if (!account) return problem("not_found", "no such account");
+  // The test talks to the network: it runs outside any transaction; only its record is written.
+  const result = await check(account);
+  await recordEvent(deps.db, {
+    event: "connection_tested",
+    at: deps.now(),
+    accountId: id,
+    detail: { ok: result.ok, problem: result.ok ? null : result.error, by },
+  });
+  return done({ account, result });
+}
