@@ -4,6 +4,7 @@
  * accounts page and the API.
  */
 import type { Queryable } from "./db.ts";
+import { camelRow } from "./row.ts";
 
 /**
  * An IDLE report older than this is from an instance that is gone (instances report every few
@@ -170,29 +171,14 @@ export async function readAccountHealth(
     return h;
   };
   for (const r of idle) {
-    const h = entry(r.account_id as number);
-    const status: IdleStatus = {
-      instance: r.instance as string,
-      state: r.state as string,
-      mailbox: r.mailbox as string,
-      since: r.since as Date,
-      lastEventAt: (r.last_event_at as Date | null) ?? null,
-      consecutiveFailures: r.consecutive_failures as number,
-      lastError: (r.last_error as string | null) ?? null,
-      lastErrorAt: (r.last_error_at as Date | null) ?? null,
-      updatedAt: r.updated_at as Date,
-    };
+    const { accountId, ...status } = camelRow<IdleStatus & { accountId: number }>(r);
+    const h = entry(accountId);
     h.idleReports.push(status);
     h.idle ??= status;
   }
   for (const r of progress) {
-    entry(r.account_id as number).progress = {
-      mailbox: r.mailbox as string,
-      done: r.done as number,
-      total: r.total as number,
-      startedAt: r.started_at as Date,
-      updatedAt: r.updated_at as Date,
-    };
+    const { accountId, ...p } = camelRow<CollectProgress & { accountId: number }>(r);
+    entry(accountId).progress = p;
   }
   return out;
 }

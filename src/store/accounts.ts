@@ -1,4 +1,5 @@
 import type { Queryable } from "./db.ts";
+import { camelRow } from "./row.ts";
 
 /** An account as stored. Secrets are never part of this row. */
 export interface AccountRow {
@@ -23,26 +24,9 @@ export type EnvAccount = Pick<
   "name" | "address" | "imapHost" | "imapPort" | "imapTls" | "imapUser" | "mailboxes"
 >;
 
+/** The columns of `AccountRow`, in its order (read back with `camelRow`). */
 const COLUMNS = `id, name, address, imap_host, imap_port, imap_tls, imap_user, mailboxes, source,
   enabled, connected_at, last_sync_at, last_error`;
-
-function toAccount(r: Record<string, unknown>): AccountRow {
-  return {
-    id: r.id as number,
-    name: r.name as string,
-    address: r.address as string,
-    imapHost: r.imap_host as string,
-    imapPort: r.imap_port as number,
-    imapTls: r.imap_tls as boolean,
-    imapUser: r.imap_user as string,
-    mailboxes: r.mailboxes as string[],
-    source: r.source as "env" | "db",
-    enabled: r.enabled as boolean,
-    connectedAt: r.connected_at as Date,
-    lastSyncAt: (r.last_sync_at as Date | null) ?? null,
-    lastError: (r.last_error as string | null) ?? null,
-  };
-}
 
 /**
  * Creates or refreshes the environment's account. Its `connected_at` is set once, on the first
@@ -68,12 +52,12 @@ export async function upsertEnvAccount(q: Queryable, a: EnvAccount): Promise<Acc
       JSON.stringify(a.mailboxes),
     ],
   );
-  return toAccount(rows[0]);
+  return camelRow<AccountRow>(rows[0]);
 }
 
 /** Every account, enabled or not, in id order. */
 export async function listAccounts(q: Queryable): Promise<AccountRow[]> {
-  return (await q.query(`SELECT ${COLUMNS} FROM accounts ORDER BY id`)).map(toAccount);
+  return (await q.query(`SELECT ${COLUMNS} FROM accounts ORDER BY id`)).map(camelRow<AccountRow>);
 }
 
 /**

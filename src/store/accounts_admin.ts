@@ -1,4 +1,5 @@
 import type { Queryable } from "./db.ts";
+import { camelRow } from "./row.ts";
 
 /**
  * An account as the admin shows it: settings and health, and whether each password is set —
@@ -32,67 +33,44 @@ export interface AccountView {
 }
 
 /** The settings a person edits. Passwords arrive encrypted; null leaves the stored one. */
-export interface AccountInput {
-  name: string;
-  address: string;
-  displayName: string;
-  enabled: boolean;
-  imapHost: string;
-  imapPort: number;
-  imapTls: boolean;
-  imapUser: string;
-  mailboxes: string[];
-  smtpHost: string | null;
-  smtpPort: number | null;
-  smtpTls: boolean | null;
-  smtpUser: string | null;
+export interface AccountInput extends
+  Pick<
+    AccountView,
+    | "name"
+    | "address"
+    | "displayName"
+    | "enabled"
+    | "imapHost"
+    | "imapPort"
+    | "imapTls"
+    | "imapUser"
+    | "mailboxes"
+    | "smtpHost"
+    | "smtpPort"
+    | "smtpTls"
+    | "smtpUser"
+  > {
   imapPassEnc: string | null;
   smtpPassEnc: string | null;
 }
 
-const VIEW = `a.id, a.name, a.address, a.display_name, a.source, a.enabled, a.imap_host,
-  a.imap_port, a.imap_tls, a.imap_user, a.mailboxes, a.imap_pass_enc IS NOT NULL AS imap_pass_set,
-  a.smtp_host, a.smtp_port, a.smtp_tls, a.smtp_user, a.smtp_pass_enc IS NOT NULL AS smtp_pass_set,
-  a.connected_at, a.last_sync_at, a.last_error, a.last_error_at, a.consecutive_failures,
+/** The columns of `AccountView`, in its order (read back with `camelRow`). */
+const VIEW = `a.id, a.name, a.address, COALESCE(a.display_name, '') AS display_name, a.source,
+  a.enabled, a.imap_host, a.imap_port, a.imap_tls, a.imap_user, a.mailboxes,
+  a.imap_pass_enc IS NOT NULL AS imap_password_set, a.smtp_host, a.smtp_port, a.smtp_tls,
+  a.smtp_user, a.smtp_pass_enc IS NOT NULL AS smtp_password_set, a.connected_at, a.last_sync_at,
+  a.last_error, a.last_error_at, a.consecutive_failures,
   (SELECT count(*)::int FROM messages m WHERE m.account_id = a.id) AS messages`;
-
-function toView(r: Record<string, unknown>): AccountView {
-  return {
-    id: r.id as number,
-    name: r.name as string,
-    address: r.address as string,
-    displayName: (r.display_name as string | null) ?? "",
-    source: r.source as "env" | "db",
-    enabled: r.enabled as boolean,
-    imapHost: r.imap_host as string,
-    imapPort: r.imap_port as number,
-    imapTls: r.imap_tls as boolean,
-    imapUser: r.imap_user as string,
-    mailboxes: r.mailboxes as string[],
-    imapPasswordSet: r.imap_pass_set as boolean,
-    smtpHost: (r.smtp_host as string | null) ?? null,
-    smtpPort: (r.smtp_port as number | null) ?? null,
-    smtpTls: (r.smtp_tls as boolean | null) ?? null,
-    smtpUser: (r.smtp_user as string | null) ?? null,
-    smtpPasswordSet: r.smtp_pass_set as boolean,
-    connectedAt: r.connected_at as Date,
-    lastSyncAt: (r.last_sync_at as Date | null) ?? null,
-    lastError: (r.last_error as string | null) ?? null,
-    lastErrorAt: (r.last_error_at as Date | null) ?? null,
-    consecutiveFailures: r.consecutive_failures as number,
-    messages: r.messages as number,
-  };
-}
 
 /** Every account with its health, in id order. */
 export async function listAccountViews(q: Queryable): Promise<AccountView[]> {
-  return (await q.query(`SELECT ${VIEW} FROM accounts a ORDER BY a.id`)).map(toView);
+  return (await q.query(`SELECT ${VIEW} FROM accounts a ORDER BY a.id`)).map(camelRow<AccountView>);
 }
 
 /** One account with its health, or null. */
 export async function getAccountView(q: Queryable, id: number): Promise<AccountView | null> {
   const [r] = await q.query(`SELECT ${VIEW} FROM accounts a WHERE a.id = $1`, [id]);
-  return r ? toView(r) : null;
+  return r ? camelRow<AccountView>(r) : null;
 }
 
 /**

@@ -7,6 +7,7 @@ import type {
 } from "../domain/email.ts";
 import type { Queryable } from "./db.ts";
 import { pgSafe } from "./pg_safe.ts";
+import { camelRow } from "./row.ts";
 
 /** A stored message as the detail page shows it (the raw bytes are fetched separately). */
 export interface MessageDetail {
@@ -115,24 +116,13 @@ export async function getMessageDetail(q: Queryable, id: number): Promise<Messag
     original: toOriginal(r),
     decision: d
       ? {
-        decidedAt: d.decided_at as Date,
-        outcome: d.outcome as string,
-        ruleName: (d.rule_name as string | null) ?? null,
-        reason: (d.reason as string | null) ?? null,
-        detail: (d.detail as string | null) ?? null,
-        trail: (d.trail as Array<{ rule: string; hit: boolean; why: string }>) ?? [],
+        ...camelRow<NonNullable<MessageDetail["decision"]>>(d),
+        trail: (d.trail as Array<{ rule: string; hit: boolean; why: string }> | null) ?? [],
       }
       : null,
     outbox: outbox.map((o) => ({
+      ...camelRow<MessageDetail["outbox"][number]>(o),
       id: Number(o.id),
-      status: o.status as string,
-      recipient: o.recipient as string,
-      subject: o.subject as string,
-      ruleName: (o.rule_name as string | null) ?? null,
-      attempts: o.attempts as number,
-      lastError: (o.last_error as string | null) ?? null,
-      createdAt: o.created_at as Date,
-      sentAt: (o.sent_at as Date | null) ?? null,
     })),
   };
 }

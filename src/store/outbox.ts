@@ -1,5 +1,6 @@
 import type { Queryable } from "./db.ts";
 import { pgSafe } from "./pg_safe.ts";
+import { camelRow } from "./row.ts";
 
 import type { OutboxStatus } from "./outbox_status.ts";
 
@@ -33,6 +34,12 @@ export interface ClaimedReply extends Omit<NewOutboxRow, "deadlineAt" | "message
   attempts: number;
   deadlineAt: Date;
 }
+
+/** The columns of `ClaimedReply` (read back with `camelRow`). */
+const CLAIMED_COLUMNS =
+  `id, dedup_key, message_id, account_id, rule_name, recipient, recipient_name,
+  from_address, from_name, subject, text_body AS text, html_body AS html, message_id_header,
+  in_reply_to, "references", headers, claim_token, attempts, deadline_at`;
 
 /**
  * Enqueues a reply unless one with the same dedup key exists (`INSERT … ON CONFLICT DO NOTHING`):
@@ -197,30 +204,10 @@ export async function claimDue(
      WHERE id IN (SELECT id FROM outbox
                   WHERE status IN ('pending', 'retry') AND next_attempt_at <= $1::timestamptz
                   ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
-     RETURNING *`,
+     RETURNING ${CLAIMED_COLUMNS}`,
     [at.toISOString(), token, new Date(at.getTime() + leaseMs).toISOString(), limit],
   );
-  return rows.map((r) => ({
-    id: r.id as number,
-    dedupKey: r.dedup_key as string,
-    messageId: (r.message_id as number | null) ?? null,
-    accountId: r.account_id as number,
-    ruleName: r.rule_name as string,
-    recipient: r.recipient as string,
-    recipientName: r.recipient_name as string,
-    fromAddress: r.from_address as string,
-    fromName: r.from_name as string,
-    subject: r.subject as string,
-    text: r.text_body as string,
-    html: (r.html_body as string | null) ?? null,
-    messageIdHeader: r.message_id_header as string,
-    inReplyTo: (r.in_reply_to as string | null) ?? null,
-    references: r.references as string[],
-    headers: r.headers as Record<string, string>,
-    claimToken: r.claim_token as string,
-    attempts: r.attempts as number,
-    deadlineAt: r.deadline_at as Date,
-  }));
+  return rows.map(camelRow<ClaimedReply>);
 }
 
 /**

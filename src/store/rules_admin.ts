@@ -1,4 +1,5 @@
 import type { Queryable } from "./db.ts";
+import { camelRow } from "./row.ts";
 
 /**
  * A stored rule as the admin edits it: `definition` is the rule in the import/export JSON format
@@ -15,30 +16,20 @@ export interface RuleRow {
   updatedAt: Date;
 }
 
+/** The columns of `RuleRow`, in its order (read back with `camelRow`). */
 const COLUMNS = "id, name, enabled, priority, position, definition, created_at, updated_at";
-
-function toRow(r: Record<string, unknown>): RuleRow {
-  return {
-    id: r.id as number,
-    name: r.name as string,
-    enabled: r.enabled as boolean,
-    priority: r.priority as number,
-    position: r.position as number,
-    definition: r.definition as Record<string, unknown>,
-    createdAt: r.created_at as Date,
-    updatedAt: r.updated_at as Date,
-  };
-}
 
 /** Every rule in file order (position, then id): the order `loadRules` evaluates ties in. */
 export async function listRuleRows(q: Queryable): Promise<RuleRow[]> {
-  return (await q.query(`SELECT ${COLUMNS} FROM rules ORDER BY position, id`)).map(toRow);
+  return (await q.query(`SELECT ${COLUMNS} FROM rules ORDER BY position, id`)).map(
+    camelRow<RuleRow>,
+  );
 }
 
 /** One rule, or null. */
 export async function getRuleRow(q: Queryable, id: number): Promise<RuleRow | null> {
   const [r] = await q.query(`SELECT ${COLUMNS} FROM rules WHERE id = $1`, [id]);
-  return r ? toRow(r) : null;
+  return r ? camelRow<RuleRow>(r) : null;
 }
 
 /** Adds a rule at the end of the order. Fails on a duplicate name (unique). */
@@ -54,7 +45,7 @@ export async function insertRule(
      RETURNING ${COLUMNS}`,
     [r.name, r.enabled, r.priority, JSON.stringify(r.definition), at.toISOString()],
   );
-  return toRow(row);
+  return camelRow<RuleRow>(row);
 }
 
 /** Replaces a rule's definition (and its mirrored columns); null when there is no such rule. */
@@ -70,7 +61,7 @@ export async function updateRule(
      WHERE id = $1 RETURNING ${COLUMNS}`,
     [id, r.name, r.enabled, r.priority, JSON.stringify(r.definition), at.toISOString()],
   );
-  return row ? toRow(row) : null;
+  return row ? camelRow<RuleRow>(row) : null;
 }
 
 /** Turns a rule on or off, in its column and in its definition. */
@@ -87,7 +78,7 @@ export async function setRuleEnabled(
      WHERE id = $1 RETURNING ${COLUMNS}`,
     [id, enabled, at.toISOString()],
   );
-  return row ? toRow(row) : null;
+  return row ? camelRow<RuleRow>(row) : null;
 }
 
 /**
