@@ -10,7 +10,8 @@ import { type AccountRow, listAccounts, upsertEnvAccount } from "../src/store/ac
 import { replaceRules } from "../src/store/rule_set.ts";
 import { parseRules } from "../src/domain/rules.ts";
 import { DEFAULT_RATE_LIMIT_POLICY, type RateLimitPolicy } from "../src/domain/rate_limit.ts";
-import { connectImap, type ImapConnection } from "../src/mail/imap_reader.ts";
+import { connectImap } from "../src/mail/imap_reader.ts";
+import type { ImapConnection } from "../src/mail/account_access.ts";
 import { analyzeMessage } from "../src/mail/analyze.ts";
 import { createSmtpSender, type SmtpSender } from "../src/mail/smtp_sender.ts";
 import { connectIdleSession, startIdleWatcher } from "../src/mail/imap_idle.ts";

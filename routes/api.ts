@@ -22,7 +22,8 @@ import {
   getRawMessage,
   type MessageDetail,
 } from "../src/store/message_detail.ts";
-import { listOutbox, type OutboxAction, type OutboxListRow } from "../src/store/outbox_admin.ts";
+import { listOutbox, type OutboxListRow } from "../src/store/outbox_admin.ts";
+import type { OutboxAction } from "../src/store/outbox_status.ts";
 import { type AccountView, getAccountView, listAccountViews } from "../src/store/accounts_admin.ts";
 import { readStats } from "../src/store/stats.ts";
 import {
@@ -35,9 +36,6 @@ import {
 import { createSecretBox } from "../src/auth/secret_box.ts";
 import { applyOutboxAction } from "../src/actions/outbox.ts";
 import { testAccountConnection } from "../src/actions/accounts.ts";
-
-export { apiError };
-export type { ApiErrorCode } from "./api/answers.ts";
 
 function messageJson(m: MessageListRow) {
   return {

@@ -18,7 +18,8 @@ import { ruleRoutes } from "./rules.tsx";
 import { accountRoutes } from "./accounts.tsx";
 import { tokenRoutes } from "./tokens.tsx";
 import { metricsRoutes } from "./metrics.ts";
-import { apiError, apiRoutes } from "./api.ts";
+import { apiRoutes } from "./api.ts";
+import { apiError } from "./api/answers.ts";
 import { staticRoutes } from "./static_files.ts";
 import { dataExceptionCode } from "./data_exception.ts";
 

@@ -11,7 +11,7 @@ import {
   REPLY_STATUSES,
 } from "../src/store/message_list.ts";
 import { type AuditCursor, type AuditFilters, decodeAuditCursor } from "../src/store/audit_list.ts";
-import { OUTBOX_STATUSES } from "../src/store/outbox_admin.ts";
+import { OUTBOX_STATUSES } from "../src/store/outbox_status.ts";
 import type { OutboxStatus } from "../src/store/outbox.ts";
 import type { Queryable } from "../src/store/db.ts";
 import type { Context } from "hono";

@@ -14,13 +14,8 @@ import type { Child } from "hono/jsx";
 import { CsrfField } from "./layout.tsx";
 import { fmtDate, idParam, respond } from "./render.tsx";
 import { wantsFragment } from "./htmx.ts";
-import {
-  getOutboxRow,
-  listOutbox,
-  OUTBOX_STATUSES,
-  type OutboxAction,
-  type OutboxListRow,
-} from "../src/store/outbox_admin.ts";
+import { getOutboxRow, listOutbox, type OutboxListRow } from "../src/store/outbox_admin.ts";
+import { OUTBOX_STATUSES, type OutboxAction } from "../src/store/outbox_status.ts";
 import { outboxCounts, type OutboxStatus } from "../src/store/outbox.ts";
 import { type OutboxQuery, parseOutboxQuery, readList } from "./list_queries.ts";
 import { type Column, ListView, respondList, TableRow } from "./list_view.tsx";

@@ -1,6 +1,7 @@
 import type { Classification, ParsedEmail } from "../domain/email.ts";
 import type { Db, Queryable } from "../store/db.ts";
-import { type AuditEvent, recordEvents } from "../store/audit.ts";
+import type { AuditEvent } from "../domain/audit_events.ts";
+import { recordEvents } from "../store/audit.ts";
 import { pendingMessages, saveParsed, saveParseFailure } from "../store/messages.ts";
 import type { Analysis } from "../mail/analyze.ts";
 

@@ -1,5 +1,5 @@
 import type { Queryable } from "../store/db.ts";
-import { type AuditEvent, recordEvent, recordEvents } from "../store/audit.ts";
+import { recordEvent, recordEvents } from "../store/audit.ts";
 import { type DecisionRecord, saveDecision, saveDecisions } from "../store/decisions.ts";
 import { loadRules } from "../store/rule_set.ts";
 import {
@@ -22,7 +22,7 @@ import {
 import { countRequests, type RateLimitPolicy, recipientKey } from "../domain/rate_limit.ts";
 import type { ClassifiedMessage } from "./process_messages.ts";
 import type { HolidayCalendar } from "../domain/schedule.ts";
-import type { AuditDetails, AuditEventName } from "../domain/audit_events.ts";
+import type { AuditDetails, AuditEvent, AuditEventName } from "../domain/audit_events.ts";
 
 export interface ReplyStepDeps {
   /**

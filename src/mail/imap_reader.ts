@@ -1,10 +1,6 @@
 import { ImapFlow } from "imapflow";
 import { type ImapConnection, imapFlowOptions, imapTlsMode } from "./account_access.ts";
 
-// The settings live with the rest of how an account is reached; named here too for the callers
-// that only open a reader.
-export type { ImapConnection };
-
 /** What the server says of a mailbox when it is opened. */
 export interface MailboxSnapshot {
   uidValidity: number;

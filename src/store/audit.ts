@@ -2,9 +2,6 @@ import type { Queryable } from "./db.ts";
 import { pgSafe } from "./pg_safe.ts";
 import type { AuditEvent, AuditEventName, AuditEventOf } from "../domain/audit_events.ts";
 
-// The jobs build their lists of events with this type, imported from here.
-export type { AuditEvent } from "../domain/audit_events.ts";
-
 /**
  * Appends an audit event of the vocabulary (src/domain/audit_events.ts), in the caller's
  * transaction when given one.

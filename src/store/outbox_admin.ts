@@ -1,10 +1,6 @@
 import type { Queryable } from "./db.ts";
 import type { OutboxStatus, OutboxTransition } from "./outbox_status.ts";
 
-// Still exported from here for the list pages and the API that import them from this module.
-export { OUTBOX_STATUSES } from "./outbox_status.ts";
-export type { OutboxAction } from "./outbox_status.ts";
-
 /** An outbox row as the admin lists it (without the reply's bodies). */
 export interface OutboxListRow {
   id: number;

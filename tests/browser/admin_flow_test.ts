@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { type BrowserRig, browserRig, logIn, screenshot } from "./support.ts";
 import { eml, outboxIdOf, seedMessage } from "../routes/support.ts";
 import { insertRule } from "../../src/store/rules_admin.ts";
-import { type AuditEvent, recordEvents } from "../../src/store/audit.ts";
+import type { AuditEvent } from "../../src/domain/audit_events.ts";
+import { recordEvents } from "../../src/store/audit.ts";
 
 async function seed(rig: BrowserRig) {
   const db = rig.h.db;

@@ -13,7 +13,7 @@ import {
   imapConfig,
 } from "../support/mailstack.ts";
 import { openPostgres } from "../../src/store/postgres_db.ts";
-import { sha256Hex } from "../../src/mail/content_hash.ts";
+import { sha256Hex } from "../../src/domain/sha256.ts";
 import { type ImapLogin, rawInbox } from "../support/mailbox_reader.ts";
 
 const FIXTURES = new URL("../fixtures/", import.meta.url);

@@ -7,7 +7,7 @@ import { replaceRules } from "../../src/store/rule_set.ts";
 import { parseRules } from "../../src/domain/rules.ts";
 import { DEFAULT_RATE_LIMIT_POLICY } from "../../src/domain/rate_limit.ts";
 import { parseMessage } from "../../src/mail/parse_message.ts";
-import { sha256Hex } from "../../src/mail/content_hash.ts";
+import { sha256Hex } from "../../src/domain/sha256.ts";
 import { replyStep } from "../../src/jobs/reply_step.ts";
 import { rerunRules } from "../../src/jobs/rerun_rules.ts";
 

@@ -1,7 +1,8 @@
 /** `/audit`: filters, keyset paging, CSV and JSON export. */
 import assert from "node:assert/strict";
 import { harness } from "./support.ts";
-import { type AuditEvent, recordEvents } from "../../src/store/audit.ts";
+import type { AuditEvent } from "../../src/domain/audit_events.ts";
+import { recordEvents } from "../../src/store/audit.ts";
 import { csvField } from "../../routes/audit_export.ts";
 
 Deno.test("audit: filters and paging as fragments; 422 on bad filters", async () => {

@@ -17,7 +17,8 @@ import {
   updateAccount,
 } from "../../src/store/accounts_admin.ts";
 import { listAudit } from "../../src/store/audit_list.ts";
-import { type AuditEvent, recordEvents } from "../../src/store/audit.ts";
+import type { AuditEvent } from "../../src/domain/audit_events.ts";
+import { recordEvents } from "../../src/store/audit.ts";
 
 const T = new Date("2026-03-10T12:00:00Z");
 

@@ -7,7 +7,8 @@ import {
   storeArrival,
   storeArrivals,
 } from "../../src/store/messages.ts";
-import { type AuditEvent, recordEvents } from "../../src/store/audit.ts";
+import type { AuditEvent } from "../../src/domain/audit_events.ts";
+import { recordEvents } from "../../src/store/audit.ts";
 import { advanceMailbox, reconcileMailbox } from "../../src/store/mailbox_state.ts";
 import { migrate, readMigrations } from "../../src/store/migrate.ts";
 import { LockNamespace } from "../../src/store/db.ts";
