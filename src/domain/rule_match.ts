@@ -141,30 +141,23 @@ function conditionsHold(
     held.push(`original sender matches ${show(glob)}`);
   }
   const subject = (email.subject ?? "").slice(0, MAX_SUBJECT_MATCH_CHARS);
-  if (w.subject_contains !== undefined) {
-    if (!subject.toLowerCase().includes(w.subject_contains.toLowerCase())) {
-      return miss(`subject does not contain ${show(w.subject_contains)}`);
-    }
-    held.push(`subject contains ${show(w.subject_contains)}`);
-  }
-  if (w.subject_regex !== undefined) {
-    const r = regexTest("subject_regex", w.subject_regex, subject, meter);
-    if (r !== true) return miss(r === false ? `subject does not match /${w.subject_regex}/` : r);
-    held.push(`subject matches /${w.subject_regex}/`);
-  }
+  const subjectFailed = textFailed(
+    "subject",
+    subject,
+    { contains: w.subject_contains, regex: w.subject_regex },
+    meter,
+    held,
+  );
+  if (subjectFailed !== null) return miss(subjectFailed);
   if (w.body_contains !== undefined || w.body_regex !== undefined) {
-    const body = bodyText(email);
-    if (w.body_contains !== undefined) {
-      if (!body.toLowerCase().includes(w.body_contains.toLowerCase())) {
-        return miss(`body does not contain ${show(w.body_contains)}`);
-      }
-      held.push(`body contains ${show(w.body_contains)}`);
-    }
-    if (w.body_regex !== undefined) {
-      const r = regexTest("body_regex", w.body_regex, body, meter);
-      if (r !== true) return miss(r === false ? `body does not match /${w.body_regex}/` : r);
-      held.push(`body matches /${w.body_regex}/`);
-    }
+    const bodyFailed = textFailed(
+      "body",
+      bodyText(email),
+      { contains: w.body_contains, regex: w.body_regex },
+      meter,
+      held,
+    );
+    if (bodyFailed !== null) return miss(bodyFailed);
   }
   for (const c of w.header ?? []) {
     const values = headerValues(email, c.name);
@@ -209,6 +202,31 @@ function conditionsHold(
 
 function miss(why: string): { hit: false; why: string } {
   return { hit: false, why };
+}
+
+/**
+ * The `…_contains` and `…_regex` conditions on one text of the mail (its subject or its body):
+ * why the first that fails does, or null when all hold, with what held pushed onto `held`.
+ */
+function textFailed(
+  what: "subject" | "body",
+  text: string,
+  want: { contains?: string; regex?: string },
+  meter: RegexMeter,
+  held: string[],
+): string | null {
+  if (want.contains !== undefined) {
+    if (!text.toLowerCase().includes(want.contains.toLowerCase())) {
+      return `${what} does not contain ${show(want.contains)}`;
+    }
+    held.push(`${what} contains ${show(want.contains)}`);
+  }
+  if (want.regex !== undefined) {
+    const r = regexTest(`${what}_regex`, want.regex, text, meter);
+    if (r !== true) return r === false ? `${what} does not match /${want.regex}/` : r;
+    held.push(`${what} matches /${want.regex}/`);
+  }
+  return null;
 }
 
 /** The text a body condition looks at: the text part, else the HTML without tags; capped. */
