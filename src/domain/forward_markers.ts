@@ -380,44 +380,25 @@ export function findBodyMarkers(lines: readonly string[]): BodyMarker[] {
     else if (separator === "phrase" && readHeaderBlock(lines, i + 1, 3)) kind = "forward-separator";
     else if (isOriginalMessageLine(s)) kind = "original-message";
     else if (isUnderscoreLine(s) && readHeaderBlock(lines, i + 1, 2)) kind = "outlook-separator";
+    // Lists a mark from this line to `end`, its last; the scan goes on after it.
+    const mark = (kind: MarkerKind, end: number, text: string, block: HeaderBlock | null) => {
+      markers.push({ kind, line: i, end, text, quoteDepth: depth, block });
+      return end + 1;
+    };
     if (kind) {
       // Yahoo writes the fields on the separator's own line; others on the lines below.
       const block = readHeaderBlock(lines, i + 1, 3) ?? glued(s, i);
-      markers.push({
-        kind,
-        line: i,
-        end: block ? block.end : i,
-        text: s,
-        quoteDepth: depth,
-        block,
-      });
-      i = (block ? block.end : i) + 1;
+      i = mark(kind, block ? block.end : i, s, block);
       continue;
     }
     const block = readHeaderBlock(lines, i);
     if (block) {
-      markers.push({
-        kind: "header-block",
-        line: i,
-        end: block.end,
-        text: s,
-        quoteDepth: depth,
-        block,
-      });
-      i = block.end + 1;
+      i = mark("header-block", block.end, s, block);
       continue;
     }
     const attribution = findAttributionAt(lines, i);
     if (attribution) {
-      markers.push({
-        kind: "attribution",
-        line: i,
-        end: attribution.end,
-        text: attribution.text,
-        quoteDepth: depth,
-        block: null,
-      });
-      i = attribution.end + 1;
+      i = mark("attribution", attribution.end, attribution.text, null);
       continue;
     }
     i++;
