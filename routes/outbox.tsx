@@ -183,6 +183,21 @@ export function outboxRoutes(deps: AppDeps): Hono<AppEnv> {
     return await respondList(c, { title: t.outbox, nav: "/outbox", list, above, query });
   });
 
+  /** The row as it stands now, with a notice, as the fragment an action answers with. */
+  const rowAnswer = (
+    c: Context<AppEnv>,
+    row: OutboxListRow,
+    answer: { notice?: string; page?: Child; status: 200 | 409 | 422 },
+  ) =>
+    respond(c, {
+      title: c.get("t").outbox,
+      fragment: (
+        <OutboxRowView t={c.get("t")} row={row} csrf={c.get("csrfToken")} notice={answer.notice} />
+      ),
+      page: answer.page,
+      status: answer.status,
+    });
+
   const act = async (c: Context<AppEnv>, action: OutboxAction | null) => {
     const id = idParam(c.req.param("id"));
     if (!id) return c.notFound();
@@ -190,16 +205,8 @@ export function outboxRoutes(deps: AppDeps): Hono<AppEnv> {
     if (!action) {
       const row = await getOutboxRow(deps.db, id);
       if (!row) return c.notFound();
-      return respond(c, {
-        title: t.outbox,
-        fragment: (
-          <OutboxRowView
-            t={t}
-            row={row}
-            csrf={c.get("csrfToken")}
-            notice="choice: sent or send_again"
-          />
-        ),
+      return rowAnswer(c, row, {
+        notice: "choice: sent or send_again",
         page: <p class="problems">choice: must be sent or send_again</p>,
         status: 422,
       });
@@ -218,16 +225,8 @@ export function outboxRoutes(deps: AppDeps): Hono<AppEnv> {
     }
     const row = result.ok ? result.value : await getOutboxRow(deps.db, id);
     if (!row) return c.notFound();
-    return respond(c, {
-      title: t.outbox,
-      fragment: (
-        <OutboxRowView
-          t={t}
-          row={row}
-          csrf={c.get("csrfToken")}
-          notice={result.ok ? undefined : t.actionConflict}
-        />
-      ),
+    return rowAnswer(c, row, {
+      notice: result.ok ? undefined : t.actionConflict,
       status: result.ok ? 200 : 409,
     });
   };
