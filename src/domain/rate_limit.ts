@@ -37,17 +37,19 @@ const DAY = 86_400;
 export const WINDOW_LIMITS = Object.freeze({ minSeconds: DAY, maxSeconds: 60 * DAY });
 
 /**
- * Defaults: 7-day window; breakers at 3 replies to one recipient per hour, 30 per account in
- * 10 minutes and 200 per account in an hour; a person resets a tripped breaker.
+ * Defaults: 7-day window; breakers at 3 replies to one recipient per hour, 120 per account in
+ * 10 minutes and 600 per account in an hour; a tripped breaker closes after an hour. A loop is
+ * many replies to the same few recipients (the recipient breaker), not many customers: a busy
+ * Monday morning stays below the account breakers, a runaway responder on many addresses not.
  */
 export const DEFAULT_RATE_LIMIT_POLICY: RateLimitPolicy = Object.freeze({
   windowSeconds: 7 * DAY,
   breakers: Object.freeze([
     Object.freeze({ scope: "recipient" as const, max: 3, withinSeconds: 3_600 }),
-    Object.freeze({ scope: "account" as const, max: 30, withinSeconds: 600 }),
-    Object.freeze({ scope: "account" as const, max: 200, withinSeconds: 3_600 }),
+    Object.freeze({ scope: "account" as const, max: 120, withinSeconds: 600 }),
+    Object.freeze({ scope: "account" as const, max: 600, withinSeconds: 3_600 }),
   ]),
-  coolDownSeconds: null,
+  coolDownSeconds: 3_600,
 });
 
 /**

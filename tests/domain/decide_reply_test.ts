@@ -331,7 +331,7 @@ Deno.test("settleReply: a reply by this rule to this recipient in the window is 
 
 Deno.test("settleReply: an open breaker suppresses as a suspected loop, without a new trip", () => {
   const d = replyOf(decide());
-  const tripped = new Date("2026-03-01T11:00:00Z");
+  const tripped = new Date("2026-03-01T11:30:00Z"); // within the hour of cool-down
   const s = settleReply(
     d,
     facts({ breakers: { recipientTrippedAt: tripped, accountTrippedAt: null } }),
@@ -341,7 +341,7 @@ Deno.test("settleReply: an open breaker suppresses as a suspected loop, without 
   assert.equal(s.outcome, "suppressed");
   if (s.outcome !== "suppressed") return;
   assert.equal(s.reason, "loop_suspected");
-  assert.match(s.detail, /the recipient breaker tripped at 2026-03-01T11:00:00\.000Z/);
+  assert.match(s.detail, /the recipient breaker tripped at 2026-03-01T11:30:00\.000Z/);
   assert.equal(s.trip, null);
 });
 
@@ -355,11 +355,11 @@ Deno.test("settleReply: a count at a breaker's limit trips it and suppresses thi
     recipient: "ana@cliente.test",
     detail: "3 replies to this recipient in the last 1 h (limit 3)",
   });
-  const byAccount = settleReply(d, facts({ counts: { "account:600": 30 } }), POLICY, NOW);
+  const byAccount = settleReply(d, facts({ counts: { "account:600": 120 } }), POLICY, NOW);
   assert.deepEqual(byAccount.trip, {
     scope: "account",
     recipient: null,
-    detail: "30 replies from this account in the last 10 min (limit 30)",
+    detail: "120 replies from this account in the last 10 min (limit 120)",
   });
 });
 

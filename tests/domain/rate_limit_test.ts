@@ -25,8 +25,9 @@ function counts(
   return Object.fromEntries(countRequests(policy).map((r) => [r.key, values[r.scope] ?? 0]));
 }
 
-Deno.test("defaults: a 7-day window and three breakers", () => {
+Deno.test("defaults: a 7-day window, three breakers, closed again after an hour", () => {
   assert.equal(DEFAULT_RATE_LIMIT_POLICY.windowSeconds, 7 * 86_400);
+  assert.equal(DEFAULT_RATE_LIMIT_POLICY.coolDownSeconds, 3_600);
   assert.deepEqual(countRequests(DEFAULT_RATE_LIMIT_POLICY), [
     { key: "rule_recipient:604800", scope: "rule_recipient", withinSeconds: 604_800 },
     { key: "recipient:3600", scope: "recipient", withinSeconds: 3_600 },
@@ -51,22 +52,22 @@ Deno.test("each breaker threshold trips its own scope and records why (C-05)", (
     { action: recipient.action, scope: (recipient as { scope: string }).scope },
     { action: "trip", scope: "recipient" },
   );
-  const burst = decideRate(p, { ...counts(p), "account:600": 30 }, CLOSED, NOW);
+  const burst = decideRate(p, { ...counts(p), "account:600": 120 }, CLOSED, NOW);
   assert.equal(burst.action, "trip");
   if (burst.action === "trip") {
     assert.equal(burst.reason, "loop_suspected");
-    assert.deepEqual(burst.threshold, { scope: "account", max: 30, withinSeconds: 600 });
-    assert.match(burst.detail, /30 replies from this account in the last 10 min \(limit 30\)/);
+    assert.deepEqual(burst.threshold, { scope: "account", max: 120, withinSeconds: 600 });
+    assert.match(burst.detail, /120 replies from this account in the last 10 min \(limit 120\)/);
   }
-  const hourly = decideRate(p, { ...counts(p), "account:3600": 200 }, CLOSED, NOW);
-  assert.equal(hourly.action === "trip" && hourly.threshold.max, 200);
+  const hourly = decideRate(p, { ...counts(p), "account:3600": 600 }, CLOSED, NOW);
+  assert.equal(hourly.action === "trip" && hourly.threshold.max, 600);
   // Below every threshold: allowed.
-  const below = decideRate(p, { ...counts(p, { recipient: 2 }), "account:600": 29 }, CLOSED, NOW);
+  const below = decideRate(p, { ...counts(p, { recipient: 2 }), "account:600": 119 }, CLOSED, NOW);
   assert.deepEqual(below, { action: "allow" });
 });
 
 Deno.test("an open breaker suppresses (loop_suspected) until reset or cooled down", () => {
-  const p = DEFAULT_RATE_LIMIT_POLICY;
+  const p: RateLimitPolicy = { ...DEFAULT_RATE_LIMIT_POLICY, coolDownSeconds: null };
   const tripped = new Date(NOW.getTime() - 30 * DAY);
   const open = decideRate(p, counts(p), { ...CLOSED, recipientTrippedAt: tripped }, NOW);
   assert.equal(open.action === "suppress" && open.reason, "loop_suspected");
@@ -130,10 +131,12 @@ Deno.test("a 24 h rogue responder ping-pong stays bounded (A-10, C-01)", () => {
     if (d.action === "allow") sent.push({ at: now, rule, to });
     if (d.action === "trip" && d.scope === "recipient") recipientTrip = new Date(now);
   }
-  assert.equal(sent.length, 3, "3 replies, then the recipient breaker trips");
+  // 3 replies, then the recipient breaker trips; an hour later it closes and the two rules not
+  // yet used answer once each; after that each rule's 7-day window holds: 5 in 24 hours.
+  assert.deepEqual(sent.map((s) => (s.at - start) / 60_000), [0, 1, 2, 63, 64]);
   assert.equal(decisions.filter((d) => d.action === "trip").length, 1);
   assert.ok(
-    decisions.slice(-10).every((d) => d.action === "suppress" && d.reason === "loop_suspected"),
+    decisions.slice(-10).every((d) => d.action === "suppress" && d.reason === "rate_limited"),
   );
 });
 

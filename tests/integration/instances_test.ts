@@ -31,7 +31,7 @@ const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 /**
  * Messages in the stream; two in five are automated mail, never answered, which keeps the replies
- * (29) under the account's loop breaker (30 in 10 minutes, DEFAULT_RATE_LIMIT_POLICY).
+ * (29) under the account's loop breaker (120 in 10 minutes, DEFAULT_RATE_LIMIT_POLICY).
  */
 const MESSAGES = 48;
 /**
