@@ -9,9 +9,13 @@
  * and outbox rows like the pipeline writes them. The generated columns (`received_at`, `search`)
  * are filled by PostgreSQL itself, exactly as for real mail.
  *
- *   deno run -A bench/message_list.ts [COUNT]     writes bench/RESULTS-admin.md
+ *   deno run -A bench/message_list.ts [COUNT] [--keep] [--reuse NAME]   writes bench/RESULTS-admin.md
+ *
+ * `--keep` leaves the loaded database in place (its name is printed) and `--reuse NAME` measures
+ * such a database again without loading it (new migrations are applied first): loading a million
+ * rows takes minutes of both cores, measuring a changed query takes seconds.
  */
-import type { Queryable } from "../src/store/db.ts";
+import type { Db, Queryable } from "../src/store/db.ts";
 import { openPostgres } from "../src/store/postgres_db.ts";
 import { migrate, readMigrations } from "../src/store/migrate.ts";
 import { createAccount } from "../src/store/accounts_admin.ts";
@@ -20,11 +24,26 @@ import {
   type MessageCursor,
   type MessageFilters,
 } from "../src/store/message_list.ts";
-import { fixed, freshPostgresDatabase, machine, percentile, ROOT, table } from "./support.ts";
+import {
+  fixed,
+  freshPostgresDatabase,
+  machine,
+  percentile,
+  POSTGRES_ADMIN_URL,
+  ROOT,
+  table,
+} from "./support.ts";
 
-const COUNT = Number(Deno.args[0] ?? 1_000_000);
-if (!Number.isInteger(COUNT) || COUNT < 1000) {
-  console.error("usage: deno run -A bench/message_list.ts [COUNT ≥ 1000]");
+const REUSE_AT = Deno.args.indexOf("--reuse");
+const REUSE = REUSE_AT >= 0 ? (Deno.args[REUSE_AT + 1] ?? "") : null;
+const ARGS_LOAD_ONLY = Deno.args.includes("--load-only");
+const KEEP = Deno.args.includes("--keep") || ARGS_LOAD_ONLY || REUSE !== null;
+const POSITIONAL = Deno.args.filter((a, i) =>
+  !a.startsWith("--") && (REUSE_AT < 0 || i !== REUSE_AT + 1)
+);
+const COUNT = Number(POSITIONAL[0] ?? 1_000_000);
+if (!Number.isInteger(COUNT) || COUNT < 1000 || (REUSE !== null && !/^\w+$/.test(REUSE))) {
+  console.error("usage: deno run -A bench/message_list.ts [COUNT ≥ 1000] [--keep] [--reuse NAME]");
   Deno.exit(2);
 }
 const PAGE = 50; // the page size of /messages and of /api/v1/messages by default
@@ -819,94 +838,115 @@ async function suite(ctx: Ctx): Promise<{ cases: Case[]; depth: DepthRow[] }> {
 
 // ---------------------------------------------------------------------------------------------
 
+/** Fills a migrated, empty database with COUNT messages, their decisions and outbox rows. */
+async function load(db: Db): Promise<{ accountId: number; seconds: [number, number, number] }> {
+  const yearAgo = new Date(Date.now() - 365 * 86400_000);
+  const accountId = await createAccount(db, {
+    name: "atendimento",
+    address: "atendimento@carteiro.example",
+    displayName: "Atendimento",
+    enabled: true,
+    imapHost: "imap.carteiro.example",
+    imapPort: 993,
+    imapTls: true,
+    imapUser: "atendimento@carteiro.example",
+    mailboxes: ["INBOX"],
+    smtpHost: "smtp.carteiro.example",
+    smtpPort: 465,
+    smtpTls: true,
+    smtpUser: "atendimento@carteiro.example",
+    imapPassEnc: null,
+    smtpPassEnc: null,
+  }, new Date(yearAgo.getTime() - 86400_000));
+  await db.exec(HELPERS);
+
+  // Secondary indexes are built after the load (much faster than row by row), from their own
+  // definitions as the migrations wrote them.
+  const indexes = await db.query<{ name: string; def: string }>(
+    `SELECT i.indexname AS name, i.indexdef AS def FROM pg_indexes i
+     JOIN pg_class c ON c.relname = i.indexname
+     JOIN pg_index x ON x.indexrelid = c.oid
+     WHERE i.schemaname = 'public' AND i.tablename = 'messages'
+       AND NOT x.indisunique AND NOT x.indisprimary`,
+  );
+  for (const ix of indexes) await db.exec(`DROP INDEX ${ix.name}`);
+
+  say(`filling ${fixed(COUNT)} messages (${indexes.length} indexes dropped for the load)…`);
+  const t0 = performance.now();
+  const chunks: [number, number][] = [];
+  for (let lo = 1; lo <= COUNT; lo += CHUNK) chunks.push([lo, Math.min(COUNT, lo + CHUNK - 1)]);
+  let done = 0;
+  const worker = async () => {
+    for (let c = chunks.shift(); c; c = chunks.shift()) {
+      const [lo, hi] = c;
+      await db.transaction(async (tx) => {
+        await tx.query("SET LOCAL work_mem = '256MB'");
+        await tx.query(fillSql(lo, hi, accountId, yearAgo.toISOString()));
+      });
+      done += hi - lo + 1;
+      say(`  ${fixed(done)} / ${fixed(COUNT)} (${fixed((performance.now() - t0) / 1000)} s)`);
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  const fillS = (performance.now() - t0) / 1000;
+
+  // The GIN index builds in one session while the other writes decisions and outbox rows,
+  // then builds the B-trees.
+  say("indexes, decisions and outbox…");
+  const t1 = performance.now();
+  const build = async (list: { def: string }[]) => {
+    for (const ix of list) {
+      await db.transaction(async (tx) => {
+        await tx.query("SET LOCAL maintenance_work_mem = '1GB'");
+        await tx.query(ix.def);
+      });
+    }
+  };
+  await Promise.all([
+    build(indexes.filter((ix) => /USING gin/i.test(ix.def))),
+    (async () => {
+      const [{ lo, hi }] = await db.query<{ lo: number; hi: number }>(
+        "SELECT min(id) AS lo, max(id) AS hi FROM messages",
+      );
+      for (let a = lo; a <= hi; a += 4 * CHUNK) {
+        for (const s of decisionsSql(a, Math.min(hi, a + 4 * CHUNK - 1))) await db.query(s);
+      }
+      await build(indexes.filter((ix) => !/USING gin/i.test(ix.def)));
+    })(),
+  ]);
+  const indexS = (performance.now() - t1) / 1000;
+
+  say("VACUUM ANALYZE…");
+  const t3 = performance.now();
+  await db.exec("VACUUM (ANALYZE) messages, decisions, outbox, accounts");
+  const vacuumS = (performance.now() - t3) / 1000;
+  return { accountId, seconds: [fillS, indexS, vacuumS] };
+}
+
 async function main() {
   const started = performance.now();
-  const fresh = await freshPostgresDatabase();
-  say(`database: ${fresh.url}`);
-  const db = openPostgres({ url: fresh.url, max: 2 });
+  const target = REUSE === null ? await freshPostgresDatabase() : existingDatabase(REUSE);
+  const name = new URL(target.url).pathname.slice(1);
+  say(`database: ${target.url}`);
+  const db = openPostgres({ url: target.url, max: 2 });
   try {
     await migrate(db, await readMigrations());
-    const yearAgo = new Date(Date.now() - 365 * 86400_000);
-    const accountId = await createAccount(db, {
-      name: "atendimento",
-      address: "atendimento@carteiro.example",
-      displayName: "Atendimento",
-      enabled: true,
-      imapHost: "imap.carteiro.example",
-      imapPort: 993,
-      imapTls: true,
-      imapUser: "atendimento@carteiro.example",
-      mailboxes: ["INBOX"],
-      smtpHost: "smtp.carteiro.example",
-      smtpPort: 465,
-      smtpTls: true,
-      smtpUser: "atendimento@carteiro.example",
-      imapPassEnc: null,
-      smtpPassEnc: null,
-    }, new Date(yearAgo.getTime() - 86400_000));
-    await db.exec(HELPERS);
-
-    // Secondary indexes are built after the load (much faster than row by row), from their own
-    // definitions as the migrations wrote them.
-    const indexes = await db.query<{ name: string; def: string }>(
-      `SELECT i.indexname AS name, i.indexdef AS def FROM pg_indexes i
-       JOIN pg_class c ON c.relname = i.indexname
-       JOIN pg_index x ON x.indexrelid = c.oid
-       WHERE i.schemaname = 'public' AND i.tablename = 'messages'
-         AND NOT x.indisunique AND NOT x.indisprimary`,
-    );
-    for (const ix of indexes) await db.exec(`DROP INDEX ${ix.name}`);
-
-    say(`filling ${fixed(COUNT)} messages (${indexes.length} indexes dropped for the load)…`);
-    const t0 = performance.now();
-    const chunks: [number, number][] = [];
-    for (let lo = 1; lo <= COUNT; lo += CHUNK) chunks.push([lo, Math.min(COUNT, lo + CHUNK - 1)]);
-    let done = 0;
-    const worker = async () => {
-      for (let c = chunks.shift(); c; c = chunks.shift()) {
-        const [lo, hi] = c;
-        await db.transaction(async (tx) => {
-          await tx.query("SET LOCAL work_mem = '256MB'");
-          await tx.query(fillSql(lo, hi, accountId, yearAgo.toISOString()));
-        });
-        done += hi - lo + 1;
-        say(`  ${fixed(done)} / ${fixed(COUNT)} (${fixed((performance.now() - t0) / 1000)} s)`);
-      }
-    };
-    await Promise.all([worker(), worker()]);
-    const fillS = (performance.now() - t0) / 1000;
-
-    // The GIN index builds in one session while the other writes decisions and outbox rows,
-    // then builds the B-trees.
-    say("indexes, decisions and outbox…");
-    const t1 = performance.now();
-    const build = async (list: { def: string }[]) => {
-      for (const ix of list) {
-        await db.transaction(async (tx) => {
-          await tx.query("SET LOCAL maintenance_work_mem = '1GB'");
-          await tx.query(ix.def);
-        });
-      }
-    };
-    await Promise.all([
-      build(indexes.filter((ix) => /USING gin/i.test(ix.def))),
-      (async () => {
-        const [{ lo, hi }] = await db.query<{ lo: number; hi: number }>(
-          "SELECT min(id) AS lo, max(id) AS hi FROM messages",
-        );
-        for (let a = lo; a <= hi; a += 4 * CHUNK) {
-          for (const s of decisionsSql(a, Math.min(hi, a + 4 * CHUNK - 1))) await db.query(s);
-        }
-        await build(indexes.filter((ix) => !/USING gin/i.test(ix.def)));
-      })(),
-    ]);
-    const indexS = (performance.now() - t1) / 1000;
-
-    say("VACUUM ANALYZE…");
-    const t3 = performance.now();
-    await db.exec("VACUUM (ANALYZE) messages, decisions, outbox, accounts");
-    const vacuumS = (performance.now() - t3) / 1000;
+    let accountId: number;
+    let seconds: [number, number, number] | null = null;
+    if (REUSE === null) {
+      ({ accountId, seconds } = await load(db));
+    } else {
+      [{ id: accountId }] = await db.query<{ id: number }>(
+        "SELECT id FROM accounts WHERE name = 'atendimento'",
+      );
+      await db.exec("ANALYZE messages, decisions, outbox, accounts");
+    }
+    const [fillS, indexS, vacuumS] = seconds ?? [NaN, NaN, NaN];
     const loadS = (performance.now() - started) / 1000;
+    if (ARGS_LOAD_ONLY) {
+      say(`loaded in ${fixed(loadS)} s; measure with --reuse ${name}`);
+      return;
+    }
 
     const [sizes] = await db.query<Record<string, string | number | Date>>(
       `SELECT count(*) AS messages,
@@ -927,7 +967,7 @@ async function main() {
     say(`loaded in ${fixed(loadS)} s: ${sizes.total} (${fixed(Number(sizes.outbox))} outbox rows)`);
 
     // ---- measuring, on one connection
-    const conn = openPostgres({ url: fresh.url, max: 1 });
+    const conn = openPostgres({ url: target.url, max: 1 });
     const ctx: Ctx = { conn, accountId, newest: sizes.newest as Date, matches: new Map() };
     say("measuring…");
     const all = await suite(ctx);
@@ -1003,11 +1043,13 @@ async function main() {
   source ${sizes.raw_avg} bytes on average. \`messages\` is ${sizes.total} in all (heap ${sizes.heap};
   GIN \`messages_search\` ${sizes.search_index}). \`received_at\` and \`search\` are the generated columns
   of migrations/0003_admin.sql, computed by PostgreSQL on insert.
-- Load: ${fixed(fillS)} s messages (\`INSERT … SELECT … generate_series\`, 2 sessions), ${
-      fixed(indexS)
-    } s indexes with decisions and outbox, ${fixed(vacuumS)} s VACUUM ANALYZE. Whole run ${
-      fixed(totalS / 60, 1)
-    } min.
+- Load: ${
+      seconds
+        ? `${fixed(fillS)} s messages (\`INSERT … SELECT … generate_series\`, 2 sessions), ${
+          fixed(indexS)
+        } s indexes with decisions and outbox, ${fixed(vacuumS)} s VACUUM ANALYZE.`
+        : `a database loaded by an earlier run (\`--keep\`, then \`--reuse\`), migrated and analyzed.`
+    } Whole run ${fixed(totalS / 60, 1)} min.
 - Every case calls \`listMessages()\` from src/store/message_list.ts (page size ${PAGE}, as the
   page and the API use by default) through postgres.js on one connection — except the OFFSET
   rows, which run the same SELECT written with \`LIMIT/OFFSET\`, for comparison only. Time is from
@@ -1078,8 +1120,16 @@ ${explainTable(all.cases)}
     say(`wrote ${RESULTS} (${fixed(totalS / 60, 1)} min)`);
   } finally {
     await db.close();
-    await fresh.drop();
+    if (KEEP) say(`kept the database: --reuse ${name}`);
+    else await target.drop();
   }
+}
+
+/** A database kept by an earlier run, by its name. */
+function existingDatabase(name: string): { url: string; drop: () => Promise<void> } {
+  const url = new URL(POSTGRES_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => Promise.resolve() };
 }
 
 await main();
