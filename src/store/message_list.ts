@@ -73,16 +73,65 @@ export function decodeCursor(text: string | null | undefined): MessageCursor | n
 }
 
 /**
+ * How many of the newest rows that pass the other filters a search tests before it turns to the
+ * full-text index (`probeRows` of listMessages; tests make it small).
+ */
+export const SEARCH_PROBE_ROWS = 1000;
+
+const COLUMNS = `m.id, m.account_id, a.name AS account_name, m.mailbox, m.received_at,
+       (extract(epoch FROM m.received_at) * 1000000)::bigint AS micros,
+       m.from_address, m.from_name, m.subject, m.kind, m.confidence, m.original_from_address,
+       m.parse_status, d.outcome, d.rule_name, d.reason,
+       (SELECT o.status FROM outbox o WHERE o.message_id = m.id ORDER BY o.id DESC LIMIT 1)
+         AS outbox_status`;
+const DETAILS = `JOIN accounts a ON a.id = m.account_id
+     LEFT JOIN decisions d ON d.message_id = m.id`;
+const NEWEST_FIRST = "ORDER BY m.received_at DESC, m.id DESC";
+
+/**
  * One page of messages, newest first, by keyset on (received_at, id): the cost of a page does
  * not grow with its depth, unlike OFFSET. The search matches the Portuguese or the English
  * reading of the query against both stemmings stored in `messages.search`.
+ *
+ * A search runs in up to two steps, each with a plan that cannot go wrong whatever the planner
+ * guesses about the words (a guess it makes blind once postgres.js reuses a generic plan): first
+ * the newest SEARCH_PROBE_ROWS rows that pass the other filters are tested, which fills the page
+ * of a common word; when they do not, the full-text index finds every older match and only those
+ * are ordered — cheap for a rare word, and bounded for a frequent one, since the probe would have
+ * filled the page had it been frequent among recent mail.
  */
 export async function listMessages(
   q: Queryable,
   filters: MessageFilters,
   cursor: MessageCursor | null,
   limit: number,
+  probeRows = SEARCH_PROBE_ROWS,
 ): Promise<MessagePage> {
+  const text = filters.q?.trim().slice(0, 500);
+  let rows: Record<string, unknown>[];
+  if (!text) {
+    const where = filterWhere(filters, cursor);
+    rows = await q.query(
+      `SELECT ${COLUMNS} FROM messages m ${DETAILS} ${where} ${NEWEST_FIRST} LIMIT ${
+        where.param(limit + 1)
+      }`,
+      where.params,
+    );
+  } else {
+    rows = await q.query(...probeSql(filters, cursor, text, probeRows, limit + 1));
+    if (rows.length <= limit) {
+      const older = await q.query(
+        ...indexFirstSql(filters, cursor, text, probeRows, limit + 1 - rows.length),
+      );
+      rows = rows.concat(older);
+    }
+  }
+  const page = rows.slice(0, limit).map(toRow);
+  return { rows: page, next: rows.length > limit ? page[page.length - 1].cursor : null };
+}
+
+/** Every filter but the text, and the cursor, as conditions on `m` and `d`. */
+function filterWhere(filters: MessageFilters, cursor: MessageCursor | null): WhereClause {
   const where = new WhereClause();
   const p = (v: unknown) => where.param(v);
   if (filters.accountId !== undefined) where.and(`m.account_id = ${p(filters.accountId)}`);
@@ -95,31 +144,75 @@ export async function listMessages(
   } else if (filters.reply) {
     where.and(`d.outcome = ${p(filters.reply)}`);
   }
-  const text = filters.q?.trim();
-  if (text) {
-    const t = p(text.slice(0, 500));
-    where.and(
-      `m.search @@ (websearch_to_tsquery('portuguese', ${t}) || websearch_to_tsquery('english', ${t}))`,
-    );
-  }
   if (cursor) where.before("m.received_at", "m.id", cursor);
-  const rows = await q.query<Record<string, unknown>>(
-    `SELECT m.id, m.account_id, a.name AS account_name, m.mailbox, m.received_at,
-       (extract(epoch FROM m.received_at) * 1000000)::bigint AS micros,
-       m.from_address, m.from_name, m.subject, m.kind, m.confidence, m.original_from_address,
-       m.parse_status, d.outcome, d.rule_name, d.reason,
-       (SELECT o.status FROM outbox o WHERE o.message_id = m.id ORDER BY o.id DESC LIMIT 1)
-         AS outbox_status
-     FROM messages m
-     JOIN accounts a ON a.id = m.account_id
-     LEFT JOIN decisions d ON d.message_id = m.id
-     ${where}
-     ORDER BY m.received_at DESC, m.id DESC
-     LIMIT ${p(limit + 1)}`,
+  return where;
+}
+
+/** `search @@ …` for the query in either language; `column` is the tsvector. */
+function matches(column: string, text: string): string {
+  return `${column} @@ (websearch_to_tsquery('portuguese', ${text}) || websearch_to_tsquery('english', ${text}))`;
+}
+
+/**
+ * Step one: the matches among the newest SEARCH_PROBE_ROWS rows that pass the other filters. The
+ * inner LIMIT keeps the text test out of the index walk, so it stops after that many rows.
+ */
+function probeSql(
+  filters: MessageFilters,
+  cursor: MessageCursor | null,
+  text: string,
+  probeRows: number,
+  want: number,
+): [string, unknown[]] {
+  const where = filterWhere(filters, cursor);
+  const probe = where.param(probeRows);
+  const t = where.param(text);
+  return [
+    `SELECT ${COLUMNS}
+     FROM (SELECT p.id FROM (
+             SELECT m.id, m.received_at, m.search
+             FROM messages m LEFT JOIN decisions d ON d.message_id = m.id
+             ${where} ${NEWEST_FIRST} LIMIT ${probe}) p
+           WHERE ${matches("p.search", t)}
+           ORDER BY p.received_at DESC, p.id DESC LIMIT ${where.param(want)}) hit
+     JOIN messages m ON m.id = hit.id ${DETAILS}
+     ${NEWEST_FIRST}`,
     where.params,
-  );
-  const page = rows.slice(0, limit).map(toRow);
-  return { rows: page, next: rows.length > limit ? page[page.length - 1].cursor : null };
+  ];
+}
+
+/**
+ * Step two, when the probe left the page short: every match older than the rows the probe tested
+ * (none when it tested them all), found by the full-text index and only then put in order. The
+ * CTE is MATERIALIZED so the planner cannot turn it back into a filtered walk of the date index.
+ */
+function indexFirstSql(
+  filters: MessageFilters,
+  cursor: MessageCursor | null,
+  text: string,
+  probeRows: number,
+  want: number,
+): [string, unknown[]] {
+  const where = filterWhere(filters, cursor);
+  const skip = where.param(probeRows - 1);
+  const edge = `SELECT m.received_at, m.id
+     FROM messages m LEFT JOIN decisions d ON d.message_id = m.id
+     ${where} ${NEWEST_FIRST} OFFSET ${skip} LIMIT 1`;
+  where.and(matches("m.search", where.param(text)));
+  where.and("(m.received_at, m.id) < (SELECT received_at, id FROM edge)");
+  return [
+    `WITH edge AS MATERIALIZED (${edge}),
+     hit AS MATERIALIZED (
+       SELECT m.id, m.received_at
+       FROM messages m LEFT JOIN decisions d ON d.message_id = m.id
+       ${where})
+     SELECT ${COLUMNS}
+     FROM (SELECT id FROM hit ORDER BY received_at DESC, id DESC
+           LIMIT ${where.param(want)}) h
+     JOIN messages m ON m.id = h.id ${DETAILS}
+     ${NEWEST_FIRST}`,
+    where.params,
+  ];
 }
 
 function toRow(r: Record<string, unknown>): MessageListRow {
