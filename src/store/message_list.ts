@@ -130,22 +130,34 @@ export async function listMessages(
   return { rows: page, next: rows.length > limit ? page[page.length - 1].cursor : null };
 }
 
-/** Every filter but the text, and the cursor, as conditions on `m` and `d`. */
-function filterWhere(filters: MessageFilters, cursor: MessageCursor | null): WhereClause {
-  const where = new WhereClause();
+/**
+ * Every filter but the text, and the cursor, as conditions on `m` — and on `d`, the decision,
+ * unless `withReply` is false (the caller then adds `replyCondition` where it joins `d`).
+ */
+function filterWhere(
+  filters: MessageFilters,
+  cursor: MessageCursor | null,
+  withReply = true,
+  params: unknown[] = [],
+): WhereClause {
+  const where = new WhereClause(params);
   const p = (v: unknown) => where.param(v);
   if (filters.accountId !== undefined) where.and(`m.account_id = ${p(filters.accountId)}`);
   if (filters.kind) where.and(`m.kind = ${p(filters.kind)}`);
   if (filters.since) where.and(`m.received_at >= ${p(filters.since.toISOString())}::timestamptz`);
   if (filters.until) where.and(`m.received_at < ${p(filters.until.toISOString())}::timestamptz`);
   if (filters.unparsed) where.and(`m.parse_status <> 'parsed'`);
-  if (filters.reply === "undecided") {
-    where.and("d.message_id IS NULL");
-  } else if (filters.reply) {
-    where.and(`d.outcome = ${p(filters.reply)}`);
-  }
+  const reply = withReply ? replyCondition(filters, where) : null;
+  if (reply) where.and(reply);
   if (cursor) where.before("m.received_at", "m.id", cursor);
   return where;
+}
+
+/** The reply-status filter as a condition on `d` (LEFT JOINed decisions), or null. */
+function replyCondition(filters: MessageFilters, where: WhereClause): string | null {
+  if (filters.reply === "undecided") return "d.message_id IS NULL";
+  if (filters.reply) return `d.outcome = ${where.param(filters.reply)}`;
+  return null;
 }
 
 /** `search @@ …` for the query in either language; `column` is the tsvector. */
@@ -154,8 +166,9 @@ function matches(column: string, text: string): string {
 }
 
 /**
- * Step one: the matches among the newest SEARCH_PROBE_ROWS rows that pass the other filters. The
- * inner LIMIT keeps the text test out of the index walk, so it stops after that many rows.
+ * Step one: the matches among the newest `probeRows` rows that pass the filters on the message
+ * itself. The inner LIMIT keeps the text test and the decision out of the index walk, so the walk
+ * stops after that many rows whatever the query.
  */
 function probeSql(
   filters: MessageFilters,
@@ -164,16 +177,15 @@ function probeSql(
   probeRows: number,
   want: number,
 ): [string, unknown[]] {
-  const where = filterWhere(filters, cursor);
-  const probe = where.param(probeRows);
-  const t = where.param(text);
+  const where = filterWhere(filters, cursor, false);
+  const inner = `SELECT m.id, m.received_at, m.search FROM messages m
+             ${where} ${NEWEST_FIRST} LIMIT ${where.param(probeRows)}`;
+  const outer = [matches("p.search", where.param(text)), replyCondition(filters, where)];
   return [
     `SELECT ${COLUMNS}
-     FROM (SELECT p.id FROM (
-             SELECT m.id, m.received_at, m.search
-             FROM messages m LEFT JOIN decisions d ON d.message_id = m.id
-             ${where} ${NEWEST_FIRST} LIMIT ${probe}) p
-           WHERE ${matches("p.search", t)}
+     FROM (SELECT p.id FROM (${inner}) p
+           LEFT JOIN decisions d ON d.message_id = p.id
+           WHERE ${outer.filter(Boolean).join(" AND ")}
            ORDER BY p.received_at DESC, p.id DESC LIMIT ${where.param(want)}) hit
      JOIN messages m ON m.id = hit.id ${DETAILS}
      ${NEWEST_FIRST}`,
@@ -183,8 +195,10 @@ function probeSql(
 
 /**
  * Step two, when the probe left the page short: every match older than the rows the probe tested
- * (none when it tested them all), found by the full-text index and only then put in order. The
- * CTE is MATERIALIZED so the planner cannot turn it back into a filtered walk of the date index.
+ * (none when it tested them all). The MATERIALIZED CTE holds the full-text condition alone, so
+ * its plan is the GIN index whatever the other filters are (a generic plan cannot turn it back
+ * into a filtered walk of the date index, nor AND it with a wide date range); the filters, the
+ * cursor and the order apply to its rows only.
  */
 function indexFirstSql(
   filters: MessageFilters,
@@ -193,22 +207,20 @@ function indexFirstSql(
   probeRows: number,
   want: number,
 ): [string, unknown[]] {
-  const where = filterWhere(filters, cursor);
-  const skip = where.param(probeRows - 1);
-  const edge = `SELECT m.received_at, m.id
-     FROM messages m LEFT JOIN decisions d ON d.message_id = m.id
-     ${where} ${NEWEST_FIRST} OFFSET ${skip} LIMIT 1`;
-  where.and(matches("m.search", where.param(text)));
-  where.and("(m.received_at, m.id) < (SELECT received_at, id FROM edge)");
+  const where = filterWhere(filters, cursor, false);
+  const edge = `SELECT m.received_at, m.id FROM messages m
+     ${where} ${NEWEST_FIRST} OFFSET ${where.param(probeRows - 1)} LIMIT 1`;
+  const hit = `SELECT m.id, m.received_at, m.account_id, m.kind, m.parse_status
+       FROM messages m WHERE ${matches("m.search", where.param(text))}`;
+  // The same filters again, on the CTE's rows (named m as well), numbered on.
+  const older = filterWhere(filters, cursor, true, where.params);
+  older.and("(m.received_at, m.id) < (SELECT received_at, id FROM edge)");
   return [
     `WITH edge AS MATERIALIZED (${edge}),
-     hit AS MATERIALIZED (
-       SELECT m.id, m.received_at
-       FROM messages m LEFT JOIN decisions d ON d.message_id = m.id
-       ${where})
+     hit AS MATERIALIZED (${hit})
      SELECT ${COLUMNS}
-     FROM (SELECT id FROM hit ORDER BY received_at DESC, id DESC
-           LIMIT ${where.param(want)}) h
+     FROM (SELECT m.id FROM hit m LEFT JOIN decisions d ON d.message_id = m.id
+           ${older} ${NEWEST_FIRST} LIMIT ${older.param(want)}) h
      JOIN messages m ON m.id = h.id ${DETAILS}
      ${NEWEST_FIRST}`,
     where.params,
