@@ -72,6 +72,9 @@ export function decodeCursor(text: string | null | undefined): MessageCursor | n
   return { micros: Number(m[1]), id: Number(m[2]) };
 }
 
+/** A further window of a list is at most this many times the rows tested before it. */
+const WINDOW_GROWTH = 4;
+
 /**
  * How many of the newest rows that pass the other filters a search tests before it turns to the
  * full-text index (`probeRows` of listMessages; tests make it small).
@@ -93,12 +96,13 @@ const NEWEST_FIRST = "ORDER BY m.received_at DESC, m.id DESC";
  * not grow with its depth, unlike OFFSET. The search matches the Portuguese or the English
  * reading of the query against both stemmings stored in `messages.search`.
  *
- * A search runs in up to two steps, each with a plan that cannot go wrong whatever the planner
- * guesses about the words (a guess it makes blind once postgres.js reuses a generic plan): first
- * the newest SEARCH_PROBE_ROWS rows that pass the other filters are tested, which fills the page
- * of a common word; when they do not, the full-text index finds every older match and only those
- * are ordered — cheap for a rare word, and bounded for a frequent one, since the probe would have
- * filled the page had it been frequent among recent mail.
+ * A search or a reply status (a test on another table, or on the text, that the date index cannot
+ * answer) runs in steps whose plans cannot go wrong whatever the planner guesses — a guess it makes
+ * blind once postgres.js reuses a generic plan: the newest `probeRows` rows that pass the filters
+ * on the message are tested, which fills the page when matches are common in recent mail; when
+ * some matched but too few, a second window sized by the density seen; when the page is still
+ * short, every older match — by the full-text index for a search, which is cheap for a rare word,
+ * or by the date index for a reply status alone.
  */
 export async function listMessages(
   q: Queryable,
@@ -107,23 +111,32 @@ export async function listMessages(
   limit: number,
   probeRows = SEARCH_PROBE_ROWS,
 ): Promise<MessagePage> {
-  const text = filters.q?.trim().slice(0, 500);
+  const text = filters.q?.trim().slice(0, 500) || null;
+  const want = limit + 1;
   let rows: Record<string, unknown>[];
-  if (!text) {
-    const where = filterWhere(filters, cursor);
-    rows = await q.query(
-      `SELECT ${COLUMNS} FROM messages m ${DETAILS} ${where} ${NEWEST_FIRST} LIMIT ${
-        where.param(limit + 1)
-      }`,
-      where.params,
-    );
+  if (!text && !filters.reply) {
+    rows = await q.query(...restSql(filters, cursor, null, 0, want));
   } else {
-    rows = await q.query(...probeSql(filters, cursor, text, probeRows, limit + 1));
-    if (rows.length <= limit) {
-      const older = await q.query(
-        ...indexFirstSql(filters, cursor, text, probeRows, limit + 1 - rows.length),
+    rows = await q.query(...windowSql(filters, cursor, text, 0, probeRows, want));
+    let tested = probeRows;
+    // A text is tested once more at most (it costs microseconds a row), and only when it matched
+    // recent mail; a reply status alone (a probe of decisions' key a row) up to three times.
+    for (let step = 0; rows.length < want && step < (text ? 1 : 3); step++) {
+      if (text && rows.length === 0) break;
+      const density = rows.length / tested;
+      const more = Math.min(
+        tested * WINDOW_GROWTH,
+        density > 0 ? Math.ceil(((want - rows.length) / density) * 2) : Infinity,
       );
-      rows = rows.concat(older);
+      rows = rows.concat(
+        await q.query(...windowSql(filters, cursor, text, tested, more, want - rows.length)),
+      );
+      tested += more;
+    }
+    if (rows.length < want) {
+      rows = rows.concat(
+        await q.query(...restSql(filters, cursor, text, tested, want - rows.length)),
+      );
     }
   }
   const page = rows.slice(0, limit).map(toRow);
@@ -166,21 +179,23 @@ function matches(column: string, text: string): string {
 }
 
 /**
- * Step one: the matches among the newest `probeRows` rows that pass the filters on the message
- * itself. The inner LIMIT keeps the text test and the decision out of the index walk, so the walk
- * stops after that many rows whatever the query.
+ * The matches among the rows `skip` … `skip + rows` (newest first) of those that pass the filters
+ * on the message itself. The inner LIMIT keeps the text test and the decision out of the index
+ * walk, so the walk stops after that many rows whatever the query (and is too short to be worth
+ * parallel workers, whose start costs more than it).
  */
-function probeSql(
+function windowSql(
   filters: MessageFilters,
   cursor: MessageCursor | null,
-  text: string,
-  probeRows: number,
+  text: string | null,
+  skip: number,
+  rows: number,
   want: number,
 ): [string, unknown[]] {
   const where = filterWhere(filters, cursor, false);
-  const inner = `SELECT m.id, m.received_at, m.search FROM messages m
-             ${where} ${NEWEST_FIRST} LIMIT ${where.param(probeRows)}`;
-  const outer = [matches("p.search", where.param(text)), replyCondition(filters, where)];
+  const inner = `SELECT m.id, m.received_at${text ? ", m.search" : ""} FROM messages m
+             ${where} ${NEWEST_FIRST} OFFSET ${where.param(skip)} LIMIT ${where.param(rows)}`;
+  const outer = [text && matches("p.search", where.param(text)), replyCondition(filters, where)];
   return [
     `SELECT ${COLUMNS}
      FROM (SELECT p.id FROM (${inner}) p
@@ -194,36 +209,44 @@ function probeSql(
 }
 
 /**
- * Step two, when the probe left the page short: every match older than the rows the probe tested
- * (none when it tested them all). The MATERIALIZED CTE holds the full-text condition alone, so
- * its plan is the GIN index whatever the other filters are (a generic plan cannot turn it back
- * into a filtered walk of the date index, nor AND it with a wide date range); the filters, the
- * cursor and the order apply to its rows only.
+ * Every match older than the first `tested` rows that pass the filters on the message (all of
+ * them when `tested` is 0; none when fewer rows pass). With a text, the matches come from a
+ * MATERIALIZED CTE that holds the full-text condition alone, so its plan is the GIN index whatever
+ * the other filters are (a generic plan cannot turn it back into a filtered walk of the date
+ * index, nor AND it with a wide date range); the filters, the cursor and the order apply to its
+ * rows only. Without one, the date index is walked from there. Either way the page's ids come
+ * first, then their details.
  */
-function indexFirstSql(
+function restSql(
   filters: MessageFilters,
   cursor: MessageCursor | null,
-  text: string,
-  probeRows: number,
+  text: string | null,
+  tested: number,
   want: number,
 ): [string, unknown[]] {
-  const where = filterWhere(filters, cursor, false);
-  const edge = `SELECT m.received_at, m.id FROM messages m
-     ${where} ${NEWEST_FIRST} OFFSET ${where.param(probeRows - 1)} LIMIT 1`;
-  const hit = `SELECT m.id, m.received_at, m.account_id, m.kind, m.parse_status
-       FROM messages m WHERE ${matches("m.search", where.param(text))}`;
-  // The same filters again, on the CTE's rows (named m as well), numbered on.
-  const older = filterWhere(filters, cursor, true, where.params);
-  older.and("(m.received_at, m.id) < (SELECT received_at, id FROM edge)");
+  const ctes: string[] = [];
+  const params: unknown[] = [];
+  if (tested > 0) {
+    const where = filterWhere(filters, cursor, false, params);
+    ctes.push(`edge AS MATERIALIZED (SELECT m.received_at, m.id FROM messages m
+       ${where} ${NEWEST_FIRST} OFFSET ${where.param(tested - 1)} LIMIT 1)`);
+  }
+  if (text) {
+    ctes.push(`hit AS MATERIALIZED (
+       SELECT m.id, m.received_at, m.account_id, m.kind, m.parse_status
+       FROM messages m WHERE ${matches("m.search", `$${params.push(text)}`)})`);
+  }
+  const where = filterWhere(filters, cursor, true, params);
+  if (tested > 0) where.and("(m.received_at, m.id) < (SELECT received_at, id FROM edge)");
   return [
-    `WITH edge AS MATERIALIZED (${edge}),
-     hit AS MATERIALIZED (${hit})
+    `${ctes.length ? `WITH ${ctes.join(", ")}` : ""}
      SELECT ${COLUMNS}
-     FROM (SELECT m.id FROM hit m LEFT JOIN decisions d ON d.message_id = m.id
-           ${older} ${NEWEST_FIRST} LIMIT ${older.param(want)}) h
-     JOIN messages m ON m.id = h.id ${DETAILS}
+     FROM (SELECT m.id FROM ${text ? "hit" : "messages"} m
+           LEFT JOIN decisions d ON d.message_id = m.id
+           ${where} ${NEWEST_FIRST} LIMIT ${where.param(want)}) page
+     JOIN messages m ON m.id = page.id ${DETAILS}
      ${NEWEST_FIRST}`,
-    where.params,
+    params,
   ];
 }
 

@@ -94,6 +94,10 @@ storeTest(
       { filters: { q: "boleto", reply: "reply" }, expected: byI(4) },
       { filters: { q: "boleto", reply: "undecided" }, expected: byI(10, 8, 6, 2, 0) },
       { filters: { q: "zeppelin -boleto" }, expected: byI(3, 1) },
+      // A reply status alone takes the same steps, the last one by the date index.
+      { filters: { reply: "reply" }, expected: byI(7, 4) },
+      { filters: { reply: "undecided" }, expected: byI(11, 10, 9, 8, 6, 5, 3, 2, 1, 0) },
+      { filters: { reply: "undecided", kind: "forwarded" }, expected: byI(9, 6, 3, 0) },
     ];
     for (const { filters, expected } of cases) {
       for (const probeRows of [1, 2, 3, 5, 1000]) {
