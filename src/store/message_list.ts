@@ -236,13 +236,25 @@ function restSql(
        SELECT m.id, m.received_at, m.account_id, m.kind, m.parse_status
        FROM messages m WHERE ${matches("m.search", `$${params.push(text)}`)})`);
   }
-  const where = filterWhere(filters, cursor, true, params);
+  // On the matches, the decision is looked up row by row (a subquery the planner keeps as such):
+  // as a join it may hash the whole decisions table for a few thousand rows.
+  const where = filterWhere(filters, cursor, !text, params);
+  if (text && filters.reply === "undecided") {
+    where.and("(SELECT true FROM decisions d WHERE d.message_id = m.id) IS NULL");
+  } else if (text && filters.reply) {
+    where.and(
+      `(SELECT d.outcome FROM decisions d WHERE d.message_id = m.id) = ${
+        where.param(filters.reply)
+      }`,
+    );
+  }
   if (tested > 0) where.and("(m.received_at, m.id) < (SELECT received_at, id FROM edge)");
   return [
     `${ctes.length ? `WITH ${ctes.join(", ")}` : ""}
      SELECT ${COLUMNS}
-     FROM (SELECT m.id FROM ${text ? "hit" : "messages"} m
-           LEFT JOIN decisions d ON d.message_id = m.id
+     FROM (SELECT m.id FROM ${
+      text ? "hit m" : "messages m LEFT JOIN decisions d ON d.message_id = m.id"
+    }
            ${where} ${NEWEST_FIRST} LIMIT ${where.param(want)}) page
      JOIN messages m ON m.id = page.id ${DETAILS}
      ${NEWEST_FIRST}`,
