@@ -100,7 +100,8 @@ const NEWEST_FIRST = "ORDER BY m.received_at DESC, m.id DESC";
  * answer) runs in steps whose plans cannot go wrong whatever the planner guesses — a guess it makes
  * blind once postgres.js reuses a generic plan: the newest `probeRows` rows that pass the filters
  * on the message are tested, which fills the page when matches are common in recent mail; when
- * some matched but too few, a second window sized by the density seen; when the page is still
+ * some matched but too few, a second window sized by the density seen (for a reply status alone,
+ * up to three, each at most four times what was tested); when the page is still
  * short, every older match — by the full-text index for a search, which is cheap for a rare word,
  * or by the date index for a reply status alone.
  */
