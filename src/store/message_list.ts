@@ -72,54 +72,195 @@ export function decodeCursor(text: string | null | undefined): MessageCursor | n
   return { micros: Number(m[1]), id: Number(m[2]) };
 }
 
+/** A further window of a list is at most this many times the rows tested before it. */
+const WINDOW_GROWTH = 4;
+
+/**
+ * How many of the newest rows that pass the other filters a search tests before it turns to the
+ * full-text index (`probeRows` of listMessages; tests make it small).
+ */
+export const SEARCH_PROBE_ROWS = 1000;
+
+const COLUMNS = `m.id, m.account_id, a.name AS account_name, m.mailbox, m.received_at,
+       (extract(epoch FROM m.received_at) * 1000000)::bigint AS micros,
+       m.from_address, m.from_name, m.subject, m.kind, m.confidence, m.original_from_address,
+       m.parse_status, d.outcome, d.rule_name, d.reason,
+       (SELECT o.status FROM outbox o WHERE o.message_id = m.id ORDER BY o.id DESC LIMIT 1)
+         AS outbox_status`;
+const DETAILS = `JOIN accounts a ON a.id = m.account_id
+     LEFT JOIN decisions d ON d.message_id = m.id`;
+const NEWEST_FIRST = "ORDER BY m.received_at DESC, m.id DESC";
+
 /**
  * One page of messages, newest first, by keyset on (received_at, id): the cost of a page does
  * not grow with its depth, unlike OFFSET. The search matches the Portuguese or the English
  * reading of the query against both stemmings stored in `messages.search`.
+ *
+ * A search or a reply status (a test on another table, or on the text, that the date index cannot
+ * answer) runs in steps whose plans cannot go wrong whatever the planner guesses — a guess it makes
+ * blind once postgres.js reuses a generic plan: the newest `probeRows` rows that pass the filters
+ * on the message are tested, which fills the page when matches are common in recent mail; when
+ * some matched but too few, a second window sized by the density seen (for a reply status alone,
+ * up to three, each at most four times what was tested); when the page is still
+ * short, every older match — by the full-text index for a search, which is cheap for a rare word,
+ * or by the date index for a reply status alone.
  */
 export async function listMessages(
   q: Queryable,
   filters: MessageFilters,
   cursor: MessageCursor | null,
   limit: number,
+  probeRows = SEARCH_PROBE_ROWS,
 ): Promise<MessagePage> {
-  const where = new WhereClause();
+  const text = filters.q?.trim().slice(0, 500) || null;
+  const want = limit + 1;
+  let rows: Record<string, unknown>[];
+  if (!text && !filters.reply) {
+    rows = await q.query(...restSql(filters, cursor, null, 0, want));
+  } else {
+    rows = await q.query(...windowSql(filters, cursor, text, 0, probeRows, want));
+    let tested = probeRows;
+    // A text is tested once more at most (it costs microseconds a row), and only when it matched
+    // recent mail; a reply status alone (a probe of decisions' key a row) up to three times.
+    for (let step = 0; rows.length < want && step < (text ? 1 : 3); step++) {
+      if (text && rows.length === 0) break;
+      const density = rows.length / tested;
+      const more = Math.min(
+        tested * WINDOW_GROWTH,
+        density > 0 ? Math.ceil(((want - rows.length) / density) * 2) : Infinity,
+      );
+      rows = rows.concat(
+        await q.query(...windowSql(filters, cursor, text, tested, more, want - rows.length)),
+      );
+      tested += more;
+    }
+    if (rows.length < want) {
+      rows = rows.concat(
+        await q.query(...restSql(filters, cursor, text, tested, want - rows.length)),
+      );
+    }
+  }
+  const page = rows.slice(0, limit).map(toRow);
+  return { rows: page, next: rows.length > limit ? page[page.length - 1].cursor : null };
+}
+
+/**
+ * Every filter but the text, and the cursor, as conditions on `m` — and on `d`, the decision,
+ * unless `withReply` is false (the caller then adds `replyCondition` where it joins `d`).
+ */
+function filterWhere(
+  filters: MessageFilters,
+  cursor: MessageCursor | null,
+  withReply = true,
+  params: unknown[] = [],
+): WhereClause {
+  const where = new WhereClause(params);
   const p = (v: unknown) => where.param(v);
   if (filters.accountId !== undefined) where.and(`m.account_id = ${p(filters.accountId)}`);
   if (filters.kind) where.and(`m.kind = ${p(filters.kind)}`);
   if (filters.since) where.and(`m.received_at >= ${p(filters.since.toISOString())}::timestamptz`);
   if (filters.until) where.and(`m.received_at < ${p(filters.until.toISOString())}::timestamptz`);
   if (filters.unparsed) where.and(`m.parse_status <> 'parsed'`);
-  if (filters.reply === "undecided") {
-    where.and("d.message_id IS NULL");
-  } else if (filters.reply) {
-    where.and(`d.outcome = ${p(filters.reply)}`);
+  const reply = withReply ? replyCondition(filters, where) : null;
+  if (reply) where.and(reply);
+  if (cursor) where.before("m.received_at", "m.id", cursor);
+  return where;
+}
+
+/** The reply-status filter as a condition on `d` (LEFT JOINed decisions), or null. */
+function replyCondition(filters: MessageFilters, where: WhereClause): string | null {
+  if (filters.reply === "undecided") return "d.message_id IS NULL";
+  if (filters.reply) return `d.outcome = ${where.param(filters.reply)}`;
+  return null;
+}
+
+/** `search @@ …` for the query in either language; `column` is the tsvector. */
+function matches(column: string, text: string): string {
+  return `${column} @@ (websearch_to_tsquery('portuguese', ${text}) || websearch_to_tsquery('english', ${text}))`;
+}
+
+/**
+ * The matches among the rows `skip` … `skip + rows` (newest first) of those that pass the filters
+ * on the message itself. The inner LIMIT keeps the text test and the decision out of the index
+ * walk, so the walk stops after that many rows whatever the query (and is too short to be worth
+ * parallel workers, whose start costs more than it).
+ */
+function windowSql(
+  filters: MessageFilters,
+  cursor: MessageCursor | null,
+  text: string | null,
+  skip: number,
+  rows: number,
+  want: number,
+): [string, unknown[]] {
+  const where = filterWhere(filters, cursor, false);
+  const inner = `SELECT m.id, m.received_at${text ? ", m.search" : ""} FROM messages m
+             ${where} ${NEWEST_FIRST} OFFSET ${where.param(skip)} LIMIT ${where.param(rows)}`;
+  const outer = [text && matches("p.search", where.param(text)), replyCondition(filters, where)];
+  return [
+    `SELECT ${COLUMNS}
+     FROM (SELECT p.id FROM (${inner}) p
+           LEFT JOIN decisions d ON d.message_id = p.id
+           WHERE ${outer.filter(Boolean).join(" AND ")}
+           ORDER BY p.received_at DESC, p.id DESC LIMIT ${where.param(want)}) hit
+     JOIN messages m ON m.id = hit.id ${DETAILS}
+     ${NEWEST_FIRST}`,
+    where.params,
+  ];
+}
+
+/**
+ * Every match older than the first `tested` rows that pass the filters on the message (all of
+ * them when `tested` is 0; none when fewer rows pass). With a text, the matches come from a
+ * MATERIALIZED CTE that holds the full-text condition alone, so its plan is the GIN index whatever
+ * the other filters are (a generic plan cannot turn it back into a filtered walk of the date
+ * index, nor AND it with a wide date range); the filters, the cursor and the order apply to its
+ * rows only. Without one, the date index is walked from there. Either way the page's ids come
+ * first, then their details.
+ */
+function restSql(
+  filters: MessageFilters,
+  cursor: MessageCursor | null,
+  text: string | null,
+  tested: number,
+  want: number,
+): [string, unknown[]] {
+  const ctes: string[] = [];
+  const params: unknown[] = [];
+  if (tested > 0) {
+    const where = filterWhere(filters, cursor, false, params);
+    ctes.push(`edge AS MATERIALIZED (SELECT m.received_at, m.id FROM messages m
+       ${where} ${NEWEST_FIRST} OFFSET ${where.param(tested - 1)} LIMIT 1)`);
   }
-  const text = filters.q?.trim();
   if (text) {
-    const t = p(text.slice(0, 500));
+    ctes.push(`hit AS MATERIALIZED (
+       SELECT m.id, m.received_at, m.account_id, m.kind, m.parse_status
+       FROM messages m WHERE ${matches("m.search", `$${params.push(text)}`)})`);
+  }
+  // On the matches, the decision is looked up row by row (a subquery the planner keeps as such):
+  // as a join it may hash the whole decisions table for a few thousand rows.
+  const where = filterWhere(filters, cursor, !text, params);
+  if (text && filters.reply === "undecided") {
+    where.and("(SELECT true FROM decisions d WHERE d.message_id = m.id) IS NULL");
+  } else if (text && filters.reply) {
     where.and(
-      `m.search @@ (websearch_to_tsquery('portuguese', ${t}) || websearch_to_tsquery('english', ${t}))`,
+      `(SELECT d.outcome FROM decisions d WHERE d.message_id = m.id) = ${
+        where.param(filters.reply)
+      }`,
     );
   }
-  if (cursor) where.before("m.received_at", "m.id", cursor);
-  const rows = await q.query<Record<string, unknown>>(
-    `SELECT m.id, m.account_id, a.name AS account_name, m.mailbox, m.received_at,
-       (extract(epoch FROM m.received_at) * 1000000)::bigint AS micros,
-       m.from_address, m.from_name, m.subject, m.kind, m.confidence, m.original_from_address,
-       m.parse_status, d.outcome, d.rule_name, d.reason,
-       (SELECT o.status FROM outbox o WHERE o.message_id = m.id ORDER BY o.id DESC LIMIT 1)
-         AS outbox_status
-     FROM messages m
-     JOIN accounts a ON a.id = m.account_id
-     LEFT JOIN decisions d ON d.message_id = m.id
-     ${where}
-     ORDER BY m.received_at DESC, m.id DESC
-     LIMIT ${p(limit + 1)}`,
-    where.params,
-  );
-  const page = rows.slice(0, limit).map(toRow);
-  return { rows: page, next: rows.length > limit ? page[page.length - 1].cursor : null };
+  if (tested > 0) where.and("(m.received_at, m.id) < (SELECT received_at, id FROM edge)");
+  return [
+    `${ctes.length ? `WITH ${ctes.join(", ")}` : ""}
+     SELECT ${COLUMNS}
+     FROM (SELECT m.id FROM ${
+      text ? "hit m" : "messages m LEFT JOIN decisions d ON d.message_id = m.id"
+    }
+           ${where} ${NEWEST_FIRST} LIMIT ${where.param(want)}) page
+     JOIN messages m ON m.id = page.id ${DETAILS}
+     ${NEWEST_FIRST}`,
+    params,
+  ];
 }
 
 function toRow(r: Record<string, unknown>): MessageListRow {

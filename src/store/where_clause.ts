@@ -4,8 +4,16 @@
  */
 export class WhereClause {
   /** The statement's parameters, in placeholder order. */
-  readonly params: unknown[] = [];
+  readonly params: unknown[];
   #conditions: string[] = [];
+
+  /**
+   * `params`: the parameter list of another clause of the same statement, to number on from it
+   * (a statement with several WHERE clauses has one list); a new one by default.
+   */
+  constructor(params: unknown[] = []) {
+    this.params = params;
+  }
 
   /** Adds a value to the parameters and returns its placeholder (`$1`, `$2`, …). */
   param(value: unknown): string {

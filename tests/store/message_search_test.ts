@@ -1,0 +1,129 @@
+/**
+ * The message list's search in its two steps (src/store/message_list.ts): the newest rows first,
+ * then the full-text index for older matches. A tiny probe makes both steps, and the seam between
+ * them, visible with a dozen messages; every probe size must give the same pages.
+ */
+import assert from "node:assert/strict";
+import { storeTest } from "../support/databases.ts";
+import type { Db } from "../../src/store/db.ts";
+import { eml, seedMessage } from "../routes/support.ts";
+import { upsertEnvAccount } from "../../src/store/accounts.ts";
+import {
+  listMessages,
+  type MessageCursor,
+  type MessageFilters,
+} from "../../src/store/message_list.ts";
+
+const BASE = Date.parse("2026-03-01T00:00:00.250Z");
+const at = (i: number) => new Date(BASE + i * 60_000);
+
+/**
+ * Twelve messages, i = 0 (oldest) … 11 (newest): "boleto" in every even one, "zeppelin" only in
+ * 0, 1 and 3, the phrase "nota fiscal" in 2 and 5 and both words out of order in 8; every third
+ * one forwarded; 4 and 7 decided ("reply"). Returns the ids by i.
+ */
+async function seed(db: Db): Promise<number[]> {
+  await upsertEnvAccount(db, {
+    name: "box",
+    address: "box@empresa.test",
+    imapHost: "127.0.0.1",
+    imapPort: 993,
+    imapTls: true,
+    imapUser: "box",
+    mailboxes: ["INBOX"],
+  });
+  const ids: number[] = [];
+  for (let i = 0; i < 12; i++) {
+    const words = [
+      i % 2 === 0 ? "boleto" : "",
+      [0, 1, 3].includes(i) ? "zeppelin" : "",
+      [2, 5].includes(i) ? "segue a nota fiscal" : "",
+      i === 8 ? "fiscal da nota" : "",
+    ];
+    ids.push(
+      await seedMessage(
+        db,
+        eml({ subject: `Assunto ${i}`, text: `Olá. ${words.join(" ")}` }),
+        {
+          receivedAt: at(i),
+          kind: i % 3 === 0 ? "forwarded" : "direct",
+          decision: [4, 7].includes(i)
+            ? { outcome: "reply", ruleName: "ack", reason: "rule matched", detail: null, trail: [] }
+            : undefined,
+        },
+      ),
+    );
+  }
+  return ids;
+}
+
+/** Every page, two rows each, following the cursor; the ids in order. */
+async function allPages(db: Db, filters: MessageFilters, probeRows: number): Promise<number[]> {
+  const seen: number[] = [];
+  let cursor: MessageCursor | null = null;
+  for (let guard = 0; guard < 20; guard++) {
+    const page = await listMessages(db, filters, cursor, 2, probeRows);
+    seen.push(...page.rows.map((r) => r.id));
+    if (!page.next) return seen;
+    assert.equal(page.rows.length, 2, "a page with a next cursor is full");
+    cursor = page.next;
+  }
+  throw new Error("the pages never end");
+}
+
+storeTest(
+  "message search: probe and full-text index give the same pages, with every filter",
+  async (db) => {
+    const ids = await seed(db);
+    const byI = (...is: number[]) => is.map((i) => ids[i]);
+    const cases: { filters: MessageFilters; expected: number[] }[] = [
+      // Rare, and older than any probe window but the largest.
+      { filters: { q: "zeppelin" }, expected: byI(3, 1, 0) },
+      // Common: in every second message, so a probe finds some and the index the rest.
+      { filters: { q: "boleto" }, expected: byI(10, 8, 6, 4, 2, 0) },
+      { filters: { q: "xilofone" }, expected: [] },
+      { filters: { q: '"nota fiscal"' }, expected: byI(5, 2) },
+      { filters: { q: "nota fiscal" }, expected: byI(8, 5, 2) },
+      { filters: { q: "boleto", kind: "forwarded" }, expected: byI(6, 0) },
+      { filters: { q: "zeppelin", kind: "direct" }, expected: byI(1) },
+      { filters: { q: "boleto", since: at(2), until: at(10) }, expected: byI(8, 6, 4, 2) },
+      {
+        filters: { q: "boleto", kind: "direct", since: at(1), until: at(11) },
+        expected: byI(10, 8, 4, 2),
+      },
+      { filters: { q: "boleto", reply: "reply" }, expected: byI(4) },
+      { filters: { q: "boleto", reply: "undecided" }, expected: byI(10, 8, 6, 2, 0) },
+      { filters: { q: "zeppelin -boleto" }, expected: byI(3, 1) },
+      // A reply status alone takes the same steps, the last one by the date index.
+      { filters: { reply: "reply" }, expected: byI(7, 4) },
+      { filters: { reply: "undecided" }, expected: byI(11, 10, 9, 8, 6, 5, 3, 2, 1, 0) },
+      { filters: { reply: "undecided", kind: "forwarded" }, expected: byI(9, 6, 3, 0) },
+    ];
+    for (const { filters, expected } of cases) {
+      for (const probeRows of [1, 2, 3, 5, 1000]) {
+        assert.deepEqual(
+          await allPages(db, filters, probeRows),
+          expected,
+          `${JSON.stringify(filters)} with a probe of ${probeRows}`,
+        );
+      }
+    }
+  },
+);
+
+storeTest(
+  "message search: a page that starts past the first one, at the default probe",
+  async (db) => {
+    const ids = await seed(db);
+    const first = await listMessages(db, { q: "boleto" }, null, 4);
+    assert.deepEqual(first.rows.map((r) => r.id), [ids[10], ids[8], ids[6], ids[4]]);
+    const second = await listMessages(db, { q: "boleto" }, first.next, 4);
+    assert.deepEqual(second.rows.map((r) => r.id), [ids[2], ids[0]]);
+    assert.equal(second.next, null);
+    // The rows carry the same details whichever step found them.
+    const rare = await listMessages(db, { q: "zeppelin" }, null, 1, 1);
+    assert.equal(rare.rows[0].subject, "Assunto 3");
+    assert.equal(rare.rows[0].kind, "forwarded");
+    assert.equal(rare.rows[0].accountName, "box");
+  },
+);
