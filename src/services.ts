@@ -11,6 +11,7 @@ import { openPglite } from "./store/pglite_db.ts";
 import type { DataDirHolder } from "./store/data_dir_lock.ts";
 import { migrate, readMigrations } from "./store/migrate.ts";
 import { listAccounts, upsertEnvAccount } from "./store/accounts.ts";
+import { neverAnswerFor } from "./store/never_answer.ts";
 import { deleteIdleHealth, writeIdleHealth, writeProgress } from "./store/account_health.ts";
 import { loadRules } from "./store/rule_set.ts";
 import { createSecretBox, type SecretBox } from "./auth/secret_box.ts";
@@ -80,6 +81,7 @@ export async function openServices(config: Config, log: Logger, options: Service
       connectedAt: account.connectedAt,
       messageIdDomain: account.address.split("@")[1] ?? "carteiro.invalid",
       timeZone,
+      neverAnswer: await neverAnswerFor(q, accountId),
     };
   };
   const ownAddresses = async (q: Queryable) => (await listAccounts(q)).map((a) => a.address);

@@ -40,6 +40,13 @@ export interface RulesImportDetail {
   rules: string[];
 }
 
+/** An entry of the never-answer list: its id, pattern and account (null: every account). */
+export interface NeverAnswerDetail extends By {
+  id: number;
+  pattern: string;
+  account_id: number | null;
+}
+
 /** Each event's `detail`, by event name. */
 export interface AuditDetails {
   // Collection (src/jobs/collect_account.ts).
@@ -80,6 +87,9 @@ export interface AuditDetails {
   connection_tested: By & { ok: boolean; problem: string | null };
   token_created: By & { name: string };
   token_revoked: By & { id: number };
+  /** An entry of the never-answer list added or removed (`account`: null is every account). */
+  never_answer_added: NeverAnswerDetail;
+  never_answer_removed: NeverAnswerDetail;
   user_created: By & { email: string; ip?: string };
   // Sessions (routes/login.tsx).
   login: { email: string; ip: string };
@@ -115,6 +125,8 @@ const NAMES: Record<AuditEventName, true> = {
   connection_tested: true,
   token_created: true,
   token_revoked: true,
+  never_answer_added: true,
+  never_answer_removed: true,
   user_created: true,
   login: true,
   login_failed: true,
