@@ -11,11 +11,10 @@ import { openPglite } from "./store/pglite_db.ts";
 import type { DataDirHolder } from "./store/data_dir_lock.ts";
 import { migrate, readMigrations } from "./store/migrate.ts";
 import { listAccounts, upsertEnvAccount } from "./store/accounts.ts";
-import { neverAnswerFor } from "./store/never_answer.ts";
 import { deleteIdleHealth, writeIdleHealth, writeProgress } from "./store/account_health.ts";
 import { loadRules } from "./store/rule_set.ts";
 import { createSecretBox, type SecretBox } from "./auth/secret_box.ts";
-import type { AccountContext } from "./domain/decide_reply.ts";
+import { readAccountContext } from "./jobs/account_context.ts";
 import { rulesImport } from "./cli/admin_commands.ts";
 import { rememberedHolidays } from "./domain/schedule.ts";
 import { DEFAULT_RATE_LIMIT_POLICY } from "./domain/rate_limit.ts";
@@ -71,19 +70,8 @@ export async function openServices(config: Config, log: Logger, options: Service
 
   // Schedules without a zone, and dates in replies, use the server's zone (TZ).
   const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  const accountContext = async (q: Queryable, accountId: number): Promise<AccountContext> => {
-    const account = (await listAccounts(q)).find((a) => a.id === accountId);
-    if (!account) throw new Error(`account ${accountId} is gone`);
-    return {
-      id: account.id,
-      name: account.name,
-      addresses: [account.address],
-      connectedAt: account.connectedAt,
-      messageIdDomain: account.address.split("@")[1] ?? "carteiro.invalid",
-      timeZone,
-      neverAnswer: await neverAnswerFor(q, accountId),
-    };
-  };
+  const accountContext = (q: Queryable, accountId: number) =>
+    readAccountContext(q, accountId, timeZone);
   const ownAddresses = async (q: Queryable) => (await listAccounts(q)).map((a) => a.address);
   const replyDeps = {
     policy: DEFAULT_RATE_LIMIT_POLICY,
