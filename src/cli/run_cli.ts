@@ -16,6 +16,8 @@ export interface CliServices {
   userAdd(email: string | undefined): Promise<number>;
   /** Creates an API token and prints it once. Resolves to the exit code. */
   tokenCreate(name: string | undefined): Promise<number>;
+  /** `never-answer list | add | remove`: the never-answer list. Resolves to the exit code. */
+  neverAnswer(args: string[]): Promise<number>;
   stats(): Promise<Stats>;
   /**
    * The embedded database as SQL for `psql`, or null when the database is a PostgreSQL server
@@ -48,11 +50,25 @@ commands:
   rules export       prints the rules as one JSON array
   user add EMAIL     creates an admin user (password read from stdin, one line)
   token create NAME  creates an API token for /api/v1 and prints it once
+  never-answer list  prints the never-answer list (addresses, globs, domains never answered)
+  never-answer add PATTERN [--account NAME]
+                     adds an address, glob or domain, for every account or for NAME only
+  never-answer remove ID
+                     removes entry ID of the list
   db dump            prints the embedded database as SQL that psql loads into PostgreSQL
   classify FILE...   classifies .eml files without touching the database (one JSON line each)`;
 
 /** The commands that use the database (the others never open it). */
-const DATABASE_COMMANDS = new Set(["collect", "send", "rules", "user", "token", "stats", "db"]);
+const DATABASE_COMMANDS = new Set([
+  "collect",
+  "send",
+  "rules",
+  "user",
+  "token",
+  "stats",
+  "db",
+  "never-answer",
+]);
 
 /** Whether the command line names a command that uses the database. */
 export function needsDatabase(args: string[]): boolean {
@@ -99,6 +115,8 @@ export async function runCli(args: string[], deps: CliDeps): Promise<number> {
         return 2;
       }
       return await withServices(deps, (s) => s.tokenCreate(rest[1]));
+    case "never-answer":
+      return await withServices(deps, (s) => s.neverAnswer(rest));
     case "stats":
       return await withServices(deps, async (s) => {
         deps.print(await s.stats());
