@@ -14,6 +14,7 @@ import { parseAuditQuery, parseMessageQuery, parseOutboxQuery, readList } from "
 import { auditEventJson } from "./audit_export.ts";
 import { apiError, badJson, field, iso, jsonBody, notFound, problemAnswer } from "./api/answers.ts";
 import { ruleApiRoutes } from "./api/rules.ts";
+import { neverAnswerApiRoutes } from "./api/never_answer.ts";
 import { testAccount } from "./account_check.ts";
 import { encodeCursor, listMessages, type MessageListRow } from "../src/store/message_list.ts";
 import { encodeAuditCursor, listAudit } from "../src/store/audit_list.ts";
@@ -253,6 +254,9 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
 
   // --- rules (routes/api/rules.ts) -------------------------------------------------------------
   api.route("/", ruleApiRoutes(deps));
+
+  // --- the never-answer list (routes/api/never_answer.ts) -------------------------------------
+  api.route("/", neverAnswerApiRoutes(deps));
 
   // --- accounts and stats ---------------------------------------------------------------------
   api.get("/accounts", async (c) => {

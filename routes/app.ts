@@ -17,6 +17,7 @@ import { auditRoutes } from "./audit.tsx";
 import { ruleRoutes } from "./rules.tsx";
 import { accountRoutes } from "./accounts.tsx";
 import { tokenRoutes } from "./tokens.tsx";
+import { exceptionRoutes } from "./exceptions.tsx";
 import { metricsRoutes } from "./metrics.ts";
 import { apiRoutes } from "./api.ts";
 import { apiError } from "./api/answers.ts";
@@ -113,6 +114,7 @@ export function createApp(deps: AppDeps, reportError?: ErrorReporter): Hono<AppE
   app.route("/", outboxRoutes(deps));
   app.route("/", auditRoutes(deps));
   app.route("/", ruleRoutes(deps));
+  app.route("/", exceptionRoutes(deps));
   app.route("/", accountRoutes(deps));
   app.route("/", tokenRoutes(deps));
   app.route("/", metricsRoutes(deps));

@@ -52,6 +52,7 @@ export function Layout(
     ["/outbox", t.outbox],
     ["/audit", t.audit],
     ["/rules", t.rules],
+    ["/exceptions", t.exceptions],
     ["/accounts", t.accounts],
     ["/tokens", t.tokens],
   ];
