@@ -171,7 +171,11 @@ export async function breakerState(
   };
 }
 
-/** Trips a loop breaker for the account (`recipient` null) or for one recipient. */
+/**
+ * Trips a loop breaker for the account (`recipient` null) or for one recipient. A breaker that
+ * tripped before and has cooled down trips again from `at`: its row keeps the latest trip, never
+ * an earlier one (two instances may trip it at once).
+ */
 export async function tripBreaker(
   q: Queryable,
   accountId: number,
@@ -182,7 +186,9 @@ export async function tripBreaker(
   await q.query(
     `INSERT INTO reply_breakers (account_id, recipient, tripped_at, detail)
      VALUES ($1, lower($2), $3::timestamptz, $4)
-     ON CONFLICT (account_id, recipient) DO NOTHING`,
+     ON CONFLICT (account_id, recipient) DO UPDATE
+       SET tripped_at = EXCLUDED.tripped_at, detail = EXCLUDED.detail
+       WHERE reply_breakers.tripped_at < EXCLUDED.tripped_at`,
     [accountId, recipient ?? "", at.toISOString(), detail],
   );
 }

@@ -4,6 +4,7 @@ import type { Db } from "../../src/store/db.ts";
 import { upsertEnvAccount } from "../../src/store/accounts.ts";
 import { storeArrival } from "../../src/store/messages.ts";
 import {
+  breakerState,
   claimDue,
   enqueueReply,
   expireLeases,
@@ -11,6 +12,7 @@ import {
   outboxCounts,
   reserveReplyLimit,
   settleClaim,
+  tripBreaker,
 } from "../../src/store/outbox.ts";
 import { saveDecision, saveDecisions } from "../../src/store/decisions.ts";
 
@@ -194,5 +196,34 @@ storeTest(
       [messageId, "no_rule", null],
       [other.id, "suppressed", "backfill"],
     ]);
+  },
+);
+
+storeTest(
+  "a breaker that cooled down trips again from its new time, never an older one",
+  async (db) => {
+    const ids = await seed(db);
+    await tripBreaker(db, ids.accountId, "Ana@Example.test", T0, "first");
+    assert.deepEqual(await breakerState(db, ids.accountId, "ana@example.test"), {
+      accountTrippedAt: null,
+      recipientTrippedAt: T0,
+    });
+    // Two hours later the breaker has cooled down; the loop goes on and it trips again.
+    await tripBreaker(db, ids.accountId, "ana@example.test", later(2 * 3_600_000), "again");
+    assert.deepEqual(
+      (await breakerState(db, ids.accountId, "ana@example.test")).recipientTrippedAt,
+      later(2 * 3_600_000),
+    );
+    // A slower instance recording the first trip late does not move it back.
+    await tripBreaker(db, ids.accountId, "ana@example.test", T0, "late");
+    assert.deepEqual(
+      (await breakerState(db, ids.accountId, "ana@example.test")).recipientTrippedAt,
+      later(2 * 3_600_000),
+    );
+    await tripBreaker(db, ids.accountId, null, later(60_000), "account");
+    assert.deepEqual(
+      (await breakerState(db, ids.accountId, "bruno@example.test")).accountTrippedAt,
+      later(60_000),
+    );
   },
 );
