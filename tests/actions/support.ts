@@ -1,6 +1,6 @@
+import { seedBoxAccount } from "../support/databases.ts";
 /** What the action tests share: a rule, an account with an outbox row, a database that fails. */
 import type { Db, Queryable, Row } from "../../src/store/db.ts";
-import { upsertEnvAccount } from "../../src/store/accounts.ts";
 import { eml, seedMessage } from "../routes/support.ts";
 
 export const T = new Date("2026-03-10T12:00:00Z");
@@ -14,15 +14,7 @@ export const ACK = {
 
 /** An account, a message and its outbox row in `status`; returns the outbox row's id. */
 export async function outboxRow(db: Db, status: string): Promise<number> {
-  await upsertEnvAccount(db, {
-    name: "box",
-    address: "box@empresa.test",
-    imapHost: "127.0.0.1",
-    imapPort: 993,
-    imapTls: true,
-    imapUser: "box",
-    mailboxes: ["INBOX"],
-  });
+  await seedBoxAccount(db);
   const m = await seedMessage(db, eml({}), { outbox: { status } });
   const [{ id }] = await db.query<{ id: number }>(
     "SELECT id FROM outbox WHERE message_id = $1",

@@ -4,14 +4,13 @@
  * the embedded database, as `deno task cli` runs them while the service runs.
  */
 import assert from "node:assert/strict";
-import { openTestStore } from "../support/databases.ts";
+import { openTestStore, seedBoxAccount } from "../support/databases.ts";
 import type { AdminIo } from "../../src/cli/admin_commands.ts";
 import { neverAnswerCommand } from "../../src/cli/never_answer_commands.ts";
 import { needsDatabase, USAGE } from "../../src/cli/run_cli.ts";
 import { serveCommands } from "../../src/cli/command_line.ts";
 import { forwardCommand } from "../../src/cli/command_socket_client.ts";
 import { SOCKET_FILE } from "../../src/cli/command_socket_protocol.ts";
-import { upsertEnvAccount } from "../../src/store/accounts.ts";
 import { loadConfig } from "../../src/config.ts";
 import { openServices } from "../../src/services.ts";
 import { createLogger } from "../../src/log.ts";
@@ -32,15 +31,7 @@ Deno.test("never-answer adds, lists and removes; problems on stderr, exit 1", as
   const store = await openTestStore("pglite");
   try {
     const db = store.db;
-    await upsertEnvAccount(db, {
-      name: "box",
-      address: "box@empresa.test",
-      imapHost: "127.0.0.1",
-      imapPort: 993,
-      imapTls: true,
-      imapUser: "box",
-      mailboxes: ["INBOX"],
-    });
+    await seedBoxAccount(db);
     const run = async (...args: string[]) => {
       const r = io();
       const code = await neverAnswerCommand(db, args, r.io);

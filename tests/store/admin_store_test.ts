@@ -1,9 +1,8 @@
 /** The admin's store functions, on PGlite and on PostgreSQL alike. */
 import assert from "node:assert/strict";
-import { storeTest } from "../support/databases.ts";
+import { seedBoxAccount, storeTest } from "../support/databases.ts";
 import type { Db } from "../../src/store/db.ts";
 import { eml, seedMessage } from "../routes/support.ts";
-import { upsertEnvAccount } from "../../src/store/accounts.ts";
 import { listMessages, type MessageCursor } from "../../src/store/message_list.ts";
 import { applyOutboxAction } from "../../src/actions/outbox.ts";
 import { insertRule, listRuleRows, moveRule, reorderRules } from "../../src/store/rules_admin.ts";
@@ -23,15 +22,7 @@ import { recordEvents } from "../../src/store/audit.ts";
 const T = new Date("2026-03-10T12:00:00Z");
 
 async function account(db: Db) {
-  await upsertEnvAccount(db, {
-    name: "box",
-    address: "box@empresa.test",
-    imapHost: "127.0.0.1",
-    imapPort: 993,
-    imapTls: true,
-    imapUser: "box",
-    mailboxes: ["INBOX"],
-  });
+  await seedBoxAccount(db);
 }
 
 storeTest(

@@ -4,10 +4,9 @@
  * them, visible with a dozen messages; every probe size must give the same pages.
  */
 import assert from "node:assert/strict";
-import { storeTest } from "../support/databases.ts";
+import { seedBoxAccount, storeTest } from "../support/databases.ts";
 import type { Db } from "../../src/store/db.ts";
 import { eml, seedMessage } from "../routes/support.ts";
-import { upsertEnvAccount } from "../../src/store/accounts.ts";
 import {
   listMessages,
   type MessageCursor,
@@ -23,15 +22,7 @@ const at = (i: number) => new Date(BASE + i * 60_000);
  * one forwarded; 4 and 7 decided ("reply"). Returns the ids by i.
  */
 async function seed(db: Db): Promise<number[]> {
-  await upsertEnvAccount(db, {
-    name: "box",
-    address: "box@empresa.test",
-    imapHost: "127.0.0.1",
-    imapPort: 993,
-    imapTls: true,
-    imapUser: "box",
-    mailboxes: ["INBOX"],
-  });
+  await seedBoxAccount(db);
   const ids: number[] = [];
   for (let i = 0; i < 12; i++) {
     const words = [

@@ -6,6 +6,7 @@ import type { Db } from "../../src/store/db.ts";
 import { openPglite } from "../../src/store/pglite_db.ts";
 import { openPostgres } from "../../src/store/postgres_db.ts";
 import { migrate, readMigrations } from "../../src/store/migrate.ts";
+import { upsertEnvAccount } from "../../src/store/accounts.ts";
 
 export const POSTGRES_ADMIN_URL = Deno.env.get("DATABASE_URL_TEST") ??
   "postgres://postgres@127.0.0.1:5432/postgres";
@@ -71,4 +72,17 @@ export function storeTest(name: string, fn: (db: Db) => Promise<void>): void {
       }
     });
   }
+}
+
+/** The account most tests store mail under: `box@empresa.test`, IMAP over TLS on loopback. */
+export function seedBoxAccount(db: Db) {
+  return upsertEnvAccount(db, {
+    name: "box",
+    address: "box@empresa.test",
+    imapHost: "127.0.0.1",
+    imapPort: 993,
+    imapTls: true,
+    imapUser: "box",
+    mailboxes: ["INBOX"],
+  });
 }
