@@ -30,6 +30,8 @@
 # When the project's path can't be searched by other users (a checkout under /root, a umask of
 # 077), the services' own users couldn't reach it, so the state goes to
 # /var/lib/carteiro-mailstack/<hash of the path> instead and .mailstack/state points there.
+# MAILSTACK_STATE=DIR puts the state in DIR instead: several checkouts of the project then share
+# one running stack (the ports are fixed, so only one stack runs at a time).
 # The system's own mail services, configs and ports are left alone.
 set -euo pipefail
 umask 022
@@ -53,7 +55,9 @@ searchable_by_others() {
   setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$1" 2>/dev/null
 }
 
-if [ "$(id -u)" -eq 0 ] && ! searchable_by_others "$ROOT"; then
+if [ -n "${MAILSTACK_STATE:-}" ]; then
+  STATE=$MAILSTACK_STATE
+elif [ "$(id -u)" -eq 0 ] && ! searchable_by_others "$ROOT"; then
   STATE=/var/lib/carteiro-mailstack/$(printf '%s' "$ROOT" | sha256sum | cut -c1-16)
 else
   STATE=$ROOT/.mailstack
