@@ -9,7 +9,8 @@ import type { AppEnv } from "./app_env.ts";
 import type { AppDeps, SecuritySettings } from "./deps.ts";
 import { newSecret, sameSecret, secretHash } from "../src/auth/tokens.ts";
 import { createSession, findSession } from "../src/store/sessions.ts";
-import { useApiToken } from "../src/store/api_tokens.ts";
+import { findApiToken, markApiTokenUsed } from "../src/store/api_tokens.ts";
+import { scopeAllows, scopeNeeded, tokenRefusal } from "../src/domain/token_access.ts";
 import { fullPageRedirect, wantsFragment } from "./htmx.ts";
 
 export const CSRF_FIELD = "_csrf";
@@ -122,26 +123,32 @@ function bearer(c: Context): string | null {
 }
 
 /**
- * The API and /metrics: a live API token (`Authorization: Bearer`), or 401 JSON. Cookies are
- * not looked at, so a cross-site page cannot use a person's session here, and these requests
- * need no CSRF token.
+ * The API and /metrics: a live API token (`Authorization: Bearer`) whose scopes allow the
+ * request (src/domain/token_access.ts), else 401 JSON (no token, unknown, revoked or expired) or
+ * 403 (a scope missing). Cookies are not looked at, so a cross-site page cannot use a person's
+ * session here, and these requests need no CSRF token.
  */
 export function requireApiToken(deps: AppDeps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const token = bearer(c);
-    const row = token ? await useApiToken(deps.db, await secretHash(token), deps.now()) : null;
-    if (!row) {
+    const value = bearer(c);
+    const row = value ? await findApiToken(deps.db, await secretHash(value)) : null;
+    const now = deps.now();
+    const refused = row ? tokenRefusal(row, now) : null;
+    if (!row || refused) {
       c.header("WWW-Authenticate", 'Bearer realm="carteiro"');
-      return c.json(
-        {
-          error: {
-            code: "unauthorized",
-            message: "send a valid API token as `Authorization: Bearer <token>`",
-          },
-        },
-        401,
-      );
+      const message = refused === "expired"
+        ? `this token expired at ${row?.expiresAt?.toISOString()}; create a new one`
+        : "send a valid API token as `Authorization: Bearer <token>`";
+      return c.json({ error: { code: "unauthorized", message } }, 401);
     }
+    const needed = scopeNeeded(c.req.method, c.req.path);
+    if (!scopeAllows(row.scopes, needed)) {
+      const message = `this token's scopes (${
+        row.scopes.join(", ")
+      }) do not include "${needed}", which ${c.req.method} ${c.req.path} needs`;
+      return c.json({ error: { code: "forbidden", message } }, 403);
+    }
+    await markApiTokenUsed(deps.db, row.id, now);
     c.set("actor", { kind: "token", tokenId: row.id, name: row.name });
     await next();
   };

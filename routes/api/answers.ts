@@ -9,6 +9,7 @@ import type { Problem } from "../../src/actions/result.ts";
 /** Stable error codes of the API. */
 export type ApiErrorCode =
   | "unauthorized"
+  | "forbidden"
   | "not_found"
   | "invalid_json"
   | "invalid_request"

@@ -1,9 +1,11 @@
 /**
  * The admin's command-line pieces: `user add EMAIL` (the password is one line on standard
- * input), `token create NAME` (prints `{"name","token"}` once) and `rules import`, thin adapters
+ * input), `token create NAME` (prints the token once) and `rules import`, thin adapters
  * over the actions of src/actions/. They take the database and their I/O as parameters; the CLI
  * router wires them.
  */
+import { parseArgs } from "node:util";
+import { TOKEN_CREATE_USAGE } from "./run_cli.ts";
 import type { Db } from "../store/db.ts";
 import { countUsers } from "../store/users.ts";
 import { isEmailShape, MIN_PASSWORD_LENGTH, normalEmail } from "../admin/user_input.ts";
@@ -51,13 +53,36 @@ export async function userAdd(db: Db, email: string | undefined, io: AdminIo): P
 }
 
 /**
- * `token create NAME`: creates an API token and prints `{"name","token"}`; the value is not
- * stored and cannot be shown again. Exit codes: 0 created, 2 bad or taken name.
+ * `token create NAME [--scopes LIST] [--expires DATE]`: creates an API token and prints
+ * `{"name","token","scopes","expires_at"}`; the value is not stored and cannot be shown again.
+ * Without `--scopes` the token has every scope. Exit codes: 0 created, 2 bad or taken name, bad
+ * scopes or expiry, or a malformed command line.
  */
-export async function tokenCreate(db: Db, name: string | undefined, io: AdminIo): Promise<number> {
-  const issued = await createToken({ db, now: io.now }, (name ?? "").trim(), "cli");
+export async function tokenCreate(db: Db, args: string[], io: AdminIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: { scopes: { type: "string" }, expires: { type: "string" } },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (e) {
+    io.say(`${TOKEN_CREATE_USAGE} — ${e instanceof Error ? e.message : String(e)}`);
+    return 2;
+  }
+  if (parsed.positionals.length !== 1) {
+    io.say(TOKEN_CREATE_USAGE);
+    return 2;
+  }
+  const issued = await createToken({ db, now: io.now }, {
+    name: parsed.positionals[0].trim(),
+    scopes: parsed.values.scopes,
+    expires: parsed.values.expires,
+  }, "cli");
   if (!issued.ok) {
-    io.say(`usage: token create NAME — ${issued.problem.message}`);
+    for (const line of problemLines(issued.problem)) io.say(line);
+    io.say(TOKEN_CREATE_USAGE);
     return 2;
   }
   io.print(issued.value);

@@ -31,7 +31,7 @@ function cliServices(services: Services, io: CommandIo, owned: boolean): CliServ
     dumpDatabase: services.dumpDatabase,
     stats: () => readStats(services.db, new Date()),
     userAdd: (email) => userAdd(services.db, email, admin),
-    tokenCreate: (name) => tokenCreate(services.db, name, admin),
+    tokenCreate: (args) => tokenCreate(services.db, args, admin),
     neverAnswer: (args) => neverAnswerCommand(services.db, args, admin),
     close: owned ? services.close : async () => {},
   };

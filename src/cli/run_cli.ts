@@ -15,7 +15,7 @@ export interface CliServices {
   /** Creates an admin user; the password is read from stdin. Resolves to the exit code. */
   userAdd(email: string | undefined): Promise<number>;
   /** Creates an API token and prints it once. Resolves to the exit code. */
-  tokenCreate(name: string | undefined): Promise<number>;
+  tokenCreate(args: string[]): Promise<number>;
   /** `never-answer list | add | remove`: the never-answer list. Resolves to the exit code. */
   neverAnswer(args: string[]): Promise<number>;
   stats(): Promise<Stats>;
@@ -40,6 +40,10 @@ export interface CliDeps {
   write: (text: string) => Promise<void>;
 }
 
+/** How `token create` is called. */
+export const TOKEN_CREATE_USAGE =
+  "usage: token create NAME [--scopes read,write,metrics] [--expires YYYY-MM-DD]";
+
 export const USAGE = `usage: deno task cli <command>
 
 commands:
@@ -49,7 +53,9 @@ commands:
   rules import FILE  replaces the rules with those of a JSON file (all refused if one is invalid)
   rules export       prints the rules as one JSON array
   user add EMAIL     creates an admin user (password read from stdin, one line)
-  token create NAME  creates an API token for /api/v1 and prints it once
+  token create NAME [--scopes read,write,metrics] [--expires YYYY-MM-DD]
+                     creates an API token for /api/v1 and /metrics and prints it once
+                     (every scope unless --scopes; no expiry unless --expires)
   never-answer list  prints the never-answer list (addresses, globs, domains never answered)
   never-answer add PATTERN [--account NAME]
                      adds an address, glob or domain, for every account or for NAME only
@@ -111,10 +117,10 @@ export async function runCli(args: string[], deps: CliDeps): Promise<number> {
       return await withServices(deps, (s) => s.userAdd(rest[1]));
     case "token":
       if (rest[0] !== "create") {
-        deps.say("usage: token create NAME");
+        deps.say(TOKEN_CREATE_USAGE);
         return 2;
       }
-      return await withServices(deps, (s) => s.tokenCreate(rest[1]));
+      return await withServices(deps, (s) => s.tokenCreate(rest.slice(1)));
     case "never-answer":
       return await withServices(deps, (s) => s.neverAnswer(rest));
     case "stats":

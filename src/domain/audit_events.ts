@@ -85,7 +85,8 @@ export interface AuditDetails {
     smtp_password_changed: boolean;
   };
   connection_tested: By & { ok: boolean; problem: string | null };
-  token_created: By & { name: string };
+  /** `scopes` and `expires_at` are absent from events written before tokens had them. */
+  token_created: By & { name: string; scopes?: string[]; expires_at?: string | null };
   token_revoked: By & { id: number };
   /** An entry of the never-answer list added or removed (`account`: null is every account). */
   never_answer_added: NeverAnswerDetail;

@@ -36,14 +36,16 @@ storeTest("a rule change and its audit row: both or neither", async (db) => {
 
 storeTest("a token's creation and its audit row: both or neither", async (db) => {
   const killed = { db: failingWithin(db, AUDIT_INSERT), now: () => T };
-  await assert.rejects(createToken(killed, "deploy", "ana"), /killed before/);
+  await assert.rejects(createToken(killed, { name: "deploy" }, "ana"), /killed before/);
   assert.deepEqual(await listApiTokens(db), []);
   assert.deepEqual(await auditRows(db, "token_created"), []);
 
-  const created = await createToken({ db, now: () => T }, "deploy", "ana");
+  const created = await createToken({ db, now: () => T }, { name: "deploy" }, "ana");
   assert.ok(created.ok && created.value.token.startsWith("crt_"));
   assert.deepEqual((await listApiTokens(db)).map((t) => t.name), ["deploy"]);
-  assert.deepEqual(await auditRows(db, "token_created"), [{ name: "deploy", by: "ana" }]);
+  assert.deepEqual(await auditRows(db, "token_created"), [
+    { name: "deploy", by: "ana", scopes: ["read", "write", "metrics"], expires_at: null },
+  ]);
 });
 
 storeTest("an outbox settlement and its audit row: both or neither", async (db) => {

@@ -81,10 +81,10 @@ storeTest("rules: invalid, not found, and a name taken meanwhile is a conflict",
 });
 
 storeTest("tokens and users: invalid input, a taken name, a missing token", async (db) => {
-  const bad = await createToken(deps(db), "-no", "ana");
+  const bad = await createToken(deps(db), { name: "-no" }, "ana");
   assert.equal(!bad.ok && bad.problem.code, "invalid");
-  assert.ok((await createToken(deps(db), "ci", "ana")).ok);
-  const again = await createToken(deps(db), "ci", "ana");
+  assert.ok((await createToken(deps(db), { name: "ci" }, "ana")).ok);
+  const again = await createToken(deps(db), { name: "ci" }, "ana");
   assert.equal(!again.ok && again.problem.code, "conflict");
   assert.equal(!again.ok && again.problem.message, 'name: a token called "ci" already exists');
   assert.equal((await auditRows(db, "token_created")).length, 1);

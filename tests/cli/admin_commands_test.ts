@@ -10,7 +10,7 @@ import {
 } from "../../src/cli/admin_commands.ts";
 import { findUserForLogin } from "../../src/store/users.ts";
 import { verifyPassword } from "../../src/auth/password_hash.ts";
-import { useApiToken } from "../../src/store/api_tokens.ts";
+import { findApiToken } from "../../src/store/api_tokens.ts";
 import { secretHash } from "../../src/auth/tokens.ts";
 
 function io(lines: string[]) {
@@ -53,16 +53,46 @@ Deno.test("token create prints the token once; only its hash is stored", async (
   const store = await openTestStore("pglite");
   try {
     const a = io([]);
-    assert.equal(await tokenCreate(store.db, "grafana", a.io), 0);
-    const doc = a.printed[0] as { name: string; token: string };
+    assert.equal(await tokenCreate(store.db, ["grafana"], a.io), 0);
+    const doc = a.printed[0] as { name: string; token: string; scopes: string[] };
     assert.equal(doc.name, "grafana");
+    assert.deepEqual(doc.scopes, ["read", "write", "metrics"]);
     assert.match(doc.token, /^crt_[A-Za-z0-9_-]{43}$/);
     const dump = JSON.stringify(await store.db.query("SELECT * FROM api_tokens"));
     assert.ok(!dump.includes(doc.token));
-    assert.ok(await useApiToken(store.db, await secretHash(doc.token), new Date()));
-    assert.equal(await tokenCreate(store.db, "grafana", io([]).io), 2);
-    assert.equal(await tokenCreate(store.db, "bad name!", io([]).io), 2);
-    assert.equal(await tokenCreate(store.db, undefined, io([]).io), 2);
+    assert.ok(await findApiToken(store.db, await secretHash(doc.token)));
+    assert.equal(await tokenCreate(store.db, ["grafana"], io([]).io), 2);
+    assert.equal(await tokenCreate(store.db, ["bad name!"], io([]).io), 2);
+    assert.equal(await tokenCreate(store.db, [], io([]).io), 2);
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("token create --scopes and --expires: stored as given; bad ones refused with the reason", async () => {
+  const store = await openTestStore("pglite");
+  try {
+    const a = io([]);
+    const now = new Date("2026-12-06T12:00:00Z");
+    a.io.now = () => now;
+    const args = ["scraper", "--scopes", "metrics", "--expires", "2027-01-31"];
+    assert.equal(await tokenCreate(store.db, args, a.io), 0);
+    const doc = a.printed[0] as { token: string; scopes: string[]; expires_at: string };
+    assert.deepEqual(doc.scopes, ["metrics"]);
+    assert.equal(doc.expires_at, "2027-01-31T23:59:59.999Z");
+    const row = await findApiToken(store.db, await secretHash(doc.token));
+    assert.deepEqual(row?.scopes, ["metrics"]);
+    assert.equal(row?.expiresAt?.toISOString(), "2027-01-31T23:59:59.999Z");
+
+    const bad = io([]);
+    bad.io.now = () => now;
+    assert.equal(await tokenCreate(store.db, ["x", "--scopes", "admin,read"], bad.io), 2);
+    assert.match(bad.said.join("\n"), /scopes: unknown "admin"; use read, write, metrics/);
+    assert.equal(await tokenCreate(store.db, ["y", "--expires", "2026-12-05"], bad.io), 2);
+    assert.match(bad.said.join("\n"), /expires: a future date/);
+    assert.equal(await tokenCreate(store.db, ["z", "--frobnicate"], bad.io), 2);
+    assert.match(bad.said.join("\n"), /usage: token create NAME/);
+    assert.equal((await store.db.query("SELECT 1 FROM api_tokens")).length, 1);
   } finally {
     await store.close();
   }

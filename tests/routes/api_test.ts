@@ -1,6 +1,6 @@
 /** `/api/v1` and `/metrics`: Bearer tokens, JSON shapes, stable error codes. */
 import assert from "node:assert/strict";
-import { eml, type Harness, harness, outboxIdOf, seedMessage } from "./support.ts";
+import { eml, type Harness, harness, NOW, outboxIdOf, seedMessage } from "./support.ts";
 import { writeIdleHealth, writeProgress } from "../../src/store/account_health.ts";
 
 async function call(h: Harness, token: string | null, path: string, init: RequestInit = {}) {
@@ -337,6 +337,81 @@ Deno.test("API stats and /metrics in Prometheus text", async () => {
     assert.ok(
       stale.includes('carteiro_account_idle_consecutive_failures{account="atendimento"} 0\n'),
     );
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("API tokens: each scope opens its own doors; an expired token is refused with the date", async () => {
+  const h = await harness();
+  try {
+    const reader = await h.apiToken("reader", { scopes: ["read"] });
+    const writer = await h.apiToken("writer", { scopes: ["write"] });
+    const scraper = await h.apiToken("scraper", { scopes: ["metrics"] });
+    const rule = JSON.stringify({
+      definition: { name: "r", when: { kind: "direct" }, reply: { to: "sender", text: "Oi." } },
+    });
+    const post = { method: "POST", body: rule, headers: { "Content-Type": "application/json" } };
+
+    assert.equal((await call(h, reader, "/api/v1/stats")).status, 200);
+    const refused = await call(h, reader, "/api/v1/rules", post);
+    assert.equal(refused.status, 403);
+    const body = await refused.json();
+    assert.equal(body.error.code, "forbidden");
+    assert.match(body.error.message, /scopes \(read\) do not include "write"/);
+    assert.equal((await call(h, reader, "/metrics")).status, 403);
+    assert.equal(await h.db.query("SELECT 1 FROM rules").then((r) => r.length), 0);
+
+    assert.equal((await call(h, writer, "/api/v1/rules", post)).status, 201);
+    assert.equal((await call(h, writer, "/api/v1/rules")).status, 200, "write includes read");
+
+    assert.equal((await call(h, scraper, "/metrics")).status, 200);
+    assert.equal((await call(h, scraper, "/api/v1/messages")).status, 403);
+
+    const brief = await h.apiToken("brief", { expiresAt: new Date(NOW.getTime() + 60_000) });
+    assert.equal((await call(h, brief, "/api/v1/stats")).status, 200);
+    h.clock.now = new Date(NOW.getTime() + 60_000);
+    const late = await call(h, brief, "/api/v1/stats");
+    assert.equal(late.status, 401);
+    assert.match((await late.json()).error.message, /expired at 2026-03-10T12:01:00.000Z/);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("tokens page: scopes and an expiry chosen in the form, listed with the last use", async () => {
+  const h = await harness();
+  try {
+    await h.login();
+    const none = await h.post("/tokens", { name: "nothing", scopes: "", expires: "" });
+    assert.equal(none.status, 422);
+    assert.match(await none.text(), /scopes: name at least one of read, write, metrics/);
+
+    const form = new URLSearchParams({ _csrf: h.csrf, name: "grafana", expires: "2026-04-01" });
+    form.append("scopes", "");
+    form.append("scopes", "metrics");
+    const made = await h.request("/tokens", { method: "POST", body: form });
+    assert.equal(made.status, 200);
+    const token = /<code class="token">([^<]+)<\/code>/.exec(await made.text())?.[1] ?? "";
+    assert.equal((await call(h, token, "/metrics")).status, 200);
+    assert.equal((await call(h, token, "/api/v1/stats")).status, 403);
+
+    const [row] = await h.db.query<{ scopes: string[]; expires_at: Date; last_used_at: Date }>(
+      "SELECT scopes, expires_at, last_used_at FROM api_tokens WHERE name = 'grafana'",
+    );
+    assert.deepEqual(row.scopes, ["metrics"]);
+    assert.equal(row.expires_at.toISOString(), "2026-04-01T23:59:59.999Z");
+    assert.equal(row.last_used_at.toISOString(), NOW.toISOString());
+    const page = await (await h.request("/tokens")).text();
+    assert.match(page, /<td>metrics<\/td>/);
+    const [{ detail }] = await h.db.query<{ detail: Record<string, unknown> }>(
+      "SELECT detail FROM audit_events WHERE event = 'token_created'",
+    );
+    assert.deepEqual(detail.scopes, ["metrics"]);
+
+    const past = await h.post("/tokens", { name: "old", scopes: "read", expires: "2026-03-01" });
+    assert.equal(past.status, 422);
+    assert.match(await past.text(), /expires: a future date/);
   } finally {
     await h.close();
   }

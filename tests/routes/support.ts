@@ -23,6 +23,7 @@ import { type DecisionRecord, saveDecision } from "../../src/store/decisions.ts"
 import { enqueueReply } from "../../src/store/outbox.ts";
 import { createApiToken } from "../../src/store/api_tokens.ts";
 import { newSecret, secretHash } from "../../src/auth/tokens.ts";
+import { DEFAULT_TOKEN_SCOPES, type TokenScope } from "../../src/domain/token_access.ts";
 
 export const USER = { email: "admin@example.test", password: "correct horse battery staple" };
 export const NOW = new Date("2026-03-10T12:00:00Z");
@@ -71,7 +72,11 @@ export interface Harness {
   login(): Promise<void>;
   /** A POST with the session's CSRF token as a form field. */
   post(path: string, fields?: Record<string, string>, headers?: HeadersInit): Promise<Response>;
-  apiToken(name?: string): Promise<string>;
+  /** A token seeded in the store: every scope and no expiry unless given. */
+  apiToken(
+    name?: string,
+    options?: { scopes?: readonly TokenScope[]; expiresAt?: Date | null },
+  ): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -141,10 +146,18 @@ export async function harness(
         headers,
       });
     },
-    async apiToken(name = "tests") {
+    async apiToken(
+      name = "tests",
+      options: { scopes?: readonly TokenScope[]; expiresAt?: Date | null } = {},
+    ) {
       // Seeded in the store, without the audit event a person's creation writes.
       const token = `crt_${newSecret()}`;
-      await createApiToken(db, name, await secretHash(token), NOW);
+      await createApiToken(db, {
+        name,
+        tokenHash: await secretHash(token),
+        scopes: options.scopes ?? DEFAULT_TOKEN_SCOPES,
+        expiresAt: options.expiresAt ?? null,
+      }, NOW);
       return token;
     },
     close: () => store.close(),

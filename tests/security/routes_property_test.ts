@@ -84,7 +84,7 @@ const ROUTES: Record<string, RouteParams> = {
   "POST /accounts/:id{[0-9]+}": { form: ACCOUNT_FORM },
   "POST /accounts/:id{[0-9]+}/test": {},
   "GET /tokens": {},
-  "POST /tokens": { form: ["name"] },
+  "POST /tokens": { form: ["name", "scopes", "expires"] },
   "POST /tokens/:id{[0-9]+}/revoke": {},
   "GET /metrics": {},
   "GET /api/v1/messages": { query: [...MESSAGE_QUERY, "limit", "cursor"] },
