@@ -323,6 +323,7 @@ function MessagePage(
           <a href={`/messages/${m.id}/raw`} download>{t.rawSource}</a>
         </p>
       </section>
+      <ReportForSection t={t} m={m} />
       <ClassificationSection t={t} m={m} csrf={props.csrf} errors={props.errors} />
       <section>
         <h2>{t.decision}</h2>
@@ -359,7 +360,6 @@ function MessagePage(
           )
           : <p>{t.noDecision}</p>}
       </section>
-      <ReportForSection t={t} m={m} />
       <section>
         <h2>{t.outboxRows}</h2>
         {m.outbox.length === 0

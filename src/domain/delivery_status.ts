@@ -138,18 +138,19 @@ export interface DeliveryReport {
   status: DeliveryStatus;
   /**
    * Candidate Message-IDs of the reply this is about, best first: the returned message's own
-   * Message-ID, then the notification's In-Reply-To, then its References (newest first), then
-   * the Original-Envelope-Id. Each in angle brackets, as our outbox stores them.
+   * Message-ID, else the notification's In-Reply-To and its newest References id; then the
+   * Original-Envelope-Id. Each in angle brackets, as our outbox stores them.
    */
   candidates: Array<{ messageId: string; by: ReportMatch }>;
 }
 
-/** At most this many References are tried. */
-const MAX_REFERENCES = 20;
-
 /**
  * The delivery report a parsed message carries (a multipart/report whose parts the edge put in
- * `deliveryReport`), or null for any other message.
+ * `deliveryReport`), or null for any other message. The returned message's own Message-ID names
+ * the message that bounced exactly: when it is there, the notification's In-Reply-To and
+ * References are not tried (they may name an earlier message of the thread — one of our replies
+ * that a person's bounced message answered). Of References only the newest id is tried, for the
+ * same reason.
  */
 export function readDeliveryReport(email: ParsedEmail): DeliveryReport | null {
   const parts = email.deliveryReport;
@@ -162,11 +163,14 @@ export function readDeliveryReport(email: ParsedEmail): DeliveryReport | null {
       candidates.push({ messageId, by });
     }
   };
-  if (parts.returnedHeaders) {
-    add(fieldBlocks(parts.returnedHeaders)[0]?.get("message-id"), "returned_message");
+  const returned = parts.returnedHeaders
+    ? fieldBlocks(parts.returnedHeaders)[0]?.get("message-id")
+    : undefined;
+  add(returned, "returned_message");
+  if (candidates.length === 0) {
+    add(email.inReplyTo, "in_reply_to");
+    add(email.references[email.references.length - 1], "references");
   }
-  add(email.inReplyTo, "in_reply_to");
-  for (const id of [...email.references].reverse().slice(0, MAX_REFERENCES)) add(id, "references");
   add(status.envelopeId, "envelope_id");
   return { status, candidates };
 }

@@ -213,28 +213,41 @@ Deno.test("replyBounce: another recipient's block is used when the reply's addre
   assert.equal(replyBounce(parseDeliveryStatus(""), "ana@cliente.test"), null);
 });
 
-Deno.test("readDeliveryReport: the returned message's Message-ID first, then the report's own links", () => {
+Deno.test("readDeliveryReport: the returned message's Message-ID, and the envelope id", () => {
+  const fields = crlf(["Original-Envelope-Id: env-9@empresa.test", "", ...POSTFIX.split("\r\n")]);
   const email = buildEmail({
     inReplyTo: "<parent@cliente.test>",
     references: ["<root@cliente.test>", "<reply-1@empresa.test>"],
     deliveryReport: {
-      fields: crlf(["Original-Envelope-Id: env-9@empresa.test", "", ...POSTFIX.split("\r\n")]),
+      fields,
       returnedHeaders:
-        "Return-Path: <suporte@empresa.test>\r\nMessage-ID:\r\n <reply-1@empresa.test>\r\n" +
-        "Subject: Re: Pedido",
+        "Return-Path: <suporte@empresa.test>\r\nMessage-ID:\r\n <reply-9@empresa.test>" +
+        "\r\nIn-Reply-To: <reply-1@empresa.test>\r\nSubject: Re: Pedido",
     },
   });
   const report = readDeliveryReport(email);
   assert.ok(report);
+  // The returned message names the message that bounced: the thread's links are not tried
+  // (<reply-1> is an earlier reply the bounced message answered, not what bounced).
   assert.deepEqual(report.candidates, [
-    { messageId: "<reply-1@empresa.test>", by: "returned_message" },
-    { messageId: "<parent@cliente.test>", by: "in_reply_to" },
-    { messageId: "<root@cliente.test>", by: "references" },
+    { messageId: "<reply-9@empresa.test>", by: "returned_message" },
     { messageId: "<env-9@empresa.test>", by: "envelope_id" },
   ]);
   assert.equal(report.status.recipients[0].status, "5.1.1");
   assert.equal(readDeliveryReport(buildEmail({})), null);
   assert.equal(readDeliveryReport(buildEmail({ deliveryReport: null })), null);
+});
+
+Deno.test("readDeliveryReport: without a returned Message-ID, In-Reply-To and the newest reference", () => {
+  const email = buildEmail({
+    inReplyTo: "<reply-1@empresa.test>",
+    references: ["<root@cliente.test>", "<mid@cliente.test>", "<reply-2@empresa.test>"],
+    deliveryReport: { fields: EXCHANGE, returnedHeaders: "From: suporte@empresa.test\r\nTo: x@y" },
+  });
+  assert.deepEqual(readDeliveryReport(email)?.candidates, [
+    { messageId: "<reply-1@empresa.test>", by: "in_reply_to" },
+    { messageId: "<reply-2@empresa.test>", by: "references" },
+  ]);
 });
 
 Deno.test("normalizeMessageId", () => {
