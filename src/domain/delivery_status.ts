@@ -39,6 +39,8 @@ export interface DeliveryStatus {
 const MAX_FIELDS_CHARS = 256 * 1024;
 /** Recipients read from one report. */
 const MAX_RECIPIENTS = 500;
+/** Characters kept of one field's value (a diagnostic is a few hundred; hostile ones are not). */
+const MAX_VALUE_CHARS = 2000;
 
 /**
  * Reads the field blocks of a message/delivery-status part (RFC 3464 §2.1): a per-message block,
@@ -50,8 +52,8 @@ const MAX_RECIPIENTS = 500;
 export function parseDeliveryStatus(text: string): DeliveryStatus {
   const out: DeliveryStatus = { envelopeId: null, reportingMta: null, recipients: [] };
   for (const block of fieldBlocks(text.slice(0, MAX_FIELDS_CHARS))) {
-    out.envelopeId ??= block.get("original-envelope-id")?.trim() || null;
-    out.reportingMta ??= typed(block.get("reporting-mta"));
+    out.envelopeId ??= capped(block.get("original-envelope-id")?.trim() || null);
+    out.reportingMta ??= capped(typed(block.get("reporting-mta")));
     const isRecipient = block.has("final-recipient") || block.has("original-recipient") ||
       block.has("action");
     if (!isRecipient || out.recipients.length >= MAX_RECIPIENTS) continue;
@@ -60,8 +62,8 @@ export function parseDeliveryStatus(text: string): DeliveryStatus {
       originalRecipient: address(block.get("original-recipient")),
       action: block.get("action")?.trim().toLowerCase().split(/[\s(;]/)[0] || null,
       status: statusCode(block.get("status")),
-      diagnosticCode: typed(block.get("diagnostic-code")),
-      remoteMta: typed(block.get("remote-mta")),
+      diagnosticCode: capped(typed(block.get("diagnostic-code"))),
+      remoteMta: capped(typed(block.get("remote-mta"))),
     });
   }
   return out;
@@ -117,8 +119,14 @@ function typed(value: string | undefined): string | null {
   return rest === "" ? null : rest;
 }
 
+function capped(value: string | null): string | null {
+  return value !== null && value.length > MAX_VALUE_CHARS
+    ? `${value.slice(0, MAX_VALUE_CHARS)}…`
+    : value;
+}
+
 function address(value: string | undefined): string | null {
-  const v = typed(value);
+  const v = capped(typed(value));
   if (v === null) return null;
   const bare = v.replace(/^<(.*)>$/, "$1").trim().toLowerCase();
   return bare === "" ? null : bare;

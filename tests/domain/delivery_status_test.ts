@@ -166,6 +166,21 @@ Deno.test("text that is no report gives no recipients and never throws", () => {
   }
 });
 
+Deno.test("an overlong diagnostic is cut, the rest of the report still read", () => {
+  const s = parseDeliveryStatus(crlf([
+    "Reporting-MTA: dns; mx.cliente.test",
+    "",
+    "Final-Recipient: rfc822; ana@cliente.test",
+    "Action: failed",
+    "Status: 5.0.0",
+    `Diagnostic-Code: smtp; 550 ${"x".repeat(10_000)}`,
+  ]));
+  const [r] = s.recipients;
+  assert.equal(r.diagnosticCode?.length, 2001);
+  assert.ok(r.diagnosticCode?.endsWith("x…"));
+  assert.equal(r.status, "5.0.0");
+});
+
 Deno.test("replyBounce: failed 5.x.x is a hard bounce, failed 4.x.x a bounce, delayed a delay", () => {
   assert.deepEqual(replyBounce(parseDeliveryStatus(POSTFIX), "Ninguem@cliente.test"), {
     outcome: "bounced",
