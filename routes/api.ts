@@ -23,7 +23,11 @@ import {
   getRawMessage,
   type MessageDetail,
 } from "../src/store/message_detail.ts";
-import { listOutbox, type OutboxListRow } from "../src/store/outbox_admin.ts";
+import {
+  type DeliveryReportFields,
+  listOutbox,
+  type OutboxListRow,
+} from "../src/store/outbox_admin.ts";
 import type { OutboxAction } from "../src/store/outbox_status.ts";
 import { type AccountView, getAccountView, listAccountViews } from "../src/store/accounts_admin.ts";
 import { readStats } from "../src/store/stats.ts";
@@ -112,8 +116,29 @@ function messageDetailJson(m: MessageDetail) {
       last_error: o.lastError,
       created_at: iso(o.createdAt),
       sent_at: iso(o.sentAt),
+      delivery_report: reportJson(o.report),
+    })),
+    delivery_report_for: m.reportFor.map((r) => ({
+      outbox_id: r.outboxId,
+      status: r.status,
+      recipient: r.recipient,
+      message_id: r.messageId,
+      delivery_report: reportJson(r.report),
     })),
   };
+}
+
+/** What a delivery status notification said of a reply (RFC 3464), or null. */
+function reportJson(r: DeliveryReportFields | null) {
+  return r
+    ? {
+      action: r.action,
+      status: r.status,
+      diagnostic: r.diagnostic,
+      report_message_id: r.messageId,
+      at: iso(r.at),
+    }
+    : null;
 }
 
 function outboxJson(r: OutboxListRow) {
@@ -132,6 +157,7 @@ function outboxJson(r: OutboxListRow) {
     created_at: iso(r.createdAt),
     updated_at: iso(r.updatedAt),
     sent_at: iso(r.sentAt),
+    delivery_report: reportJson(r.report),
   };
 }
 

@@ -40,6 +40,7 @@ import {
   type MessageDetail,
 } from "../src/store/message_detail.ts";
 import { listAccounts } from "../src/store/accounts.ts";
+import type { DeliveryReportFields } from "../src/store/outbox_admin.ts";
 import { correctClassification, correctionProblems } from "../src/actions/messages.ts";
 import { problemLines } from "../src/actions/result.ts";
 import type { Address } from "../src/domain/email.ts";
@@ -223,7 +224,64 @@ function outboxColumns(t: Dict): Column<MessageDetail["outbox"][number]>[] {
     { label: t.subject, cell: (o) => o.subject },
     { label: t.attempts, cell: (o) => o.attempts },
     { label: t.lastError, cell: (o) => o.lastError ?? "" },
+    {
+      label: t.deliveryReport,
+      cell: (o) => o.report ? <ReportFacts t={t} report={o.report} link /> : "",
+    },
   ];
+}
+
+/**
+ * What a delivery status notification said of a reply: Action, Status, Diagnostic-Code, and a
+ * link to the notification itself when `link`.
+ */
+function ReportFacts(props: { t: Dict; report: DeliveryReportFields; link?: boolean }) {
+  const { t, report: r } = props;
+  return (
+    <span class="report" data-report-action={r.action}>
+      {t.dsnAction}: <b>{r.action}</b>
+      {r.status && (
+        <>
+          {" "}· {t.status}: <code>{r.status}</code>
+        </>
+      )} · {fmtDate(r.at)}
+      {r.diagnostic && <div class="sub">{t.diagnostic}: {r.diagnostic}</div>}
+      {props.link && r.messageId !== null && (
+        <div class="sub">
+          <a href={`/messages/${r.messageId}`}>{t.reportMessage} #{r.messageId}</a>
+        </div>
+      )}
+    </span>
+  );
+}
+
+/** On a delivery status notification's own page: the replies of ours it reports on. */
+function ReportForSection(props: { t: Dict; m: MessageDetail }) {
+  const { t, m } = props;
+  if (m.reportFor.length === 0) return null;
+  return (
+    <section id="delivery-report">
+      <h2>{t.deliveryReport}</h2>
+      <p>{t.deliveryReportFor}:</p>
+      <ul hx-disable>
+        {m.reportFor.map((r) => (
+          <li>
+            {t.reportedReply}{" "}
+            <a href={`/outbox?status=${r.status}#outbox-${r.outboxId}`}>#{r.outboxId}</a>{" "}
+            <span class={`badge ${r.status}`}>{r.status}</span> → {r.recipient}
+            {r.messageId !== null && (
+              <>
+                {" "}({t.answering} <a href={`/messages/${r.messageId}`}>#{r.messageId}</a>)
+              </>
+            )}
+            <div>
+              <ReportFacts t={t} report={r.report} />
+            </div>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
 }
 
 function MessagePage(
@@ -265,6 +323,7 @@ function MessagePage(
           <a href={`/messages/${m.id}/raw`} download>{t.rawSource}</a>
         </p>
       </section>
+      <ReportForSection t={t} m={m} />
       <ClassificationSection t={t} m={m} csrf={props.csrf} errors={props.errors} />
       <section>
         <h2>{t.decision}</h2>
@@ -285,6 +344,9 @@ function MessagePage(
                   </>
                 )} · {fmtDate(m.decision.decidedAt)}
               </p>
+              {m.decision.reason && `reason_${m.decision.reason}` in t && (
+                <p>{t[`reason_${m.decision.reason}` as keyof Dict]}</p>
+              )}
               {m.decision.detail && <p class="sub">{m.decision.detail}</p>}
               <h3>{t.trail}</h3>
               <ol class="trail">
@@ -303,6 +365,7 @@ function MessagePage(
         {m.outbox.length === 0
           ? <p>{t.noOutboxRows}</p>
           : <ListTable class="list" inert columns={outboxColumns(t)} rows={m.outbox} />}
+        {m.outbox.some((o) => o.report) && <p class="sub">{t.deliveryReportHelp}</p>}
       </section>
       {m.html !== null && (
         <section id="html">

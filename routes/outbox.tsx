@@ -59,6 +59,14 @@ function outboxColumns(t: Dict, csrf: string, notice?: string): Column<OutboxLis
       cell: (row) => (
         <>
           <span class={`badge ${row.status}`}>{row.status}</span>
+          {row.report && (
+            <div class="sub" data-report-action={row.report.action}>
+              {row.report.action} {row.report.status ?? ""}{" "}
+              {row.report.messageId !== null && (
+                <a href={`/messages/${row.report.messageId}`}>{t.deliveryReport}</a>
+              )}
+            </div>
+          )}
           {notice && <div class="problems">{notice}</div>}
         </>
       ),
@@ -76,7 +84,12 @@ function outboxColumns(t: Dict, csrf: string, notice?: string): Column<OutboxLis
     },
     { label: t.attempts, cell: (row) => row.attempts },
     { label: t.at, class: "nowrap", cell: (row) => fmtDate(row.updatedAt) },
-    { label: t.lastError, class: "error", inert: true, cell: (row) => row.lastError ?? "" },
+    {
+      label: t.lastError,
+      class: "error",
+      inert: true,
+      cell: (row) => row.report?.diagnostic ?? row.lastError ?? "",
+    },
     {
       label: t.actions,
       class: "actions",

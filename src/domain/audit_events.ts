@@ -25,6 +25,19 @@ export interface OutboxActionDetail extends By {
   to_status: string;
 }
 
+/** What a delivery status notification (RFC 3464) said of one of our replies. */
+export interface DeliveryReportDetail {
+  outbox_id: number;
+  recipient: string;
+  /** The message the reply answered. */
+  reply_to_message: number | null;
+  action: string;
+  status: string | null;
+  diagnostic: string | null;
+  /** How the notification was tied to the reply (returned_message, in_reply_to, …). */
+  matched_by: string;
+}
+
 /** What a person did to one rule (or to the order, `rule: "*"`). */
 export interface RuleEditDetail extends By {
   action: "created" | "updated" | "enabled" | "disabled" | "moved" | "reordered" | "deleted";
@@ -68,6 +81,12 @@ export interface AuditDetails {
   /** An attempt whose outcome is unknown, or a lease that ran out while sending. */
   send_unknown: SendAttemptDetail | { outbox_id: number; why: string };
   claim_lost: SendAttemptDetail;
+  // Delivery status notifications of our replies (src/jobs/bounce_step.ts); the event's message
+  // is the notification.
+  /** The reply was not delivered: the row is `bounced`. */
+  reply_bounced: DeliveryReportDetail;
+  /** The reply is delayed and still being tried by a server on the way: only noted. */
+  reply_delayed: DeliveryReportDetail;
   // A person's actions (src/actions/).
   settled: OutboxActionDetail;
   retry_requested: OutboxActionDetail;
@@ -117,6 +136,8 @@ const NAMES: Record<AuditEventName, true> = {
   send_failed: true,
   send_unknown: true,
   claim_lost: true,
+  reply_bounced: true,
+  reply_delayed: true,
   settled: true,
   retry_requested: true,
   cancelled: true,

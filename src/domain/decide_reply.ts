@@ -191,10 +191,19 @@ export interface ReplyFacts {
    * since cancelled).
    */
   reservationLost?: boolean;
+  /**
+   * When a reply of this account to this recipient last bounced permanently (a 5.x.x delivery
+   * status notification, src/domain/delivery_status.ts); null or absent when none did.
+   */
+  recipientBouncedAt?: Date | null;
 }
 
 /** Why the facts suppressed a reply the rules and the guard allowed. */
-export type SettledSuppressionReason = "already_answered" | "rate_limited" | "loop_suspected";
+export type SettledSuppressionReason =
+  | "already_answered"
+  | "recipient_bounced"
+  | "rate_limited"
+  | "loop_suspected";
 
 /** A breaker the job must trip (recipient null: the account's) before recording the decision. */
 export interface BreakerTrip {
@@ -223,7 +232,9 @@ export type SettledReply =
 
 /**
  * Settles a reply against the store's facts: a message already answered is never answered again
- * (after a correction, another rule may match); then the rate limit and the loop breakers decide
+ * (after a correction, another rule may match); a recipient whose reply bounced permanently is
+ * not answered again within the rate window (a reply to an address that does not exist only
+ * brings another bounce); then the rate limit and the loop breakers decide
  * (`decideRate`), a breaker that trips suppressing this reply too; a lost reservation suppresses
  * as rate-limited. Throws a RangeError when a count is missing: a failed read must not send.
  */
@@ -247,6 +258,15 @@ export function settleReply(
   });
   if (facts.alreadyAnswered) {
     return suppressed("already_answered", "this message already has a reply in the outbox");
+  }
+  const bouncedAt = facts.recipientBouncedAt;
+  if (bouncedAt && now.getTime() - bouncedAt.getTime() < policy.windowSeconds * 1000) {
+    const until = new Date(bouncedAt.getTime() + policy.windowSeconds * 1000);
+    return suppressed(
+      "recipient_bounced",
+      `a reply to ${decision.recipient.address} bounced permanently at ` +
+        `${bouncedAt.toISOString()}; not answered again until ${until.toISOString()}`,
+    );
   }
   const rate = decideRate(policy, facts.counts, facts.breakers, now);
   if (rate.action === "trip") {

@@ -54,6 +54,19 @@ export interface ParsedEmail {
   html: string | null;
   attachments: AttachmentMeta[];
   attachedMessages: AttachedMessage[];
+  /**
+   * The machine-readable parts of a delivery status notification (RFC 3464), when the message
+   * has a message/delivery-status part; absent or null for any other message.
+   */
+  deliveryReport?: DeliveryReportParts | null;
+}
+
+/** A delivery status notification's parts, as text (read by src/domain/delivery_status.ts). */
+export interface DeliveryReportParts {
+  /** The message/delivery-status part: the per-message and per-recipient field blocks. */
+  fields: string;
+  /** The returned message's header block (message/rfc822 or text/rfc822-headers), if any. */
+  returnedHeaders: string | null;
 }
 
 /** The forwarded message's original author and headers, as found inside the forward. */

@@ -4,7 +4,7 @@
  * the reply's outbox row, in the transaction that saves the classification). Sending is not
  * part of it: the outbox drain runs elsewhere (STYLE §5).
  */
-import type { Db } from "../store/db.ts";
+import type { Db, Queryable } from "../store/db.ts";
 import { type AccountRow, listAccounts } from "../store/accounts.ts";
 import { connectImap } from "../mail/imap_reader.ts";
 import type { ImapConnection } from "../mail/account_access.ts";
@@ -18,8 +18,9 @@ import {
   type CollectSummary,
 } from "./collect_account.ts";
 import { collectAll } from "./collect_all.ts";
-import { type PendingMessage, processPending } from "./process_messages.ts";
+import { type ClassifiedMessage, type PendingMessage, processPending } from "./process_messages.ts";
 import { replyBatchStep, type ReplyStepDeps } from "./reply_step.ts";
+import { recordBounces } from "./bounce_step.ts";
 
 export interface IngestDeps {
   db: Db;
@@ -76,8 +77,9 @@ export function ingestChain(deps: IngestDeps): IngestChain {
   }
 
   // 3. Decide: the rules run in the transaction that saves the classifications, so the decision,
-  // its audit events and the outbox row commit with them or not at all.
-  const decide = replyBatchStep(deps.reply);
+  // its audit events and the outbox row commit with them or not at all; delivery reports of our
+  // own replies are recorded in it too.
+  const decide = decideStep(deps.reply);
 
   return {
     collectAccount: (account) => collectAccount(collect, account),
@@ -92,6 +94,19 @@ export function ingestChain(deps: IngestDeps): IngestChain {
           }
           : deps.saveProgress,
       }, await listAccounts(db)),
+  };
+}
+
+/**
+ * The decide step for a batch of new messages: delivery reports of our own replies are matched
+ * and recorded first (src/jobs/bounce_step.ts), so a hard bounce holds back a later message of
+ * the same batch; then the rules decide each message (src/jobs/reply_step.ts).
+ */
+export function decideStep(reply: ReplyStepDeps) {
+  const replies = replyBatchStep(reply);
+  return async (tx: Queryable, messages: ClassifiedMessage[], at: Date): Promise<void> => {
+    await recordBounces(tx, messages, at);
+    await replies(tx, messages, at);
   };
 }
 

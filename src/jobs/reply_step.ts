@@ -7,6 +7,7 @@ import {
   countReplies,
   enqueueReply,
   hasReply,
+  lastHardBounce,
   reserveReplyLimit,
   tripBreaker,
 } from "../store/outbox.ts";
@@ -213,7 +214,10 @@ async function answer(
   }
 }
 
-/** What the store holds that bears on a reply: an earlier reply, the counts, the breakers. */
+/**
+ * What the store holds that bears on a reply: an earlier reply, a hard bounce of the recipient,
+ * the counts, the breakers.
+ */
 async function replyFacts(
   tx: Queryable,
   policy: RateLimitPolicy,
@@ -236,6 +240,7 @@ async function replyFacts(
   }
   return {
     alreadyAnswered: await hasReply(tx, messageId),
+    recipientBouncedAt: await lastHardBounce(tx, accountId, recipient),
     counts,
     breakers: await breakerState(tx, accountId, recipient),
   };

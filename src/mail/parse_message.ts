@@ -1,7 +1,13 @@
 import { Buffer } from "node:buffer";
 import { type AddressObject, type EmailAddress, simpleParser } from "mailparser";
 import libmime from "libmime";
-import type { Address, AttachedMessage, AttachmentMeta, ParsedEmail } from "../domain/email.ts";
+import type {
+  Address,
+  AttachedMessage,
+  AttachmentMeta,
+  DeliveryReportParts,
+  ParsedEmail,
+} from "../domain/email.ts";
 
 /** The parser's verdict: an `Email`, or the reason it could not make one (the raw stays stored). */
 export type ParseOutcome = { ok: true; email: ParsedEmail } | { ok: false; error: string };
@@ -37,6 +43,7 @@ async function parseToEmail(raw: Uint8Array, depth: number): Promise<ParsedEmail
   const headers = collectHeaders(parsed.headerLines);
   const attachments: AttachmentMeta[] = [];
   const attachedMessages: AttachedMessage[] = [];
+  const deliveryReport = depth === 0 ? reportParts(parsed.attachments) : null;
   for (const a of parsed.attachments) {
     attachments.push({
       filename: a.filename ?? null,
@@ -83,7 +90,45 @@ async function parseToEmail(raw: Uint8Array, depth: number): Promise<ParsedEmail
     html: typeof parsed.html === "string" ? parsed.html : null,
     attachments,
     attachedMessages,
+    deliveryReport,
   };
+}
+
+/** Part types of a delivery report (RFC 3464 §2, RFC 6533 §6 for the internationalized ones). */
+const STATUS_TYPES = new Set(["message/delivery-status", "message/global-delivery-status"]);
+/**
+ * Where a report returns our message (RFC 6522 §3: the whole message or its headers);
+ * message/rfc822-headers is not registered but some servers write it.
+ */
+const RETURNED_TYPES = new Set([
+  "message/rfc822",
+  "message/global",
+  "text/rfc822-headers",
+  "message/rfc822-headers",
+  "message/global-headers",
+]);
+/** Bytes of a report part read: its fields are a few hundred bytes per recipient. */
+const MAX_REPORT_PART = 256 * 1024;
+
+/**
+ * The delivery-status part's text and the returned message's header block, when the message has
+ * a delivery-status part (mailparser keeps it as an attachment, `keepDeliveryStatus`).
+ */
+function reportParts(
+  parts: ReadonlyArray<{ contentType: string; content?: Uint8Array }>,
+): DeliveryReportParts | null {
+  const status = parts.find((a) => STATUS_TYPES.has(a.contentType) && a.content);
+  if (!status?.content) return null;
+  const text = (bytes: Uint8Array) =>
+    new TextDecoder("utf-8").decode(bytes.subarray(0, MAX_REPORT_PART));
+  const returned = parts.find((a) => RETURNED_TYPES.has(a.contentType) && a.content);
+  let returnedHeaders: string | null = null;
+  if (returned?.content) {
+    const all = text(returned.content);
+    const end = /\r?\n\r?\n/.exec(all);
+    returnedHeaders = end ? all.slice(0, end.index) : all;
+  }
+  return { fields: text(status.content), returnedHeaders };
 }
 
 function addresses(field: AddressObject | AddressObject[] | undefined): Address[] {

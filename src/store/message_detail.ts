@@ -8,6 +8,7 @@ import type {
 import type { Queryable } from "./db.ts";
 import { pgSafe } from "./pg_safe.ts";
 import { camelRow } from "./row.ts";
+import { type DeliveryReportFields, REPORT_COLUMNS, reportOf } from "./outbox_admin.ts";
 
 /** A stored message as the detail page shows it (the raw bytes are fetched separately). */
 export interface MessageDetail {
@@ -59,6 +60,20 @@ export interface MessageDetail {
     lastError: string | null;
     createdAt: Date;
     sentAt: Date | null;
+    /** What a delivery status notification said of the reply, if one came back. */
+    report: DeliveryReportFields | null;
+  }>;
+  /**
+   * When this message is a delivery status notification for replies of ours: those replies,
+   * with the message each answered and what this notification said.
+   */
+  reportFor: Array<{
+    outboxId: number;
+    status: string;
+    recipient: string;
+    /** The message the reply answered. */
+    messageId: number | null;
+    report: DeliveryReportFields;
   }>;
 }
 
@@ -83,8 +98,14 @@ export async function getMessageDetail(q: Queryable, id: number): Promise<Messag
     [id],
   );
   const outbox = await q.query<Record<string, unknown>>(
-    `SELECT id, status, recipient, subject, rule_name, attempts, last_error, created_at, sent_at
+    `SELECT id, status, recipient, subject, rule_name, attempts, last_error, created_at, sent_at,
+       ${REPORT_COLUMNS}
      FROM outbox WHERE message_id = $1 ORDER BY id`,
+    [id],
+  );
+  const reported = await q.query<Record<string, unknown>>(
+    `SELECT id, status, recipient, message_id, ${REPORT_COLUMNS}
+     FROM outbox WHERE dsn_message_id = $1 ORDER BY id`,
     [id],
   );
   const email = toParsedEmail(r);
@@ -121,9 +142,29 @@ export async function getMessageDetail(q: Queryable, id: number): Promise<Messag
       }
       : null,
     outbox: outbox.map((o) => ({
-      ...camelRow<MessageDetail["outbox"][number]>(o),
       id: Number(o.id),
+      status: o.status as string,
+      recipient: o.recipient as string,
+      subject: o.subject as string,
+      ruleName: (o.rule_name as string | null) ?? null,
+      attempts: o.attempts as number,
+      lastError: (o.last_error as string | null) ?? null,
+      createdAt: o.created_at as Date,
+      sentAt: (o.sent_at as Date | null) ?? null,
+      report: reportOf(o),
     })),
+    reportFor: reported.flatMap((o) => {
+      const report = reportOf(o);
+      return report
+        ? [{
+          outboxId: Number(o.id),
+          status: o.status as string,
+          recipient: o.recipient as string,
+          messageId: o.message_id === null ? null : Number(o.message_id),
+          report,
+        }]
+        : [];
+    }),
   };
 }
 

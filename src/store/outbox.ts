@@ -283,10 +283,91 @@ export async function outboxCounts(q: Queryable): Promise<Record<OutboxStatus, n
     unknown: 0,
     suppressed: 0,
     cancelled: 0,
+    bounced: 0,
   };
   const rows = await q.query<{ status: OutboxStatus; n: number }>(
     "SELECT status, count(*)::int AS n FROM outbox GROUP BY status",
   );
   for (const r of rows) counts[r.status] = r.n;
   return counts;
+}
+
+/** The reply a delivery report may be about, as `findReportedReply` finds it. */
+export interface ReportedReply {
+  id: number;
+  status: OutboxStatus;
+  recipient: string;
+  messageId: number | null;
+}
+
+/**
+ * The account's reply whose Message-ID is one of `messageIds`, trying them in order (the best
+ * evidence first); null when none is ours.
+ */
+export async function findReportedReply(
+  q: Queryable,
+  accountId: number,
+  messageIds: readonly string[],
+): Promise<{ reply: ReportedReply; index: number } | null> {
+  for (const [index, id] of messageIds.entries()) {
+    const [r] = await q.query<
+      { id: number; status: OutboxStatus; recipient: string; message_id: number | null }
+    >(
+      `SELECT id, status, recipient, message_id FROM outbox
+       WHERE account_id = $1 AND message_id_header = $2 ORDER BY id LIMIT 1`,
+      [accountId, id],
+    );
+    if (r) {
+      const messageId = r.message_id === null ? null : Number(r.message_id);
+      return { reply: { ...r, id: Number(r.id), messageId }, index };
+    }
+  }
+  return null;
+}
+
+/**
+ * Notes what a delivery report said of a reply that went out (`sent`, or `unknown` — the report
+ * shows it did): a failure makes it `bounced`, a delay only keeps the report's fields. A row that
+ * bounced already keeps its first report. Returns whether the row changed.
+ */
+export async function recordDeliveryReport(
+  q: Queryable,
+  id: number,
+  report: {
+    outcome: "bounced" | "delayed";
+    action: string;
+    status: string | null;
+    diagnostic: string | null;
+    reportMessageId: number;
+  },
+  at: Date,
+): Promise<boolean> {
+  const s = pgSafe(report);
+  const rows = await q.query(
+    `UPDATE outbox SET status = CASE WHEN $2 = 'bounced' THEN 'bounced' ELSE status END,
+       dsn_action = $3, dsn_status = $4, dsn_diagnostic = $5, dsn_message_id = $6,
+       dsn_at = $7::timestamptz, updated_at = $7::timestamptz
+     WHERE id = $1 AND status IN ('sent', 'unknown')
+     RETURNING 1 AS ok`,
+    [id, s.outcome, s.action, s.status, s.diagnostic, s.reportMessageId, at.toISOString()],
+  );
+  return rows.length > 0;
+}
+
+/**
+ * When a reply of the account to `recipient` last bounced permanently (status 5.x.x), or null:
+ * the reply step does not answer that address again within the window.
+ */
+export async function lastHardBounce(
+  q: Queryable,
+  accountId: number,
+  recipient: string,
+): Promise<Date | null> {
+  const [r] = await q.query<{ at: Date | null }>(
+    `SELECT max(dsn_at) AS at FROM outbox
+     WHERE account_id = $1 AND lower(recipient) = lower($2) AND status = 'bounced'
+       AND dsn_status LIKE '5.%'`,
+    [accountId, recipient],
+  );
+  return r?.at ? new Date(r.at) : null;
 }

@@ -17,6 +17,36 @@ export interface OutboxListRow {
   createdAt: Date;
   updatedAt: Date;
   sentAt: Date | null;
+  /** What a delivery status notification said of this reply, if one came back. */
+  report: DeliveryReportFields | null;
+}
+
+/**
+ * What a delivery status notification (RFC 3464) said of a reply: its Action, Status and
+ * Diagnostic-Code, the stored notification and when it was read.
+ */
+export interface DeliveryReportFields {
+  action: string;
+  status: string | null;
+  diagnostic: string | null;
+  /** The notification as a stored message (null once that message is deleted). */
+  messageId: number | null;
+  at: Date;
+}
+
+/** The columns `reportOf` reads. */
+export const REPORT_COLUMNS = "dsn_action, dsn_status, dsn_diagnostic, dsn_message_id, dsn_at";
+
+/** The delivery report fields of an outbox row read with `REPORT_COLUMNS`, or null. */
+export function reportOf(r: Record<string, unknown>): DeliveryReportFields | null {
+  if (r.dsn_action === null || r.dsn_action === undefined) return null;
+  return {
+    action: r.dsn_action as string,
+    status: (r.dsn_status as string | null) ?? null,
+    diagnostic: (r.dsn_diagnostic as string | null) ?? null,
+    messageId: r.dsn_message_id === null ? null : Number(r.dsn_message_id),
+    at: r.dsn_at as Date,
+  };
 }
 
 export interface OutboxCursor {
@@ -24,7 +54,7 @@ export interface OutboxCursor {
 }
 
 const COLUMNS = `id, status, message_id, account_id, rule_name, recipient, subject, attempts,
-  last_error, smtp_response, next_attempt_at, created_at, updated_at, sent_at`;
+  last_error, smtp_response, next_attempt_at, created_at, updated_at, sent_at, ${REPORT_COLUMNS}`;
 
 function toRow(r: Record<string, unknown>): OutboxListRow {
   return {
@@ -42,6 +72,7 @@ function toRow(r: Record<string, unknown>): OutboxListRow {
     createdAt: r.created_at as Date,
     updatedAt: r.updated_at as Date,
     sentAt: (r.sent_at as Date | null) ?? null,
+    report: reportOf(r),
   };
 }
 

@@ -13,7 +13,9 @@ export type OutboxStatus =
   | "failed"
   | "unknown"
   | "suppressed"
-  | "cancelled";
+  | "cancelled"
+  /** A delivery status notification came back: the reply was not delivered (RFC 3464). */
+  | "bounced";
 
 /** Every status, in the order the admin lists them. */
 export const OUTBOX_STATUSES: readonly OutboxStatus[] = [
@@ -25,6 +27,7 @@ export const OUTBOX_STATUSES: readonly OutboxStatus[] = [
   "unknown",
   "suppressed",
   "cancelled",
+  "bounced",
 ];
 
 /** What a person can do to an outbox row. */

@@ -318,6 +318,42 @@ Deno.test("settleReply: a message already answered is not answered again, whatev
   });
 });
 
+Deno.test("settleReply: a recipient that bounced permanently is not answered within the window", () => {
+  const d = replyOf(decide());
+  const bouncedAt = new Date(NOW.getTime() - 3 * 86_400_000);
+  // Before the rate limit and the breakers: a bounce is a fact about the address, and this
+  // suppression trips nothing.
+  const s = settleReply(
+    d,
+    facts({ recipientBouncedAt: bouncedAt, counts: { "recipient:3600": 50 } }),
+    POLICY,
+    NOW,
+  );
+  assert.equal(s.outcome, "suppressed");
+  if (s.outcome !== "suppressed") return;
+  assert.equal(s.reason, "recipient_bounced");
+  assert.equal(
+    s.detail,
+    "a reply to ana@cliente.test bounced permanently at 2026-02-26T12:00:00.000Z; " +
+      "not answered again until 2026-03-05T12:00:00.000Z",
+  );
+  assert.equal(s.trip, null);
+  // Once the window has passed, the address is answered again.
+  const later = new Date(bouncedAt.getTime() + POLICY.windowSeconds * 1000);
+  assert.equal(
+    settleReply(d, facts({ recipientBouncedAt: bouncedAt }), POLICY, later).outcome,
+    "reply",
+  );
+  // A message already answered says so first.
+  const both = settleReply(
+    d,
+    facts({ alreadyAnswered: true, recipientBouncedAt: bouncedAt }),
+    POLICY,
+    NOW,
+  );
+  assert.equal(both.outcome === "suppressed" && both.reason, "already_answered");
+});
+
 Deno.test("settleReply: a reply by this rule to this recipient in the window is rate-limited", () => {
   const d = replyOf(decide());
   const s = settleReply(d, facts({ counts: { "rule_recipient:604800": 1 } }), POLICY, NOW);

@@ -133,3 +133,41 @@ export function mailboxEnv(
     SMTP_AUTH: "false",
   };
 }
+
+/**
+ * Hands `raw` to the loopback Postfix (its `sendmail`, as a local program would) with
+ * `envelopeFrom` as sender and a recipient in a domain it never delivers to: Postfix bounces it,
+ * and its own delivery status notification (RFC 3464) goes back to `envelopeFrom`'s mailbox.
+ * Returns the recipient that bounced.
+ */
+export async function bounceThroughPostfix(raw: Uint8Array, envelopeFrom: string): Promise<string> {
+  const state = /^state: (.+)$/m.exec(await mailstack(["status"]))?.[1];
+  if (!state) throw new Error("scripts/mailstack.sh status printed no state folder");
+  const recipient = `nobody-${crypto.randomUUID().slice(0, 8)}@bounce.invalid`;
+  const child = new Deno.Command("/usr/sbin/sendmail", {
+    args: [
+      "-C",
+      `${state}/postfix/etc`,
+      "-f",
+      envelopeFrom,
+      "-N",
+      "failure",
+      "-i",
+      "--",
+      recipient,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(raw);
+  await writer.close();
+  const out = await child.output();
+  if (!out.success) {
+    throw new Error(
+      `Postfix's sendmail failed (exit ${out.code}): ${new TextDecoder().decode(out.stderr)}`,
+    );
+  }
+  return recipient;
+}
