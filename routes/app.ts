@@ -18,6 +18,10 @@ import { ruleRoutes } from "./rules.tsx";
 import { accountRoutes } from "./accounts.tsx";
 import { tokenRoutes } from "./tokens.tsx";
 import { exceptionRoutes } from "./exceptions.tsx";
+import { userRoutes } from "./users.tsx";
+import { passwordRoutes } from "./password.tsx";
+import { refuseRole } from "./role_refusal.tsx";
+import { roleIncludes, roleNeeded } from "../src/domain/roles.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { apiRoutes } from "./api.ts";
 import { apiError } from "./api/answers.ts";
@@ -91,6 +95,12 @@ export function createApp(deps: AppDeps, reportError?: ErrorReporter): Hono<AppE
         return await token(c, next);
       case "session":
         return await session(c, async () => {
+          const actor = c.get("actor");
+          const needed = roleNeeded(c.req.method, c.req.path);
+          if (actor.kind === "session" && !roleIncludes(actor.role, needed)) {
+            c.res = await refuseRole(c, actor.role, needed);
+            return;
+          }
           const refused = await csrf(c, next);
           if (refused instanceof Response) c.res = refused;
         });
@@ -117,6 +127,8 @@ export function createApp(deps: AppDeps, reportError?: ErrorReporter): Hono<AppE
   app.route("/", exceptionRoutes(deps));
   app.route("/", accountRoutes(deps));
   app.route("/", tokenRoutes(deps));
+  app.route("/", userRoutes(deps));
+  app.route("/", passwordRoutes(deps));
   app.route("/", metricsRoutes(deps));
   app.route("/api/v1", apiRoutes(deps));
 

@@ -1,9 +1,17 @@
 /** The typed context every admin route sees (`c.var`, `c.env`). */
 import type { Dict, Lang } from "./i18n.ts";
+import type { Role } from "../src/domain/roles.ts";
 
 /** Who is making the request: a person with a session, or an API token. */
 export type Actor =
-  | { kind: "session"; userId: number; email: string; csrfToken: string; sessionHash: string }
+  | {
+    kind: "session";
+    userId: number;
+    email: string;
+    role: Role;
+    csrfToken: string;
+    sessionHash: string;
+  }
   | { kind: "token"; tokenId: number; name: string };
 
 export interface AppEnv {

@@ -107,6 +107,7 @@ export function requireSession(deps: AppDeps, security: SecuritySettings): Middl
       kind: "session",
       userId: session.userId,
       email: session.email,
+      role: session.role,
       csrfToken: session.csrfToken,
       sessionHash: hash,
     });

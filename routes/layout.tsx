@@ -4,6 +4,7 @@
 /** The page frame: head, navigation, language switch, logout, and the htmx settings. */
 import type { Child } from "hono/jsx";
 import type { Dict, Lang } from "./i18n.ts";
+import type { Role } from "../src/domain/roles.ts";
 import { CSRF_FIELD } from "./auth.ts";
 
 /** What every page frame needs to know about the request. */
@@ -13,6 +14,8 @@ export interface PageContext {
   csrfToken: string;
   /** The person logged in, or null on the login page. */
   user: string | null;
+  /** Their role: the admin-only pages are linked for admins only. */
+  role: Role | null;
   /** The current path with its query, to come back to after switching language. */
   here: string;
 }
@@ -46,7 +49,8 @@ export function CsrfField(props: { token: string }) {
 export function Layout(
   props: { page: PageContext; title: string; nav?: string; children?: Child },
 ) {
-  const { t, lang, csrfToken, user } = props.page;
+  const { t, lang, csrfToken, user, role } = props.page;
+  const adminOnly = new Set(["/users", "/tokens"]);
   const nav = [
     ["/messages", t.messages],
     ["/outbox", t.outbox],
@@ -54,8 +58,9 @@ export function Layout(
     ["/rules", t.rules],
     ["/exceptions", t.exceptions],
     ["/accounts", t.accounts],
+    ["/users", t.users],
     ["/tokens", t.tokens],
-  ];
+  ].filter(([href]) => role === "admin" || !adminOnly.has(href));
   return (
     <html lang={lang}>
       <head>
@@ -91,7 +96,8 @@ export function Layout(
             {user && (
               <form method="post" action="/logout" class="inline">
                 <CsrfField token={csrfToken} />
-                <span class="user">{user}</span> <button type="submit">{t.logout}</button>
+                <a class="user" href="/password" title={t.changePassword}>{user}</a>{" "}
+                <button type="submit">{t.logout}</button>
               </form>
             )}
           </div>

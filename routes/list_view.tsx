@@ -265,7 +265,7 @@ export async function respondList(
     list: Child;
     above?: () => Child | Promise<Child>;
     query?: ListQuery<QueryForm, unknown, unknown>;
-    status?: 200 | 422;
+    status?: 200 | 404 | 409 | 422;
   },
 ): Promise<Response> {
   const { title, list, query } = opts;

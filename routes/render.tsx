@@ -16,6 +16,7 @@ export function pageContext(c: Context<AppEnv>): PageContext {
     lang: c.get("lang"),
     csrfToken: c.get("csrfToken"),
     user: actor?.kind === "session" ? actor.email : null,
+    role: actor?.kind === "session" ? actor.role : null,
     here: c.req.method === "GET" ? url.pathname + url.search : url.pathname,
   };
 }

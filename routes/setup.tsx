@@ -42,6 +42,10 @@ function problemText(t: Dict, p: NewUserProblem): string {
       return fill(t.setupPasswordShort, { min: MIN_PASSWORD_LENGTH });
     case "password_long":
       return fill(t.setupPasswordLong, { max: MAX_PASSWORD_LENGTH });
+    case "password_common":
+      return t.passwordCommon;
+    case "password_repeated":
+      return t.passwordRepeated;
     case "password_mismatch":
       return t.setupPasswordMismatch;
   }

@@ -1,8 +1,11 @@
 /**
- * What a new user's e-mail and password must be, for `cli user add` and the setup page alike.
+ * What a user's e-mail and password must be, for the CLI, the users page, a password change and
+ * the setup page alike: at least 12 characters, not a common password, not one repeated character.
  * Problems come back as codes; each edge words them (the CLI in English, the page in the
  * person's language).
  */
+
+import { dictionary } from "@zxcvbn-ts/language-common";
 
 /** Shortest password accepted (OWASP ASVS 6.2.1: at least 8; we ask for 12). */
 export const MIN_PASSWORD_LENGTH = 12;
@@ -17,7 +20,21 @@ export type NewUserProblem =
   | "email_invalid"
   | "password_short"
   | "password_long"
+  | "password_common"
+  | "password_repeated"
   | "password_mismatch";
+
+/**
+ * Whether a password is one everybody guesses: in the list of common passwords that zxcvbn
+ * ships (compared without case), or one character repeated ("aaaaaaaaaaaa").
+ */
+export function weakPasswordProblems(password: string): NewUserProblem[] {
+  if (password.length > 0 && [...password].every((ch) => ch === password[0])) {
+    return ["password_repeated"];
+  }
+  const common = dictionary["passwords-common"] as readonly string[];
+  return common.includes(password.toLowerCase()) ? ["password_common"] : [];
+}
 
 /** The e-mail as it is stored: trimmed, lower-cased. */
 export function normalEmail(email: string): string {
@@ -40,6 +57,10 @@ export function newUserProblems(
   if (!isEmailShape(normalEmail(input.email))) problems.push("email_invalid");
   if (input.password.length < MIN_PASSWORD_LENGTH) problems.push("password_short");
   if (input.password.length > MAX_PASSWORD_LENGTH) problems.push("password_long");
+  // A password of the wrong length is refused for that alone, however weak it also is.
+  if (!problems.some((p) => p !== "email_invalid")) {
+    problems.push(...weakPasswordProblems(input.password));
+  }
   if (input.confirmation !== undefined && input.confirmation !== input.password) {
     problems.push("password_mismatch");
   }

@@ -1,6 +1,6 @@
 /**
- * The admin's command-line pieces: `user add EMAIL` (the password is one line on standard
- * input), `token create NAME` (prints the token once) and `rules import`, thin adapters
+ * The admin's command-line pieces: `token create NAME` (prints the token once) and
+ * `rules import`, thin adapters
  * over the actions of src/actions/. They take the database and their I/O as parameters; the CLI
  * router wires them.
  */
@@ -8,8 +8,7 @@ import { parseArgs } from "node:util";
 import { TOKEN_CREATE_USAGE } from "./run_cli.ts";
 import type { Db } from "../store/db.ts";
 import { countUsers } from "../store/users.ts";
-import { isEmailShape, MIN_PASSWORD_LENGTH, normalEmail } from "../admin/user_input.ts";
-import { addUser } from "../actions/users.ts";
+import { MIN_PASSWORD_LENGTH } from "../admin/user_input.ts";
 import { createToken } from "../actions/tokens.ts";
 import { importRules } from "../actions/rules.ts";
 import { problemLines } from "../actions/result.ts";
@@ -25,31 +24,6 @@ export interface AdminIo {
   /** A line for a person on standard error. */
   say: (line: string) => void;
   now: () => Date;
-}
-
-/**
- * `user add EMAIL`: reads the password from standard input (one line) and creates the user.
- * Exit codes: 0 created, 2 bad input, 1 the e-mail is taken.
- */
-export async function userAdd(db: Db, email: string | undefined, io: AdminIo): Promise<number> {
-  const address = normalEmail(email ?? "");
-  if (!isEmailShape(address)) {
-    io.say("usage: user add EMAIL   (the password is read from standard input, one line)");
-    return 2;
-  }
-  io.say(`password for ${address} (one line on standard input):`);
-  const password = await io.readLine();
-  const added = await addUser(
-    { db, now: io.now },
-    { email: address, password: password ?? "" },
-    "cli",
-  );
-  if (added.ok) {
-    io.print({ created: true, id: added.value.id, email: added.value.email });
-    return 0;
-  }
-  io.say(added.problem.message);
-  return added.problem.code === "conflict" ? 1 : 2;
 }
 
 /**

@@ -7,7 +7,8 @@ import { DataDirBusyError } from "../store/data_dir_lock.ts";
 import { readStats } from "../store/stats.ts";
 import type { Owner, Services } from "../services.ts";
 import type { Logger } from "../log.ts";
-import { tokenCreate, userAdd } from "./admin_commands.ts";
+import { tokenCreate } from "./admin_commands.ts";
+import { userCommand } from "./user_commands.ts";
 import { neverAnswerCommand } from "./never_answer_commands.ts";
 import { type CliDeps, type CliServices, needsDatabase, runCli } from "./run_cli.ts";
 import { type CommandSocket, serveCommandSocket } from "./command_socket_server.ts";
@@ -30,7 +31,7 @@ function cliServices(services: Services, io: CommandIo, owned: boolean): CliServ
     exportRules: services.exportRules,
     dumpDatabase: services.dumpDatabase,
     stats: () => readStats(services.db, new Date()),
-    userAdd: (email) => userAdd(services.db, email, admin),
+    user: (args) => userCommand(services.db, args, admin),
     tokenCreate: (args) => tokenCreate(services.db, args, admin),
     neverAnswer: (args) => neverAnswerCommand(services.db, args, admin),
     close: owned ? services.close : async () => {},

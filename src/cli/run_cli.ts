@@ -12,8 +12,8 @@ export interface CliServices {
     json: unknown,
   ): Promise<{ ok: true; count: number } | { ok: false; errors: string[] }>;
   exportRules(): Promise<unknown[]>;
-  /** Creates an admin user; the password is read from stdin. Resolves to the exit code. */
-  userAdd(email: string | undefined): Promise<number>;
+  /** `user list | add | passwd | role | disable | enable | remove`. Resolves to the exit code. */
+  user(args: string[]): Promise<number>;
   /** Creates an API token and prints it once. Resolves to the exit code. */
   tokenCreate(args: string[]): Promise<number>;
   /** `never-answer list | add | remove`: the never-answer list. Resolves to the exit code. */
@@ -52,7 +52,14 @@ commands:
   stats              prints message and outbox counts and accounts with their health as JSON
   rules import FILE  replaces the rules with those of a JSON file (all refused if one is invalid)
   rules export       prints the rules as one JSON array
-  user add EMAIL     creates an admin user (password read from stdin, one line)
+  user list          prints the users with their roles
+  user add EMAIL [--role admin|operator|viewer]
+                     creates a user (password read from stdin, one line; default role admin)
+  user passwd EMAIL  sets a user's password (read from stdin, one line); their sessions end
+  user role EMAIL ROLE
+                     gives a user the role admin, operator or viewer
+  user disable EMAIL | user enable EMAIL | user remove EMAIL
+                     stops (ends their sessions), allows again, or removes a user's access
   token create NAME [--scopes read,write,metrics] [--expires YYYY-MM-DD]
                      creates an API token for /api/v1 and /metrics and prints it once
                      (every scope unless --scopes; no expiry unless --expires)
@@ -110,11 +117,7 @@ export async function runCli(args: string[], deps: CliDeps): Promise<number> {
     case "rules":
       return await rulesCommand(rest, deps);
     case "user":
-      if (rest[0] !== "add") {
-        deps.say("usage: user add EMAIL   (the password is read from stdin)");
-        return 2;
-      }
-      return await withServices(deps, (s) => s.userAdd(rest[1]));
+      return await withServices(deps, (s) => s.user(rest));
     case "token":
       if (rest[0] !== "create") {
         deps.say(TOKEN_CREATE_USAGE);

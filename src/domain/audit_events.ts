@@ -17,6 +17,12 @@ export interface SendAttemptDetail {
   response?: string;
 }
 
+/** What a user may do, as a change records it before and after. */
+export interface UserState {
+  role: string;
+  disabled: boolean;
+}
+
 /** A person's action on an outbox row: the status it left and the one it reached. */
 export interface OutboxActionDetail extends By {
   outbox_id: number;
@@ -110,7 +116,13 @@ export interface AuditDetails {
   /** An entry of the never-answer list added or removed (`account`: null is every account). */
   never_answer_added: NeverAnswerDetail;
   never_answer_removed: NeverAnswerDetail;
-  user_created: By & { email: string; ip?: string };
+  /** `role` is absent from events written before users had roles. */
+  user_created: By & { email: string; ip?: string; role?: string };
+  /** A user's role or access changed, with the values before and after. */
+  user_changed: By & { email: string; before: UserState; after: UserState };
+  user_removed: By & { email: string; before: UserState };
+  /** A password set: by its owner (`by` is the same e-mail) or reset by an admin. */
+  password_changed: By & { email: string; sessions_ended: number };
   // Sessions (routes/login.tsx).
   login: { email: string; ip: string };
   login_failed: { email: string; ip: string };
@@ -150,6 +162,9 @@ const NAMES: Record<AuditEventName, true> = {
   never_answer_added: true,
   never_answer_removed: true,
   user_created: true,
+  user_changed: true,
+  user_removed: true,
+  password_changed: true,
   login: true,
   login_failed: true,
   logout: true,

@@ -6,10 +6,10 @@ import {
   readOneLine,
   setupLink,
   tokenCreate,
-  userAdd,
 } from "../../src/cli/admin_commands.ts";
 import { findUserForLogin } from "../../src/store/users.ts";
 import { verifyPassword } from "../../src/auth/password_hash.ts";
+import { userCommand } from "../../src/cli/user_commands.ts";
 import { findApiToken } from "../../src/store/api_tokens.ts";
 import { secretHash } from "../../src/auth/tokens.ts";
 
@@ -30,20 +30,28 @@ Deno.test("user add reads the password from stdin, stores only a PBKDF2 hash", a
   try {
     assert.match(await firstStartHint(store.db) ?? "", /deno task cli user add/);
     const a = io(["a long enough password"]);
-    assert.equal(await userAdd(store.db, "Admin@Example.test", a.io), 0);
-    assert.deepEqual(a.printed, [{ created: true, id: 1, email: "admin@example.test" }]);
+    assert.equal(await userCommand(store.db, ["add", "Admin@Example.test"], a.io), 0);
+    assert.deepEqual(a.printed, [{
+      created: true,
+      id: 1,
+      email: "admin@example.test",
+      role: "admin",
+      disabled: false,
+      disabled_at: null,
+      created_at: "2026-03-10T12:00:00.000Z",
+    }]);
     const user = await findUserForLogin(store.db, "admin@example.test");
     assert.match(user?.passwordHash ?? "", /^pbkdf2-sha256\$600000\$/);
     assert.ok(await verifyPassword("a long enough password", user!.passwordHash));
     assert.equal(await firstStartHint(store.db), null);
     const again = io(["another long password"]);
-    assert.equal(await userAdd(store.db, "admin@example.test", again.io), 1);
+    assert.equal(await userCommand(store.db, ["add", "admin@example.test"], again.io), 1);
     assert.match(again.said.join("\n"), /already exists/);
     const short = io(["short"]);
-    assert.equal(await userAdd(store.db, "b@example.test", short.io), 2);
+    assert.equal(await userCommand(store.db, ["add", "b@example.test"], short.io), 2);
     const noInput = io([]);
-    assert.equal(await userAdd(store.db, "c@example.test", noInput.io), 2);
-    assert.equal(await userAdd(store.db, "not-an-email", io(["x".repeat(20)]).io), 2);
+    assert.equal(await userCommand(store.db, ["add", "c@example.test"], noInput.io), 2);
+    assert.equal(await userCommand(store.db, ["add", "not-an-email"], io(["x".repeat(20)]).io), 2);
   } finally {
     await store.close();
   }

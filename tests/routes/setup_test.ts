@@ -108,7 +108,12 @@ setupTest("the link makes the first user once, logs them in, and is refused afte
   const [event] = await h.db.query<{ event: string; detail: Record<string, unknown> }>(
     "SELECT event, detail FROM audit_events WHERE event = 'user_created'",
   );
-  assert.deepEqual(event.detail, { email: "first@example.test", by: "setup", ip: "127.0.0.1" });
+  assert.deepEqual(event.detail, {
+    email: "first@example.test",
+    by: "setup",
+    ip: "127.0.0.1",
+    role: "admin",
+  });
 
   // The same link again: setup is done, with the way to log in.
   for (const lang of ["en", "pt-BR"]) {
@@ -196,6 +201,16 @@ setupTest("every problem comes back on the form, with 422, and nothing is create
       [/at most 1024 characters/],
     ],
     ["not an e-mail", { email: "not-an-email" }, [/Enter an e-mail address/]],
+    [
+      "common password",
+      { password: "qwerty123456", password_confirm: "qwerty123456" },
+      [/list of common passwords/],
+    ],
+    [
+      "one character repeated",
+      { password: "zzzzzzzzzzzzzz", password_confirm: "zzzzzzzzzzzzzz" },
+      [/one character repeated/],
+    ],
     [
       "all at once",
       { email: "nobody", password: "short", password_confirm: "other" },

@@ -69,7 +69,8 @@ export interface Harness {
   /** Unexpected errors the app reported (a test that expects none asserts this is empty). */
   errors: unknown[];
   request(path: string, init?: RequestInit & { ip?: string }): Promise<Response>;
-  login(): Promise<void>;
+  /** Logs in as the admin user, or as another user already made (with a fresh cookie jar). */
+  login(as?: { email: string; password: string }): Promise<void>;
   /** A POST with the session's CSRF token as a form field. */
   post(path: string, fields?: Record<string, string>, headers?: HeadersInit): Promise<Response>;
   /** A token seeded in the store: every scope and no expiry unless given. */
@@ -126,13 +127,14 @@ export async function harness(
       h.jar.take(res);
       return res;
     },
-    async login() {
+    async login(as = USER) {
+      h.jar = new Jar();
       const page = await h.request("/login");
       assert.equal(page.status, 200);
       const pre = csrfFrom(await page.text());
       const res = await h.request("/login", {
         method: "POST",
-        body: new URLSearchParams({ _csrf: pre, email: USER.email, password: USER.password }),
+        body: new URLSearchParams({ _csrf: pre, email: as.email, password: as.password }),
       });
       assert.equal(res.status, 303, `login failed: ${res.status} ${await res.text()}`);
       const messages = await h.request("/messages");
