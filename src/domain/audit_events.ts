@@ -47,6 +47,15 @@ export interface NeverAnswerDetail extends By {
   account_id: number | null;
 }
 
+/** A file stored with a rule and attached to its replies. */
+export interface RuleAttachmentDetail extends By {
+  rule: string;
+  id: number;
+  filename: string;
+  size: number;
+  sha256: string;
+}
+
 /** Each event's `detail`, by event name. */
 export interface AuditDetails {
   // Collection (src/jobs/collect_account.ts).
@@ -90,6 +99,9 @@ export interface AuditDetails {
   /** An entry of the never-answer list added or removed (`account`: null is every account). */
   never_answer_added: NeverAnswerDetail;
   never_answer_removed: NeverAnswerDetail;
+  /** A file added to a rule's replies, or removed from them. */
+  rule_attachment_added: RuleAttachmentDetail;
+  rule_attachment_removed: RuleAttachmentDetail;
   user_created: By & { email: string; ip?: string };
   // Sessions (routes/login.tsx).
   login: { email: string; ip: string };
@@ -127,6 +139,8 @@ const NAMES: Record<AuditEventName, true> = {
   token_revoked: true,
   never_answer_added: true,
   never_answer_removed: true,
+  rule_attachment_added: true,
+  rule_attachment_removed: true,
   user_created: true,
   login: true,
   login_failed: true,
