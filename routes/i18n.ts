@@ -202,6 +202,15 @@ const en = {
   bodyTooLarge: "The request is too large (more than {max}). Shorten it and try again.",
   yes: "yes",
   no: "no",
+  ruleFiles: "Files attached to every reply",
+  ruleFilesHelp: "Up to {max} in all per rule. A reply already queued keeps the files it had.",
+  noRuleFiles: "No files: replies go without attachments.",
+  uploadFile: "Upload",
+  removeFile: "Remove",
+  removeFileConfirm: "Remove this file from the rule's replies?",
+  fileSize: "Size",
+  fileName: "File",
+  copies: "Copies",
 };
 
 export type Dict = typeof en;
@@ -404,6 +413,16 @@ const ptBR: Dict = {
   bodyTooLarge: "A requisição é grande demais (mais de {max}). Reduza e tente de novo.",
   yes: "sim",
   no: "não",
+  ruleFiles: "Arquivos anexados a cada resposta",
+  ruleFilesHelp:
+    "Até {max} no total por regra. Uma resposta já na fila mantém os arquivos que tinha.",
+  noRuleFiles: "Nenhum arquivo: as respostas vão sem anexos.",
+  uploadFile: "Enviar",
+  removeFile: "Remover",
+  removeFileConfirm: "Remover este arquivo das respostas da regra?",
+  fileSize: "Tamanho",
+  fileName: "Arquivo",
+  copies: "Cópias",
 };
 
 const DICTS: Record<Lang, Dict> = { "pt-BR": ptBR, en };
