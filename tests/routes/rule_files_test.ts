@@ -155,3 +155,48 @@ Deno.test("outbox: a reply's Cc and Bcc show on its row and in the API", async (
     await h.close();
   }
 });
+
+Deno.test("preview: a rule's copies, and the English texts for an English message", async () => {
+  const h = await harness();
+  try {
+    const m = await seedMessage(
+      h.db,
+      eml({
+        subject: "Order 77",
+        text: "Hello, I ordered a blue jacket last week and it has not arrived yet. " +
+          "Could you please check where it is?",
+      }),
+    );
+    const token = await h.apiToken();
+    const res = await h.request("/api/v1/rules/preview", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      body: JSON.stringify({
+        message_id: m,
+        definition: {
+          name: "ack",
+          when: { kind: "direct" },
+          reply: {
+            to: "sender",
+            text: "Recebemos.",
+            cc: "equipe@empresa.test",
+            bcc: ["arquivo@empresa.test"],
+            variants: { en: { subject: "We got it: {{subject}}", text: "Received." } },
+          },
+        },
+      }),
+    });
+    assert.equal(res.status, 200);
+    const { data } = await res.json();
+    assert.equal(data.outcome, "reply", JSON.stringify(data));
+    assert.deepEqual([data.cc, data.bcc], [["equipe@empresa.test"], ["arquivo@empresa.test"]]);
+    assert.equal(data.subject, "We got it: Order 77");
+    assert.equal(data.text, "Received.");
+    assert.equal(
+      data.trail.at(-1).why,
+      "message language en (detected in the text); reply texts: variant en",
+    );
+  } finally {
+    await h.close();
+  }
+});
