@@ -6,7 +6,7 @@ import { type AppDeps, DEFAULT_SECURITY, type SecuritySettings } from "./deps.ts
 import { dictionary, LANG_COOKIE, pickLang } from "./i18n.ts";
 import { healthRoutes } from "./health.ts";
 import { securityHeaders } from "./security_headers.ts";
-import { limitBodies, MAX_BODY_BYTES } from "./body_limit.ts";
+import { isUploadPath, limitBodies, MAX_BODY_BYTES, MAX_UPLOAD_BODY_BYTES } from "./body_limit.ts";
 import { csrfGuard, requireApiToken, requireSession } from "./auth.ts";
 import { loginRoutes } from "./login.tsx";
 import { setupRoutes } from "./setup.tsx";
@@ -78,7 +78,9 @@ export function createApp(deps: AppDeps, reportError?: ErrorReporter): Hono<AppE
     await next();
   });
   // Before anything reads a body: the gate's CSRF check, /login, /lang, every handler.
-  app.use("*", limitBodies({ maxBytes: MAX_BODY_BYTES, isApi }));
+  const bounded = limitBodies({ maxBytes: MAX_BODY_BYTES, isApi });
+  const uploads = limitBodies({ maxBytes: MAX_UPLOAD_BODY_BYTES, isApi });
+  app.use("*", (c, next) => (isUploadPath(c.req.path) ? uploads : bounded)(c, next));
 
   const session = requireSession(deps, security);
   const csrf = csrfGuard(

@@ -16,6 +16,17 @@ import { fill } from "./i18n.ts";
  */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
+/**
+ * Uploads of a rule's files (the rules page and the API): one file of up to the rule's 10 MB, in
+ * a multipart body with a few form fields around it.
+ */
+export const MAX_UPLOAD_BODY_BYTES = 10 * 1024 * 1024 + 64 * 1024;
+
+/** Whether `path` takes a file upload, and so the larger bound. */
+export function isUploadPath(path: string): boolean {
+  return /^\/(?:api\/v1\/)?rules\/[0-9]+\/attachments\/?$/.test(path);
+}
+
 function sizeText(bytes: number): string {
   return bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MB` : `${bytes} bytes`;
 }

@@ -243,6 +243,15 @@ const en = {
   roleForbidden: "Your role ({role}) may not do this: it needs {needed}. Ask an admin.",
   yes: "yes",
   no: "no",
+  ruleFiles: "Files attached to every reply",
+  ruleFilesHelp: "Up to {max} in all per rule. A reply already queued keeps the files it had.",
+  noRuleFiles: "No files: replies go without attachments.",
+  uploadFile: "Upload",
+  removeFile: "Remove",
+  removeFileConfirm: "Remove this file from the rule's replies?",
+  fileSize: "Size",
+  fileName: "File",
+  copies: "Copies",
 };
 
 export type Dict = typeof en;
@@ -486,6 +495,16 @@ const ptBR: Dict = {
   roleForbidden: "Seu papel ({role}) não permite isto: é preciso ser {needed}. Peça a um admin.",
   yes: "sim",
   no: "não",
+  ruleFiles: "Arquivos anexados a cada resposta",
+  ruleFilesHelp:
+    "Até {max} no total por regra. Uma resposta já na fila mantém os arquivos que tinha.",
+  noRuleFiles: "Nenhum arquivo: as respostas vão sem anexos.",
+  uploadFile: "Enviar",
+  removeFile: "Remover",
+  removeFileConfirm: "Remover este arquivo das respostas da regra?",
+  fileSize: "Tamanho",
+  fileName: "Arquivo",
+  copies: "Cópias",
 };
 
 const DICTS: Record<Lang, Dict> = { "pt-BR": ptBR, en };

@@ -71,7 +71,18 @@ function outboxColumns(t: Dict, csrf: string, notice?: string): Column<OutboxLis
         </>
       ),
     },
-    { label: t.recipient, inert: true, cell: (row) => row.recipient },
+    {
+      label: t.recipient,
+      inert: true,
+      cell: (row) => (
+        <>
+          {row.recipient}
+          {row.cc.length > 0 && <div class="sub">Cc: {row.cc.join(", ")}</div>}
+          {row.bcc.length > 0 && <div class="sub">Bcc: {row.bcc.join(", ")}</div>}
+          {row.attachments > 0 && <div class="sub">📎 {row.attachments}</div>}
+        </>
+      ),
+    },
     {
       label: t.subject,
       inert: true,

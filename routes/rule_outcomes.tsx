@@ -22,6 +22,8 @@ function OutcomeView(props: { t: Dict; o: RuleOutcome }) {
         <div class="reply-preview" hx-disable>
           <p>
             <span class="badge reply">{t.wouldReply}</span> {t.to}: <b>{o.recipient}</b>
+            {o.cc.length > 0 && ` · Cc: ${o.cc.join(", ")}`}
+            {o.bcc.length > 0 && ` · Bcc: ${o.bcc.join(", ")}`}
           </p>
           <p>
             {t.subject}: <b>{o.subject}</b>

@@ -35,6 +35,11 @@ import {
 import { DryRunSection, PreviewSection } from "./rule_outcomes.tsx";
 import type { Queryable } from "../src/store/db.ts";
 import { problemLines } from "../src/actions/result.ts";
+import { listRuleAttachments, type RuleAttachmentRow } from "../src/store/rule_attachments.ts";
+import { addRuleAttachment, removeRuleAttachment } from "../src/actions/rule_attachments.ts";
+import { MAX_RULE_ATTACHMENT_BYTES } from "../src/domain/rule_attachment.ts";
+import { Problems } from "./layout.tsx";
+import { fill } from "./i18n.ts";
 
 type Choice = { id: number; subject: string | null; fromAddress: string | null };
 
@@ -115,6 +120,72 @@ interface EditorState {
   errors: string[];
   preview?: { outcome?: RuleOutcome; errors?: string[] };
   dryRun?: { days?: number; report?: DryRunReport; errors?: string[]; capped?: boolean };
+  /** The rule's stored files (a saved rule only), and what an upload got wrong. */
+  files?: RuleAttachmentRow[];
+  fileErrors?: string[];
+}
+
+function fileSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${Math.ceil(bytes / 1024)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+/**
+ * The files attached to every reply of a saved rule: listed with a remove button each, and an
+ * upload form (a plain multipart POST: a file input works without JS).
+ */
+function RuleFiles(
+  props: { t: Dict; ruleId: number; files: RuleAttachmentRow[]; errors: string[]; csrf: string },
+) {
+  const { t, ruleId, files } = props;
+  const base = `/rules/${ruleId}/attachments`;
+  return (
+    <section id="rule-files">
+      <h2>{t.ruleFiles}</h2>
+      <p class="sub">{fill(t.ruleFilesHelp, { max: fileSize(MAX_RULE_ATTACHMENT_BYTES) })}</p>
+      <Problems t={t} errors={props.errors} />
+      {files.length === 0 ? <p>{t.noRuleFiles}</p> : (
+        <table class="list">
+          <thead>
+            <tr>
+              <th>{t.fileName}</th>
+              <th>{t.fileSize}</th>
+              <th></th>
+            </tr>
+          </thead>
+          <tbody>
+            {files.map((f) => (
+              <tr id={`rule-file-${f.id}`}>
+                <td>
+                  {f.filename} <span class="sub">{f.contentType}</span>
+                </td>
+                <td>{fileSize(f.size)}</td>
+                <td>
+                  <form
+                    method="post"
+                    action={`${base}/${f.id}/delete`}
+                    hx-post={`${base}/${f.id}/delete`}
+                    hx-target="#rule-files"
+                    hx-swap="outerHTML"
+                    hx-confirm={t.removeFileConfirm}
+                  >
+                    <CsrfField token={props.csrf} />
+                    <button type="submit">{t.removeFile}</button>
+                  </form>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <form method="post" action={base} enctype="multipart/form-data" class="inline-form">
+        <CsrfField token={props.csrf} />
+        <input type="file" name="file" required />
+        <button type="submit">{t.uploadFile}</button>
+      </form>
+    </section>
+  );
 }
 
 function RuleEditor(props: { t: Dict; s: EditorState; csrf: string; choices: Choice[] }) {
@@ -142,6 +213,15 @@ function RuleEditor(props: { t: Dict; s: EditorState; csrf: string; choices: Cho
       csrf={props.csrf}
       after={
         <>
+          {s.ruleId && (
+            <RuleFiles
+              t={t}
+              ruleId={s.ruleId}
+              files={s.files ?? []}
+              errors={s.fileErrors ?? []}
+              csrf={props.csrf}
+            />
+          )}
           <PreviewSection t={t} {...(s.preview ?? {})} />
           <DryRunSection t={t} {...(s.dryRun ?? {})} />
         </>
@@ -209,6 +289,10 @@ export function ruleRoutes(deps: AppDeps): Hono<AppEnv> {
 
   const editor = async (c: Context<AppEnv>, s: EditorState, status?: 422) => {
     const t = c.get("t");
+    if (s.ruleId && !s.files) {
+      const row = await getRuleRow(deps.db, s.ruleId);
+      s = { ...s, files: row ? await listRuleAttachments(deps.db, row.name) : [] };
+    }
     const e = (
       <RuleEditor
         t={t}
@@ -305,6 +389,54 @@ export function ruleRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post("/rules/:id{[0-9]+}/delete", async (c) => {
     const deleted = await deleteRule(deps, idParam(c.req.param("id")) ?? 0, by(c));
     return deleted.ok ? await afterListAction(c) : c.notFound();
+  });
+
+  // A rule's files: a plain form posts here and comes back to the rule's page.
+  app.post("/rules/:id{[0-9]+}/attachments", async (c) => {
+    const row = await getRuleRow(deps.db, idParam(c.req.param("id")) ?? 0);
+    if (!row) return c.notFound();
+    const body = await c.req.parseBody();
+    const file = body.file;
+    const added = file instanceof File
+      ? await addRuleAttachment(deps, {
+        rule: row.name,
+        filename: file.name,
+        contentType: file.type,
+        content: new Uint8Array(await file.arrayBuffer()),
+      }, by(c))
+      : await addRuleAttachment(deps, {
+        rule: row.name,
+        filename: "",
+        contentType: "",
+        content: new Uint8Array(0),
+      }, by(c));
+    if (added.ok) return c.redirect(`/rules/${row.id}#rule-files`, 303);
+    return await editor(c, {
+      ...opened(row.id, row.definition),
+      fileErrors: problemLines(added.problem),
+    }, 422);
+  });
+
+  app.post("/rules/:id{[0-9]+}/attachments/:file{[0-9]+}/delete", async (c) => {
+    const row = await getRuleRow(deps.db, idParam(c.req.param("id")) ?? 0);
+    if (!row) return c.notFound();
+    const removed = await removeRuleAttachment(
+      deps,
+      row.name,
+      idParam(c.req.param("file")) ?? 0,
+      by(c),
+    );
+    if (!removed.ok) return c.notFound();
+    if (!wantsFragment(c)) return c.redirect(`/rules/${row.id}#rule-files`, 303);
+    return c.html(
+      <RuleFiles
+        t={c.get("t")}
+        ruleId={row.id}
+        files={await listRuleAttachments(deps.db, row.name)}
+        errors={[]}
+        csrf={c.get("csrfToken")}
+      />,
+    );
   });
 
   app.post("/rules/preview", async (c) => {

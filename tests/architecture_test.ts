@@ -12,6 +12,8 @@ const PURE_PACKAGES = new Set([
   "re2js",
   "html-to-text",
   "date-holidays",
+  // Language detection by trigram scores over strings; no I/O.
+  "franc-min",
   // For createHash only: SHA-256, synchronous, in src/domain/sha256.ts.
   "node:crypto",
 ]);

@@ -26,6 +26,8 @@ import {
   setRuleEnabled,
   updateRule,
 } from "../../src/actions/rules.ts";
+import { addRuleAttachment, removeRuleAttachment } from "../../src/actions/rule_attachments.ts";
+import { listRuleAttachments, ruleAttachmentJson } from "../../src/store/rule_attachments.ts";
 
 function ruleJson(r: RuleRow) {
   return {
@@ -165,6 +167,52 @@ export function ruleApiRoutes(deps: AppDeps): Hono<AppEnv> {
     const changed = await setRuleEnabled(deps, idParam(c.req.param("id")) ?? 0, enabled, by(c));
     if (!changed.ok) return problemAnswer(c, changed.problem);
     return c.json({ data: ruleJson(changed.value) });
+  });
+
+  // A rule's files, attached to each of its replies: multipart upload in the field `file`.
+  api.get("/rules/:id/attachments", async (c) => {
+    const row = await getRuleRow(deps.db, idParam(c.req.param("id")) ?? 0);
+    if (!row) return notFound(c, "rule");
+    return c.json({ data: (await listRuleAttachments(deps.db, row.name)).map(ruleAttachmentJson) });
+  });
+
+  api.post("/rules/:id/attachments", async (c) => {
+    const row = await getRuleRow(deps.db, idParam(c.req.param("id")) ?? 0);
+    if (!row) return notFound(c, "rule");
+    const type = c.req.header("Content-Type") ?? "";
+    const body = /^multipart\/form-data/i.test(type) ? await c.req.parseBody() : {};
+    const file = body.file;
+    if (!(file instanceof File)) {
+      return apiError(
+        c,
+        422,
+        "invalid_request",
+        'file: send the file as multipart/form-data in the field "file"',
+      );
+    }
+    const added = await addRuleAttachment(deps, {
+      rule: row.name,
+      filename: file.name,
+      contentType: file.type,
+      content: new Uint8Array(await file.arrayBuffer()),
+    }, by(c));
+    if (!added.ok) return problemAnswer(c, added.problem);
+    const [stored] = (await listRuleAttachments(deps.db, row.name))
+      .filter((a) => a.id === added.value.id);
+    return c.json({ data: ruleAttachmentJson(stored) }, 201);
+  });
+
+  api.delete("/rules/:id/attachments/:file", async (c) => {
+    const row = await getRuleRow(deps.db, idParam(c.req.param("id")) ?? 0);
+    if (!row) return notFound(c, "rule");
+    const removed = await removeRuleAttachment(
+      deps,
+      row.name,
+      idParam(c.req.param("file")) ?? 0,
+      by(c),
+    );
+    if (!removed.ok) return problemAnswer(c, removed.problem);
+    return c.json({ data: { deleted: removed.value.id } });
   });
 
   api.delete("/rules/:id", async (c) => {

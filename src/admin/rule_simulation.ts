@@ -35,6 +35,9 @@ export type RuleOutcome =
   | {
     outcome: "reply";
     recipient: string;
+    /** The rule's copies (Bcc: envelope only). */
+    cc: string[];
+    bcc: string[];
     subject: string;
     text: string;
     html: string;
@@ -91,6 +94,8 @@ function decide(
   return {
     outcome: "reply",
     recipient: d.recipient.address,
+    cc: d.reply.cc,
+    bcc: d.reply.bcc,
     subject: d.reply.subject,
     text: d.reply.text,
     html: d.reply.html,

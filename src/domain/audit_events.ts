@@ -66,6 +66,15 @@ export interface NeverAnswerDetail extends By {
   account_id: number | null;
 }
 
+/** A file stored with a rule and attached to its replies. */
+export interface RuleAttachmentDetail extends By {
+  rule: string;
+  id: number;
+  filename: string;
+  size: number;
+  sha256: string;
+}
+
 /** Each event's `detail`, by event name. */
 export interface AuditDetails {
   // Collection (src/jobs/collect_account.ts).
@@ -116,6 +125,9 @@ export interface AuditDetails {
   /** An entry of the never-answer list added or removed (`account`: null is every account). */
   never_answer_added: NeverAnswerDetail;
   never_answer_removed: NeverAnswerDetail;
+  /** A file added to a rule's replies, or removed from them. */
+  rule_attachment_added: RuleAttachmentDetail;
+  rule_attachment_removed: RuleAttachmentDetail;
   /** `role` is absent from events written before users had roles. */
   user_created: By & { email: string; ip?: string; role?: string };
   /** A user's role or access changed, with the values before and after. */
@@ -161,6 +173,8 @@ const NAMES: Record<AuditEventName, true> = {
   token_revoked: true,
   never_answer_added: true,
   never_answer_removed: true,
+  rule_attachment_added: true,
+  rule_attachment_removed: true,
   user_created: true,
   user_changed: true,
   user_removed: true,

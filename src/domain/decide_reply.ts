@@ -13,8 +13,11 @@ import {
   composeReply,
   dedupKey,
   type ReferencesLimits,
+  type ReplyAttachment,
   replyFrom,
 } from "./reply_composer.ts";
+import { detectLanguage } from "./reply_language.ts";
+import { chooseReplyVariant } from "./reply_variant.ts";
 import {
   type BreakerScope,
   type BreakerState,
@@ -72,6 +75,8 @@ export interface DecideReplyInput {
   referencesLimits?: ReferencesLimits;
   /** Public holidays by calendar and year, remembered by the caller; computed when absent. */
   holidays?: HolidayCalendar;
+  /** The files stored with each rule (by rule name), attached to its replies. */
+  attachments?: ReadonlyMap<string, readonly ReplyAttachment[]>;
 }
 
 /** Why a decision suppressed the reply: a guard reason, or a rule whose templates fail. */
@@ -136,11 +141,21 @@ export function decideReply(input: DecideReplyInput): Decision {
 
   const from = replyFrom(email, account.addresses, account.displayName ?? "");
   const key = dedupKey({ accountId: account.id, rawSha256: input.rawSha256, ruleName: rule.name });
+  // The language is looked for only when there is a choice to make.
+  const chosen = chooseReplyVariant(
+    rule.action,
+    rule.action.variants ? detectLanguage(email) : null,
+  );
+  if (rule.action.variants) trail.push({ rule: rule.name, hit: true, why: chosen.why });
   const composed = composeReply({
     parent: email,
     from,
     to: verdict.recipient,
-    template: { subject: rule.action.subject, text: rule.action.text, html: rule.action.html },
+    template: chosen.template,
+    cc: rule.action.cc,
+    bcc: rule.action.bcc,
+    replyTo: rule.action.replyTo,
+    attachments: input.attachments?.get(rule.name) ?? [],
     values: templateValues({
       email,
       classification,
@@ -149,6 +164,7 @@ export function decideReply(input: DecideReplyInput): Decision {
       accountAddress: from.address,
       receivedAt: input.receivedAt,
       timeZone: account.timeZone,
+      locale: chosen.locale,
     }),
     dedupKey: key,
     messageIdDomain: account.messageIdDomain,

@@ -54,14 +54,31 @@ export interface ReplyHeaders {
   "X-Carteiro-Loop": string;
 }
 
+/** A file stored with the rule and attached to its replies; the edge loads the bytes by id. */
+export interface ReplyAttachment {
+  id: number;
+  filename: string;
+  contentType: string;
+  size: number;
+}
+
 /**
- * A reply ready for the SMTP edge (nodemailer's message options map one to one). Exactly one
- * recipient; every header value is a single line. The edge sets Date at send time and encodes
- * non-ASCII header text (RFC 2047) itself.
+ * A reply ready for the SMTP edge (nodemailer's message options map one to one). One `To`
+ * recipient, the rule's copies beside it, all sent in one SMTP transaction; every header value
+ * is a single line. The edge sets Date at send time and encodes non-ASCII header text
+ * (RFC 2047) itself.
  */
 export interface ComposedReply {
   from: Address;
   to: Address;
+  /** Visible copies (Cc header), never the `to` address. */
+  cc: string[];
+  /** Hidden copies: envelope recipients only, never written in a header. */
+  bcc: string[];
+  /** The Reply-To header, or null for none. */
+  replyTo: string | null;
+  /** Files attached to the reply, in the order given. */
+  attachments: ReplyAttachment[];
   subject: string;
   /** UTF-8 text/plain part. */
   text: string;
@@ -90,6 +107,11 @@ export interface ComposeReplyInput {
   to: Address;
   template: ReplyTemplateSource;
   values: TemplateValues;
+  /** The rule's copies and Reply-To (plain addresses, already validated with the rule). */
+  cc?: readonly string[];
+  bcc?: readonly string[];
+  replyTo?: string | null;
+  attachments?: readonly ReplyAttachment[];
   dedupKey: string;
   messageIdDomain: string;
   defaultSubject?: string;
@@ -119,6 +141,10 @@ export function composeReply(input: ComposeReplyInput): ComposeResult {
   if (!isSingleMailbox(input.from.address)) {
     errors.push(`from ${JSON.stringify(input.from.address)} is not one plain address`);
   }
+  const copies = copyRecipients(input.to.address, input.cc ?? [], input.bcc ?? []);
+  for (const a of [...copies.cc, ...copies.bcc, ...(input.replyTo ? [input.replyTo] : [])]) {
+    if (!isSingleMailbox(a)) errors.push(`copy ${JSON.stringify(a)} is not one plain address`);
+  }
   if (!subject.ok || !text.ok || (html && !html.ok) || errors.length > 0) {
     return { ok: false, errors };
   }
@@ -131,6 +157,10 @@ export function composeReply(input: ComposeReplyInput): ComposeResult {
     reply: {
       from: headerAddress(input.from),
       to: headerAddress(input.to),
+      cc: copies.cc,
+      bcc: copies.bcc,
+      replyTo: input.replyTo ? input.replyTo.toLowerCase() : null,
+      attachments: (input.attachments ?? []).map((a) => ({ ...a })),
       subject: replySubject(
         renderHeader(subject.template, input.values),
         input.defaultSubject ?? DEFAULT_REPLY_SUBJECT,
@@ -148,6 +178,22 @@ export function composeReply(input: ComposeReplyInput): ComposeResult {
       },
     },
   };
+}
+
+/**
+ * The copies of a reply, lower-cased, each address once: the `to` address is never copied, and
+ * an address in both lists stays only in Cc (it sees the message either way).
+ */
+export function copyRecipients(
+  to: string,
+  cc: readonly string[],
+  bcc: readonly string[],
+): { cc: string[]; bcc: string[] } {
+  const seen = new Set([to.toLowerCase()]);
+  const keep = (list: readonly string[]) =>
+    list.map((a) => a.trim().toLowerCase()).filter((a) => !seen.has(a) && !!seen.add(a));
+  const keptCc = keep(cc);
+  return { cc: keptCc, bcc: keep(bcc) };
 }
 
 /** What identifies one reply: the inbound message as stored for one account, and the rule. */

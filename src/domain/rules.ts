@@ -12,6 +12,18 @@ import { unstorableStrings } from "./storable_text.ts";
 import { type HolidayCalendar, parseActiveDate } from "./schedule.ts";
 import { exportConditions, parseConditions, type RuleConditions } from "./rule_conditions.ts";
 import { hasControl, isObject, show } from "./json_checks.ts";
+import { isValidAddress } from "./auto_reply_guard.ts";
+import { isReplyLanguage, REPLY_LANGUAGES, type ReplyLanguage } from "./reply_language.ts";
+
+/** The texts of a reply in one language: template sources, and the locale of its dates. */
+export interface ReplyVariant {
+  subject: string;
+  text: string;
+  /** null: the HTML part is made from the text. */
+  html: string | null;
+  /** BCP 47 locale of dates in this variant; absent: the language's own (see `variantLocale`). */
+  locale?: string;
+}
 
 /** What a rule does when it matches. */
 export type RuleAction =
@@ -28,6 +40,15 @@ export type RuleAction =
      * never despite Auto-Submitted, a bounce, or our own mail.
      */
     force?: boolean;
+    /** Copies: visible (Cc) and hidden (Bcc) recipients of every reply, plain addresses. */
+    cc?: string[];
+    bcc?: string[];
+    /** Where answers to the reply should go (the Reply-To header). */
+    replyTo?: string;
+    /** BCP 47 locale of dates in the main (default) texts; absent: pt-BR. */
+    locale?: string;
+    /** Texts by the message's language; the main texts answer every other language. */
+    variants?: Partial<Record<ReplyLanguage, ReplyVariant>>;
   }
   | { type: "ignore" };
 
@@ -113,7 +134,21 @@ const RULE_KEYS = new Set([
   "ignore",
   "action",
 ]);
-const REPLY_KEYS = new Set(["to", "subject", "text", "html", "force"]);
+const REPLY_KEYS = new Set([
+  "to",
+  "subject",
+  "text",
+  "html",
+  "force",
+  "cc",
+  "bcc",
+  "reply_to",
+  "locale",
+  "variants",
+]);
+const VARIANT_KEYS = new Set(["subject", "text", "html", "locale"]);
+/** Most Cc (and, apart, Bcc) addresses on one rule's replies. */
+export const MAX_COPY_ADDRESSES = 10;
 /**
  * Validates a rules file (already JSON-parsed): an array of rules. Unknown keys, wrong types,
  * duplicate names, unknown template variables and unsafe or invalid regexes are refused, each
@@ -257,28 +292,27 @@ function parseAction(raw: Record<string, unknown>, errors: string[]): RuleAction
     ok = false;
   }
   const subject = reply.subject === undefined ? DEFAULT_SUBJECT_TEMPLATE : reply.subject;
-  const checks: Array<[string, unknown, boolean, boolean]> = [
-    ["subject", subject, true, true],
-    ["text", reply.text, false, true],
-    ["html", reply.html, false, false],
-  ];
-  for (const [field, value, singleLine, required] of checks) {
-    if ((value === undefined || value === null) && !required) continue;
-    if (typeof value !== "string" || (required && value.trim() === "")) {
-      errors.push(`reply.${field}: ${required ? "is required and " : ""}must be a string`);
-      ok = false;
-      continue;
-    }
-    const parsed = parseTemplate(value, { singleLine });
-    if (!parsed.ok) {
-      errors.push(...parsed.errors.map((e) => `reply.${field}: ${e}`));
-      ok = false;
-    }
-  }
+  if (!checkTemplates(reply, "reply", true, errors)) ok = false;
   if (reply.force !== undefined && typeof reply.force !== "boolean") {
     errors.push("reply.force: must be true or false");
     ok = false;
   }
+  const cc = addressList(reply.cc, "reply.cc", errors);
+  const bcc = addressList(reply.bcc, "reply.bcc", errors);
+  let replyTo: string | null = null;
+  if (reply.reply_to !== undefined) {
+    if (typeof reply.reply_to !== "string" || !isValidAddress(reply.reply_to.trim())) {
+      errors.push(`reply.reply_to: ${show(reply.reply_to)} is not one plain e-mail address`);
+      ok = false;
+    } else {
+      replyTo = reply.reply_to.trim().toLowerCase();
+    }
+  }
+  if (cc === null || bcc === null) ok = false;
+  const locale = localeField(reply.locale, "reply.locale", errors);
+  if (locale === null) ok = false;
+  const variants = parseVariants(reply.variants, subject, errors);
+  if (variants === null) ok = false;
   if (!ok) return null;
   const action: RuleAction = {
     type: "reply",
@@ -288,7 +322,143 @@ function parseAction(raw: Record<string, unknown>, errors: string[]): RuleAction
     html: typeof reply.html === "string" ? reply.html : null,
   };
   if (reply.force === true) action.force = true;
+  if (cc && cc.length > 0) action.cc = cc;
+  if (bcc && bcc.length > 0) action.bcc = bcc;
+  if (replyTo) action.replyTo = replyTo;
+  if (locale) action.locale = locale;
+  if (variants && Object.keys(variants).length > 0) action.variants = variants;
   return action;
+}
+
+/** Validates subject/text/html of a reply or a variant; false when one of them fails. */
+function checkTemplates(
+  raw: Record<string, unknown>,
+  path: string,
+  defaultSubject: boolean,
+  errors: string[],
+): boolean {
+  let ok = true;
+  const subject = raw.subject === undefined && defaultSubject
+    ? DEFAULT_SUBJECT_TEMPLATE
+    : raw.subject;
+  const checks: Array<[string, unknown, boolean, boolean]> = [
+    ["subject", subject, true, defaultSubject],
+    ["text", raw.text, false, true],
+    ["html", raw.html, false, false],
+  ];
+  for (const [field, value, singleLine, required] of checks) {
+    if ((value === undefined || value === null) && !required) continue;
+    if (typeof value !== "string" || (required && value.trim() === "")) {
+      errors.push(`${path}.${field}: ${required ? "is required and " : ""}must be a string`);
+      ok = false;
+      continue;
+    }
+    const parsed = parseTemplate(value, { singleLine });
+    if (!parsed.ok) {
+      errors.push(...parsed.errors.map((e) => `${path}.${field}: ${e}`));
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+/** `reply.cc` / `reply.bcc`: one address or a list, each one plain mailbox, no repeats. */
+function addressList(v: unknown, path: string, errors: string[]): string[] | null {
+  if (v === undefined) return [];
+  const list = typeof v === "string" ? [v] : v;
+  if (!Array.isArray(list)) {
+    errors.push(`${path}: must be an e-mail address or a list of e-mail addresses`);
+    return null;
+  }
+  if (list.length > MAX_COPY_ADDRESSES) {
+    errors.push(`${path}: has ${list.length} addresses; the limit is ${MAX_COPY_ADDRESSES}`);
+    return null;
+  }
+  const out: string[] = [];
+  let ok = true;
+  list.forEach((item, i) => {
+    const at = Array.isArray(v) ? `${path}[${i}]` : path;
+    if (typeof item !== "string" || !isValidAddress(item.trim())) {
+      errors.push(`${at}: ${show(item)} is not one plain e-mail address`);
+      ok = false;
+      return;
+    }
+    const address = item.trim().toLowerCase();
+    if (out.includes(address)) {
+      errors.push(`${at}: ${show(item)} is listed twice`);
+      ok = false;
+      return;
+    }
+    out.push(address);
+  });
+  return ok ? out : null;
+}
+
+/** A BCP 47 locale Intl knows; undefined when absent, null when invalid (an error is pushed). */
+function localeField(v: unknown, path: string, errors: string[]): string | undefined | null {
+  if (v === undefined) return undefined;
+  if (typeof v === "string" && v.trim() !== "" && v.length <= 35) {
+    try {
+      const [canonical] = Intl.getCanonicalLocales(v.trim());
+      if (canonical) return canonical;
+    } catch {
+      // Refused below, with the path.
+    }
+  }
+  errors.push(`${path}: ${show(v)} is not a locale such as "pt-BR", "en-US" or "es"`);
+  return null;
+}
+
+/** `reply.variants`: texts by language (pt, en, es); the subject defaults to the main one. */
+function parseVariants(
+  v: unknown,
+  mainSubject: unknown,
+  errors: string[],
+): Partial<Record<ReplyLanguage, ReplyVariant>> | null {
+  if (v === undefined) return {};
+  if (!isObject(v)) {
+    errors.push(
+      `reply.variants: must be an object by language, e.g. {"en": {"subject": …, "text": …}}`,
+    );
+    return null;
+  }
+  const out: Partial<Record<ReplyLanguage, ReplyVariant>> = {};
+  let ok = true;
+  for (const [language, raw] of Object.entries(v)) {
+    const path = `reply.variants.${language}`;
+    if (!isReplyLanguage(language)) {
+      errors.push(`${path}: unknown language (known: ${REPLY_LANGUAGES.join(", ")})`);
+      ok = false;
+      continue;
+    }
+    if (!isObject(raw)) {
+      errors.push(`${path}: must be an object with subject, text and html`);
+      ok = false;
+      continue;
+    }
+    let fine = true;
+    for (const key of Object.keys(raw)) {
+      if (!VARIANT_KEYS.has(key)) {
+        errors.push(`${path}.${key}: unknown field (known: ${[...VARIANT_KEYS].join(", ")})`);
+        fine = false;
+      }
+    }
+    if (!checkTemplates(raw, path, false, errors)) fine = false;
+    if (raw.subject === undefined && typeof mainSubject !== "string") fine = false;
+    const locale = localeField(raw.locale, `${path}.locale`, errors);
+    if (locale === null || !fine) {
+      ok = false;
+      continue;
+    }
+    const variant: ReplyVariant = {
+      subject: typeof raw.subject === "string" ? raw.subject : mainSubject as string,
+      text: raw.text as string,
+      html: typeof raw.html === "string" ? raw.html : null,
+    };
+    if (locale) variant.locale = locale;
+    out[language] = variant;
+  }
+  return ok ? out : null;
 }
 
 /**
@@ -316,6 +486,20 @@ export function exportRules(rules: readonly Rule[]): Record<string, unknown>[] {
       };
       if (rule.action.html !== null) reply.html = rule.action.html;
       if (rule.action.force) reply.force = true;
+      if (rule.action.cc) reply.cc = rule.action.cc;
+      if (rule.action.bcc) reply.bcc = rule.action.bcc;
+      if (rule.action.replyTo) reply.reply_to = rule.action.replyTo;
+      if (rule.action.locale) reply.locale = rule.action.locale;
+      if (rule.action.variants) {
+        const variants: Record<string, unknown> = {};
+        for (const [language, variant] of Object.entries(rule.action.variants)) {
+          const v: Record<string, unknown> = { subject: variant.subject, text: variant.text };
+          if (variant.html !== null) v.html = variant.html;
+          if (variant.locale) v.locale = variant.locale;
+          variants[language] = v;
+        }
+        reply.variants = variants;
+      }
       out.reply = reply;
     }
     return out;

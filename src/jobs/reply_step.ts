@@ -2,6 +2,7 @@ import type { Queryable } from "../store/db.ts";
 import { recordEvent, recordEvents } from "../store/audit.ts";
 import { type DecisionRecord, saveDecision, saveDecisions } from "../store/decisions.ts";
 import { loadRules } from "../store/rule_set.ts";
+import { attachmentsByRule } from "../store/rule_attachments.ts";
 import {
   breakerState,
   countReplies,
@@ -118,6 +119,7 @@ function decider(deps: ReplyStepDeps) {
       rawSha256: m.sha256,
       rules: await once(tx, "rules", () => loadRules(tx)),
       holidays: deps.holidays,
+      attachments: await once(tx, "attachments", () => attachmentsByRule(tx)),
     });
 }
 
@@ -201,6 +203,10 @@ async function answer(
     inReplyTo: r.inReplyTo,
     references: r.references,
     headers: { ...r.headers },
+    cc: r.cc,
+    bcc: r.bcc,
+    replyTo: r.replyTo,
+    attachmentIds: r.attachments.map((a) => a.id),
     deadlineAt: new Date(at.getTime() + deps.sendDeadlineMs),
   }, at);
   await record(decision);

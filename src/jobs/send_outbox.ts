@@ -1,6 +1,7 @@
 import type { Db } from "../store/db.ts";
 import { recordEvent } from "../store/audit.ts";
 import { claimDue, type ClaimedReply, expireLeases, settleClaim } from "../store/outbox.ts";
+import { type AttachmentFile, loadAttachmentFiles } from "../store/rule_attachments.ts";
 import type { SendResult, SmtpSender } from "../mail/smtp_sender.ts";
 import { nextAttempt } from "../domain/retry_backoff.ts";
 import type { Logger } from "../log.ts";
@@ -128,10 +129,21 @@ async function attempt(deps: SendDeps, row: ClaimedReply): Promise<SendResult> {
     // person fixes them, until the row's deadline.
     return { kind: "temporary", error: e instanceof Error ? e.message : String(e) };
   }
+  let files: AttachmentFile[];
+  try {
+    files = await loadAttachmentFiles(deps.db, row.attachmentIds ?? []);
+  } catch (e) {
+    // Nothing went out: a reply is sent as it was decided, with its files, or not at all.
+    return { kind: "temporary", error: e instanceof Error ? e.message : String(e) };
+  }
   await deps.checkpoint?.("before_data");
   const result = await sender.send({
     from: { name: row.fromName, address: row.fromAddress },
     to: { name: row.recipientName, address: row.recipient },
+    cc: row.cc ?? [],
+    bcc: row.bcc ?? [],
+    replyTo: row.replyTo ?? null,
+    attachments: files,
     subject: row.subject,
     text: row.text,
     html: row.html,

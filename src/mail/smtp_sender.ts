@@ -4,10 +4,24 @@ import nodemailer from "nodemailer";
 import MailComposer from "nodemailer/lib/mail-composer";
 import { type SmtpConnection, smtpTransportOptions } from "./account_access.ts";
 
-/** A reply as handed to SMTP: exactly one recipient, our headers as given. */
+/** A file attached to a reply. */
+export interface OutgoingAttachment {
+  filename: string;
+  contentType: string;
+  content: Uint8Array;
+}
+
+/**
+ * A reply as handed to SMTP: one `To` recipient and the rule's copies, all in one transaction;
+ * our headers as given. Bcc addresses go to the envelope only, never into a header.
+ */
 export interface OutgoingReply {
   from: { name: string; address: string };
   to: { name: string; address: string };
+  cc?: string[];
+  bcc?: string[];
+  replyTo?: string | null;
+  attachments?: OutgoingAttachment[];
   subject: string;
   text: string;
   html: string | null;
@@ -55,7 +69,7 @@ export function createSmtpSender(conn: SmtpConnection): SmtpSender {
       });
       try {
         const info = await transport.sendMail({
-          envelope: { from: reply.from.address, to: [reply.to.address] },
+          envelope: { from: reply.from.address, to: envelopeRecipients(reply) },
           raw: body,
         });
         return { kind: "accepted", response: String(info.response ?? "") };
@@ -69,10 +83,23 @@ export function createSmtpSender(conn: SmtpConnection): SmtpSender {
   };
 }
 
-async function compose(reply: OutgoingReply): Promise<Buffer> {
+/** Every recipient of the one SMTP transaction: To, Cc, then Bcc (RFC 5321 §3.3 RCPT TO). */
+export function envelopeRecipients(reply: OutgoingReply): string[] {
+  return [reply.to.address, ...(reply.cc ?? []), ...(reply.bcc ?? [])];
+}
+
+/** The message as written: Bcc is left out here, so no recipient sees the hidden copies. */
+export async function compose(reply: OutgoingReply): Promise<Buffer> {
   const composer = new MailComposer({
     from: reply.from,
     to: reply.to,
+    cc: reply.cc && reply.cc.length > 0 ? reply.cc : undefined,
+    replyTo: reply.replyTo ?? undefined,
+    attachments: reply.attachments?.map((a) => ({
+      filename: a.filename,
+      contentType: a.contentType,
+      content: Buffer.from(a.content.buffer, a.content.byteOffset, a.content.byteLength),
+    })),
     subject: reply.subject,
     text: reply.text,
     html: reply.html ?? undefined,

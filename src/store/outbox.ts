@@ -24,6 +24,11 @@ export interface NewOutboxRow {
   references: string[];
   headers: Record<string, string>;
   deadlineAt: Date;
+  /** Copies (Cc visible, Bcc envelope only), Reply-To and attached files (rule_attachments ids). */
+  cc?: string[];
+  bcc?: string[];
+  replyTo?: string | null;
+  attachmentIds?: number[];
 }
 
 /** A row claimed for sending: every later update must name its claim token. */
@@ -39,7 +44,8 @@ export interface ClaimedReply extends Omit<NewOutboxRow, "deadlineAt" | "message
 const CLAIMED_COLUMNS =
   `id, dedup_key, message_id, account_id, rule_name, recipient, recipient_name,
   from_address, from_name, subject, text_body AS text, html_body AS html, message_id_header,
-  in_reply_to, "references", headers, claim_token, attempts, deadline_at`;
+  in_reply_to, "references", headers, claim_token, attempts, deadline_at, cc, bcc, reply_to,
+  attachment_ids`;
 
 /**
  * Enqueues a reply unless one with the same dedup key exists (`INSERT … ON CONFLICT DO NOTHING`):
@@ -54,9 +60,11 @@ export async function enqueueReply(
   const rows = await q.query<{ id: number }>(
     `INSERT INTO outbox (dedup_key, message_id, account_id, rule_name, status, recipient,
        from_address, subject, text_body, html_body, message_id_header, in_reply_to, "references",
-       headers, next_attempt_at, deadline_at, created_at, updated_at, recipient_name, from_name)
+       headers, next_attempt_at, deadline_at, created_at, updated_at, recipient_name, from_name,
+       cc, bcc, reply_to, attachment_ids)
      VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13::jsonb,
-       $14::timestamptz, $15::timestamptz, $14::timestamptz, $14::timestamptz, $16, $17)
+       $14::timestamptz, $15::timestamptz, $14::timestamptz, $14::timestamptz, $16, $17,
+       $18::jsonb, $19::jsonb, $20, $21::jsonb)
      ON CONFLICT (dedup_key) DO NOTHING
      RETURNING id`,
     [
@@ -77,6 +85,10 @@ export async function enqueueReply(
       r.deadlineAt.toISOString(),
       s.recipientName,
       s.fromName,
+      JSON.stringify(s.cc ?? []),
+      JSON.stringify(s.bcc ?? []),
+      s.replyTo ?? null,
+      JSON.stringify(s.attachmentIds ?? []),
     ],
   );
   if (rows.length > 0) return { enqueued: true, id: rows[0].id };

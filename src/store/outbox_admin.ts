@@ -9,6 +9,12 @@ export interface OutboxListRow {
   accountId: number;
   ruleName: string | null;
   recipient: string;
+  /** The reply's copies (Bcc: envelope only) and Reply-To. */
+  cc: string[];
+  bcc: string[];
+  replyTo: string | null;
+  /** How many files the reply carries. */
+  attachments: number;
   subject: string;
   attempts: number;
   lastError: string | null;
@@ -54,7 +60,8 @@ export interface OutboxCursor {
 }
 
 const COLUMNS = `id, status, message_id, account_id, rule_name, recipient, subject, attempts,
-  last_error, smtp_response, next_attempt_at, created_at, updated_at, sent_at, ${REPORT_COLUMNS}`;
+  last_error, smtp_response, next_attempt_at, created_at, updated_at, sent_at, cc, bcc, reply_to,
+  attachment_ids, ${REPORT_COLUMNS}`;
 
 function toRow(r: Record<string, unknown>): OutboxListRow {
   return {
@@ -64,6 +71,10 @@ function toRow(r: Record<string, unknown>): OutboxListRow {
     accountId: r.account_id as number,
     ruleName: (r.rule_name as string | null) ?? null,
     recipient: r.recipient as string,
+    cc: (r.cc as string[] | null) ?? [],
+    bcc: (r.bcc as string[] | null) ?? [],
+    replyTo: (r.reply_to as string | null) ?? null,
+    attachments: ((r.attachment_ids as unknown[] | null) ?? []).length,
     subject: r.subject as string,
     attempts: r.attempts as number,
     lastError: (r.last_error as string | null) ?? null,

@@ -112,6 +112,10 @@ Deno.test("a direct message gets one reply to its sender, with every reply heade
   assert.deepEqual(d.reply, {
     from: { name: "Suporte Empresa", address: "suporte@empresa.test" },
     to: { name: "Ana Souza", address: "ana@cliente.test" },
+    cc: [],
+    bcc: [],
+    replyTo: null,
+    attachments: [],
     subject: "Re: Pedido 123",
     text: "Olá Ana Souza, recebemos sua mensagem.",
     html: "<p>Olá Ana Souza, recebemos sua mensagem.</p>",
