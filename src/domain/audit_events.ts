@@ -17,6 +17,12 @@ export interface SendAttemptDetail {
   response?: string;
 }
 
+/** One attempt at copying a sent reply to the account's Sent mailbox. */
+export interface SentCopyDetail {
+  outbox_id: number;
+  attempt: number;
+}
+
 /** A person's action on an outbox row: the status it left and the one it reached. */
 export interface OutboxActionDetail extends By {
   outbox_id: number;
@@ -68,6 +74,13 @@ export interface AuditDetails {
   /** An attempt whose outcome is unknown, or a lease that ran out while sending. */
   send_unknown: SendAttemptDetail | { outbox_id: number; why: string };
   claim_lost: SendAttemptDetail;
+  // The copy of a sent reply in the account's Sent mailbox (src/jobs/copy_sent.ts).
+  /** Appended, or found there already by its Message-ID after an interrupted attempt. */
+  sent_copied: SentCopyDetail & { mailbox: string; uid: number | null; already_there: boolean };
+  /** Not made: the server files submitted mail itself (Gmail). */
+  sent_copy_skipped: SentCopyDetail & { why: "server_files_sent_mail" };
+  sent_copy_retry: SentCopyDetail & { error: string; next_attempt_at: string };
+  sent_copy_failed: SentCopyDetail & { error: string };
   // A person's actions (src/actions/).
   settled: OutboxActionDetail;
   retry_requested: OutboxActionDetail;
@@ -116,6 +129,10 @@ const NAMES: Record<AuditEventName, true> = {
   send_failed: true,
   send_unknown: true,
   claim_lost: true,
+  sent_copied: true,
+  sent_copy_skipped: true,
+  sent_copy_retry: true,
+  sent_copy_failed: true,
   settled: true,
   retry_requested: true,
   cancelled: true,
