@@ -164,6 +164,7 @@ export function accountJson(a: AccountView, now: Date, health: AccountHealth) {
         password_set: a.smtpPasswordSet,
       }
       : null,
+    copy_to_sent: a.copyToSent,
     health: {
       connected_at: iso(a.connectedAt),
       last_sync_at: iso(a.lastSyncAt),
