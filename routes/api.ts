@@ -3,6 +3,7 @@
  * keyset (`next_cursor` / `next_before`), errors are `{ "error": { "code", "message" } }` with a
  * stable code. Documented in docs/api.md.
  */
+import { sentCopyJson } from "./sent_copy_note.tsx";
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { AppEnv } from "./app_env.ts";
@@ -112,6 +113,7 @@ function messageDetailJson(m: MessageDetail) {
       last_error: o.lastError,
       created_at: iso(o.createdAt),
       sent_at: iso(o.sentAt),
+      sent_copy: sentCopyJson(o.sentCopy),
     })),
   };
 }
@@ -132,6 +134,7 @@ function outboxJson(r: OutboxListRow) {
     created_at: iso(r.createdAt),
     updated_at: iso(r.updatedAt),
     sent_at: iso(r.sentAt),
+    sent_copy: sentCopyJson(r.sentCopy),
   };
 }
 

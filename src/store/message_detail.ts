@@ -8,6 +8,7 @@ import type {
 import type { Queryable } from "./db.ts";
 import { pgSafe } from "./pg_safe.ts";
 import { camelRow } from "./row.ts";
+import { sentCopyColumn, sentCopyOf, type SentCopyState } from "./sent_copies.ts";
 
 /** A stored message as the detail page shows it (the raw bytes are fetched separately). */
 export interface MessageDetail {
@@ -59,6 +60,8 @@ export interface MessageDetail {
     lastError: string | null;
     createdAt: Date;
     sentAt: Date | null;
+    /** The copy in the account's Sent mailbox; null when none is owed. */
+    sentCopy: SentCopyState | null;
   }>;
 }
 
@@ -83,7 +86,8 @@ export async function getMessageDetail(q: Queryable, id: number): Promise<Messag
     [id],
   );
   const outbox = await q.query<Record<string, unknown>>(
-    `SELECT id, status, recipient, subject, rule_name, attempts, last_error, created_at, sent_at
+    `SELECT id, status, recipient, subject, rule_name, attempts, last_error, created_at, sent_at,
+       ${sentCopyColumn("outbox")}
      FROM outbox WHERE message_id = $1 ORDER BY id`,
     [id],
   );
@@ -123,6 +127,7 @@ export async function getMessageDetail(q: Queryable, id: number): Promise<Messag
     outbox: outbox.map((o) => ({
       ...camelRow<MessageDetail["outbox"][number]>(o),
       id: Number(o.id),
+      sentCopy: sentCopyOf(o.sent_copy),
     })),
   };
 }

@@ -128,19 +128,25 @@ export interface SentCopyState {
   nextAttemptAt: Date;
 }
 
-/** The copy of each given outbox row that has one. */
-export async function sentCopyStates(
-  q: Queryable,
-  outboxIds: number[],
-): Promise<Map<number, SentCopyState>> {
-  if (outboxIds.length === 0) return new Map();
-  const rows = await q.query<Record<string, unknown>>(
-    `SELECT outbox_id, status, attempts, last_error, mailbox, next_attempt_at FROM sent_copies
-     WHERE outbox_id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)`,
-    [JSON.stringify(outboxIds)],
-  );
-  return new Map(rows.map((r) => {
-    const { outboxId, ...state } = camelRow<SentCopyState & { outboxId: number }>(r);
-    return [Number(outboxId), state];
-  }));
+/**
+ * A select-list expression: the copy of the outbox row `outbox` (the alias or table name in the
+ * query), as JSON, or NULL when none is owed. Read it back with `sentCopyOf`.
+ */
+export function sentCopyColumn(outbox: string): string {
+  return `(SELECT json_build_object('status', c.status, 'attempts', c.attempts,
+    'last_error', c.last_error, 'mailbox', c.mailbox, 'next_attempt_at', c.next_attempt_at)
+    FROM sent_copies c WHERE c.outbox_id = ${outbox}.id) AS sent_copy`;
+}
+
+/** The column `sentCopyColumn` selected, as read back by either driver. */
+export function sentCopyOf(value: unknown): SentCopyState | null {
+  if (value === null || value === undefined) return null;
+  const v = (typeof value === "string" ? JSON.parse(value) : value) as Record<string, unknown>;
+  return {
+    status: v.status as SentCopyStatus,
+    attempts: Number(v.attempts),
+    lastError: (v.last_error as string | null) ?? null,
+    mailbox: (v.mailbox as string | null) ?? null,
+    nextAttemptAt: new Date(v.next_attempt_at as string),
+  };
 }
