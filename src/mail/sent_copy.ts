@@ -45,7 +45,12 @@ export async function copyToSent(
     let mailbox = chooseSentMailbox(
       listed.map((m) => ({ path: m.path, flags: m.flags, specialUse: m.specialUse })),
     );
-    if (mailbox === null) mailbox = (await client.mailboxCreate("Sent")).path;
+    if (mailbox === null) {
+      // Created under the personal namespace (imapflow adds its prefix, e.g. `INBOX.`), and
+      // subscribed: many mail clients show only subscribed mailboxes.
+      mailbox = (await client.mailboxCreate("Sent")).path;
+      await client.mailboxSubscribe(mailbox);
+    }
     if (request.searchFirst) {
       const lock = await client.getMailboxLock(mailbox, { readOnly: true });
       try {

@@ -91,6 +91,7 @@ interface Stored {
   mailbox: string;
   messageId: string | null;
   seen: boolean;
+  subscribed: boolean;
   raw: Uint8Array;
 }
 
@@ -117,6 +118,7 @@ async function copiesOutsideInbox(p: Person): Promise<Stored[]> {
             mailbox: box.path,
             messageId: m.envelope?.messageId ?? null,
             seen: m.flags?.has("\\Seen") ?? false,
+            subscribed: box.subscribed ?? false,
             raw: new Uint8Array(m.source!),
           });
         }
@@ -158,6 +160,7 @@ for (const embedded of [false, true]) {
       assert.equal(copies[0].mailbox, "Sent", "created as Sent where the account had none");
       assert.equal(copies[0].messageId, delivered.email.messageId);
       assert.ok(copies[0].seen, "the copy is marked read");
+      assert.ok(copies[0].subscribed, "the new mailbox is subscribed, for the mail clients");
       // The very bytes SMTP took: the recipient's copy is them after Postfix's trace headers.
       const tail = delivered.raw.subarray(delivered.raw.length - copies[0].raw.length);
       assert.deepEqual(tail, copies[0].raw);
