@@ -1009,6 +1009,7 @@ async function load(db: Db): Promise<{ accountId: number; seconds: [number, numb
     smtpPort: 465,
     smtpTls: true,
     smtpUser: "atendimento@carteiro.example",
+    copyToSent: true,
     imapPassEnc: null,
     smtpPassEnc: null,
   }, new Date(yearAgo.getTime() - 86400_000));

@@ -19,6 +19,7 @@ export interface AccountForm {
   smtp_port: string;
   smtp_tls: boolean;
   smtp_user: string;
+  copy_to_sent: boolean;
 }
 
 /** The form of a new account. */
@@ -36,6 +37,7 @@ export const EMPTY_FORM: AccountForm = {
   smtp_port: "465",
   smtp_tls: true,
   smtp_user: "",
+  copy_to_sent: true,
 };
 
 /** The form showing a stored account (without its passwords). */
@@ -54,6 +56,7 @@ export function formOf(a: AccountView): AccountForm {
     smtp_port: a.smtpPort === null ? "" : String(a.smtpPort),
     smtp_tls: a.smtpTls ?? true,
     smtp_user: a.smtpUser ?? "",
+    copy_to_sent: a.copyToSent,
   };
 }
 
@@ -83,6 +86,7 @@ export function readAccountForm(body: Record<string, unknown>): {
     smtp_port: s("smtp_port"),
     smtp_tls: b("smtp_tls"),
     smtp_user: s("smtp_user"),
+    copy_to_sent: b("copy_to_sent"),
   };
   const passwords = {
     imap: typeof body.imap_pass === "string" ? body.imap_pass : "",
@@ -135,6 +139,7 @@ export function readAccountForm(body: Record<string, unknown>): {
       smtpPort,
       smtpTls: smtp ? form.smtp_tls : null,
       smtpUser: smtp ? form.smtp_user || null : null,
+      copyToSent: form.copy_to_sent,
     },
   };
 }

@@ -88,7 +88,7 @@ function AccountEditor(
       {text("display_name", t.displayName)}
       {check("enabled", t.enabled)}
       {server("imap", t.imap, props.imapSet, text("mailboxes", t.mailboxes))}
-      {server("smtp", t.smtp, props.smtpSet)}
+      {server("smtp", t.smtp, props.smtpSet, check("copy_to_sent", t.copyToSent))}
       <p>
         <a href="/accounts">{t.accounts}</a> <button type="submit">{t.save}</button>
       </p>

@@ -3,6 +3,7 @@
  * keyset (`next_cursor` / `next_before`), errors are `{ "error": { "code", "message" } }` with a
  * stable code. Documented in docs/api.md.
  */
+import { sentCopyJson } from "./sent_copy_note.tsx";
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { AppEnv } from "./app_env.ts";
@@ -117,6 +118,7 @@ function messageDetailJson(m: MessageDetail) {
       created_at: iso(o.createdAt),
       sent_at: iso(o.sentAt),
       delivery_report: reportJson(o.report),
+      sent_copy: sentCopyJson(o.sentCopy),
     })),
     delivery_report_for: m.reportFor.map((r) => ({
       outbox_id: r.outboxId,
@@ -162,6 +164,7 @@ function outboxJson(r: OutboxListRow) {
     updated_at: iso(r.updatedAt),
     sent_at: iso(r.sentAt),
     delivery_report: reportJson(r.report),
+    sent_copy: sentCopyJson(r.sentCopy),
   };
 }
 
@@ -194,6 +197,7 @@ export function accountJson(a: AccountView, now: Date, health: AccountHealth) {
         password_set: a.smtpPasswordSet,
       }
       : null,
+    copy_to_sent: a.copyToSent,
     health: {
       connected_at: iso(a.connectedAt),
       last_sync_at: iso(a.lastSyncAt),

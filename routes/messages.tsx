@@ -14,6 +14,7 @@ import { actorName } from "./app_env.ts";
 import type { AppDeps } from "./deps.ts";
 import type { Dict } from "./i18n.ts";
 import { CsrfField, Problems } from "./layout.tsx";
+import { SentCopyNote } from "./sent_copy_note.tsx";
 import { fmtDate, idParam, respond } from "./render.tsx";
 import { Params } from "./params.ts";
 import { fullPageRedirect, wantsFragment } from "./htmx.ts";
@@ -219,7 +220,15 @@ const HEADER_COLUMNS: readonly Column<readonly [string, string]>[] = [
 function outboxColumns(t: Dict): Column<MessageDetail["outbox"][number]>[] {
   return [
     { label: "#", cell: (o) => <a href={`/outbox?status=${o.status}#outbox-${o.id}`}>{o.id}</a> },
-    { label: t.status, cell: (o) => <span class={`badge ${o.status}`}>{o.status}</span> },
+    {
+      label: t.status,
+      cell: (o) => (
+        <>
+          <span class={`badge ${o.status}`}>{o.status}</span>
+          <SentCopyNote t={t} copy={o.sentCopy} />
+        </>
+      ),
+    },
     { label: t.recipient, cell: (o) => o.recipient },
     { label: t.subject, cell: (o) => o.subject },
     { label: t.attempts, cell: (o) => o.attempts },

@@ -20,6 +20,7 @@ import { outboxCounts, type OutboxStatus } from "../src/store/outbox.ts";
 import { type OutboxQuery, parseOutboxQuery, readList } from "./list_queries.ts";
 import { type Column, ListView, respondList, TableRow } from "./list_view.tsx";
 import { applyOutboxAction } from "../src/actions/outbox.ts";
+import { SentCopyNote } from "./sent_copy_note.tsx";
 
 function ActionButton(
   props: {
@@ -68,6 +69,7 @@ function outboxColumns(t: Dict, csrf: string, notice?: string): Column<OutboxLis
             </div>
           )}
           {notice && <div class="problems">{notice}</div>}
+          <SentCopyNote t={t} copy={row.sentCopy} />
         </>
       ),
     },

@@ -34,6 +34,8 @@ import { throttleProgress } from "./jobs/collect_progress.ts";
 import { type IdleWatchHandle, startIdleWatch } from "./jobs/idle_watch.ts";
 import { startIdleHealthReport } from "./jobs/idle_health_report.ts";
 import { drainOutbox, type SendStep } from "./jobs/send_outbox.ts";
+import { copySentReplies, type CopyStep } from "./jobs/copy_sent.ts";
+import { copyToSent } from "./mail/sent_copy.ts";
 import { replyStep } from "./jobs/reply_step.ts";
 import { rerunRules } from "./jobs/rerun_rules.ts";
 import type { Logger } from "./log.ts";
@@ -44,8 +46,8 @@ export type Owner = Pick<DataDirHolder, "role" | "command">;
 export interface ServiceOptions {
   /** Default: the service (`deno task start`). */
   owner?: Owner;
-  /** Told of each step a send reaches (fault injection for the exactly-once tests). */
-  checkpoint?: (step: SendStep) => void;
+  /** Told of each step a send or a Sent copy reaches (fault injection for exactly-once tests). */
+  checkpoint?: (step: SendStep | CopyStep) => void;
 }
 
 /** What `openServices` wires. */
@@ -110,9 +112,12 @@ export async function openServices(config: Config, log: Logger, options: Service
     senders.set(accountId, sender);
     return sender;
   };
-  /** `shouldStop`, when given, is asked before each claim (a time-bounded cron handler). */
-  const sendOnce = (shouldStop?: () => boolean) =>
-    drainOutbox({
+  /**
+   * Drains the outbox, then appends the copies owed to the Sent mailboxes. `shouldStop`, when
+   * given, is asked before each claim (a time-bounded cron handler).
+   */
+  const sendOnce = async (shouldStop?: () => boolean) => {
+    const summary = await drainOutbox({
       shouldStop,
       db,
       now,
@@ -123,6 +128,23 @@ export async function openServices(config: Config, log: Logger, options: Service
       senderFor,
       checkpoint: options.checkpoint,
     });
+    const sentCopies = await copySentReplies({
+      shouldStop,
+      db,
+      now,
+      log,
+      newToken: () => crypto.randomUUID(),
+      leaseMs: config.send.leaseSeconds * 1000,
+      retryBaseMs: config.send.retrySeconds * 1000,
+      copy: async (accountId, request) => {
+        const account = (await listAccounts(db)).find((a) => a.id === accountId);
+        if (!account) throw new Error(`account ${accountId} is gone`);
+        return await copyToSent(await imapLogin(access, account), request);
+      },
+      checkpoint: options.checkpoint,
+    });
+    return { ...summary, sentCopies };
+  };
 
   const importRules = (json: unknown) => rulesImport(db, json, now);
 

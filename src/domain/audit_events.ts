@@ -23,6 +23,12 @@ export interface UserState {
   disabled: boolean;
 }
 
+/** One attempt at copying a sent reply to the account's Sent mailbox. */
+export interface SentCopyDetail {
+  outbox_id: number;
+  attempt: number;
+}
+
 /** A person's action on an outbox row: the status it left and the one it reached. */
 export interface OutboxActionDetail extends By {
   outbox_id: number;
@@ -102,6 +108,13 @@ export interface AuditDetails {
   reply_bounced: DeliveryReportDetail;
   /** The reply is delayed and still being tried by a server on the way: only noted. */
   reply_delayed: DeliveryReportDetail;
+  // The copy of a sent reply in the account's Sent mailbox (src/jobs/copy_sent.ts).
+  /** Appended, or found there already by its Message-ID after an interrupted attempt. */
+  sent_copied: SentCopyDetail & { mailbox: string; uid: number | null; already_there: boolean };
+  /** Not made: the server files submitted mail itself (Gmail). */
+  sent_copy_skipped: SentCopyDetail & { why: "server_files_sent_mail" };
+  sent_copy_retry: SentCopyDetail & { error: string; next_attempt_at: string };
+  sent_copy_failed: SentCopyDetail & { error: string };
   // A person's actions (src/actions/).
   settled: OutboxActionDetail;
   retry_requested: OutboxActionDetail;
@@ -162,6 +175,10 @@ const NAMES: Record<AuditEventName, true> = {
   claim_lost: true,
   reply_bounced: true,
   reply_delayed: true,
+  sent_copied: true,
+  sent_copy_skipped: true,
+  sent_copy_retry: true,
+  sent_copy_failed: true,
   settled: true,
   retry_requested: true,
   cancelled: true,

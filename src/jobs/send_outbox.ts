@@ -2,9 +2,14 @@ import type { Db } from "../store/db.ts";
 import { recordEvent } from "../store/audit.ts";
 import { claimDue, type ClaimedReply, expireLeases, settleClaim } from "../store/outbox.ts";
 import { type AttachmentFile, loadAttachmentFiles } from "../store/rule_attachments.ts";
+import { oweSentCopy } from "../store/sent_copies.ts";
 import type { SendResult, SmtpSender } from "../mail/smtp_sender.ts";
 import { nextAttempt } from "../domain/retry_backoff.ts";
 import type { Logger } from "../log.ts";
+
+/** How long a copy for the Sent mailbox is retried before it is given up. */
+const SENT_COPY_DAYS = 7;
+const DAY = 86_400_000;
 
 /** The points of a send at which a fault can be injected (see `SendDeps.checkpoint`). */
 export type SendStep = "after_claim" | "before_data" | "after_accept" | "after_commit";
@@ -96,6 +101,11 @@ async function sendOne(deps: SendDeps, row: ClaimedReply, summary: SendSummary) 
   const outcome = settlement(result, row, at, deps.retryBaseMs);
   const settled = await deps.db.transaction(async (tx) => {
     const ok = await settleClaim(tx, row.id, row.claimToken, outcome, at);
+    // The copy for the Sent mailbox is owed with the send's record, in this transaction, and
+    // made by a separate step (src/jobs/copy_sent.ts): a failing copy never touches the send.
+    if (ok && result.kind === "accepted" && result.raw) {
+      await oweSentCopy(tx, row.id, result.raw, at, new Date(at.getTime() + SENT_COPY_DAYS * DAY));
+    }
     await recordEvent(tx, {
       event: ok ? eventFor(outcome.status) : "claim_lost",
       at,

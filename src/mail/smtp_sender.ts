@@ -37,7 +37,12 @@ export interface OutgoingReply {
  * automatically.
  */
 export type SendResult =
-  | { kind: "accepted"; response: string }
+  | {
+    kind: "accepted";
+    response: string;
+    /** The exact bytes the server took (for the copy in the Sent mailbox). */
+    raw?: Uint8Array;
+  }
   | { kind: "temporary"; error: string }
   | { kind: "permanent"; error: string }
   | { kind: "unknown"; error: string };
@@ -72,7 +77,7 @@ export function createSmtpSender(conn: SmtpConnection): SmtpSender {
           envelope: { from: reply.from.address, to: envelopeRecipients(reply) },
           raw: body,
         });
-        return { kind: "accepted", response: String(info.response ?? "") };
+        return { kind: "accepted", response: String(info.response ?? ""), raw };
       } catch (e) {
         return classifyFailure(e, bodyStarted);
       }

@@ -29,6 +29,8 @@ export interface AccountView {
   lastErrorAt: Date | null;
   /** Collections that failed in a row (0 after a success). */
   consecutiveFailures: number;
+  /** Sent replies are copied to the account's Sent mailbox (unless the server files them). */
+  copyToSent: boolean;
   messages: number;
 }
 
@@ -49,6 +51,7 @@ export interface AccountInput extends
     | "smtpPort"
     | "smtpTls"
     | "smtpUser"
+    | "copyToSent"
   > {
   imapPassEnc: string | null;
   smtpPassEnc: string | null;
@@ -59,7 +62,7 @@ const VIEW = `a.id, a.name, a.address, COALESCE(a.display_name, '') AS display_n
   a.enabled, a.imap_host, a.imap_port, a.imap_tls, a.imap_user, a.mailboxes,
   a.imap_pass_enc IS NOT NULL AS imap_password_set, a.smtp_host, a.smtp_port, a.smtp_tls,
   a.smtp_user, a.smtp_pass_enc IS NOT NULL AS smtp_password_set, a.connected_at, a.last_sync_at,
-  a.last_error, a.last_error_at, a.consecutive_failures,
+  a.last_error, a.last_error_at, a.consecutive_failures, a.copy_to_sent,
   (SELECT count(*)::int FROM messages m WHERE m.account_id = a.id) AS messages`;
 
 /** Every account with its health, in id order. */
@@ -80,10 +83,10 @@ export async function getAccountView(q: Queryable, id: number): Promise<AccountV
 export async function createAccount(q: Queryable, a: AccountInput, at: Date): Promise<number> {
   const [r] = await q.query<{ id: number }>(
     `INSERT INTO accounts (name, address, display_name, enabled, imap_host, imap_port, imap_tls,
-       imap_user, mailboxes, smtp_host, smtp_port, smtp_tls, smtp_user, imap_pass_enc,
-       smtp_pass_enc, source, connected_at, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14, $15, 'db',
-       $16::timestamptz, $16::timestamptz)
+       imap_user, mailboxes, smtp_host, smtp_port, smtp_tls, smtp_user, copy_to_sent,
+       imap_pass_enc, smtp_pass_enc, source, connected_at, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14, $15, $16, 'db',
+       $17::timestamptz, $17::timestamptz)
      RETURNING id`,
     [...inputParams(a), a.imapPassEnc, a.smtpPassEnc, at.toISOString()],
   );
@@ -102,18 +105,18 @@ export async function updateAccount(q: Queryable, id: number, a: AccountInput): 
   const rows = await q.query(
     `UPDATE accounts SET name = $1, address = $2, display_name = $3, enabled = $4,
        imap_host = $5, imap_port = $6, imap_tls = $7, imap_user = $8, mailboxes = $9::jsonb,
-       smtp_host = $10, smtp_port = $11, smtp_tls = $12, smtp_user = $13,
+       smtp_host = $10, smtp_port = $11, smtp_tls = $12, smtp_user = $13, copy_to_sent = $14,
        imap_pass_enc = CASE
-         WHEN $14::text IS NOT NULL THEN $14::text
+         WHEN $15::text IS NOT NULL THEN $15::text
          WHEN (imap_host, imap_port, imap_tls, imap_user)
            IS DISTINCT FROM ($5::text, $6::int, $7::boolean, $8::text) THEN NULL
          ELSE imap_pass_enc END,
        smtp_pass_enc = CASE
-         WHEN $15::text IS NOT NULL THEN $15::text
+         WHEN $16::text IS NOT NULL THEN $16::text
          WHEN (smtp_host, smtp_port, smtp_tls, smtp_user)
            IS DISTINCT FROM ($10::text, $11::int, $12::boolean, $13::text) THEN NULL
          ELSE smtp_pass_enc END
-     WHERE id = $16 AND source = 'db'
+     WHERE id = $17 AND source = 'db'
      RETURNING 1 AS ok`,
     [...inputParams(a), a.imapPassEnc, a.smtpPassEnc, id],
   );
@@ -135,6 +138,7 @@ function inputParams(a: AccountInput): unknown[] {
     a.smtpPort,
     a.smtpTls,
     a.smtpUser,
+    a.copyToSent,
   ];
 }
 

@@ -9,6 +9,7 @@ import type { Queryable } from "./db.ts";
 import { pgSafe } from "./pg_safe.ts";
 import { camelRow } from "./row.ts";
 import { type DeliveryReportFields, REPORT_COLUMNS, reportOf } from "./outbox_admin.ts";
+import { sentCopyColumn, sentCopyOf, type SentCopyState } from "./sent_copies.ts";
 
 /** A stored message as the detail page shows it (the raw bytes are fetched separately). */
 export interface MessageDetail {
@@ -62,6 +63,8 @@ export interface MessageDetail {
     sentAt: Date | null;
     /** What a delivery status notification said of the reply, if one came back. */
     report: DeliveryReportFields | null;
+    /** The copy in the account's Sent mailbox; null when none is owed. */
+    sentCopy: SentCopyState | null;
   }>;
   /**
    * When this message is a delivery status notification for replies of ours: those replies,
@@ -99,7 +102,8 @@ export async function getMessageDetail(q: Queryable, id: number): Promise<Messag
   );
   const outbox = await q.query<Record<string, unknown>>(
     `SELECT id, status, recipient, subject, rule_name, attempts, last_error, created_at, sent_at,
-       ${REPORT_COLUMNS}
+       ${REPORT_COLUMNS},
+       ${sentCopyColumn("outbox")}
      FROM outbox WHERE message_id = $1 ORDER BY id`,
     [id],
   );
@@ -152,6 +156,7 @@ export async function getMessageDetail(q: Queryable, id: number): Promise<Messag
       createdAt: o.created_at as Date,
       sentAt: (o.sent_at as Date | null) ?? null,
       report: reportOf(o),
+      sentCopy: sentCopyOf(o.sent_copy),
     })),
     reportFor: reported.flatMap((o) => {
       const report = reportOf(o);

@@ -1,5 +1,6 @@
 import type { Queryable } from "./db.ts";
 import type { OutboxStatus, OutboxTransition } from "./outbox_status.ts";
+import { sentCopyColumn, sentCopyOf, type SentCopyState } from "./sent_copies.ts";
 
 /** An outbox row as the admin lists it (without the reply's bodies). */
 export interface OutboxListRow {
@@ -25,6 +26,8 @@ export interface OutboxListRow {
   sentAt: Date | null;
   /** What a delivery status notification said of this reply, if one came back. */
   report: DeliveryReportFields | null;
+  /** The copy in the account's Sent mailbox; null when none is owed. */
+  sentCopy: SentCopyState | null;
 }
 
 /**
@@ -84,6 +87,7 @@ function toRow(r: Record<string, unknown>): OutboxListRow {
     updatedAt: r.updated_at as Date,
     sentAt: (r.sent_at as Date | null) ?? null,
     report: reportOf(r),
+    sentCopy: sentCopyOf(r.sent_copy),
   };
 }
 
@@ -104,7 +108,9 @@ export async function listOutbox(
   if (filters.accountId !== undefined) where.push(`account_id = ${p(filters.accountId)}`);
   if (beforeId !== null) where.push(`id < ${p(beforeId)}`);
   const rows = await q.query<Record<string, unknown>>(
-    `SELECT ${COLUMNS} FROM outbox ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+    `SELECT ${COLUMNS}, ${sentCopyColumn("outbox")} FROM outbox ${
+      where.length ? `WHERE ${where.join(" AND ")}` : ""
+    }
      ORDER BY id DESC LIMIT ${p(limit + 1)}`,
     params,
   );
@@ -115,7 +121,7 @@ export async function listOutbox(
 /** One outbox row, or null. */
 export async function getOutboxRow(q: Queryable, id: number): Promise<OutboxListRow | null> {
   const [r] = await q.query<Record<string, unknown>>(
-    `SELECT ${COLUMNS} FROM outbox WHERE id = $1`,
+    `SELECT ${COLUMNS}, ${sentCopyColumn("outbox")} FROM outbox WHERE id = $1`,
     [id],
   );
   return r ? toRow(r) : null;
@@ -146,7 +152,8 @@ export async function moveOutboxRow(
        sent_at = CASE WHEN $3 = 'sent' THEN COALESCE(o.sent_at, $4::timestamptz) ELSE o.sent_at END
      FROM before
      WHERE o.id = before.id AND before.status = ANY($2::text[])
-     RETURNING ${COLUMNS.replace(/(\w+)/g, "o.$1")}, before.status AS from_status`,
+     RETURNING ${COLUMNS.replace(/(\w+)/g, "o.$1")}, ${sentCopyColumn("o")},
+       before.status AS from_status`,
     [id, t.from, t.to, at.toISOString()],
   );
   if (rows.length === 0) {

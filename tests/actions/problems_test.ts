@@ -117,6 +117,7 @@ storeTest("accounts, messages and the outbox: conflict, not found, wrong status"
       smtpPort: null,
       smtpTls: null,
       smtpUser: null,
+      copyToSent: true,
     },
     passwords: { imap: "secret", smtp: "" },
   });

@@ -99,6 +99,37 @@ Deno.test("add an account: passwords encrypted, never in pages, API or the datab
   }
 });
 
+Deno.test("copies to Sent: on for a new account, turned off and on in the form, shown in the API", async () => {
+  const h = await harness();
+  try {
+    await h.login();
+    const form = await (await h.request("/accounts/new")).text();
+    assert.match(form, /<input type="checkbox" name="copy_to_sent" value="1" checked/);
+    assert.equal((await h.post("/accounts", { ...FORM, copy_to_sent: "1" })).status, 303);
+    const [{ id }] = await h.db.query<{ id: number }>(
+      "SELECT id FROM accounts WHERE name = 'vendas'",
+    );
+    const token = await h.apiToken();
+    const api = async () =>
+      JSON.parse(
+        await (await h.app.request(`http://localhost/api/v1/accounts/${id}`, {
+          headers: { Authorization: `Bearer ${token}` },
+        })).text(),
+      ).data.copy_to_sent;
+    assert.equal(await api(), true);
+    // An unchecked box sends nothing: off.
+    assert.equal((await h.post(`/accounts/${id}`, FORM)).status, 303);
+    assert.equal(await api(), false);
+    const page = await (await h.request(`/accounts/${id}`)).text();
+    assert.match(page, /<input type="checkbox" name="copy_to_sent" value="1" >/);
+    assert.match(page, /Copiar as respostas para a pasta Enviados/);
+    assert.equal((await h.post(`/accounts/${id}`, { ...FORM, copy_to_sent: "on" })).status, 303);
+    assert.equal(await api(), true);
+  } finally {
+    await h.close();
+  }
+});
+
 Deno.test("invalid account input: 422 with the form re-rendered, passwords not echoed", async () => {
   const h = await harness();
   try {

@@ -1,6 +1,7 @@
 /** `/outbox`: counts, filters, and a person's actions, each guarded and audited. */
 import assert from "node:assert/strict";
 import { eml, harness, outboxIdOf, seedMessage } from "./support.ts";
+import { claimCopies, oweSentCopy, settleCopy } from "../../src/store/sent_copies.ts";
 
 const HX = { "HX-Request": "true" };
 
@@ -134,6 +135,69 @@ Deno.test("settling on PostgreSQL: concurrent choices change the row once", asyn
       "SELECT count(*)::int AS n FROM audit_events WHERE event = 'settled'",
     );
     assert.equal(n.n, 1);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("the copy in Sent of each sent reply: on the outbox, the message and the API", async () => {
+  const h = await harness();
+  try {
+    const copied = await seedMessage(h.db, eml({ subject: "s-copied" }), {
+      outbox: { status: "sent", subject: "Re: copiada" },
+    });
+    const waiting = await seedMessage(h.db, eml({ subject: "s-waiting" }), {
+      outbox: { status: "sent", subject: "Re: esperando" },
+    });
+    const gmail = await seedMessage(h.db, eml({ subject: "s-gmail" }), {
+      outbox: { status: "sent", subject: "Re: gmail" },
+    });
+    const at = new Date("2026-03-10T12:00:00Z");
+    const later = new Date("2026-03-10T12:05:00Z");
+    const outcomes = new Map([
+      [copied, { status: "copied" as const, mailbox: "Itens Enviados", uid: 3 }],
+      [waiting, {
+        status: "retry" as const,
+        error: "IMAP 127.0.0.1:1 refused",
+        nextAttemptAt: later,
+      }],
+      [gmail, { status: "skipped" as const, error: "Gmail" }],
+    ]);
+    for (const [message, outcome] of outcomes) {
+      const id = await outboxIdOf(h.db, message);
+      await oweSentCopy(h.db, id, new TextEncoder().encode("x"), at, later);
+      const [c] = await claimCopies(h.db, at, 60_000, `t${id}`, 1);
+      assert.ok(await settleCopy(h.db, c.outboxId, c.claimToken, outcome, at));
+    }
+    await h.login();
+    const page = await (await h.request("/outbox?status=sent")).text();
+    assert.match(page, /Copiada para Itens Enviados/);
+    assert.match(
+      page,
+      /Cópia para Enviados pendente \(nova tentativa [^)]*\): IMAP 127\.0\.0\.1:1 refused/,
+    );
+    assert.match(page, /Sem cópia em Enviados: o servidor já guarda o que é enviado \(Gmail\)/);
+    const detail = await (await h.request(`/messages/${waiting}`)).text();
+    assert.match(detail, /Cópia para Enviados pendente/);
+
+    const token = await h.apiToken();
+    const api = async (path: string) =>
+      (await (await h.app.request(`http://localhost/api/v1${path}`, {
+        headers: { Authorization: `Bearer ${token}` },
+      })).json()).data;
+    const rows = await api("/outbox?status=sent") as Array<
+      { subject: string; sent_copy: { status: string; mailbox: string | null } }
+    >;
+    assert.deepEqual(
+      rows.map((r) => [r.subject, r.sent_copy.status, r.sent_copy.mailbox]).sort(),
+      [
+        ["Re: copiada", "copied", "Itens Enviados"],
+        ["Re: esperando", "owed", null],
+        ["Re: gmail", "skipped", null],
+      ],
+    );
+    const message = await api(`/messages/${waiting}`);
+    assert.equal(message.outbox[0].sent_copy.last_error, "IMAP 127.0.0.1:1 refused");
   } finally {
     await h.close();
   }

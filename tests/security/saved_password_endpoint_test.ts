@@ -37,6 +37,7 @@ function account(over: Partial<AccountInput> = {}): AccountInput {
     smtpPort: 465,
     smtpTls: true,
     smtpUser: "vendas@empresa.test",
+    copyToSent: true,
     imapPassEnc: "imap-enc",
     smtpPassEnc: "smtp-enc",
     ...over,

@@ -185,6 +185,7 @@ storeTest(
       smtpPort: null,
       smtpTls: null,
       smtpUser: null,
+      copyToSent: true,
       imapPassEnc: "v1:aaa:bbb",
       smtpPassEnc: null,
     };

@@ -2,7 +2,8 @@
  * A loopback TCP proxy in front of a real server, for faults a real server won't produce on
  * demand: `blackhole()` stops forwarding in both directions but keeps the sockets open (a silent
  * TCP death, as behind a NAT that forgot the flow). It also keeps what clients sent, so a test
- * can count commands.
+ * can count commands. With `fromServer`, what the server says is rewritten on its way (e.g. one
+ * more capability announced); each read is rewritten alone, as latin1 text.
  */
 export interface TcpProxy {
   port: number;
@@ -15,7 +16,10 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-export function startTcpProxy(target: { host: string; port: number }): TcpProxy {
+export function startTcpProxy(
+  target: { host: string; port: number },
+  options: { fromServer?: (text: string) => string } = {},
+): TcpProxy {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   const open = new Set<{ conns: Deno.Conn[]; holed: boolean }>();
@@ -29,6 +33,7 @@ export function startTcpProxy(target: { host: string; port: number }): TcpProxy 
     from: Deno.Conn,
     to: Deno.Conn,
     record: boolean,
+    rewrite?: (text: string) => string,
   ) => {
     const buf = new Uint8Array(64 * 1024);
     try {
@@ -37,8 +42,11 @@ export function startTcpProxy(target: { host: string; port: number }): TcpProxy 
         if (n === null) break;
         if (link.holed) continue;
         if (record) sent += decoder.decode(buf.subarray(0, n));
+        const out = rewrite
+          ? latin1(rewrite(decoder.decode(buf.subarray(0, n))))
+          : buf.subarray(0, n);
         let off = 0;
-        while (off < n) off += await to.write(buf.subarray(off, n));
+        while (off < out.length) off += await to.write(out.subarray(off));
       }
     } catch {
       // the other side went away
@@ -66,7 +74,10 @@ export function startTcpProxy(target: { host: string; port: number }): TcpProxy 
       }
       const link = { conns: [client, server], holed: false };
       open.add(link);
-      pumps.push(pump(link, client, server, true), pump(link, server, client, false));
+      pumps.push(
+        pump(link, client, server, true),
+        pump(link, server, client, false, options.fromServer),
+      );
     }
   })().catch(() => {});
 
@@ -93,4 +104,8 @@ export function startTcpProxy(target: { host: string; port: number }): TcpProxy 
       await Promise.all(pumps);
     },
   };
+}
+
+function latin1(text: string): Uint8Array {
+  return Uint8Array.from(text, (ch) => ch.charCodeAt(0));
 }
