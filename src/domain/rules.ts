@@ -12,6 +12,11 @@ import { unstorableStrings } from "./storable_text.ts";
 import { type HolidayCalendar, parseActiveDate } from "./schedule.ts";
 import { exportConditions, parseConditions, type RuleConditions } from "./rule_conditions.ts";
 import { hasControl, isObject, show } from "./json_checks.ts";
+import {
+  exportRateLimitOverrides,
+  parseRateLimitOverrides,
+  type RateLimitOverrides,
+} from "./rate_limit.ts";
 
 /** What a rule does when it matches. */
 export type RuleAction =
@@ -44,6 +49,8 @@ export interface Rule {
   activeFrom?: string;
   /** Last local date the rule answers on, included; absent: no end (a vacation rule has one). */
   activeUntil?: string;
+  /** This rule's rate window, breakers and cool-down, over the account's; absent: inherit. */
+  limits?: RateLimitOverrides;
 }
 
 /** What `parseRules` made of a file: every rule, or every problem found (all at once). */
@@ -112,6 +119,7 @@ const RULE_KEYS = new Set([
   "reply",
   "ignore",
   "action",
+  "limits",
 ]);
 const REPLY_KEYS = new Set(["to", "subject", "text", "html", "force"]);
 /**
@@ -208,10 +216,17 @@ function parseRule(raw: unknown, errors: string[]): Rule | null {
   if (activeFrom !== null && activeUntil !== null && activeUntil < activeFrom) {
     errors.push(`active_until: ${activeUntil} is before active_from ${activeFrom}`);
   }
+  let limits: RateLimitOverrides | undefined;
+  if (raw.limits !== undefined) {
+    const parsed = parseRateLimitOverrides(raw.limits, "limits");
+    if (parsed.ok) limits = parsed.overrides;
+    else errors.push(...parsed.errors);
+  }
   if (errors.length > 0 || !when || !action) return null;
   const rule: Rule = { name, enabled, priority, when, action };
   if (activeFrom !== null) rule.activeFrom = activeFrom;
   if (activeUntil !== null) rule.activeUntil = activeUntil;
+  if (limits !== undefined) rule.limits = limits;
   return rule;
 }
 
@@ -305,6 +320,7 @@ export function exportRules(rules: readonly Rule[]): Record<string, unknown>[] {
     };
     if (rule.activeFrom !== undefined) out.active_from = rule.activeFrom;
     if (rule.activeUntil !== undefined) out.active_until = rule.activeUntil;
+    if (rule.limits !== undefined) out.limits = exportRateLimitOverrides(rule.limits);
     out.when = when;
     if (rule.action.type === "ignore") {
       out.ignore = true;
