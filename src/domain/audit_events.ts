@@ -59,7 +59,8 @@ export interface AuditDetails {
   // The reply decision (src/jobs/reply_step.ts).
   rule_matched: { rule: string; action: "reply" | "ignore" };
   reply_suppressed: { rule: string; reason: string; detail: string };
-  breaker_tripped: { scope: string; detail: string };
+  /** `open_until`: when it closes by itself; null: when a person resets it. */
+  breaker_tripped: { scope: string; detail: string; open_until?: string | null };
   enqueued: { rule: string; outbox_id: number; recipient: string; dedup_key: string };
   // Sending (src/jobs/send_outbox.ts).
   sent: SendAttemptDetail;
@@ -90,6 +91,17 @@ export interface AuditDetails {
   /** An entry of the never-answer list added or removed (`account`: null is every account). */
   never_answer_added: NeverAnswerDetail;
   never_answer_removed: NeverAnswerDetail;
+  /** A loop breaker reset by a person: replies in its scope may go again. */
+  breaker_reset: By & {
+    id: number;
+    scope: "account" | "recipient";
+    recipient: string | null;
+    tripped_at: string;
+    /** Whether it was still open (else it had cooled down and only its record went). */
+    was_open: boolean;
+  };
+  /** An account's reply settings changed: the keys that changed and the settings now. */
+  account_settings_changed: By & { changed: string[]; settings: Record<string, unknown> };
   user_created: By & { email: string; ip?: string };
   // Sessions (routes/login.tsx).
   login: { email: string; ip: string };
@@ -127,6 +139,8 @@ const NAMES: Record<AuditEventName, true> = {
   token_revoked: true,
   never_answer_added: true,
   never_answer_removed: true,
+  breaker_reset: true,
+  account_settings_changed: true,
   user_created: true,
   login: true,
   login_failed: true,
