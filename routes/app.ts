@@ -23,6 +23,10 @@ import { apiRoutes } from "./api.ts";
 import { apiError } from "./api/answers.ts";
 import { staticRoutes } from "./static_files.ts";
 import { dataExceptionCode } from "./data_exception.ts";
+import { countOpenBreakers } from "../src/store/breakers.ts";
+import { wantsFragment } from "./htmx.ts";
+import { breakerRoutes } from "./breakers.tsx";
+import { accountSettingsRoutes } from "./account_settings.tsx";
 
 export type { AppDeps } from "./deps.ts";
 
@@ -71,6 +75,7 @@ export function createApp(deps: AppDeps, reportError?: ErrorReporter): Hono<AppE
     c.set("lang", lang);
     c.set("t", dictionary(lang));
     c.set("csrfToken", "");
+    c.set("openBreakers", null);
     await next();
   });
   // Before anything reads a body: the gate's CSRF check, /login, /lang, every handler.
@@ -91,6 +96,10 @@ export function createApp(deps: AppDeps, reportError?: ErrorReporter): Hono<AppE
         return await token(c, next);
       case "session":
         return await session(c, async () => {
+          // Every whole page shows the open loop breakers (one indexed count); fragments don't.
+          if (!wantsFragment(c)) {
+            c.set("openBreakers", await countOpenBreakers(deps.db, deps.now()));
+          }
           const refused = await csrf(c, next);
           if (refused instanceof Response) c.res = refused;
         });
@@ -115,7 +124,9 @@ export function createApp(deps: AppDeps, reportError?: ErrorReporter): Hono<AppE
   app.route("/", auditRoutes(deps));
   app.route("/", ruleRoutes(deps));
   app.route("/", exceptionRoutes(deps));
+  app.route("/", breakerRoutes(deps));
   app.route("/", accountRoutes(deps));
+  app.route("/", accountSettingsRoutes(deps));
   app.route("/", tokenRoutes(deps));
   app.route("/", metricsRoutes(deps));
   app.route("/api/v1", apiRoutes(deps));

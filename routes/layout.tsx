@@ -3,7 +3,7 @@
 // deno-lint-ignore-file jsx-key
 /** The page frame: head, navigation, language switch, logout, and the htmx settings. */
 import type { Child } from "hono/jsx";
-import type { Dict, Lang } from "./i18n.ts";
+import { type Dict, fill, type Lang } from "./i18n.ts";
 import { CSRF_FIELD } from "./auth.ts";
 
 /** What every page frame needs to know about the request. */
@@ -15,6 +15,8 @@ export interface PageContext {
   user: string | null;
   /** The current path with its query, to come back to after switching language. */
   here: string;
+  /** Loop breakers open now, by scope (a banner while any is); null or absent: none shown. */
+  openBreakers?: { account: number; recipient: number } | null;
 }
 
 // htmx, hardened (RELIABILITY I-03): requests only to this origin, no eval, no inline scripts
@@ -53,6 +55,7 @@ export function Layout(
     ["/audit", t.audit],
     ["/rules", t.rules],
     ["/exceptions", t.exceptions],
+    ["/breakers", t.breakers],
     ["/accounts", t.accounts],
     ["/tokens", t.tokens],
   ];
@@ -96,9 +99,21 @@ export function Layout(
             )}
           </div>
         </header>
+        {user && <BreakerBanner t={t} open={props.page.openBreakers} />}
         <main id="main">{props.children}</main>
       </body>
     </html>
+  );
+}
+
+/** While a loop breaker is open, every page says so and links to where it is reset. */
+function BreakerBanner(props: { t: Dict; open?: PageContext["openBreakers"] }) {
+  const n = props.open ? props.open.account + props.open.recipient : 0;
+  if (n === 0) return null;
+  return (
+    <div class="banner problems" role="alert" id="breaker-banner">
+      {fill(props.t.breakersOpenBanner, { n })} <a href="/breakers">{props.t.breakersSee}</a>
+    </div>
   );
 }
 

@@ -17,6 +17,7 @@ export function pageContext(c: Context<AppEnv>): PageContext {
     csrfToken: c.get("csrfToken"),
     user: actor?.kind === "session" ? actor.email : null,
     here: c.req.method === "GET" ? url.pathname + url.search : url.pathname,
+    openBreakers: c.get("openBreakers") ?? null,
   };
 }
 
