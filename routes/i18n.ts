@@ -209,7 +209,6 @@ const en = {
   breakerClosed: "closed (cooled down)",
   breakerReset: "Reset",
   breakersResetAll: "Reset every open breaker",
-  breakerResetConfirm: "Replies in this breaker's scope may go again. Reset it?",
   noBreakers: "No loop breaker has tripped.",
   replySettings: "Reply settings",
   replySettingsIntro:
@@ -227,7 +226,6 @@ const en = {
   rateLimits: "Rate limits (JSON)",
   rateLimitsHint:
     "Over the defaults; a rule's limits go over these. Keys: window_seconds, breakers [{scope, max, within_seconds}], cool_down_seconds (null: only a person resets). Empty: the defaults, {defaults}.",
-  settingsSaved: "Saved.",
   period: "Period",
   periodAlways: "always",
   periodActive: "active now",
@@ -452,7 +450,6 @@ const ptBR: Dict = {
   breakerClosed: "fechado (esfriou)",
   breakerReset: "Rearmar",
   breakersResetAll: "Rearmar todos os abertos",
-  breakerResetConfirm: "As respostas no alcance deste disjuntor voltarão a sair. Rearmar?",
   noBreakers: "Nenhum disjuntor de laço desarmou.",
   replySettings: "Configurações de resposta",
   replySettingsIntro:
@@ -470,7 +467,6 @@ const ptBR: Dict = {
   rateLimits: "Limites de envio (JSON)",
   rateLimitsHint:
     "Sobre os padrões; os limites de uma regra valem sobre estes. Chaves: window_seconds, breakers [{scope, max, within_seconds}], cool_down_seconds (null: só uma pessoa rearma). Vazio: os padrões, {defaults}.",
-  settingsSaved: "Salvo.",
   period: "Período",
   periodAlways: "sempre",
   periodActive: "ativa agora",
