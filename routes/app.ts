@@ -96,7 +96,8 @@ export function createApp(deps: AppDeps, reportError?: ErrorReporter): Hono<AppE
         return await token(c, next);
       case "session":
         return await session(c, async () => {
-          // Every whole page shows the open loop breakers (one indexed count); fragments don't.
+          // Every whole page shows the open loop breakers (one count over a table of a few rows);
+          // fragments do not.
           if (!wantsFragment(c)) {
             c.set("openBreakers", await countOpenBreakers(deps.db, deps.now()));
           }
