@@ -124,7 +124,15 @@ function accountColumns(
       cell: (a) => (a.lastError ? `${fmtDate(a.lastErrorAt)}: ${a.lastError}` : ""),
     },
     { label: t.messages, cell: (a) => a.messages },
-    { label: t.actions, cell: (a) => <TestButton t={t} id={a.id} csrf={csrf} /> },
+    {
+      label: t.actions,
+      cell: (a) => (
+        <>
+          <TestButton t={t} id={a.id} csrf={csrf} />{" "}
+          <a href={`/accounts/${a.id}/settings`}>{t.replySettings}</a>
+        </>
+      ),
+    },
   ];
 }
 

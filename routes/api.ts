@@ -16,6 +16,8 @@ import { auditEventJson } from "./audit_export.ts";
 import { apiError, badJson, field, iso, jsonBody, notFound, problemAnswer } from "./api/answers.ts";
 import { ruleApiRoutes } from "./api/rules.ts";
 import { neverAnswerApiRoutes } from "./api/never_answer.ts";
+import { breakerApiRoutes } from "./api/breakers.ts";
+import { accountSettingsApiRoutes } from "./api/account_settings.ts";
 import { testAccount } from "./account_check.ts";
 import { encodeCursor, listMessages, type MessageListRow } from "../src/store/message_list.ts";
 import { encodeAuditCursor, listAudit } from "../src/store/audit_list.ts";
@@ -291,6 +293,10 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
 
   // --- the never-answer list (routes/api/never_answer.ts) -------------------------------------
   api.route("/", neverAnswerApiRoutes(deps));
+
+  // --- loop breakers and accounts' reply settings (routes/api/) ------------------------------
+  api.route("/", breakerApiRoutes(deps));
+  api.route("/", accountSettingsApiRoutes(deps));
 
   // --- accounts and stats ---------------------------------------------------------------------
   api.get("/accounts", async (c) => {

@@ -27,6 +27,10 @@ import { apiRoutes } from "./api.ts";
 import { apiError } from "./api/answers.ts";
 import { staticRoutes } from "./static_files.ts";
 import { dataExceptionCode } from "./data_exception.ts";
+import { countOpenBreakers } from "../src/store/breakers.ts";
+import { wantsFragment } from "./htmx.ts";
+import { breakerRoutes } from "./breakers.tsx";
+import { accountSettingsRoutes } from "./account_settings.tsx";
 
 export type { AppDeps } from "./deps.ts";
 
@@ -75,6 +79,7 @@ export function createApp(deps: AppDeps, reportError?: ErrorReporter): Hono<AppE
     c.set("lang", lang);
     c.set("t", dictionary(lang));
     c.set("csrfToken", "");
+    c.set("openBreakers", null);
     await next();
   });
   // Before anything reads a body: the gate's CSRF check, /login, /lang, every handler.
@@ -97,6 +102,11 @@ export function createApp(deps: AppDeps, reportError?: ErrorReporter): Hono<AppE
         return await token(c, next);
       case "session":
         return await session(c, async () => {
+          // Every whole page shows the open loop breakers (one count over a table of a few rows);
+          // fragments do not.
+          if (!wantsFragment(c)) {
+            c.set("openBreakers", await countOpenBreakers(deps.db, deps.now()));
+          }
           const actor = c.get("actor");
           const needed = roleNeeded(c.req.method, c.req.path);
           if (actor.kind === "session" && !roleIncludes(actor.role, needed)) {
@@ -127,7 +137,9 @@ export function createApp(deps: AppDeps, reportError?: ErrorReporter): Hono<AppE
   app.route("/", auditRoutes(deps));
   app.route("/", ruleRoutes(deps));
   app.route("/", exceptionRoutes(deps));
+  app.route("/", breakerRoutes(deps));
   app.route("/", accountRoutes(deps));
+  app.route("/", accountSettingsRoutes(deps));
   app.route("/", tokenRoutes(deps));
   app.route("/", userRoutes(deps));
   app.route("/", passwordRoutes(deps));

@@ -22,6 +22,8 @@ export interface AppEnv {
     actor: Actor;
     /** The CSRF token pages must embed: the session's, or the pre-login one. */
     csrfToken: string;
+    /** Loop breakers open now, by scope, for the banner of a whole page; null: not read. */
+    openBreakers: { account: number; recipient: number } | null;
   };
   /** What `Deno.serve` passes as the second argument of `fetch` (ServeHandlerInfo). */
   Bindings: { remoteAddr?: { hostname?: string } };

@@ -3,7 +3,7 @@
 // deno-lint-ignore-file jsx-key
 /** The page frame: head, navigation, language switch, logout, and the htmx settings. */
 import type { Child } from "hono/jsx";
-import type { Dict, Lang } from "./i18n.ts";
+import { type Dict, fill, type Lang } from "./i18n.ts";
 import type { Role } from "../src/domain/roles.ts";
 import { CSRF_FIELD } from "./auth.ts";
 
@@ -18,6 +18,8 @@ export interface PageContext {
   role: Role | null;
   /** The current path with its query, to come back to after switching language. */
   here: string;
+  /** Loop breakers open now, by scope (a banner while any is); null or absent: none shown. */
+  openBreakers?: { account: number; recipient: number } | null;
 }
 
 // htmx, hardened (RELIABILITY I-03): requests only to this origin, no eval, no inline scripts
@@ -57,6 +59,7 @@ export function Layout(
     ["/audit", t.audit],
     ["/rules", t.rules],
     ["/exceptions", t.exceptions],
+    ["/breakers", t.breakers],
     ["/accounts", t.accounts],
     ["/users", t.users],
     ["/tokens", t.tokens],
@@ -102,9 +105,21 @@ export function Layout(
             )}
           </div>
         </header>
+        {user && <BreakerBanner t={t} open={props.page.openBreakers} />}
         <main id="main">{props.children}</main>
       </body>
     </html>
+  );
+}
+
+/** While a loop breaker is open, every page says so and links to where it is reset. */
+function BreakerBanner(props: { t: Dict; open?: PageContext["openBreakers"] }) {
+  const n = props.open ? props.open.account + props.open.recipient : 0;
+  if (n === 0) return null;
+  return (
+    <div class="banner problems" role="alert" id="breaker-banner">
+      {fill(props.t.breakersOpenBanner, { n })} <a href="/breakers">{props.t.breakersSee}</a>
+    </div>
   );
 }
 

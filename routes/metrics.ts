@@ -1,7 +1,7 @@
 /**
  * `/metrics` in the Prometheus text exposition format (version 0.0.4), behind an API token:
  * messages collected, parse failures, outbox by status, send failures, suppressions by reason,
- * and per account: the age of its last successful sync, whether IMAP IDLE listens, failures in
+ * loop breakers open by scope, and per account: the age of its last successful sync, whether IMAP IDLE listens, failures in
  * a row, and what a collection under way has left to store.
  */
 import { Hono } from "hono";
@@ -49,6 +49,15 @@ export function renderMetrics(m: MetricsSnapshot, now: Date): string {
     "counter",
     "Replies suppressed, by reason.",
     Object.entries(m.suppressionsByReason).map(([r, n]) => [`{reason="${label(r)}"}`, n]),
+  );
+  metric(
+    "carteiro_reply_breakers_open",
+    "gauge",
+    "Loop breakers open now (replies held back), by scope: a whole account or one recipient.",
+    [
+      ['{scope="account"}', m.breakersOpen.account],
+      ['{scope="recipient"}', m.breakersOpen.recipient],
+    ],
   );
   metric(
     "carteiro_account_last_sync_age_seconds",

@@ -18,6 +18,7 @@ export function pageContext(c: Context<AppEnv>): PageContext {
     user: actor?.kind === "session" ? actor.email : null,
     role: actor?.kind === "session" ? actor.role : null,
     here: c.req.method === "GET" ? url.pathname + url.search : url.pathname,
+    openBreakers: c.get("openBreakers") ?? null,
   };
 }
 

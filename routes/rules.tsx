@@ -33,6 +33,7 @@ import {
   type RuleOutcome,
 } from "../src/admin/rule_simulation.ts";
 import { DryRunSection, PreviewSection } from "./rule_outcomes.tsx";
+import { rulePeriod } from "./rule_period.ts";
 import type { Queryable } from "../src/store/db.ts";
 import { problemLines } from "../src/actions/result.ts";
 import { listRuleAttachments, type RuleAttachmentRow } from "../src/store/rule_attachments.ts";
@@ -43,7 +44,12 @@ import { fill } from "./i18n.ts";
 
 type Choice = { id: number; subject: string | null; fromAddress: string | null };
 
-function ruleColumns(t: Dict, csrf: string, count: number): Column<RuleRow>[] {
+function ruleColumns(
+  t: Dict,
+  csrf: string,
+  count: number,
+  period: (r: RuleRow) => { kind: string; text: string },
+): Column<RuleRow>[] {
   const post = (
     r: RuleRow,
     path: string,
@@ -77,6 +83,13 @@ function ruleColumns(t: Dict, csrf: string, count: number): Column<RuleRow>[] {
         </span>
       ),
     },
+    {
+      label: t.period,
+      cell: (r) => {
+        const p = period(r);
+        return <span class={`period ${p.kind}`}>{p.text}</span>;
+      },
+    },
     { label: t.at, class: "nowrap", cell: (r) => fmtDate(r.updatedAt) },
     {
       label: t.actions,
@@ -95,7 +108,14 @@ function ruleColumns(t: Dict, csrf: string, count: number): Column<RuleRow>[] {
 }
 
 /** The list: the fragment every list action answers with. */
-function RulesList(props: { t: Dict; rows: RuleRow[]; csrf: string }) {
+function RulesList(
+  props: {
+    t: Dict;
+    rows: RuleRow[];
+    csrf: string;
+    period: (r: RuleRow) => { kind: string; text: string };
+  },
+) {
   const { t, rows } = props;
   return (
     <ListView
@@ -105,7 +125,7 @@ function RulesList(props: { t: Dict; rows: RuleRow[]; csrf: string }) {
       empty={t.noRules}
       table={{
         class: "list rules",
-        columns: ruleColumns(t, props.csrf, rows.length),
+        columns: ruleColumns(t, props.csrf, rows.length, props.period),
         rowAttrs: (r) => ({ id: `rule-${r.id}`, "data-enabled": String(r.enabled) }),
       }}
     />
@@ -270,12 +290,23 @@ export function ruleRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const sim = { accountContext: deps.accountContext, ownAddresses: deps.ownAddresses };
 
+  // A rule's period is read on the server's calendar (an account's zone may differ by a day).
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   const listPage = async (c: Context<AppEnv>) => {
     const t = c.get("t");
+    const now = deps.now();
+    const period = (r: RuleRow) => rulePeriod(r.definition, now, zone, t, c.get("lang"));
     return await respondList(c, {
       title: t.rules,
       nav: "/rules",
-      list: <RulesList t={t} rows={await listRuleRows(deps.db)} csrf={c.get("csrfToken")} />,
+      list: (
+        <RulesList
+          t={t}
+          rows={await listRuleRows(deps.db)}
+          csrf={c.get("csrfToken")}
+          period={period}
+        />
+      ),
       above: () => (
         <>
           <p class="sub">{t.rulesHelp}</p>

@@ -10,6 +10,7 @@ import type { Logger } from "../log.ts";
 import { tokenCreate } from "./admin_commands.ts";
 import { userCommand } from "./user_commands.ts";
 import { neverAnswerCommand } from "./never_answer_commands.ts";
+import { accountCommand, breakersCommand } from "./limits_commands.ts";
 import { type CliDeps, type CliServices, needsDatabase, runCli } from "./run_cli.ts";
 import { type CommandSocket, serveCommandSocket } from "./command_socket_server.ts";
 import { forwardCommand } from "./command_socket_client.ts";
@@ -34,6 +35,8 @@ function cliServices(services: Services, io: CommandIo, owned: boolean): CliServ
     user: (args) => userCommand(services.db, args, admin),
     tokenCreate: (args) => tokenCreate(services.db, args, admin),
     neverAnswer: (args) => neverAnswerCommand(services.db, args, admin),
+    breakers: (args) => breakersCommand(services.db, args, admin),
+    account: (args) => accountCommand(services.db, args, admin),
     close: owned ? services.close : async () => {},
   };
 }

@@ -18,6 +18,10 @@ export interface CliServices {
   tokenCreate(args: string[]): Promise<number>;
   /** `never-answer list | add | remove`: the never-answer list. Resolves to the exit code. */
   neverAnswer(args: string[]): Promise<number>;
+  /** `breakers list | reset`: the loop breakers. Resolves to the exit code. */
+  breakers(args: string[]): Promise<number>;
+  /** `account settings | set`: an account's reply settings. Resolves to the exit code. */
+  account(args: string[]): Promise<number>;
   stats(): Promise<Stats>;
   /**
    * The embedded database as SQL for `psql`, or null when the database is a PostgreSQL server
@@ -68,6 +72,14 @@ commands:
                      adds an address, glob or domain, for every account or for NAME only
   never-answer remove ID
                      removes entry ID of the list
+  breakers list [--open]
+                     prints the loop breakers on record (or only the open ones) as JSON
+  breakers reset ID | breakers reset --all
+                     resets breaker ID, or every open one: replies in its scope may go again
+  account settings NAME
+                     prints account NAME's reply settings (time zone, checks, forwarders, limits)
+  account set NAME JSON
+                     changes them: the JSON's keys replace the stored ones
   db dump            prints the embedded database as SQL that psql loads into PostgreSQL
   classify FILE...   classifies .eml files without touching the database (one JSON line each)`;
 
@@ -81,6 +93,8 @@ const DATABASE_COMMANDS = new Set([
   "stats",
   "db",
   "never-answer",
+  "breakers",
+  "account",
 ]);
 
 /** Whether the command line names a command that uses the database. */
@@ -126,6 +140,10 @@ export async function runCli(args: string[], deps: CliDeps): Promise<number> {
       return await withServices(deps, (s) => s.tokenCreate(rest.slice(1)));
     case "never-answer":
       return await withServices(deps, (s) => s.neverAnswer(rest));
+    case "breakers":
+      return await withServices(deps, (s) => s.breakers(rest));
+    case "account":
+      return await withServices(deps, (s) => s.account(rest));
     case "stats":
       return await withServices(deps, async (s) => {
         deps.print(await s.stats());

@@ -93,7 +93,8 @@ export interface AuditDetails {
   // The reply decision (src/jobs/reply_step.ts).
   rule_matched: { rule: string; action: "reply" | "ignore" };
   reply_suppressed: { rule: string; reason: string; detail: string };
-  breaker_tripped: { scope: string; detail: string };
+  /** `open_until`: when it closes by itself; null: when a person resets it. */
+  breaker_tripped: { scope: string; detail: string; open_until?: string | null };
   enqueued: { rule: string; outbox_id: number; recipient: string; dedup_key: string };
   // Sending (src/jobs/send_outbox.ts).
   sent: SendAttemptDetail;
@@ -148,6 +149,18 @@ export interface AuditDetails {
   user_removed: By & { email: string; before: UserState };
   /** A password set: by its owner (`by` is the same e-mail) or reset by an admin. */
   password_changed: By & { email: string; sessions_ended: number };
+  /** A loop breaker reset by a person: replies in its scope may go again. */
+  breaker_reset: By & {
+    id: number;
+    scope: "account" | "recipient";
+    recipient: string | null;
+    tripped_at: string;
+    /** Whether it was still open (else it had cooled down and only its record went). */
+    was_open: boolean;
+  };
+  /** An account's reply settings changed: the keys that changed and the settings now. */
+  account_settings_changed: By & { changed: string[]; settings: Record<string, unknown> };
+
   // Sessions (routes/login.tsx).
   login: { email: string; ip: string };
   login_failed: { email: string; ip: string };
@@ -192,6 +205,8 @@ const NAMES: Record<AuditEventName, true> = {
   never_answer_removed: true,
   rule_attachment_added: true,
   rule_attachment_removed: true,
+  breaker_reset: true,
+  account_settings_changed: true,
   user_created: true,
   user_changed: true,
   user_removed: true,

@@ -23,6 +23,7 @@ import {
   type BreakerState,
   decideRate,
   type RateCounts,
+  type RateLimitOverrides,
   type RateLimitPolicy,
   recipientKey,
 } from "./rate_limit.ts";
@@ -53,6 +54,8 @@ export interface AccountContext {
   trustedForwarders?: readonly string[];
   /** Addresses, globs and domains never answered (the global list and the account's). */
   neverAnswer?: readonly string[];
+  /** The account's rate window, breakers and cool-down over the defaults (a rule's go over these). */
+  limits?: RateLimitOverrides | null;
 }
 
 /** Everything `decideReply` reads. No clock: times come in. */
@@ -226,6 +229,8 @@ export interface BreakerTrip {
   scope: BreakerScope;
   recipient: string | null;
   detail: string;
+  /** When it closes by itself (the cool-down of the policy in force); null: a person resets it. */
+  openUntil: Date | null;
 }
 
 /** The final decision on a reply, with what the job must do for it. */
@@ -291,6 +296,7 @@ export function settleReply(
       scope: rate.scope,
       recipient,
       detail: rate.detail,
+      openUntil: rate.openUntil,
     });
   }
   if (rate.action === "suppress") return suppressed(rate.reason, rate.detail);

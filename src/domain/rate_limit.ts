@@ -37,15 +37,19 @@ const DAY = 86_400;
 export const WINDOW_LIMITS = Object.freeze({ minSeconds: DAY, maxSeconds: 60 * DAY });
 
 /**
- * Defaults: 7-day window; breakers at 3 replies to one recipient per hour, 120 per account in
- * 10 minutes and 600 per account in an hour; a tripped breaker closes after an hour. A loop is
- * many replies to the same few recipients (the recipient breaker), not many customers: a busy
- * Monday morning stays below the account breakers, a runaway responder on many addresses not.
+ * Defaults: 7-day window; breakers at 5 replies to one recipient in an hour and 10 in a day,
+ * 120 per account in 10 minutes and 600 per account in an hour; a tripped breaker closes after
+ * an hour. A loop is many replies to the same few recipients, not many customers: each rule's
+ * window already allows one reply per recipient a week, so a recipient past 5 in an hour (or 10
+ * in a day) is being answered by rule after rule, which is a loop or a storm, while a busy
+ * Monday morning of distinct customers stays far below the account breakers. The account
+ * breakers stop a runaway responder on many addresses.
  */
 export const DEFAULT_RATE_LIMIT_POLICY: RateLimitPolicy = Object.freeze({
   windowSeconds: 7 * DAY,
   breakers: Object.freeze([
-    Object.freeze({ scope: "recipient" as const, max: 3, withinSeconds: 3_600 }),
+    Object.freeze({ scope: "recipient" as const, max: 5, withinSeconds: 3_600 }),
+    Object.freeze({ scope: "recipient" as const, max: 10, withinSeconds: DAY }),
     Object.freeze({ scope: "account" as const, max: 120, withinSeconds: 600 }),
     Object.freeze({ scope: "account" as const, max: 600, withinSeconds: 3_600 }),
   ]),
@@ -75,6 +79,12 @@ export type RateCounts = Readonly<Record<string, number>>;
 export interface BreakerState {
   recipientTrippedAt: Date | null;
   accountTrippedAt: Date | null;
+  /**
+   * When each closes by itself, fixed when it tripped by the cool-down then in force (the store
+   * keeps it); null: only a person resets it; absent: `policy.coolDownSeconds` from the trip.
+   */
+  recipientOpenUntil?: Date | null;
+  accountOpenUntil?: Date | null;
 }
 
 /** The decision for one reply that passed the guard. */
@@ -88,6 +98,8 @@ export type RateDecision =
     scope: BreakerScope;
     threshold: BreakerThreshold;
     detail: string;
+    /** When the breaker closes by itself (the policy's cool-down); null: a person resets it. */
+    openUntil: Date | null;
   };
 
 /** The counts `decideRate` needs under `policy`, deduplicated. */
@@ -126,12 +138,15 @@ export function decideRate(
   now: Date,
 ): RateDecision {
   for (
-    const [scope, at] of [
-      ["account", breakers.accountTrippedAt],
-      ["recipient", breakers.recipientTrippedAt],
+    const [scope, at, until] of [
+      ["account", breakers.accountTrippedAt, breakers.accountOpenUntil],
+      ["recipient", breakers.recipientTrippedAt, breakers.recipientOpenUntil],
     ] as const
   ) {
-    if (isBreakerOpen(at, now, policy)) {
+    const open = until === undefined
+      ? isBreakerOpen(at, now, policy)
+      : at !== null && (until === null || now.getTime() < until.getTime());
+    if (open) {
       return {
         action: "suppress",
         reason: "loop_suspected",
@@ -165,6 +180,7 @@ export function decideRate(
             threshold.scope === "recipient" ? "to this recipient" : "from this account"
           } ` +
           `in the last ${describeSeconds(threshold.withinSeconds)} (limit ${threshold.max})`,
+        openUntil: breakerOpenUntil(now, policy),
       };
     }
   }
@@ -185,91 +201,199 @@ export function isBreakerOpen(
   return now.getTime() < trippedAt.getTime() + policy.coolDownSeconds * 1_000;
 }
 
+/** When a breaker tripping at `trippedAt` closes by itself under `policy`; null: never. */
+export function breakerOpenUntil(
+  trippedAt: Date,
+  policy: Pick<RateLimitPolicy, "coolDownSeconds">,
+): Date | null {
+  return policy.coolDownSeconds === null
+    ? null
+    : new Date(trippedAt.getTime() + policy.coolDownSeconds * 1_000);
+}
+
 /** The key a recipient is counted under: the address trimmed and lower-cased. */
 export function recipientKey(address: string): string {
   return address.trim().toLowerCase();
 }
+
+/**
+ * Rate-limit settings that replace the defaults' (an account's) or the account's (a rule's);
+ * an absent key inherits. The JSON form (rules, account settings, API) is snake_case:
+ * `{"window_seconds", "breakers": [{"scope", "max", "within_seconds"}], "cool_down_seconds"}`.
+ */
+export interface RateLimitOverrides {
+  windowSeconds?: number;
+  breakers?: readonly BreakerThreshold[];
+  /** null: a tripped breaker stays open until a person resets it. */
+  coolDownSeconds?: number | null;
+}
+
+/** Overrides checked by `parseRateLimitOverrides`, with notes on values moved into range. */
+export type RateLimitOverridesParse =
+  | { ok: true; overrides: RateLimitOverrides; notes: string[] }
+  | { ok: false; errors: string[] };
 
 /** A policy checked by `parseRateLimitPolicy`, with notes on values it moved into range. */
 export type RateLimitPolicyParse =
   | { ok: true; policy: RateLimitPolicy; notes: string[] }
   | { ok: false; errors: string[] };
 
+const LIMIT_KEYS = ["window_seconds", "breakers", "cool_down_seconds"];
+const BREAKER_KEYS = ["scope", "max", "within_seconds"];
+/** At most this many breakers in one policy. */
+export const MAX_BREAKERS = 10;
+/** The longest cool-down: 30 days (longer is "until a person resets it", null). */
+export const MAX_COOL_DOWN_SECONDS = 30 * DAY;
+
 /**
- * Validates settings from the UI or a file; missing fields take the defaults. Zero, negative and
- * non-numeric values are refused; a window outside 1–60 days is moved to the nearest bound,
- * with a note (RFC 5230 §4.1: sites may impose a minimum and a maximum).
+ * Validates rate-limit settings from a rule, an account form, the API or a file; each error
+ * names its place under `path` (`limits.breakers[1].max: …`). Zero, negative and non-numeric
+ * values are refused, and so is an empty list of breakers (a breaker cannot be switched off);
+ * a window outside 1–60 days is moved to the nearest bound, with a note (RFC 5230 §4.1: sites
+ * may impose a minimum and a maximum).
  */
-export function parseRateLimitPolicy(input: unknown): RateLimitPolicyParse {
+export function parseRateLimitOverrides(input: unknown, path = ""): RateLimitOverridesParse {
+  const at = (key: string) => (path === "" ? key : `${path}.${key}`);
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
-    return { ok: false, errors: ["rate limit settings must be an object"] };
+    return {
+      ok: false,
+      errors: [`${path === "" ? "rate limit settings" : path}: must be an object`],
+    };
   }
   const raw = input as Record<string, unknown>;
   const errors: string[] = [];
   const notes: string[] = [];
+  const overrides: RateLimitOverrides = {};
   for (const key of Object.keys(raw)) {
-    if (!["windowSeconds", "breakers", "coolDownSeconds"].includes(key)) {
-      errors.push(`${key}: unknown setting (known: windowSeconds, breakers, coolDownSeconds)`);
+    if (!LIMIT_KEYS.includes(key)) {
+      errors.push(`${at(key)}: unknown setting (known: ${LIMIT_KEYS.join(", ")})`);
     }
   }
 
-  let windowSeconds = DEFAULT_RATE_LIMIT_POLICY.windowSeconds;
-  if (raw.windowSeconds !== undefined) {
-    const v = raw.windowSeconds;
-    if (!isPositiveInteger(v)) {
-      errors.push("windowSeconds: must be a whole number of seconds greater than 0");
-    } else if (v < WINDOW_LIMITS.minSeconds) {
-      windowSeconds = WINDOW_LIMITS.minSeconds;
-      notes.push(`windowSeconds: ${v} is below the minimum; using ${WINDOW_LIMITS.minSeconds}`);
-    } else if (v > WINDOW_LIMITS.maxSeconds) {
-      windowSeconds = WINDOW_LIMITS.maxSeconds;
-      notes.push(`windowSeconds: ${v} is above the maximum; using ${WINDOW_LIMITS.maxSeconds}`);
+  const window = raw.window_seconds;
+  if (window !== undefined) {
+    if (!isPositiveInteger(window)) {
+      errors.push(`${at("window_seconds")}: must be a whole number of seconds greater than 0`);
+    } else if (window < WINDOW_LIMITS.minSeconds) {
+      overrides.windowSeconds = WINDOW_LIMITS.minSeconds;
+      notes.push(
+        `${
+          at("window_seconds")
+        }: ${window} is below the minimum; using ${WINDOW_LIMITS.minSeconds}`,
+      );
+    } else if (window > WINDOW_LIMITS.maxSeconds) {
+      overrides.windowSeconds = WINDOW_LIMITS.maxSeconds;
+      notes.push(
+        `${
+          at("window_seconds")
+        }: ${window} is above the maximum; using ${WINDOW_LIMITS.maxSeconds}`,
+      );
     } else {
-      windowSeconds = v;
+      overrides.windowSeconds = window;
     }
   }
 
-  let breakers: BreakerThreshold[] = [...DEFAULT_RATE_LIMIT_POLICY.breakers];
   if (raw.breakers !== undefined) {
     if (!Array.isArray(raw.breakers) || raw.breakers.length === 0) {
-      errors.push("breakers: must be a non-empty list (a breaker cannot be switched off)");
+      errors.push(`${at("breakers")}: must be a non-empty list (a breaker cannot be switched off)`);
+    } else if (raw.breakers.length > MAX_BREAKERS) {
+      errors.push(`${at("breakers")}: at most ${MAX_BREAKERS} breakers`);
     } else {
-      breakers = [];
+      const breakers: BreakerThreshold[] = [];
       raw.breakers.forEach((b: unknown, i: number) => {
-        const at = `breakers[${i}]`;
-        if (typeof b !== "object" || b === null) {
-          errors.push(`${at}: must be an object with scope, max and withinSeconds`);
+        const here = `${at("breakers")}[${i}]`;
+        if (typeof b !== "object" || b === null || Array.isArray(b)) {
+          errors.push(`${here}: must be an object with scope, max and within_seconds`);
           return;
         }
         const r = b as Record<string, unknown>;
-        if (r.scope !== "recipient" && r.scope !== "account") {
-          errors.push(`${at}.scope: must be "recipient" or "account"`);
+        for (const key of Object.keys(r)) {
+          if (!BREAKER_KEYS.includes(key)) {
+            errors.push(`${here}.${key}: unknown field (known: ${BREAKER_KEYS.join(", ")})`);
+          }
         }
-        if (!isPositiveInteger(r.max)) errors.push(`${at}.max: must be a whole number above 0`);
-        if (!isPositiveInteger(r.withinSeconds) || r.withinSeconds > DAY) {
-          errors.push(`${at}.withinSeconds: must be a whole number of seconds from 1 to ${DAY}`);
+        if (r.scope !== "recipient" && r.scope !== "account") {
+          errors.push(`${here}.scope: must be "recipient" or "account"`);
+        }
+        if (!isPositiveInteger(r.max)) errors.push(`${here}.max: must be a whole number above 0`);
+        if (!isPositiveInteger(r.within_seconds) || r.within_seconds > DAY) {
+          errors.push(`${here}.within_seconds: must be a whole number of seconds from 1 to ${DAY}`);
         }
         if (
           (r.scope === "recipient" || r.scope === "account") && isPositiveInteger(r.max) &&
-          isPositiveInteger(r.withinSeconds)
+          isPositiveInteger(r.within_seconds)
         ) {
-          breakers.push({ scope: r.scope, max: r.max, withinSeconds: r.withinSeconds });
+          breakers.push({ scope: r.scope, max: r.max, withinSeconds: r.within_seconds });
         }
       });
+      overrides.breakers = breakers;
     }
   }
 
-  let coolDownSeconds: number | null = DEFAULT_RATE_LIMIT_POLICY.coolDownSeconds;
-  if (raw.coolDownSeconds !== undefined) {
-    if (raw.coolDownSeconds !== null && !isPositiveInteger(raw.coolDownSeconds)) {
-      errors.push("coolDownSeconds: must be null (reset by a person) or seconds above 0");
+  const coolDown = raw.cool_down_seconds;
+  if (coolDown !== undefined) {
+    if (
+      coolDown !== null && (!isPositiveInteger(coolDown) || coolDown > MAX_COOL_DOWN_SECONDS)
+    ) {
+      errors.push(
+        `${at("cool_down_seconds")}: must be null (a person resets the breaker) or seconds ` +
+          `from 1 to ${MAX_COOL_DOWN_SECONDS}`,
+      );
     } else {
-      coolDownSeconds = raw.coolDownSeconds as number | null;
+      overrides.coolDownSeconds = coolDown as number | null;
     }
   }
 
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, policy: { windowSeconds, breakers, coolDownSeconds }, notes };
+  return { ok: true, overrides, notes };
+}
+
+/** Validates a whole policy; missing fields take the defaults (`parseRateLimitOverrides`). */
+export function parseRateLimitPolicy(input: unknown): RateLimitPolicyParse {
+  const parsed = parseRateLimitOverrides(input);
+  if (!parsed.ok) return parsed;
+  return {
+    ok: true,
+    policy: resolveRateLimitPolicy(DEFAULT_RATE_LIMIT_POLICY, parsed.overrides),
+    notes: parsed.notes,
+  };
+}
+
+/**
+ * The policy in force: each layer's settings replace the ones before it, key by key — the
+ * defaults, then the account's, then the rule's.
+ */
+export function resolveRateLimitPolicy(
+  base: RateLimitPolicy,
+  ...layers: ReadonlyArray<RateLimitOverrides | null | undefined>
+): RateLimitPolicy {
+  let policy: RateLimitPolicy = { ...base, breakers: [...base.breakers] };
+  for (const layer of layers) {
+    if (!layer) continue;
+    policy = {
+      windowSeconds: layer.windowSeconds ?? policy.windowSeconds,
+      breakers: layer.breakers ? [...layer.breakers] : policy.breakers,
+      coolDownSeconds: layer.coolDownSeconds !== undefined
+        ? layer.coolDownSeconds
+        : policy.coolDownSeconds,
+    };
+  }
+  return policy;
+}
+
+/** The JSON form of overrides, the shape `parseRateLimitOverrides` reads. */
+export function exportRateLimitOverrides(o: RateLimitOverrides): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (o.windowSeconds !== undefined) out.window_seconds = o.windowSeconds;
+  if (o.breakers !== undefined) {
+    out.breakers = o.breakers.map((b) => ({
+      scope: b.scope,
+      max: b.max,
+      within_seconds: b.withinSeconds,
+    }));
+  }
+  if (o.coolDownSeconds !== undefined) out.cool_down_seconds = o.coolDownSeconds;
+  return out;
 }
 
 function isPositiveInteger(v: unknown): v is number {

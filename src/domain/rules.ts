@@ -24,6 +24,11 @@ export interface ReplyVariant {
   /** BCP 47 locale of dates in this variant; absent: the language's own (see `variantLocale`). */
   locale?: string;
 }
+import {
+  exportRateLimitOverrides,
+  parseRateLimitOverrides,
+  type RateLimitOverrides,
+} from "./rate_limit.ts";
 
 /** What a rule does when it matches. */
 export type RuleAction =
@@ -65,6 +70,8 @@ export interface Rule {
   activeFrom?: string;
   /** Last local date the rule answers on, included; absent: no end (a vacation rule has one). */
   activeUntil?: string;
+  /** This rule's rate window, breakers and cool-down, over the account's; absent: inherit. */
+  limits?: RateLimitOverrides;
 }
 
 /** What `parseRules` made of a file: every rule, or every problem found (all at once). */
@@ -133,6 +140,7 @@ const RULE_KEYS = new Set([
   "reply",
   "ignore",
   "action",
+  "limits",
 ]);
 const REPLY_KEYS = new Set([
   "to",
@@ -243,10 +251,17 @@ function parseRule(raw: unknown, errors: string[]): Rule | null {
   if (activeFrom !== null && activeUntil !== null && activeUntil < activeFrom) {
     errors.push(`active_until: ${activeUntil} is before active_from ${activeFrom}`);
   }
+  let limits: RateLimitOverrides | undefined;
+  if (raw.limits !== undefined) {
+    const parsed = parseRateLimitOverrides(raw.limits, "limits");
+    if (parsed.ok) limits = parsed.overrides;
+    else errors.push(...parsed.errors);
+  }
   if (errors.length > 0 || !when || !action) return null;
   const rule: Rule = { name, enabled, priority, when, action };
   if (activeFrom !== null) rule.activeFrom = activeFrom;
   if (activeUntil !== null) rule.activeUntil = activeUntil;
+  if (limits !== undefined) rule.limits = limits;
   return rule;
 }
 
@@ -475,6 +490,7 @@ export function exportRules(rules: readonly Rule[]): Record<string, unknown>[] {
     };
     if (rule.activeFrom !== undefined) out.active_from = rule.activeFrom;
     if (rule.activeUntil !== undefined) out.active_until = rule.activeUntil;
+    if (rule.limits !== undefined) out.limits = exportRateLimitOverrides(rule.limits);
     out.when = when;
     if (rule.action.type === "ignore") {
       out.ignore = true;

@@ -21,7 +21,12 @@ import {
   type SettledReply,
   settleReply,
 } from "../domain/decide_reply.ts";
-import { countRequests, type RateLimitPolicy, recipientKey } from "../domain/rate_limit.ts";
+import {
+  countRequests,
+  type RateLimitPolicy,
+  recipientKey,
+  resolveRateLimitPolicy,
+} from "../domain/rate_limit.ts";
 import type { ClassifiedMessage } from "./process_messages.ts";
 import type { HolidayCalendar } from "../domain/schedule.ts";
 import type { AuditDetails, AuditEvent, AuditEventName } from "../domain/audit_events.ts";
@@ -34,6 +39,7 @@ export interface ReplyStepDeps {
   accountContext: (q: Queryable, accountId: number) => Promise<AccountContext>;
   /** Every address this installation manages: never answered. */
   ownAddresses: (q: Queryable) => Promise<string[]>;
+  /** The defaults; an account's settings and then a rule's `limits` go over them. */
   policy: RateLimitPolicy;
   /** How long temporary SMTP failures are retried before the reply fails. */
   sendDeadlineMs: number;
@@ -48,7 +54,7 @@ export interface ReplyStepDeps {
  * pass over the same message a no-op.
  */
 export function replyStep(deps: ReplyStepDeps) {
-  const decide = decider(deps);
+  const { decide, account } = decider(deps);
   return async (
     tx: Queryable,
     m: ClassifiedMessage,
@@ -63,7 +69,7 @@ export function replyStep(deps: ReplyStepDeps) {
       if (event) await recordEvent(tx, event);
       return;
     }
-    await answer(deps, tx, m, decision, at, rerun);
+    await answer(deps, tx, m, decision, await account(tx, m.accountId), at, rerun);
   };
 }
 
@@ -73,7 +79,7 @@ export function replyStep(deps: ReplyStepDeps) {
  * its first sync) are written together; each reply is decided against the database in turn.
  */
 export function replyBatchStep(deps: ReplyStepDeps) {
-  const decide = decider(deps);
+  const { decide, account } = decider(deps);
   return async (tx: Queryable, messages: ClassifiedMessage[], at: Date): Promise<void> => {
     const records: DecisionRecord[] = [];
     const events: AuditEvent[] = [];
@@ -90,7 +96,7 @@ export function replyBatchStep(deps: ReplyStepDeps) {
         continue;
       }
       await flush();
-      await answer(deps, tx, m, decision, at, false);
+      await answer(deps, tx, m, decision, await account(tx, m.accountId), at, false);
     }
     await flush();
   };
@@ -105,15 +111,13 @@ function decider(deps: ReplyStepDeps) {
     if (!entries.has(key)) entries.set(key, load());
     return entries.get(key) as Promise<T>;
   };
-  return async (tx: Queryable, m: ClassifiedMessage): Promise<Decision> =>
+  const account = (tx: Queryable, accountId: number) =>
+    once(tx, `account:${accountId}`, () => deps.accountContext(tx, accountId));
+  const decide = async (tx: Queryable, m: ClassifiedMessage): Promise<Decision> =>
     decideReply({
       email: m.email,
       classification: m.classification,
-      account: await once(
-        tx,
-        `account:${m.accountId}`,
-        () => deps.accountContext(tx, m.accountId),
-      ),
+      account: await account(tx, m.accountId),
       ownAddresses: await once(tx, "own", () => deps.ownAddresses(tx)),
       receivedAt: m.internalDate ?? m.collectedAt,
       rawSha256: m.sha256,
@@ -121,6 +125,7 @@ function decider(deps: ReplyStepDeps) {
       holidays: deps.holidays,
       attachments: await once(tx, "attachments", () => attachmentsByRule(tx)),
     });
+  return { decide, account };
 }
 
 /** The audit event of a decision that sends nothing, if it has one. */
@@ -145,26 +150,34 @@ function quietEvent(m: ClassifiedMessage, decision: Decision, at: Date): AuditEv
 
 /**
  * A rule matched with a reply: the facts for it are read in this transaction, `settleReply`
- * gives the final decision, and this only trips a breaker, reserves the rate window, enqueues
- * and records what it said.
+ * gives the final decision under the policy in force (the rule's limits over the account's over
+ * the defaults), and this only trips a breaker, reserves the rate window, enqueues and records
+ * what it said.
  */
 async function answer(
   deps: ReplyStepDeps,
   tx: Queryable,
   m: ClassifiedMessage,
   decision: ReplyDecision,
+  account: AccountContext,
   at: Date,
   rerun: boolean,
 ): Promise<void> {
+  const policy = resolveRateLimitPolicy(deps.policy, account.limits, decision.rule.limits);
   const record = (d: Recordable) => saveDecision(tx, asRecord(m.id, d), at, rerun);
   const audit = <E extends AuditEventName>(event: E, detail: AuditDetails[E]) =>
     recordEvent(tx, { event, at, accountId: m.accountId, messageId: m.id, detail });
   await audit("rule_matched", { rule: decision.rule.name, action: "reply" });
-  const facts = await replyFacts(tx, deps.policy, m.id, m.accountId, decision, at);
-  let settled = settleReply(decision, facts, deps.policy, at);
+  const facts = await replyFacts(tx, policy, m.id, m.accountId, decision, at);
+  let settled = settleReply(decision, facts, policy, at);
   if (settled.trip) {
-    await tripBreaker(tx, m.accountId, settled.trip.recipient, at, settled.trip.detail);
-    await audit("breaker_tripped", { scope: settled.trip.scope, detail: settled.trip.detail });
+    const { scope, recipient, detail, openUntil } = settled.trip;
+    await tripBreaker(tx, m.accountId, recipient, at, detail, openUntil);
+    await audit("breaker_tripped", {
+      scope,
+      detail,
+      open_until: openUntil?.toISOString() ?? null,
+    });
   }
   if (settled.outcome === "reply") {
     const { ruleName, recipient, windowSeconds } = settled.reservation;
@@ -177,7 +190,7 @@ async function answer(
       windowSeconds * 1000,
     );
     if (!reserved) {
-      settled = settleReply(decision, { ...facts, reservationLost: true }, deps.policy, at);
+      settled = settleReply(decision, { ...facts, reservationLost: true }, policy, at);
     }
   }
   if (settled.outcome === "suppressed") {

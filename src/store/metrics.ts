@@ -2,6 +2,7 @@ import type { Queryable } from "./db.ts";
 import { outboxCounts, type OutboxStatus } from "./outbox.ts";
 import { healthOf, readAccountHealth } from "./account_health.ts";
 import { readMessageCounts } from "./stats.ts";
+import { countOpenBreakers } from "./breakers.ts";
 
 /** The numbers `/metrics` exposes. Counters are totals since the database began. */
 export interface MetricsSnapshot {
@@ -12,6 +13,8 @@ export interface MetricsSnapshot {
   /** Send attempts that failed (temporarily or for good), from the audit log. */
   sendFailures: { retry: number; failed: number; unknown: number };
   suppressionsByReason: Record<string, number>;
+  /** Loop breakers open now, by scope. */
+  breakersOpen: { account: number; recipient: number };
   accounts: Array<{
     id: number;
     name: string;
@@ -55,6 +58,7 @@ export async function readMetrics(q: Queryable, now: Date): Promise<MetricsSnaps
       unknown: send("send_unknown"),
     },
     suppressionsByReason: Object.fromEntries(reasons.map((r) => [r.reason, r.n])),
+    breakersOpen: await countOpenBreakers(q, now),
     accounts: accounts.map((a) => {
       const h = healthOf(health, a.id as number);
       return {

@@ -166,27 +166,40 @@ export async function countReplies(
   return row.n;
 }
 
-/** When the account's breaker and the recipient's breaker tripped; null where closed. */
+/**
+ * When the account's breaker and the recipient's breaker tripped (null where there is none), and
+ * when each closes by itself (null: when a person resets it).
+ */
 export async function breakerState(
   q: Queryable,
   accountId: number,
   recipient: string,
-): Promise<{ accountTrippedAt: Date | null; recipientTrippedAt: Date | null }> {
-  const rows = await q.query<{ recipient: string; tripped_at: Date }>(
-    `SELECT recipient, tripped_at FROM reply_breakers
+): Promise<{
+  accountTrippedAt: Date | null;
+  recipientTrippedAt: Date | null;
+  accountOpenUntil: Date | null;
+  recipientOpenUntil: Date | null;
+}> {
+  const rows = await q.query<{ recipient: string; tripped_at: Date; open_until: Date | null }>(
+    `SELECT recipient, tripped_at, open_until FROM reply_breakers
      WHERE account_id = $1 AND recipient IN ('', lower($2))`,
     [accountId, recipient],
   );
+  const account = rows.find((r) => r.recipient === "");
+  const one = rows.find((r) => r.recipient !== "");
   return {
-    accountTrippedAt: rows.find((r) => r.recipient === "")?.tripped_at ?? null,
-    recipientTrippedAt: rows.find((r) => r.recipient !== "")?.tripped_at ?? null,
+    accountTrippedAt: account?.tripped_at ?? null,
+    recipientTrippedAt: one?.tripped_at ?? null,
+    accountOpenUntil: account?.open_until ?? null,
+    recipientOpenUntil: one?.open_until ?? null,
   };
 }
 
 /**
- * Trips a loop breaker for the account (`recipient` null) or for one recipient. A breaker that
- * tripped before and has cooled down trips again from `at`: its row keeps the latest trip, never
- * an earlier one (two instances may trip it at once).
+ * Trips a loop breaker for the account (`recipient` null) or for one recipient, open until
+ * `openUntil` (null: until a person resets it). A breaker that tripped before and has cooled down
+ * trips again from `at`: its row keeps the latest trip, never an earlier one (two instances may
+ * trip it at once).
  */
 export async function tripBreaker(
   q: Queryable,
@@ -194,14 +207,16 @@ export async function tripBreaker(
   recipient: string | null,
   at: Date,
   detail: string,
+  openUntil: Date | null,
 ): Promise<void> {
   await q.query(
-    `INSERT INTO reply_breakers (account_id, recipient, tripped_at, detail)
-     VALUES ($1, lower($2), $3::timestamptz, $4)
+    `INSERT INTO reply_breakers (account_id, recipient, tripped_at, detail, open_until)
+     VALUES ($1, lower($2), $3::timestamptz, $4, $5::timestamptz)
      ON CONFLICT (account_id, recipient) DO UPDATE
-       SET tripped_at = EXCLUDED.tripped_at, detail = EXCLUDED.detail
+       SET tripped_at = EXCLUDED.tripped_at, detail = EXCLUDED.detail,
+         open_until = EXCLUDED.open_until
        WHERE reply_breakers.tripped_at < EXCLUDED.tripped_at`,
-    [accountId, recipient ?? "", at.toISOString(), detail],
+    [accountId, recipient ?? "", at.toISOString(), detail, openUntil?.toISOString() ?? null],
   );
 }
 

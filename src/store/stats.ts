@@ -1,6 +1,7 @@
 import type { Queryable } from "./db.ts";
 import { outboxCounts, type OutboxStatus } from "./outbox.ts";
 import { healthOf, idleStatusJson, progressJson, readAccountHealth } from "./account_health.ts";
+import { countOpenBreakers } from "./breakers.ts";
 
 /** The counts `cli stats` prints and the health endpoints read. */
 export interface Stats {
@@ -10,6 +11,8 @@ export interface Stats {
   unparsed: number;
   pending: number;
   outbox: Record<OutboxStatus, number>;
+  /** Loop breakers open now, by scope (reset with `breakers reset`). */
+  breakers_open: { account: number; recipient: number };
   accounts: Array<{
     id: number;
     name: string;
@@ -73,6 +76,7 @@ export async function readStats(q: Queryable, now: Date): Promise<Stats> {
   return {
     ...totals,
     outbox: await outboxCounts(q),
+    breakers_open: await countOpenBreakers(q, now),
     accounts: accounts.map((a) => {
       const h = healthOf(health, a.id as number);
       const lastSync = (a.last_sync_at as Date | null) ?? null;

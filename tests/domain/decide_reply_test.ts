@@ -387,19 +387,21 @@ Deno.test("settleReply: an open breaker suppresses as a suspected loop, without 
 
 Deno.test("settleReply: a count at a breaker's limit trips it and suppresses this reply", () => {
   const d = replyOf(decide());
-  const byRecipient = settleReply(d, facts({ counts: { "recipient:3600": 3 } }), POLICY, NOW);
+  const byRecipient = settleReply(d, facts({ counts: { "recipient:3600": 5 } }), POLICY, NOW);
   assert.equal(byRecipient.outcome, "suppressed");
   assert.equal(byRecipient.outcome === "suppressed" && byRecipient.reason, "loop_suspected");
   assert.deepEqual(byRecipient.trip, {
     scope: "recipient",
     recipient: "ana@cliente.test",
-    detail: "3 replies to this recipient in the last 1 h (limit 3)",
+    detail: "5 replies to this recipient in the last 1 h (limit 5)",
+    openUntil: new Date(NOW.getTime() + 3_600_000),
   });
   const byAccount = settleReply(d, facts({ counts: { "account:600": 120 } }), POLICY, NOW);
   assert.deepEqual(byAccount.trip, {
     scope: "account",
     recipient: null,
     detail: "120 replies from this account in the last 10 min (limit 120)",
+    openUntil: new Date(NOW.getTime() + 3_600_000),
   });
 });
 

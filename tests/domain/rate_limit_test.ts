@@ -1,15 +1,19 @@
 import assert from "node:assert/strict";
 import {
+  breakerOpenUntil,
   type BreakerState,
   countRequests,
   decideRate,
   DEFAULT_RATE_LIMIT_POLICY,
+  exportRateLimitOverrides,
   isBreakerOpen,
+  parseRateLimitOverrides,
   parseRateLimitPolicy,
   type RateCounts,
   type RateDecision,
   type RateLimitPolicy,
   recipientKey,
+  resolveRateLimitPolicy,
   WINDOW_LIMITS,
 } from "../../src/domain/rate_limit.ts";
 
@@ -25,12 +29,13 @@ function counts(
   return Object.fromEntries(countRequests(policy).map((r) => [r.key, values[r.scope] ?? 0]));
 }
 
-Deno.test("defaults: a 7-day window, three breakers, closed again after an hour", () => {
+Deno.test("defaults: a 7-day window, four breakers, closed again after an hour", () => {
   assert.equal(DEFAULT_RATE_LIMIT_POLICY.windowSeconds, 7 * 86_400);
   assert.equal(DEFAULT_RATE_LIMIT_POLICY.coolDownSeconds, 3_600);
   assert.deepEqual(countRequests(DEFAULT_RATE_LIMIT_POLICY), [
     { key: "rule_recipient:604800", scope: "rule_recipient", withinSeconds: 604_800 },
     { key: "recipient:3600", scope: "recipient", withinSeconds: 3_600 },
+    { key: "recipient:86400", scope: "recipient", withinSeconds: 86_400 },
     { key: "account:600", scope: "account", withinSeconds: 600 },
     { key: "account:3600", scope: "account", withinSeconds: 3_600 },
   ]);
@@ -47,7 +52,7 @@ Deno.test("allow when nothing was sent; rate_limited after one reply in the wind
 
 Deno.test("each breaker threshold trips its own scope and records why (C-05)", () => {
   const p = DEFAULT_RATE_LIMIT_POLICY;
-  const recipient = decideRate(p, counts(p, { recipient: 3 }), CLOSED, NOW);
+  const recipient = decideRate(p, counts(p, { recipient: 5 }), CLOSED, NOW);
   assert.deepEqual(
     { action: recipient.action, scope: (recipient as { scope: string }).scope },
     { action: "trip", scope: "recipient" },
@@ -62,7 +67,14 @@ Deno.test("each breaker threshold trips its own scope and records why (C-05)", (
   const hourly = decideRate(p, { ...counts(p), "account:3600": 600 }, CLOSED, NOW);
   assert.equal(hourly.action === "trip" && hourly.threshold.max, 600);
   // Below every threshold: allowed.
-  const below = decideRate(p, { ...counts(p, { recipient: 2 }), "account:600": 119 }, CLOSED, NOW);
+  const below = decideRate(p, { ...counts(p, { recipient: 4 }), "account:600": 119 }, CLOSED, NOW);
+  const daily = decideRate(
+    p,
+    { ...counts(p, { recipient: 4 }), "recipient:86400": 10 },
+    CLOSED,
+    NOW,
+  );
+  assert.equal(daily.action === "trip" && daily.threshold.withinSeconds, 86_400);
   assert.deepEqual(below, { action: "allow" });
 });
 
@@ -115,13 +127,13 @@ Deno.test("a 24 h rogue responder ping-pong stays bounded (A-10, C-01)", () => {
     }
     return out;
   };
-  // The rogue answers every minute; each answer matches one of five different rules (the
+  // The rogue answers every minute; each answer matches one of eight different rules (the
   // worst case for a per-rule window), so only the breaker bounds the total.
   const start = NOW.getTime();
   const decisions: RateDecision[] = [];
   for (let minute = 0; minute < 24 * 60; minute++) {
     const now = start + minute * 60_000;
-    const rule = `rule-${minute % 5}`;
+    const rule = `rule-${minute % 8}`;
     const to = recipientKey("Rogue@Responder.TEST");
     const d = decideRate(policy, countFor(rule, to, now), {
       recipientTrippedAt: recipientTrip,
@@ -131,9 +143,9 @@ Deno.test("a 24 h rogue responder ping-pong stays bounded (A-10, C-01)", () => {
     if (d.action === "allow") sent.push({ at: now, rule, to });
     if (d.action === "trip" && d.scope === "recipient") recipientTrip = new Date(now);
   }
-  // 3 replies, then the recipient breaker trips; an hour later it closes and the two rules not
-  // yet used answer once each; after that each rule's 7-day window holds: 5 in 24 hours.
-  assert.deepEqual(sent.map((s) => (s.at - start) / 60_000), [0, 1, 2, 63, 64]);
+  // 5 replies, then the recipient breaker trips; an hour later it closes and the three rules
+  // not yet used answer once each; after that each rule's 7-day window holds: 8 in 24 hours.
+  assert.deepEqual(sent.map((s) => (s.at - start) / 60_000), [0, 1, 2, 3, 4, 69, 70, 71]);
   assert.equal(decisions.filter((d) => d.action === "trip").length, 1);
   assert.ok(
     decisions.slice(-10).every((d) => d.action === "suppress" && d.reason === "rate_limited"),
@@ -171,15 +183,15 @@ Deno.test("one reply per window per rule and recipient; another after the window
 
 Deno.test("policy validation: 0 and non-numbers refused; windows clamped (C-02)", () => {
   for (const bad of [0, -5, "7d", 1.5, null]) {
-    const r = parseRateLimitPolicy({ windowSeconds: bad });
+    const r = parseRateLimitPolicy({ window_seconds: bad });
     assert.equal(r.ok, false, JSON.stringify(bad));
-    if (!r.ok) assert.match(r.errors[0], /^windowSeconds: must be a whole number/);
+    if (!r.ok) assert.match(r.errors[0], /^window_seconds: must be a whole number/);
   }
-  const low = parseRateLimitPolicy({ windowSeconds: 60 });
+  const low = parseRateLimitPolicy({ window_seconds: 60 });
   assert.ok(low.ok);
   assert.equal(low.policy.windowSeconds, WINDOW_LIMITS.minSeconds);
   assert.match(low.notes[0], /below the minimum/);
-  const high = parseRateLimitPolicy({ windowSeconds: 365 * 86_400 });
+  const high = parseRateLimitPolicy({ window_seconds: 365 * 86_400 });
   assert.ok(high.ok);
   assert.equal(high.policy.windowSeconds, 60 * 86_400);
   const defaults = parseRateLimitPolicy({});
@@ -189,24 +201,95 @@ Deno.test("policy validation: 0 and non-numbers refused; windows clamped (C-02)"
     breakers: [...DEFAULT_RATE_LIMIT_POLICY.breakers],
   });
   const custom = parseRateLimitPolicy({
-    breakers: [{ scope: "recipient", max: 11, withinSeconds: 600 }],
-    coolDownSeconds: 7_200,
+    breakers: [{ scope: "recipient", max: 11, within_seconds: 600 }],
+    cool_down_seconds: 7_200,
   });
   assert.ok(custom.ok);
   assert.deepEqual(custom.policy.breakers, [{ scope: "recipient", max: 11, withinSeconds: 600 }]);
   assert.equal(custom.policy.coolDownSeconds, 7_200);
   const broken = parseRateLimitPolicy({
-    breakers: [{ scope: "thread", max: 0, withinSeconds: 999_999 }],
+    breakers: [{ scope: "thread", max: 0, within_seconds: 999_999, every: 1 }],
     extra: true,
   });
   assert.equal(broken.ok, false);
   if (!broken.ok) {
     assert.deepEqual(broken.errors, [
-      "extra: unknown setting (known: windowSeconds, breakers, coolDownSeconds)",
+      "extra: unknown setting (known: window_seconds, breakers, cool_down_seconds)",
+      "breakers[0].every: unknown field (known: scope, max, within_seconds)",
       'breakers[0].scope: must be "recipient" or "account"',
       "breakers[0].max: must be a whole number above 0",
-      "breakers[0].withinSeconds: must be a whole number of seconds from 1 to 86400",
+      "breakers[0].within_seconds: must be a whole number of seconds from 1 to 86400",
     ]);
   }
   assert.equal(parseRateLimitPolicy({ breakers: [] }).ok, false, "breakers cannot be removed");
+  assert.equal(parseRateLimitPolicy({ cool_down_seconds: 0 }).ok, false);
+  const never = parseRateLimitPolicy({ cool_down_seconds: null });
+  assert.equal(never.ok && never.policy.coolDownSeconds, null);
+});
+
+Deno.test("overrides: errors carry the caller's path; a rule's settings beat the account's", () => {
+  const bad = parseRateLimitOverrides({ breakers: [{ scope: "account", max: "9" }] }, "limits");
+  assert.deepEqual(bad.ok ? [] : bad.errors, [
+    "limits.breakers[0].max: must be a whole number above 0",
+    "limits.breakers[0].within_seconds: must be a whole number of seconds from 1 to 86400",
+  ]);
+  assert.deepEqual(parseRateLimitOverrides([], "limits"), {
+    ok: false,
+    errors: ["limits: must be an object"],
+  });
+  const account = parseRateLimitOverrides({ window_seconds: 2 * 86_400, cool_down_seconds: null });
+  const rule = parseRateLimitOverrides({ cool_down_seconds: 60 }, "limits");
+  assert.ok(account.ok && rule.ok);
+  const policy = resolveRateLimitPolicy(
+    DEFAULT_RATE_LIMIT_POLICY,
+    account.overrides,
+    rule.overrides,
+  );
+  assert.deepEqual(policy, {
+    windowSeconds: 2 * 86_400,
+    breakers: [...DEFAULT_RATE_LIMIT_POLICY.breakers],
+    coolDownSeconds: 60,
+  });
+  // No rule settings: the account's null (reset by a person) stands.
+  assert.equal(
+    resolveRateLimitPolicy(DEFAULT_RATE_LIMIT_POLICY, account.overrides, null).coolDownSeconds,
+    null,
+  );
+  // The JSON form reads back the same.
+  const json = exportRateLimitOverrides({
+    windowSeconds: 86_400,
+    breakers: [{ scope: "recipient", max: 2, withinSeconds: 60 }],
+    coolDownSeconds: null,
+  });
+  assert.deepEqual(json, {
+    window_seconds: 86_400,
+    breakers: [{ scope: "recipient", max: 2, within_seconds: 60 }],
+    cool_down_seconds: null,
+  });
+  const back = parseRateLimitOverrides(json);
+  assert.ok(back.ok);
+  assert.deepEqual(exportRateLimitOverrides(back.overrides), json);
+});
+
+Deno.test("a stored open-until decides over the policy's cool-down; a trip says when it closes", () => {
+  const p = DEFAULT_RATE_LIMIT_POLICY;
+  const tripped = new Date(NOW.getTime() - 10 * 60_000);
+  // Tripped under a 5-minute cool-down: closed now, whatever this policy's hour says.
+  const closed = decideRate(p, counts(p), {
+    ...CLOSED,
+    recipientTrippedAt: tripped,
+    recipientOpenUntil: new Date(tripped.getTime() + 5 * 60_000),
+  }, NOW);
+  assert.deepEqual(closed, { action: "allow" });
+  // Tripped with no cool-down: open a month later.
+  const held = decideRate(p, counts(p), {
+    ...CLOSED,
+    accountTrippedAt: new Date(NOW.getTime() - 30 * DAY),
+    accountOpenUntil: null,
+  }, NOW);
+  assert.equal(held.action === "suppress" && held.reason, "loop_suspected");
+  const trip = decideRate(p, counts(p, { recipient: 5 }), CLOSED, NOW);
+  assert.equal(trip.action, "trip");
+  if (trip.action === "trip") assert.deepEqual(trip.openUntil, new Date(NOW.getTime() + HOUR));
+  assert.deepEqual(breakerOpenUntil(NOW, { coolDownSeconds: null }), null);
 });

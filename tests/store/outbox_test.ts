@@ -203,24 +203,31 @@ storeTest(
   "a breaker that cooled down trips again from its new time, never an older one",
   async (db) => {
     const ids = await seed(db);
-    await tripBreaker(db, ids.accountId, "Ana@Example.test", T0, "first");
+    await tripBreaker(db, ids.accountId, "Ana@Example.test", T0, "first", later(3_600_000));
     assert.deepEqual(await breakerState(db, ids.accountId, "ana@example.test"), {
       accountTrippedAt: null,
       recipientTrippedAt: T0,
+      accountOpenUntil: null,
+      recipientOpenUntil: later(3_600_000),
     });
     // Two hours later the breaker has cooled down; the loop goes on and it trips again.
-    await tripBreaker(db, ids.accountId, "ana@example.test", later(2 * 3_600_000), "again");
+    await tripBreaker(db, ids.accountId, "ana@example.test", later(2 * 3_600_000), "again", null);
     assert.deepEqual(
       (await breakerState(db, ids.accountId, "ana@example.test")).recipientTrippedAt,
       later(2 * 3_600_000),
+    );
+    assert.equal(
+      (await breakerState(db, ids.accountId, "ana@example.test")).recipientOpenUntil,
+      null,
+      "the new trip's cool-down (none: a person resets it) replaces the old one",
     );
     // A slower instance recording the first trip late does not move it back.
-    await tripBreaker(db, ids.accountId, "ana@example.test", T0, "late");
+    await tripBreaker(db, ids.accountId, "ana@example.test", T0, "late", later(3_600_000));
     assert.deepEqual(
       (await breakerState(db, ids.accountId, "ana@example.test")).recipientTrippedAt,
       later(2 * 3_600_000),
     );
-    await tripBreaker(db, ids.accountId, null, later(60_000), "account");
+    await tripBreaker(db, ids.accountId, null, later(60_000), "account", later(120_000));
     assert.deepEqual(
       (await breakerState(db, ids.accountId, "bruno@example.test")).accountTrippedAt,
       later(60_000),
