@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { ImapFlow } from "imapflow";
 import { freshPostgresDatabase } from "../support/databases.ts";
-import { runCli } from "../support/cli.ts";
+import { cliCommand, runCli } from "../support/cli.ts";
 import {
   deliverRaw,
   doveadm,
@@ -199,6 +199,46 @@ Deno.test("IMAP_AFTER=move creates the folder and moves the mail, once", async (
     assert.deepEqual([third.fetched, third.stored], [1, 1]);
     assert.equal((await mailbox(t.login, "Processados"))?.length, 3);
     assert.equal((await events(t.db, "after_processed")).length, 3);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a collector killed mid-run with IMAP_AFTER=move loses nothing and moves each message once", async () => {
+  const t = await setup({ IMAP_AFTER: "move", IMAP_AFTER_FOLDER: "Processados" });
+  try {
+    const sent = Array.from(
+      { length: 150 },
+      (_, i) => message(`r${i}@example.test`, t.box.address, `Pedido ${i}`),
+    );
+    await deliverRaw(t.box.user, sent);
+    const child = cliCommand(["collect", "--once"], { ...t.env, COLLECT_BATCH: "10" }).spawn();
+    // Kill without warning once some, not all, messages are committed.
+    const deadline = Date.now() + 120_000;
+    let stored = 0;
+    while (Date.now() < deadline) {
+      [{ n: stored }] = await t.db.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM messages",
+      ).catch(() => [{ n: 0 }]);
+      if (stored >= 20) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill("SIGKILL");
+    await child.output();
+    assert.ok(stored >= 20 && stored < sent.length, `killed after ${stored} stored`);
+    await cli(["collect", "--once"], t.env);
+    const inbox = await mailbox(t.login, "INBOX");
+    const moved = await mailbox(t.login, "Processados");
+    const rows = await afterRows(t.db);
+    assert.deepEqual(inbox, [], "everything processed was moved");
+    assert.equal(moved?.length, sent.length, "each message is in the folder exactly once");
+    assert.equal(new Set(moved!.map((m) => m.sha256)).size, sent.length);
+    assert.equal(rows.length, sent.length, "each message is stored once");
+    assert.deepEqual(
+      moved!.map((m) => m.sha256).sort(),
+      rows.map((r) => r.content_sha256).sort(),
+    );
+    assert.ok(rows.every((r) => r.after_state === "done"));
   } finally {
     await t.close();
   }
