@@ -31,53 +31,62 @@ async function stored(db: Db, accountId: number, uids: number[]) {
   return out.map((o) => (o.outcome === "stored" ? Number(o.id) : 0));
 }
 
-storeTest("after processing: only processed messages are due, failures stay due, done ones leave", async (db) => {
-  const { id: accountId } = await seedBoxAccount(db);
-  const ids = await stored(db, accountId, [3, 5, 9]);
-  await markAfterPending(db, ids);
-  // Not yet parsed: nothing is due (never before the message is processed).
-  assert.deepEqual(await dueAfterProcessing(db, accountId, "INBOX", 7, 0, 10), []);
-  await db.query("UPDATE messages SET parse_status = 'parsed'");
-  const due = await dueAfterProcessing(db, accountId, "INBOX", 7, 0, 10);
-  assert.deepEqual(due.map((d) => [d.uid, d.attempts]), [[3, 0], [5, 0], [9, 0]]);
-  // Another UIDVALIDITY or mailbox names other messages: none due there.
-  assert.deepEqual(await dueAfterProcessing(db, accountId, "INBOX", 8, 0, 10), []);
-  assert.deepEqual(await dueAfterProcessing(db, accountId, "Suporte", 7, 0, 10), []);
-  // Paged by UID.
-  assert.deepEqual(
-    (await dueAfterProcessing(db, accountId, "INBOX", 7, 3, 1)).map((d) => d.uid),
-    [5],
-  );
-  const move = { kind: "move" as const, folder: "Processados" };
-  await recordAfterOutcome(db, [ids[0]], move, null, T);
-  await recordAfterOutcome(db, [ids[1]], move, "refused", T);
-  await recordAfterOutcome(db, [ids[1]], move, "refused again", T);
-  const left = await dueAfterProcessing(db, accountId, "INBOX", 7, 0, 10);
-  assert.deepEqual(left.map((d) => [d.uid, d.attempts]), [[5, 2], [9, 0]]);
-  assert.deepEqual(await afterProcessingCounts(db), { pending: 1, done: 1, failed: 1 });
-  // Marking again does not reset a message already under way.
-  await markAfterPending(db, ids);
-  assert.deepEqual(await afterProcessingCounts(db), { pending: 1, done: 1, failed: 1 });
-});
+storeTest(
+  "after processing: only processed messages are due, failures stay due, done ones leave",
+  async (db) => {
+    const { id: accountId } = await seedBoxAccount(db);
+    const ids = await stored(db, accountId, [3, 5, 9]);
+    await markAfterPending(db, ids);
+    // Not yet parsed: nothing is due (never before the message is processed).
+    assert.deepEqual(await dueAfterProcessing(db, accountId, "INBOX", 7, 0, 10), []);
+    await db.query("UPDATE messages SET parse_status = 'parsed'");
+    const due = await dueAfterProcessing(db, accountId, "INBOX", 7, 0, 10);
+    assert.deepEqual(due.map((d) => [d.uid, d.attempts]), [[3, 0], [5, 0], [9, 0]]);
+    // Another UIDVALIDITY or mailbox names other messages: none due there.
+    assert.deepEqual(await dueAfterProcessing(db, accountId, "INBOX", 8, 0, 10), []);
+    assert.deepEqual(await dueAfterProcessing(db, accountId, "Suporte", 7, 0, 10), []);
+    // Paged by UID.
+    assert.deepEqual(
+      (await dueAfterProcessing(db, accountId, "INBOX", 7, 3, 1)).map((d) => d.uid),
+      [5],
+    );
+    const move = { kind: "move" as const, folder: "Processados" };
+    await recordAfterOutcome(db, [ids[0]], move, null, T);
+    await recordAfterOutcome(db, [ids[1]], move, "refused", T);
+    await recordAfterOutcome(db, [ids[1]], move, "refused again", T);
+    const left = await dueAfterProcessing(db, accountId, "INBOX", 7, 0, 10);
+    assert.deepEqual(left.map((d) => [d.uid, d.attempts]), [[5, 2], [9, 0]]);
+    assert.deepEqual(await afterProcessingCounts(db), { pending: 1, done: 1, failed: 1 });
+    // Marking again does not reset a message already under way.
+    await markAfterPending(db, ids);
+    assert.deepEqual(await afterProcessingCounts(db), { pending: 1, done: 1, failed: 1 });
+  },
+);
 
-storeTest("unavailable mailboxes: new once, cleared once, forgotten when no longer listed", async (db) => {
-  const { id: accountId } = await seedBoxAccount(db);
-  assert.equal(await reportMailboxProblem(db, accountId, "Naoexiste", "no such", T), true);
-  const later = new Date(T.getTime() + 60_000);
-  assert.equal(await reportMailboxProblem(db, accountId, "Naoexiste", "still none", later), false);
-  assert.equal(await reportMailboxProblem(db, accountId, "Velha", "gone", T), true);
-  const [problems] = [...(await readMailboxProblems(db)).values()];
-  assert.deepEqual(problems.map((p) => [p.mailbox, p.error, p.since, p.checkedAt]), [
-    ["Naoexiste", "still none", T, later],
-    ["Velha", "gone", T, T],
-  ]);
-  const health = (await readAccountHealth(db, T)).get(accountId);
-  assert.deepEqual(health?.mailboxProblems.map((p) => p.mailbox), ["Naoexiste", "Velha"]);
-  assert.equal(await clearMailboxProblem(db, accountId, "Naoexiste"), true);
-  assert.equal(await clearMailboxProblem(db, accountId, "Naoexiste"), false);
-  await forgetUnlistedMailboxes(db, accountId, ["INBOX"]);
-  assert.equal((await readMailboxProblems(db)).size, 0);
-  // The account's row carries its after-processing setting, `keep` by default.
-  const [account] = await listAccounts(db);
-  assert.deepEqual([account.afterProcessing, account.afterFolder], ["keep", null]);
-});
+storeTest(
+  "unavailable mailboxes: new once, cleared once, forgotten when no longer listed",
+  async (db) => {
+    const { id: accountId } = await seedBoxAccount(db);
+    assert.equal(await reportMailboxProblem(db, accountId, "Naoexiste", "no such", T), true);
+    const later = new Date(T.getTime() + 60_000);
+    assert.equal(
+      await reportMailboxProblem(db, accountId, "Naoexiste", "still none", later),
+      false,
+    );
+    assert.equal(await reportMailboxProblem(db, accountId, "Velha", "gone", T), true);
+    const [problems] = [...(await readMailboxProblems(db)).values()];
+    assert.deepEqual(problems.map((p) => [p.mailbox, p.error, p.since, p.checkedAt]), [
+      ["Naoexiste", "still none", T, later],
+      ["Velha", "gone", T, T],
+    ]);
+    const health = (await readAccountHealth(db, T)).get(accountId);
+    assert.deepEqual(health?.mailboxProblems.map((p) => p.mailbox), ["Naoexiste", "Velha"]);
+    assert.equal(await clearMailboxProblem(db, accountId, "Naoexiste"), true);
+    assert.equal(await clearMailboxProblem(db, accountId, "Naoexiste"), false);
+    await forgetUnlistedMailboxes(db, accountId, ["INBOX"]);
+    assert.equal((await readMailboxProblems(db)).size, 0);
+    // The account's row carries its after-processing setting, `keep` by default.
+    const [account] = await listAccounts(db);
+    assert.deepEqual([account.afterProcessing, account.afterFolder], ["keep", null]);
+  },
+);
