@@ -3,6 +3,7 @@
  * saved with (src/actions/accounts.ts), one line per faulty field.
  */
 import type { AccountInput, AccountView } from "../src/store/accounts_admin.ts";
+import { readAfterProcessing } from "../src/domain/after_processing.ts";
 
 /** The form as typed; passwords are never put back into it. */
 export interface AccountForm {
@@ -15,6 +16,9 @@ export interface AccountForm {
   imap_tls: boolean;
   imap_user: string;
   mailboxes: string;
+  /** keep | seen | move (src/domain/after_processing.ts). */
+  after_processing: string;
+  after_folder: string;
   smtp_host: string;
   smtp_port: string;
   smtp_tls: boolean;
@@ -33,6 +37,8 @@ export const EMPTY_FORM: AccountForm = {
   imap_tls: true,
   imap_user: "",
   mailboxes: "INBOX",
+  after_processing: "keep",
+  after_folder: "",
   smtp_host: "",
   smtp_port: "465",
   smtp_tls: true,
@@ -52,6 +58,8 @@ export function formOf(a: AccountView): AccountForm {
     imap_tls: a.imapTls,
     imap_user: a.imapUser,
     mailboxes: a.mailboxes.join(", "),
+    after_processing: a.afterProcessing,
+    after_folder: a.afterFolder ?? "",
     smtp_host: a.smtpHost ?? "",
     smtp_port: a.smtpPort === null ? "" : String(a.smtpPort),
     smtp_tls: a.smtpTls ?? true,
@@ -82,6 +90,8 @@ export function readAccountForm(body: Record<string, unknown>): {
     imap_tls: b("imap_tls"),
     imap_user: s("imap_user"),
     mailboxes: s("mailboxes"),
+    after_processing: s("after_processing") || "keep",
+    after_folder: s("after_folder"),
     smtp_host: s("smtp_host"),
     smtp_port: s("smtp_port"),
     smtp_tls: b("smtp_tls"),
@@ -115,6 +125,8 @@ export function readAccountForm(body: Record<string, unknown>): {
   if (mailboxes.length === 0 || mailboxes.some((m) => m.length > 200 || /[\r\n]/.test(m))) {
     errors.push("mailboxes: at least one mailbox name");
   }
+  const after = readAfterProcessing(form.after_processing, form.after_folder);
+  if ("problem" in after) errors.push(after.problem);
   const smtp = form.smtp_host !== "";
   if (smtp && !HOST.test(form.smtp_host)) errors.push("smtp_host: must be a host name or address");
   const smtpPort = smtp ? port(form.smtp_port, "smtp_port") : null;
@@ -135,6 +147,8 @@ export function readAccountForm(body: Record<string, unknown>): {
       imapTls: form.imap_tls,
       imapUser: form.imap_user,
       mailboxes,
+      afterProcessing: "problem" in after ? "keep" : after.mode,
+      afterFolder: "problem" in after ? null : after.folder,
       smtpHost: smtp ? form.smtp_host : null,
       smtpPort,
       smtpTls: smtp ? form.smtp_tls : null,

@@ -88,6 +88,18 @@ function AccountEditor(
       {text("display_name", t.displayName)}
       {check("enabled", t.enabled)}
       {server("imap", t.imap, props.imapSet, text("mailboxes", t.mailboxes))}
+      <fieldset>
+        <legend>{t.afterProcessing}</legend>
+        <label>
+          {t.afterProcessing}
+          <select name="after_processing">
+            <option value="keep" selected={form.after_processing === "keep"}>{t.afterKeep}</option>
+            <option value="seen" selected={form.after_processing === "seen"}>{t.afterSeen}</option>
+            <option value="move" selected={form.after_processing === "move"}>{t.afterMove}</option>
+          </select>
+        </label>
+        {text("after_folder", t.afterFolder)}
+      </fieldset>
       {server("smtp", t.smtp, props.smtpSet, check("copy_to_sent", t.copyToSent))}
       <p>
         <a href="/accounts">{t.accounts}</a> <button type="submit">{t.save}</button>

@@ -121,7 +121,17 @@ function accountColumns(
       label: t.lastErrorAt,
       class: "error",
       inert: true,
-      cell: (a) => (a.lastError ? `${fmtDate(a.lastErrorAt)}: ${a.lastError}` : ""),
+      cell: (a) => (
+        <>
+          {a.lastError ? `${fmtDate(a.lastErrorAt)}: ${a.lastError}` : ""}
+          {health(a).mailboxProblems.map((p) => (
+            <div class="mailbox-problem" key={p.mailbox}>
+              {fill(t.mailboxUnavailable, { mailbox: p.mailbox, since: fmtDate(p.since) })}:{" "}
+              {p.error}
+            </div>
+          ))}
+        </>
+      ),
     },
     { label: t.messages, cell: (a) => a.messages },
     {

@@ -38,12 +38,13 @@ import {
   type AccountHealth,
   healthOf,
   idleStatusJson,
+  mailboxProblemJson,
   progressJson,
   readAccountHealth,
 } from "../src/store/account_health.ts";
 import { createSecretBox } from "../src/auth/secret_box.ts";
 import { applyOutboxAction } from "../src/actions/outbox.ts";
-import { testAccountConnection } from "../src/actions/accounts.ts";
+import { setAfterProcessing, testAccountConnection } from "../src/actions/accounts.ts";
 
 function messageJson(m: MessageListRow) {
   return {
@@ -75,6 +76,14 @@ function messageDetailJson(m: MessageDetail) {
     collected_at: iso(m.collectedAt),
     parse_status: m.parseStatus,
     parse_error: m.parseError,
+    after_processing: m.afterProcessing && {
+      state: m.afterProcessing.state,
+      action: m.afterProcessing.action,
+      folder: m.afterProcessing.folder,
+      error: m.afterProcessing.error,
+      attempts: m.afterProcessing.attempts,
+      at: iso(m.afterProcessing.at),
+    },
     message_id: m.messageIdHeader,
     from: m.from,
     to: m.to,
@@ -190,6 +199,7 @@ export function accountJson(a: AccountView, now: Date, health: AccountHealth) {
       mailboxes: a.mailboxes,
       password_set: a.imapPasswordSet,
     },
+    after_processing: { mode: a.afterProcessing, folder: a.afterFolder },
     smtp: a.smtpHost
       ? {
         host: a.smtpHost,
@@ -212,6 +222,7 @@ export function accountJson(a: AccountView, now: Date, health: AccountHealth) {
       consecutive_failures: a.consecutiveFailures,
       idle: health.idle && idleStatusJson(health.idle),
       progress: health.progress && progressJson(health.progress),
+      mailbox_problems: health.mailboxProblems.map(mailboxProblemJson),
     },
   };
 }
@@ -316,6 +327,23 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
     return c.json({
       data: accountJson(a, now, healthOf(await readAccountHealth(deps.db, now), a.id)),
     });
+  });
+
+  api.put("/accounts/:id/after_processing", async (c) => {
+    const id = idParam(c.req.param("id"));
+    if (!id) return notFound(c, "account");
+    const body = await jsonBody(c);
+    if (!body.ok) return badJson(c);
+    const mode = field(body.value, "mode");
+    const folder = field(body.value, "folder") ?? "";
+    if (typeof mode !== "string" || typeof folder !== "string") {
+      return apiError(c, 422, "invalid_request", "mode and folder: strings");
+    }
+    const saved = await setAfterProcessing(deps, id, { mode, folder }, actorName(c.get("actor")));
+    if (!saved.ok) return problemAnswer(c, saved.problem);
+    const now = deps.now();
+    const health = healthOf(await readAccountHealth(deps.db, now), id);
+    return c.json({ data: accountJson(saved.value, now, health) });
   });
 
   api.post("/accounts/:id/test", async (c) => {

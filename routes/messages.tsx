@@ -12,7 +12,7 @@ import type { Context } from "hono";
 import type { AppEnv } from "./app_env.ts";
 import { actorName } from "./app_env.ts";
 import type { AppDeps } from "./deps.ts";
-import type { Dict } from "./i18n.ts";
+import { type Dict, fill } from "./i18n.ts";
 import { CsrfField, Problems } from "./layout.tsx";
 import { SentCopyNote } from "./sent_copy_note.tsx";
 import { fmtDate, idParam, respond } from "./render.tsx";
@@ -293,6 +293,23 @@ function ReportForSection(props: { t: Dict; m: MessageDetail }) {
   );
 }
 
+function afterActionLabel(t: Dict, a: NonNullable<MessageDetail["afterProcessing"]>): string {
+  if (a.action === "seen") return t.afterActionSeen;
+  if (a.action === "move") return fill(t.afterActionMove, { folder: a.folder ?? "" });
+  return "";
+}
+
+/** Where the message stands with the account's after-processing setting. */
+function afterStateLabel(t: Dict, a: NonNullable<MessageDetail["afterProcessing"]>): string {
+  const action = afterActionLabel(t, a);
+  const state = a.state === "done"
+    ? fill(t.afterDone, { at: fmtDate(a.at) })
+    : a.state === "failed"
+    ? fill(t.afterFailedNote, { n: a.attempts })
+    : t.afterPending;
+  return action ? `${action}: ${state}` : state;
+}
+
 function MessagePage(
   props: { t: Dict; m: MessageDetail; csrf: string; images: string | null; errors?: string[] },
 ) {
@@ -303,6 +320,11 @@ function MessagePage(
       <h1 hx-disable>{m.subject || t.noSubject}</h1>
       {m.parseStatus === "failed" && (
         <p class="problems" hx-disable>{t.parseFailed}: {m.parseError}</p>
+      )}
+      {m.afterProcessing?.state === "failed" && (
+        <p class="problems after-failed" hx-disable>
+          {t.afterFailed} ({afterActionLabel(t, m.afterProcessing)}): {m.afterProcessing.error}
+        </p>
       )}
       <section>
         <h2>{t.headers}</h2>
@@ -315,6 +337,14 @@ function MessagePage(
           <dd>{fmtDate(m.receivedAt)}</dd>
           <dt>{t.account}</dt>
           <dd>{m.accountName} · {m.mailbox} · UID {m.uid}</dd>
+          {m.afterProcessing && (
+            <>
+              <dt>{t.afterProcessing}</dt>
+              <dd class={`after-${m.afterProcessing.state}`}>
+                {afterStateLabel(t, m.afterProcessing)}
+              </dd>
+            </>
+          )}
           <dt>Message-ID</dt>
           <dd>{m.messageIdHeader ?? "—"}</dd>
         </dl>

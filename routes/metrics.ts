@@ -95,6 +95,17 @@ export function renderMetrics(m: MetricsSnapshot, now: Date): string {
     "Messages the collection under way has still to store (0 when none runs).",
     (a) => a.syncRemaining,
   );
+  perAccount(
+    "carteiro_account_mailboxes_unavailable",
+    "Configured mailboxes the server refused to open at the last collection (missing, renamed).",
+    (a) => a.mailboxesUnavailable,
+  );
+  metric(
+    "carteiro_after_processing_messages",
+    "gauge",
+    "Messages by after-processing state (marked read or moved on the server).",
+    Object.entries(m.afterProcessing).map(([s, n]) => [`{state="${label(s)}"}`, n]),
+  );
   return out.join("\n") + "\n";
 }
 

@@ -4,6 +4,7 @@
  * enough to see all that needs fixing.
  */
 import { isLoopbackHost } from "./domain/private_address.ts";
+import { type AfterProcessing, readAfterProcessing } from "./domain/after_processing.ts";
 import ipaddr from "ipaddr.js";
 
 export interface ImapSettings {
@@ -38,6 +39,10 @@ export interface EnvAccountSettings {
   name: string;
   address: string;
   mailboxes: string[];
+  /** IMAP_AFTER: what is done on the server to a processed message (keep, seen, move). */
+  afterProcessing: AfterProcessing;
+  /** IMAP_AFTER_FOLDER: where `move` puts it. */
+  afterFolder: string | null;
   imap: ImapSettings;
   smtp: SmtpSettings;
 }
@@ -271,11 +276,19 @@ function readAccount(
     Boolean,
   );
   if (mailboxes.length === 0) errors.push("IMAP_MAILBOXES names no mailbox");
+  const after = readAfterProcessing(read("IMAP_AFTER") ?? "keep", read("IMAP_AFTER_FOLDER") ?? "");
+  if ("problem" in after) {
+    errors.push(
+      `IMAP_AFTER must be keep, seen or move, and move needs IMAP_AFTER_FOLDER (${after.problem})`,
+    );
+  }
   const insecure = bool("TLS_ALLOW_INVALID_CERTIFICATE", false);
   return {
     name: read("EMAIL_ACCOUNT_NAME") ?? address ?? user ?? "default",
     address: address ?? "",
     mailboxes,
+    afterProcessing: "problem" in after ? "keep" : after.mode,
+    afterFolder: "problem" in after ? null : after.folder,
     imap: {
       host: host ?? "",
       port: imapPort,

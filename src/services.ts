@@ -226,6 +226,8 @@ async function envAccount(db: Db, config: Config): Promise<AccountAccess["envAcc
     imapTls: config.account.imap.secure,
     imapUser: config.account.imap.user,
     mailboxes: config.account.mailboxes,
+    afterProcessing: config.account.afterProcessing,
+    afterFolder: config.account.afterFolder,
   });
   return { id, imap: config.account.imap, smtp: config.account.smtp };
 }

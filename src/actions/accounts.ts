@@ -8,9 +8,11 @@ import {
   type AccountView,
   createAccount,
   getAccountView,
+  setAccountAfterProcessing,
   updateAccount,
 } from "../store/accounts_admin.ts";
 import { type SecretBox, SecretKeyError } from "../auth/secret_box.ts";
+import { readAfterProcessing } from "../domain/after_processing.ts";
 import { type ActionDeps, done, problem, type Result, transact } from "./result.ts";
 
 /** An account's settings as a person typed them, and its passwords (empty: keep the stored). */
@@ -100,6 +102,8 @@ export function saveAccount(
         by,
         imap_password_changed: imapPassEnc !== null,
         smtp_password_changed: smtpPassEnc !== null,
+        after_processing: account.afterProcessing ?? "keep",
+        after_folder: account.afterFolder ?? null,
       },
     });
     return done(saved);
@@ -130,4 +134,42 @@ export async function testAccountConnection<R extends ConnectionCheck>(
     detail: { ok: result.ok, problem: result.ok ? null : result.error, by },
   });
   return done({ account, result });
+}
+
+/**
+ * Sets what is done on the server to account `id`'s messages once processed (`keep`, `seen`, or
+ * `move` to `folder`), with its audit event. An account from the environment is `read_only`
+ * (IMAP_AFTER sets it there).
+ */
+export function setAfterProcessing(
+  deps: ActionDeps,
+  id: number,
+  input: { mode: string; folder: string },
+  by: string,
+): Promise<Result<AccountView>> {
+  return transact(deps.db, async (tx) => {
+    const existing = await getAccountView(tx, id);
+    if (!existing) return problem("not_found", "no such account");
+    if (existing.source === "env") {
+      return problem("read_only", "this account's settings come from the environment");
+    }
+    const read = readAfterProcessing(input.mode, input.folder);
+    if ("problem" in read) return problem("invalid", read.problem, [read.problem]);
+    await setAccountAfterProcessing(tx, id, read.mode, read.folder);
+    await recordEvent(tx, {
+      event: "account_changed",
+      at: deps.now(),
+      accountId: id,
+      detail: {
+        action: "updated",
+        name: existing.name,
+        by,
+        imap_password_changed: false,
+        smtp_password_changed: false,
+        after_processing: read.mode,
+        after_folder: read.folder,
+      },
+    });
+    return done({ ...existing, afterProcessing: read.mode, afterFolder: read.folder });
+  }, "the account changed meanwhile; try again");
 }

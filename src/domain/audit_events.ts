@@ -87,6 +87,19 @@ export interface AuditDetails {
   collected: { mailbox: string; uid: number; size: number };
   collect_failed: { error: string };
   uidvalidity_changed: { mailbox: string; from: number | null; to: number };
+  /** A configured mailbox the server refused to open; written once, when the report begins. */
+  mailbox_unavailable: { mailbox: string; error: string };
+  /** A mailbox reported unavailable opened again: the report is cleared. */
+  mailbox_available: { mailbox: string };
+  // After processing, on the server (src/jobs/after_processing.ts).
+  after_processed: { mailbox: string; action: "seen" | "move"; folder: string | null };
+  /** Written at a message's first failure only; later runs try again without a new row. */
+  after_processing_failed: {
+    mailbox: string;
+    action: "seen" | "move";
+    folder: string | null;
+    error: string;
+  };
   // Parsing and classification (src/jobs/process_messages.ts).
   parse_failed: { error: string };
   classified: { kind: string; confidence: number; original_from: string | null };
@@ -131,6 +144,9 @@ export interface AuditDetails {
     name: string;
     imap_password_changed: boolean;
     smtp_password_changed: boolean;
+    /** The after-processing setting saved (src/domain/after_processing.ts). */
+    after_processing?: "keep" | "seen" | "move";
+    after_folder?: string | null;
   };
   connection_tested: By & { ok: boolean; problem: string | null };
   /** `scopes` and `expires_at` are absent from events written before tokens had them. */
@@ -175,6 +191,10 @@ const NAMES: Record<AuditEventName, true> = {
   collected: true,
   collect_failed: true,
   uidvalidity_changed: true,
+  mailbox_unavailable: true,
+  mailbox_available: true,
+  after_processed: true,
+  after_processing_failed: true,
   parse_failed: true,
   classified: true,
   rule_matched: true,

@@ -6,7 +6,15 @@ import type { AuditEvent } from "../domain/audit_events.ts";
 import { recordEvent, recordEvents } from "../store/audit.ts";
 import { advanceMailbox, finishMailbox, reconcileMailbox } from "../store/mailbox_state.ts";
 import { type ArrivalOutcome, storeArrival, storeArrivals } from "../store/messages.ts";
-import type { ImapReader, RawMessage } from "../mail/imap_reader.ts";
+import { type ImapReader, MailboxUnavailableError, type RawMessage } from "../mail/imap_reader.ts";
+import { afterAction } from "../domain/after_processing.ts";
+import { markAfterPending } from "../store/after_processing.ts";
+import {
+  clearMailboxProblem,
+  forgetUnlistedMailboxes,
+  reportMailboxProblem,
+} from "../store/mailbox_problems.ts";
+import { settleMailbox } from "./after_processing.ts";
 import { sha256Hex } from "../domain/sha256.ts";
 import type { Logger } from "../log.ts";
 import type { PendingMessage } from "./process_messages.ts";
@@ -79,6 +87,11 @@ export interface CollectSummary {
   parsed: number;
   failed: number;
   mailboxes: Array<{ mailbox: string; uidValidity: number; lastUid: number; rescan: boolean }>;
+  /** Configured mailboxes the server refused to open this run; the others were collected. */
+  unavailable: Array<{ mailbox: string; error: string }>;
+  /** Messages marked `\Seen` or moved after processing, and those the server refused. */
+  afterDone: number;
+  afterFailed: number;
   error?: string;
 }
 
@@ -104,6 +117,9 @@ export async function collectAccount(
     parsed: 0,
     failed: 0,
     mailboxes: [],
+    unavailable: [],
+    afterDone: 0,
+    afterFailed: 0,
   };
   const locked = await deps.db.tryWithLock(LockNamespace.collect, account.id, async () => {
     try {
@@ -135,8 +151,16 @@ async function collectLocked(deps: CollectDeps, account: AccountRow, summary: Co
   try {
     for (const mailbox of account.mailboxes) {
       if (summary.partial) break;
-      await collectMailbox(deps, account, reader, mailbox, summary);
+      try {
+        await collectMailbox(deps, account, reader, mailbox, summary);
+      } catch (e) {
+        // A mailbox the server refuses to open is reported on the account; the others go on.
+        if (!(e instanceof MailboxUnavailableError)) throw e;
+        summary.unavailable.push({ mailbox, error: e.message });
+        await reportUnavailable(deps, account, mailbox, e.message);
+      }
     }
+    await forgetUnlistedMailboxes(deps.db, account.id, account.mailboxes);
   } finally {
     await reader.close();
   }
@@ -150,6 +174,7 @@ async function collectMailbox(
   summary: CollectSummary,
 ) {
   const snapshot = await reader.open(mailbox);
+  await reportAvailable(deps, account, mailbox);
   const state = await deps.db.transaction((tx) =>
     reconcileMailbox(tx, account.id, mailbox, snapshot.uidValidity)
   );
@@ -219,6 +244,9 @@ async function collectMailbox(
           arrivals,
           batchEnd,
           rescanning: state.rescanning,
+          afterPendingSince: afterAction(account.afterProcessing, account.afterFolder)
+            ? account.connectedAt
+            : null,
         });
         for (const o of stored.outcomes) summary[o.outcome]++;
         lastUid = batchEnd;
@@ -233,6 +261,10 @@ async function collectMailbox(
   addCounts(summary, await deps.processPending(account.id, stream));
   // Whatever the parser left unread is still stored: it stays pending for the next run.
   for await (const _left of stream);
+  // Only now, with the messages committed and processed, is anything done to them on the server.
+  const settled = await settleMailbox(deps, account, reader, mailbox, snapshot.uidValidity);
+  summary.afterDone += settled.done;
+  summary.afterFailed += settled.failed;
   if (summary.partial) return;
   await finishMailbox(deps.db, account.id, mailbox, snapshot.uidValidity, deps.now());
   summary.mailboxes.push({
@@ -256,6 +288,12 @@ async function storeBatch(
     arrivals: Fetched[];
     batchEnd: number;
     rescanning: boolean;
+    /**
+     * When the account does something on the server after processing, its `connectedAt`: the
+     * new messages received since are marked to do. History (mail that was there before the
+     * account was connected) is never touched, as it is never answered.
+     */
+    afterPendingSince: Date | null;
   },
 ): Promise<{ kept: PendingMessage[]; outcomes: Array<{ outcome: ArrivalOutcome }> }> {
   const { arrivals } = batch;
@@ -286,6 +324,11 @@ async function storeBatch(
       });
     });
     await recordEvents(tx, events);
+    const since = batch.afterPendingSince;
+    if (since) {
+      const fresh = kept.filter((k) => !k.internalDate || k.internalDate >= since);
+      await markAfterPending(tx, fresh.map((k) => k.id));
+    }
     // A UID listed but gone by the time of the FETCH (expunged meanwhile) is passed over too.
     await advanceMailbox(tx, accountId, mailbox, uidValidity, batch.batchEnd);
     return { kept, outcomes };
@@ -306,6 +349,42 @@ async function storeOneByOne(
     out.push(await storeArrival(tx, accountId, mailbox, uidValidity, m, true, at));
   }
   return out;
+}
+
+/** Reports `mailbox` unavailable; the audit row is written once, when the report begins. */
+async function reportUnavailable(
+  deps: CollectDeps,
+  account: AccountRow,
+  mailbox: string,
+  error: string,
+) {
+  const at = deps.now();
+  const began = await deps.db.transaction(async (tx) => {
+    const isNew = await reportMailboxProblem(tx, account.id, mailbox, error, at);
+    if (isNew) {
+      await recordEvent(tx, {
+        event: "mailbox_unavailable",
+        at,
+        accountId: account.id,
+        detail: { mailbox, error },
+      });
+    }
+    return isNew;
+  });
+  if (began) deps.log.warn("mailbox unavailable", { account: account.name, mailbox, error });
+}
+
+/** Clears a report of `mailbox` (it opened), with its audit row. */
+async function reportAvailable(deps: CollectDeps, account: AccountRow, mailbox: string) {
+  await deps.db.transaction(async (tx) => {
+    if (!await clearMailboxProblem(tx, account.id, mailbox)) return;
+    await recordEvent(tx, {
+      event: "mailbox_available",
+      at: deps.now(),
+      accountId: account.id,
+      detail: { mailbox },
+    });
+  });
 }
 
 /** UIDs listed at a time: a window's listing is a few hundred kilobytes at most. */

@@ -1,5 +1,6 @@
 import { ImapFlow } from "imapflow";
 import { type ImapConnection, imapFlowOptions, imapTlsMode } from "./account_access.ts";
+import type { AfterAction } from "../domain/after_processing.ts";
 
 /** What the server says of a mailbox when it is opened. */
 export interface MailboxSnapshot {
@@ -14,7 +15,21 @@ export interface RawMessage {
   internalDate: Date | null;
 }
 
-/** One logged-in IMAP session, reading only: it never sets a flag, moves or deletes. */
+/**
+ * The server refused to open a mailbox (NO to SELECT/EXAMINE: it does not exist, was renamed, or
+ * cannot be selected). Only that mailbox is affected; the session goes on.
+ */
+export class MailboxUnavailableError extends Error {
+  constructor(readonly mailbox: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "MailboxUnavailableError";
+  }
+}
+
+/**
+ * One logged-in IMAP session. It reads with EXAMINE, so collecting never sets a flag; the only
+ * change it makes is `settle`, asked for by the account's after-processing setting.
+ */
 export interface ImapReader {
   /** Opens a mailbox read-only (EXAMINE, RFC 3501 §6.3.2), so fetching never sets \Seen. */
   open(mailbox: string): Promise<MailboxSnapshot>;
@@ -27,12 +42,41 @@ export interface ImapReader {
   countAfter(afterUid: number): Promise<number>;
   /** The exact bytes of the given messages, fetched with one UID FETCH per call. */
   fetchRaw(uids: number[]): AsyncIterable<RawMessage>;
+  /**
+   * Marks `\Seen` or moves the messages `uids` of `mailbox`, opened read-write (SELECT) for it.
+   * A move uses MOVE (RFC 6851), or COPY + \Deleted + UID EXPUNGE where the server has no MOVE
+   * (imapflow's fallback), and creates the folder when the server answers TRYCREATE. Throws,
+   * with the server's words, when the server refuses, or when the mailbox's UIDVALIDITY is no
+   * longer `uidValidity` (the UIDs would name other messages). A UID already gone is no error.
+   */
+  settle(mailbox: string, uidValidity: number, uids: number[], action: AfterAction): Promise<void>;
   close(): Promise<void>;
 }
 
 /** Logs in and returns a reader; the error names the server and what went wrong. */
 export async function connectImap(conn: ImapConnection): Promise<ImapReader> {
-  const client = new ImapFlow(imapFlowOptions(conn));
+  // imapflow reports a refused MOVE, COPY or STORE only as `false`; its log's warning carries the
+  // server's answer, kept here to say why.
+  const refusals: string[] = [];
+  const quiet = () => {};
+  const client = new ImapFlow({
+    ...imapFlowOptions(conn),
+    logger: {
+      debug: quiet,
+      info: quiet,
+      error: quiet,
+      warn: (o: { err?: { responseText?: string; serverResponseCode?: string } }) => {
+        const err = o?.err;
+        if (!err?.responseText) return;
+        refusals.push(
+          err.serverResponseCode && !err.responseText.includes(err.serverResponseCode)
+            ? `[${err.serverResponseCode}] ${err.responseText}`
+            : err.responseText,
+        );
+        if (refusals.length > 5) refusals.shift();
+      },
+    },
+  });
   const failures: Error[] = [];
   // Without a listener an 'error' event would end the process; it is reported by the next call.
   client.on("error", (err: Error) => failures.push(err));
@@ -44,7 +88,7 @@ export async function connectImap(conn: ImapConnection): Promise<ImapReader> {
       { cause },
     );
   }
-  return new ImapFlowReader(client, conn);
+  return new ImapFlowReader(client, conn, refusals);
 }
 
 function describe(e: unknown): string {
@@ -61,28 +105,79 @@ function describe(e: unknown): string {
 class ImapFlowReader implements ImapReader {
   #client: ImapFlow;
   #conn: ImapConnection;
+  #refusals: string[];
 
-  constructor(client: ImapFlow, conn: ImapConnection) {
+  constructor(client: ImapFlow, conn: ImapConnection, refusals: string[]) {
     this.#client = client;
     this.#conn = conn;
+    this.#refusals = refusals;
   }
 
   async open(mailbox: string): Promise<MailboxSnapshot> {
+    return await this.#open(mailbox, true);
+  }
+
+  async #open(mailbox: string, readOnly: boolean): Promise<MailboxSnapshot> {
     try {
-      const mb = await this.#client.mailboxOpen(mailbox, { readOnly: true });
+      const mb = await this.#client.mailboxOpen(mailbox, { readOnly });
       return {
         uidValidity: Number(mb.uidValidity),
         uidNext: Number(mb.uidNext),
         exists: mb.exists,
       };
     } catch (cause) {
+      const message = `IMAP ${this.#conn.host}: cannot open mailbox ${mailbox}: ${describe(cause)}`;
+      // A tagged NO is the server's answer about this mailbox (RFC 3501 §6.3.1: "no such mailbox,
+      // can't access mailbox"; RFC 5530 NONEXISTENT); anything else is the session's trouble.
+      if ((cause as { responseStatus?: string })?.responseStatus === "NO") {
+        throw new MailboxUnavailableError(mailbox, message, { cause });
+      }
+      throw new Error(message, { cause });
+    }
+  }
+
+  async settle(
+    mailbox: string,
+    uidValidity: number,
+    uids: number[],
+    action: AfterAction,
+  ): Promise<void> {
+    if (uids.length === 0) return;
+    const opened = await this.#open(mailbox, false);
+    if (opened.uidValidity !== uidValidity) {
       throw new Error(
-        `IMAP ${this.#conn.host}: cannot open mailbox ${mailbox}: ${describe(cause)}`,
-        {
-          cause,
-        },
+        `the UIDVALIDITY of ${mailbox} changed (${uidValidity} → ${opened.uidValidity}): ` +
+          "the message is matched again by the next collection",
       );
     }
+    const range = uids.join(",");
+    const refused = (what: string) => {
+      const why = this.#refusals.at(-1);
+      this.#refusals.length = 0;
+      return new Error(`IMAP ${this.#conn.host}: ${what}${why ? `: ${why}` : ""}`);
+    };
+    this.#refusals.length = 0;
+    if (action.kind === "seen") {
+      if (!await this.#client.messageFlagsAdd(range, ["\\Seen"], { uid: true })) {
+        throw refused(`cannot mark messages of ${mailbox} \\Seen`);
+      }
+      return;
+    }
+    let moved = await this.#client.messageMove(range, action.folder, { uid: true });
+    // TRYCREATE: the target does not exist and may be created (RFC 3501 §6.4.7, RFC 6851 §3.3).
+    if (!moved && this.#refusals.some((r) => r.includes("TRYCREATE"))) {
+      this.#refusals.length = 0;
+      try {
+        await this.#client.mailboxCreate(action.folder);
+      } catch (cause) {
+        throw new Error(
+          `IMAP ${this.#conn.host}: cannot create folder ${action.folder}: ${describe(cause)}`,
+          { cause },
+        );
+      }
+      moved = await this.#client.messageMove(range, action.folder, { uid: true });
+    }
+    if (!moved) throw refused(`cannot move messages of ${mailbox} to ${action.folder}`);
   }
 
   async listAfter(

@@ -5,6 +5,7 @@
  */
 import type { Queryable } from "./db.ts";
 import { camelRow } from "./row.ts";
+import { type MailboxProblem, readMailboxProblems } from "./mailbox_problems.ts";
 
 /**
  * An IDLE report older than this is from an instance that is gone (instances report every few
@@ -60,6 +61,8 @@ export interface AccountHealth {
   /** Every fresh report, one per instance watching the account. */
   idleReports: IdleStatus[];
   progress: CollectProgress | null;
+  /** Configured mailboxes the server refused to open at the last try (src/store/mailbox_problems.ts). */
+  mailboxProblems: MailboxProblem[];
 }
 
 /**
@@ -165,7 +168,7 @@ export async function readAccountHealth(
   const entry = (id: number) => {
     let h = out.get(id);
     if (!h) {
-      h = { idle: null, idleReports: [], progress: null };
+      h = { idle: null, idleReports: [], progress: null, mailboxProblems: [] };
       out.set(id, h);
     }
     return h;
@@ -180,12 +183,15 @@ export async function readAccountHealth(
     const { accountId, ...p } = camelRow<CollectProgress & { accountId: number }>(r);
     entry(accountId).progress = p;
   }
+  for (const [accountId, problems] of await readMailboxProblems(q)) {
+    entry(accountId).mailboxProblems = problems;
+  }
   return out;
 }
 
 /** The account's entry of `readAccountHealth`, or an empty one. */
 export function healthOf(all: Map<number, AccountHealth>, accountId: number): AccountHealth {
-  return all.get(accountId) ?? { idle: null, idleReports: [], progress: null };
+  return all.get(accountId) ?? { idle: null, idleReports: [], progress: null, mailboxProblems: [] };
 }
 
 /** An IDLE status as `stats` and the API print it. */
@@ -199,6 +205,16 @@ export function idleStatusJson(s: IdleStatus) {
     consecutive_failures: s.consecutiveFailures,
     last_error: s.lastError,
     updated_at: s.updatedAt.toISOString(),
+  };
+}
+
+/** A mailbox the server refused to open, as `stats` and the API print it. */
+export function mailboxProblemJson(p: MailboxProblem) {
+  return {
+    mailbox: p.mailbox,
+    error: p.error,
+    since: p.since.toISOString(),
+    checked_at: p.checkedAt.toISOString(),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { Queryable } from "./db.ts";
+import type { AfterProcessing } from "../domain/after_processing.ts";
 import { camelRow } from "./row.ts";
 
 /** An account as stored. Secrets are never part of this row. */
@@ -16,17 +17,26 @@ export interface AccountRow {
   connectedAt: Date;
   lastSyncAt: Date | null;
   lastError: string | null;
+  /** What is done on the server to a message once processed (src/domain/after_processing.ts). */
+  afterProcessing: AfterProcessing;
+  /** The folder processed mail moves to, for `move`. */
+  afterFolder: string | null;
 }
 
-/** The account described by the environment (EMAIL_HOST, EMAIL_USER, …). */
-export type EnvAccount = Pick<
-  AccountRow,
-  "name" | "address" | "imapHost" | "imapPort" | "imapTls" | "imapUser" | "mailboxes"
->;
+/**
+ * The account described by the environment (EMAIL_HOST, EMAIL_USER, …); its after-processing
+ * (IMAP_AFTER) is `keep` when not given.
+ */
+export type EnvAccount =
+  & Pick<
+    AccountRow,
+    "name" | "address" | "imapHost" | "imapPort" | "imapTls" | "imapUser" | "mailboxes"
+  >
+  & Partial<Pick<AccountRow, "afterProcessing" | "afterFolder">>;
 
 /** The columns of `AccountRow`, in its order (read back with `camelRow`). */
 const COLUMNS = `id, name, address, imap_host, imap_port, imap_tls, imap_user, mailboxes, source,
-  enabled, connected_at, last_sync_at, last_error`;
+  enabled, connected_at, last_sync_at, last_error, after_processing, after_folder`;
 
 /**
  * Creates or refreshes the environment's account. Its `connected_at` is set once, on the first
@@ -36,11 +46,12 @@ const COLUMNS = `id, name, address, imap_host, imap_port, imap_tls, imap_user, m
 export async function upsertEnvAccount(q: Queryable, a: EnvAccount): Promise<AccountRow> {
   const rows = await q.query(
     `INSERT INTO accounts (name, address, imap_host, imap_port, imap_tls, imap_user, mailboxes, source,
-       connected_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, 'env', date_trunc('second', now()))
+       connected_at, after_processing, after_folder)
+     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, 'env', date_trunc('second', now()), $8, $9)
      ON CONFLICT (name) DO UPDATE SET address = EXCLUDED.address, imap_host = EXCLUDED.imap_host,
        imap_port = EXCLUDED.imap_port, imap_tls = EXCLUDED.imap_tls,
-       imap_user = EXCLUDED.imap_user, mailboxes = EXCLUDED.mailboxes
+       imap_user = EXCLUDED.imap_user, mailboxes = EXCLUDED.mailboxes,
+       after_processing = EXCLUDED.after_processing, after_folder = EXCLUDED.after_folder
      RETURNING ${COLUMNS}`,
     [
       a.name,
@@ -50,6 +61,8 @@ export async function upsertEnvAccount(q: Queryable, a: EnvAccount): Promise<Acc
       a.imapTls,
       a.imapUser,
       JSON.stringify(a.mailboxes),
+      a.afterProcessing ?? "keep",
+      a.afterFolder ?? null,
     ],
   );
   return camelRow<AccountRow>(rows[0]);

@@ -1,4 +1,5 @@
 import type { Queryable } from "./db.ts";
+import type { AfterProcessing } from "../domain/after_processing.ts";
 import { camelRow } from "./row.ts";
 
 /**
@@ -17,6 +18,10 @@ export interface AccountView {
   imapTls: boolean;
   imapUser: string;
   mailboxes: string[];
+  /** What is done on the server to a message once processed (src/domain/after_processing.ts). */
+  afterProcessing: AfterProcessing;
+  /** The folder processed mail moves to, for `move`. */
+  afterFolder: string | null;
   imapPasswordSet: boolean;
   smtpHost: string | null;
   smtpPort: number | null;
@@ -34,33 +39,38 @@ export interface AccountView {
   messages: number;
 }
 
-/** The settings a person edits. Passwords arrive encrypted; null leaves the stored one. */
-export interface AccountInput extends
-  Pick<
-    AccountView,
-    | "name"
-    | "address"
-    | "displayName"
-    | "enabled"
-    | "imapHost"
-    | "imapPort"
-    | "imapTls"
-    | "imapUser"
-    | "mailboxes"
-    | "smtpHost"
-    | "smtpPort"
-    | "smtpTls"
-    | "smtpUser"
-    | "copyToSent"
-  > {
+/**
+ * The settings a person edits. Passwords arrive encrypted; null leaves the stored one. Without
+ * an after-processing setting, the mail is left as it is (`keep`).
+ */
+export interface AccountInput
+  extends
+    Partial<Pick<AccountView, "afterProcessing" | "afterFolder">>,
+    Pick<
+      AccountView,
+      | "name"
+      | "address"
+      | "displayName"
+      | "enabled"
+      | "imapHost"
+      | "imapPort"
+      | "imapTls"
+      | "imapUser"
+      | "mailboxes"
+      | "smtpHost"
+      | "smtpPort"
+      | "smtpTls"
+      | "smtpUser"
+      | "copyToSent"
+    > {
   imapPassEnc: string | null;
   smtpPassEnc: string | null;
 }
 
 /** The columns of `AccountView`, in its order (read back with `camelRow`). */
 const VIEW = `a.id, a.name, a.address, COALESCE(a.display_name, '') AS display_name, a.source,
-  a.enabled, a.imap_host, a.imap_port, a.imap_tls, a.imap_user, a.mailboxes,
-  a.imap_pass_enc IS NOT NULL AS imap_password_set, a.smtp_host, a.smtp_port, a.smtp_tls,
+  a.enabled, a.imap_host, a.imap_port, a.imap_tls, a.imap_user, a.mailboxes, a.after_processing,
+  a.after_folder, a.imap_pass_enc IS NOT NULL AS imap_password_set, a.smtp_host, a.smtp_port, a.smtp_tls,
   a.smtp_user, a.smtp_pass_enc IS NOT NULL AS smtp_password_set, a.connected_at, a.last_sync_at,
   a.last_error, a.last_error_at, a.consecutive_failures, a.copy_to_sent,
   (SELECT count(*)::int FROM messages m WHERE m.account_id = a.id) AS messages`;
@@ -84,9 +94,10 @@ export async function createAccount(q: Queryable, a: AccountInput, at: Date): Pr
   const [r] = await q.query<{ id: number }>(
     `INSERT INTO accounts (name, address, display_name, enabled, imap_host, imap_port, imap_tls,
        imap_user, mailboxes, smtp_host, smtp_port, smtp_tls, smtp_user, copy_to_sent,
-       imap_pass_enc, smtp_pass_enc, source, connected_at, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14, $15, $16, 'db',
-       $17::timestamptz, $17::timestamptz)
+       after_processing, after_folder, imap_pass_enc, smtp_pass_enc, source, connected_at,
+       created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14, $15, $16, $17,
+       $18, 'db', $19::timestamptz, $19::timestamptz)
      RETURNING id`,
     [...inputParams(a), a.imapPassEnc, a.smtpPassEnc, at.toISOString()],
   );
@@ -106,21 +117,35 @@ export async function updateAccount(q: Queryable, id: number, a: AccountInput): 
     `UPDATE accounts SET name = $1, address = $2, display_name = $3, enabled = $4,
        imap_host = $5, imap_port = $6, imap_tls = $7, imap_user = $8, mailboxes = $9::jsonb,
        smtp_host = $10, smtp_port = $11, smtp_tls = $12, smtp_user = $13, copy_to_sent = $14,
+       after_processing = $15, after_folder = $16,
        imap_pass_enc = CASE
-         WHEN $15::text IS NOT NULL THEN $15::text
+         WHEN $17::text IS NOT NULL THEN $17::text
          WHEN (imap_host, imap_port, imap_tls, imap_user)
            IS DISTINCT FROM ($5::text, $6::int, $7::boolean, $8::text) THEN NULL
          ELSE imap_pass_enc END,
        smtp_pass_enc = CASE
-         WHEN $16::text IS NOT NULL THEN $16::text
+         WHEN $18::text IS NOT NULL THEN $18::text
          WHEN (smtp_host, smtp_port, smtp_tls, smtp_user)
            IS DISTINCT FROM ($10::text, $11::int, $12::boolean, $13::text) THEN NULL
          ELSE smtp_pass_enc END
-     WHERE id = $17 AND source = 'db'
+     WHERE id = $19 AND source = 'db'
      RETURNING 1 AS ok`,
     [...inputParams(a), a.imapPassEnc, a.smtpPassEnc, id],
   );
   return rows.length > 0;
+}
+
+/** Sets the account's after-processing setting alone (src/actions/accounts.ts). */
+export async function setAccountAfterProcessing(
+  q: Queryable,
+  id: number,
+  mode: AfterProcessing,
+  folder: string | null,
+): Promise<void> {
+  await q.query(
+    "UPDATE accounts SET after_processing = $2, after_folder = $3 WHERE id = $1",
+    [id, mode, folder],
+  );
 }
 
 function inputParams(a: AccountInput): unknown[] {
@@ -139,6 +164,8 @@ function inputParams(a: AccountInput): unknown[] {
     a.smtpTls,
     a.smtpUser,
     a.copyToSent,
+    a.afterProcessing ?? "keep",
+    a.afterFolder ?? null,
   ];
 }
 

@@ -23,6 +23,18 @@ export interface MessageDetail {
   collectedAt: Date;
   parseStatus: "pending" | "parsed" | "failed";
   parseError: string | null;
+  /**
+   * What the account's after-processing setting did on the server (mark `\Seen`, move): null
+   * when nothing was to be done; `failed` leaves the mail where it was, tried again next run.
+   */
+  afterProcessing: {
+    state: "pending" | "done" | "failed";
+    action: "seen" | "move" | null;
+    folder: string | null;
+    error: string | null;
+    attempts: number;
+    at: Date | null;
+  } | null;
   messageIdHeader: string | null;
   from: Address[];
   replyTo: Address[];
@@ -86,7 +98,8 @@ const DETAIL_COLUMNS = `m.id, m.account_id, a.name AS account_name, m.mailbox, m
   m.html_body, m.headers, m.attachments, m.kind, m.confidence, m.evidence,
   m.original_from_address, m.original_from_name, m.original_subject, m.original_date,
   m.original_date_iso, m.sender, m.in_reply_to, m."references", m.content_sha256,
-  m.internal_date`;
+  m.internal_date, m.after_state, m.after_action, m.after_folder, m.after_error,
+  m.after_attempts, m.after_at`;
 
 /** One message with its decision and the outbox rows it produced; null when there is none. */
 export async function getMessageDetail(q: Queryable, id: number): Promise<MessageDetail | null> {
@@ -124,6 +137,16 @@ export async function getMessageDetail(q: Queryable, id: number): Promise<Messag
     collectedAt: r.collected_at as Date,
     parseStatus: r.parse_status as MessageDetail["parseStatus"],
     parseError: (r.parse_error as string | null) ?? null,
+    afterProcessing: r.after_state
+      ? {
+        state: r.after_state as "pending" | "done" | "failed",
+        action: (r.after_action as "seen" | "move" | null) ?? null,
+        folder: (r.after_folder as string | null) ?? null,
+        error: (r.after_error as string | null) ?? null,
+        attempts: Number(r.after_attempts),
+        at: (r.after_at as Date | null) ?? null,
+      }
+      : null,
     messageIdHeader: email.messageId,
     from: email.from,
     replyTo: email.replyTo,

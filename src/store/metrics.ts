@@ -3,6 +3,7 @@ import { outboxCounts, type OutboxStatus } from "./outbox.ts";
 import { healthOf, readAccountHealth } from "./account_health.ts";
 import { readMessageCounts } from "./stats.ts";
 import { countOpenBreakers } from "./breakers.ts";
+import { afterProcessingCounts } from "./after_processing.ts";
 
 /** The numbers `/metrics` exposes. Counters are totals since the database began. */
 export interface MetricsSnapshot {
@@ -28,7 +29,11 @@ export interface MetricsSnapshot {
     idleConsecutiveFailures: number;
     /** Messages the collection under way has still to store (0 when none runs). */
     syncRemaining: number;
+    /** Configured mailboxes the server refused to open at the last try. */
+    mailboxesUnavailable: number;
   }>;
+  /** Messages by after-processing state (mark read or move on the server). */
+  afterProcessing: { pending: number; done: number; failed: number };
 }
 
 /** Reads every metric in a few aggregate queries; account health as of `now`. */
@@ -70,7 +75,9 @@ export async function readMetrics(q: Queryable, now: Date): Promise<MetricsSnaps
         idleUp: h.idleReports.some((r) => r.state === "idle"),
         idleConsecutiveFailures: Math.max(0, ...h.idleReports.map((r) => r.consecutiveFailures)),
         syncRemaining: h.progress ? Math.max(0, h.progress.total - h.progress.done) : 0,
+        mailboxesUnavailable: h.mailboxProblems.length,
       };
     }),
+    afterProcessing: await afterProcessingCounts(q),
   };
 }

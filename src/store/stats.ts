@@ -1,6 +1,13 @@
 import type { Queryable } from "./db.ts";
 import { outboxCounts, type OutboxStatus } from "./outbox.ts";
-import { healthOf, idleStatusJson, progressJson, readAccountHealth } from "./account_health.ts";
+import {
+  healthOf,
+  idleStatusJson,
+  mailboxProblemJson,
+  progressJson,
+  readAccountHealth,
+} from "./account_health.ts";
+import { afterProcessingCounts } from "./after_processing.ts";
 import { countOpenBreakers } from "./breakers.ts";
 
 /** The counts `cli stats` prints and the health endpoints read. */
@@ -32,7 +39,11 @@ export interface Stats {
     idle: ReturnType<typeof idleStatusJson> | null;
     /** The collection under way; null when none is. */
     progress: ReturnType<typeof progressJson> | null;
+    /** Configured mailboxes the server refused to open; the others are collected. */
+    mailbox_problems: Array<ReturnType<typeof mailboxProblemJson>>;
   }>;
+  /** Messages by after-processing state (mark read or move on the server). */
+  after_processing: { pending: number; done: number; failed: number };
 }
 
 /** Stored messages in all: by kind, and those not parsed (failed) or not yet parsed (pending). */
@@ -100,7 +111,9 @@ export async function readStats(q: Queryable, now: Date): Promise<Stats> {
         consecutive_failures: a.consecutive_failures as number,
         idle: h.idle && idleStatusJson(h.idle),
         progress: h.progress && progressJson(h.progress),
+        mailbox_problems: h.mailboxProblems.map(mailboxProblemJson),
       };
     }),
+    after_processing: await afterProcessingCounts(q),
   };
 }

@@ -43,6 +43,8 @@ function account(id: number, name = `conta${id}`): AccountRow {
     connectedAt: new Date(0),
     lastSyncAt: null,
     lastError: null,
+    afterProcessing: "keep",
+    afterFolder: null,
   };
 }
 
@@ -59,6 +61,9 @@ function summary(a: AccountRow, status: CollectSummary["status"], parsed = 0): C
     parsed,
     failed: 0,
     mailboxes: [],
+    unavailable: [],
+    afterDone: 0,
+    afterFailed: 0,
   };
 }
 

@@ -28,6 +28,8 @@ const ACCOUNT_FORM = [
   "imap_port",
   "imap_tls",
   "imap_user",
+  "after_processing",
+  "after_folder",
   "imap_pass",
   "mailboxes",
   "smtp_host",
@@ -116,6 +118,7 @@ const ROUTES: Record<string, RouteParams> = {
   "DELETE /api/v1/never-answer/:id": {},
   "GET /api/v1/accounts": {},
   "GET /api/v1/accounts/:id": {},
+  "PUT /api/v1/accounts/:id/after_processing": { json: ["mode", "folder"] },
   "POST /api/v1/accounts/:id/test": {},
   "GET /api/v1/stats": {},
 };
