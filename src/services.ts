@@ -12,6 +12,7 @@ import type { DataDirHolder } from "./store/data_dir_lock.ts";
 import { migrate, readMigrations } from "./store/migrate.ts";
 import { listAccounts, upsertEnvAccount } from "./store/accounts.ts";
 import { deleteIdleHealth, writeIdleHealth, writeProgress } from "./store/account_health.ts";
+import { heartbeatIdleLeases, releaseIdleLeases } from "./store/idle_leases.ts";
 import { loadRules } from "./store/rule_set.ts";
 import { createSecretBox, type SecretBox } from "./auth/secret_box.ts";
 import { readAccountContext } from "./jobs/account_context.ts";
@@ -126,24 +127,33 @@ export async function openServices(config: Config, log: Logger, options: Service
 
   const importRules = (json: unknown) => rulesImport(db, json, now);
 
-  /** IMAP IDLE per account: collection and the outbox run within a second of new mail. */
+  /** This instance, as its IDLE leases and reports name it. */
+  const instance = `${Deno.hostname()}:${Deno.pid}`;
+
+  /**
+   * IMAP IDLE on every mailbox of every account, one connection per mailbox across instances (the
+   * leases): collection and the outbox run within a second of new mail.
+   */
   const startWatching = async () =>
     startIdleWatch({
       collect: ingest.collectAccount,
       drain: sendOnce,
-      watch: (account, onNewMail) =>
+      watch: (account, mailbox, onNewMail) =>
         startIdleWatcher({
           connect: async () => connectIdleSession(await imapLogin(access, account)),
           onNewMail,
-          mailbox: account.mailboxes[0] ?? "INBOX",
+          mailbox,
           log,
         }),
+      leases: {
+        heartbeat: (wanted) => heartbeatIdleLeases(db, instance, wanted),
+        release: () => releaseIdleLeases(db, instance),
+      },
       log,
     }, await listAccounts(db));
 
   /** Keeps this instance's IMAP IDLE state in the database for other processes to read. */
   const reportIdleHealth = (watching: IdleWatchHandle) => {
-    const instance = `${Deno.hostname()}:${Deno.pid}`;
     return startIdleHealthReport({
       health: () => watching.health(),
       write: (reports, at) => writeIdleHealth(db, instance, reports, at),

@@ -16,6 +16,8 @@ export interface AccountRow {
   connectedAt: Date;
   lastSyncAt: Date | null;
   lastError: string | null;
+  /** The most IMAP connections Carteiro may hold to it; null: the provider's default. */
+  imapConnectionCap: number | null;
 }
 
 /** The account described by the environment (EMAIL_HOST, EMAIL_USER, …). */
@@ -26,7 +28,7 @@ export type EnvAccount = Pick<
 
 /** The columns of `AccountRow`, in its order (read back with `camelRow`). */
 const COLUMNS = `id, name, address, imap_host, imap_port, imap_tls, imap_user, mailboxes, source,
-  enabled, connected_at, last_sync_at, last_error`;
+  enabled, connected_at, last_sync_at, last_error, imap_connection_cap`;
 
 /**
  * Creates or refreshes the environment's account. Its `connected_at` is set once, on the first
