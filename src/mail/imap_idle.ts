@@ -165,6 +165,8 @@ class Watcher implements IdleWatcher {
   #lastError: string | null = null;
   #lastErrorAt: Date | null = null;
   #reconnects = 0;
+  /** The mailbox was last found missing, and the log said so. */
+  #missingSaid = false;
   #stopped = false;
   #running: Promise<void> | null = null;
   #session: IdleSession | null = null;
@@ -328,11 +330,18 @@ class Watcher implements IdleWatcher {
     this.#failures++;
     this.#lastError = e instanceof Error ? e.message : String(e);
     this.#lastErrorAt = this.#o.now();
-    this.#o.log?.warn("IMAP IDLE session ended; reconnecting", {
-      mailbox: this.#o.mailbox,
-      error: this.#lastError,
-      failures: this.#failures,
-    });
+    const missing = e instanceof MailboxMissingError;
+    // A missing mailbox is said once, not at every look for it.
+    if (missing && this.#missingSaid) return;
+    this.#missingSaid = missing;
+    this.#o.log?.warn(
+      missing ? "IMAP IDLE: no such mailbox" : "IMAP IDLE session ended; reconnecting",
+      {
+        mailbox: this.#o.mailbox,
+        error: this.#lastError,
+        failures: this.#failures,
+      },
+    );
   }
 
   #notify(reason: NewMailReason) {
@@ -487,7 +496,9 @@ class ImapFlowSession implements IdleSession {
     try {
       mb = await this.#client.mailboxOpen(mailbox, { readOnly: true });
     } catch (e) {
-      if ((e as { serverResponseCode?: string })?.serverResponseCode === "NONEXISTENT") {
+      // imapflow marks a missing mailbox itself; RFC 5530's NONEXISTENT where a server sends it.
+      const err = e as { mailboxMissing?: boolean; serverResponseCode?: string } | null;
+      if (err?.mailboxMissing || err?.serverResponseCode === "NONEXISTENT") {
         throw new MailboxMissingError(mailbox, { cause: e });
       }
       throw e;
