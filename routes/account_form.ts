@@ -3,6 +3,7 @@
  * saved with (src/actions/accounts.ts), one line per faulty field.
  */
 import type { AccountInput, AccountView } from "../src/store/accounts_admin.ts";
+import { CAP_LIMITS, parseConnectionCap } from "../src/domain/idle_leases.ts";
 
 /** The form as typed; passwords are never put back into it. */
 export interface AccountForm {
@@ -15,6 +16,8 @@ export interface AccountForm {
   imap_tls: boolean;
   imap_user: string;
   mailboxes: string;
+  /** Blank: the provider's default. */
+  imap_connection_cap: string;
   smtp_host: string;
   smtp_port: string;
   smtp_tls: boolean;
@@ -32,6 +35,7 @@ export const EMPTY_FORM: AccountForm = {
   imap_tls: true,
   imap_user: "",
   mailboxes: "INBOX",
+  imap_connection_cap: "",
   smtp_host: "",
   smtp_port: "465",
   smtp_tls: true,
@@ -50,6 +54,7 @@ export function formOf(a: AccountView): AccountForm {
     imap_tls: a.imapTls,
     imap_user: a.imapUser,
     mailboxes: a.mailboxes.join(", "),
+    imap_connection_cap: a.imapConnectionCap === null ? "" : String(a.imapConnectionCap),
     smtp_host: a.smtpHost ?? "",
     smtp_port: a.smtpPort === null ? "" : String(a.smtpPort),
     smtp_tls: a.smtpTls ?? true,
@@ -79,6 +84,7 @@ export function readAccountForm(body: Record<string, unknown>): {
     imap_tls: b("imap_tls"),
     imap_user: s("imap_user"),
     mailboxes: s("mailboxes"),
+    imap_connection_cap: s("imap_connection_cap"),
     smtp_host: s("smtp_host"),
     smtp_port: s("smtp_port"),
     smtp_tls: b("smtp_tls"),
@@ -111,6 +117,12 @@ export function readAccountForm(body: Record<string, unknown>): {
   if (mailboxes.length === 0 || mailboxes.some((m) => m.length > 200 || /[\r\n]/.test(m))) {
     errors.push("mailboxes: at least one mailbox name");
   }
+  const cap = parseConnectionCap(form.imap_connection_cap);
+  if (!cap.ok) {
+    errors.push(
+      `imap_connection_cap: blank, or a whole number from ${CAP_LIMITS.min} to ${CAP_LIMITS.max}`,
+    );
+  }
   const smtp = form.smtp_host !== "";
   if (smtp && !HOST.test(form.smtp_host)) errors.push("smtp_host: must be a host name or address");
   const smtpPort = smtp ? port(form.smtp_port, "smtp_port") : null;
@@ -131,6 +143,7 @@ export function readAccountForm(body: Record<string, unknown>): {
       imapTls: form.imap_tls,
       imapUser: form.imap_user,
       mailboxes,
+      imapConnectionCap: cap.ok ? cap.value : null,
       smtpHost: smtp ? form.smtp_host : null,
       smtpPort,
       smtpTls: smtp ? form.smtp_tls : null,

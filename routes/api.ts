@@ -31,6 +31,7 @@ import {
   type AccountHealth,
   healthOf,
   idleStatusJson,
+  mailboxWatchJson,
   progressJson,
   readAccountHealth,
 } from "../src/store/account_health.ts";
@@ -153,6 +154,8 @@ export function accountJson(a: AccountView, now: Date, health: AccountHealth) {
       tls: a.imapTls,
       user: a.imapUser,
       mailboxes: a.mailboxes,
+      /** The cap set on the account; null: the provider's default (`health.connection_cap`). */
+      connection_cap: a.imapConnectionCap,
       password_set: a.imapPasswordSet,
     },
     smtp: a.smtpHost
@@ -175,6 +178,8 @@ export function accountJson(a: AccountView, now: Date, health: AccountHealth) {
         : null,
       consecutive_failures: a.consecutiveFailures,
       idle: health.idle && idleStatusJson(health.idle),
+      connection_cap: health.connectionCap,
+      idle_mailboxes: health.mailboxes.map(mailboxWatchJson),
       progress: health.progress && progressJson(health.progress),
     },
   };

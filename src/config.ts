@@ -4,6 +4,7 @@
  * enough to see all that needs fixing.
  */
 import { isLoopbackHost } from "./domain/private_address.ts";
+import { CAP_LIMITS, parseConnectionCap } from "./domain/idle_leases.ts";
 import ipaddr from "ipaddr.js";
 
 export interface ImapSettings {
@@ -38,6 +39,8 @@ export interface EnvAccountSettings {
   name: string;
   address: string;
   mailboxes: string[];
+  /** IMAP_CONNECTION_CAP; null: the provider's default (src/domain/idle_leases.ts). */
+  imapConnectionCap: number | null;
   imap: ImapSettings;
   smtp: SmtpSettings;
 }
@@ -271,11 +274,19 @@ function readAccount(
     Boolean,
   );
   if (mailboxes.length === 0) errors.push("IMAP_MAILBOXES names no mailbox");
+  const cap = parseConnectionCap(read("IMAP_CONNECTION_CAP"));
+  if (!cap.ok) {
+    errors.push(
+      `IMAP_CONNECTION_CAP must be a whole number from ${CAP_LIMITS.min} to ${CAP_LIMITS.max} ` +
+        "(or unset: the provider's default)",
+    );
+  }
   const insecure = bool("TLS_ALLOW_INVALID_CERTIFICATE", false);
   return {
     name: read("EMAIL_ACCOUNT_NAME") ?? address ?? user ?? "default",
     address: address ?? "",
     mailboxes,
+    imapConnectionCap: cap.ok ? cap.value : null,
     imap: {
       host: host ?? "",
       port: imapPort,

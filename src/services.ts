@@ -214,6 +214,7 @@ async function envAccount(db: Db, config: Config): Promise<AccountAccess["envAcc
     imapTls: config.account.imap.secure,
     imapUser: config.account.imap.user,
     mailboxes: config.account.mailboxes,
+    imapConnectionCap: config.account.imapConnectionCap,
   });
   return { id, imap: config.account.imap, smtp: config.account.smtp };
 }

@@ -21,10 +21,12 @@ export interface AccountRow {
 }
 
 /** The account described by the environment (EMAIL_HOST, EMAIL_USER, …). */
-export type EnvAccount = Pick<
-  AccountRow,
-  "name" | "address" | "imapHost" | "imapPort" | "imapTls" | "imapUser" | "mailboxes"
->;
+export type EnvAccount =
+  & Pick<
+    AccountRow,
+    "name" | "address" | "imapHost" | "imapPort" | "imapTls" | "imapUser" | "mailboxes"
+  >
+  & { imapConnectionCap?: number | null };
 
 /** The columns of `AccountRow`, in its order (read back with `camelRow`). */
 const COLUMNS = `id, name, address, imap_host, imap_port, imap_tls, imap_user, mailboxes, source,
@@ -38,11 +40,12 @@ const COLUMNS = `id, name, address, imap_host, imap_port, imap_tls, imap_user, m
 export async function upsertEnvAccount(q: Queryable, a: EnvAccount): Promise<AccountRow> {
   const rows = await q.query(
     `INSERT INTO accounts (name, address, imap_host, imap_port, imap_tls, imap_user, mailboxes, source,
-       connected_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, 'env', date_trunc('second', now()))
+       connected_at, imap_connection_cap)
+     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, 'env', date_trunc('second', now()), $8::int)
      ON CONFLICT (name) DO UPDATE SET address = EXCLUDED.address, imap_host = EXCLUDED.imap_host,
        imap_port = EXCLUDED.imap_port, imap_tls = EXCLUDED.imap_tls,
-       imap_user = EXCLUDED.imap_user, mailboxes = EXCLUDED.mailboxes
+       imap_user = EXCLUDED.imap_user, mailboxes = EXCLUDED.mailboxes,
+       imap_connection_cap = EXCLUDED.imap_connection_cap
      RETURNING ${COLUMNS}`,
     [
       a.name,
@@ -52,6 +55,7 @@ export async function upsertEnvAccount(q: Queryable, a: EnvAccount): Promise<Acc
       a.imapTls,
       a.imapUser,
       JSON.stringify(a.mailboxes),
+      a.imapConnectionCap ?? null,
     ],
   );
   return camelRow<AccountRow>(rows[0]);

@@ -17,6 +17,8 @@ export interface AccountView {
   imapTls: boolean;
   imapUser: string;
   mailboxes: string[];
+  /** The most IMAP connections Carteiro may hold to it; null: the provider's default. */
+  imapConnectionCap: number | null;
   imapPasswordSet: boolean;
   smtpHost: string | null;
   smtpPort: number | null;
@@ -52,12 +54,14 @@ export interface AccountInput extends
   > {
   imapPassEnc: string | null;
   smtpPassEnc: string | null;
+  /** The cap on IMAP connections; null or absent: the provider's default. */
+  imapConnectionCap?: number | null;
 }
 
 /** The columns of `AccountView`, in its order (read back with `camelRow`). */
 const VIEW = `a.id, a.name, a.address, COALESCE(a.display_name, '') AS display_name, a.source,
   a.enabled, a.imap_host, a.imap_port, a.imap_tls, a.imap_user, a.mailboxes,
-  a.imap_pass_enc IS NOT NULL AS imap_password_set, a.smtp_host, a.smtp_port, a.smtp_tls,
+  a.imap_connection_cap, a.imap_pass_enc IS NOT NULL AS imap_password_set, a.smtp_host, a.smtp_port, a.smtp_tls,
   a.smtp_user, a.smtp_pass_enc IS NOT NULL AS smtp_password_set, a.connected_at, a.last_sync_at,
   a.last_error, a.last_error_at, a.consecutive_failures,
   (SELECT count(*)::int FROM messages m WHERE m.account_id = a.id) AS messages`;
@@ -81,11 +85,17 @@ export async function createAccount(q: Queryable, a: AccountInput, at: Date): Pr
   const [r] = await q.query<{ id: number }>(
     `INSERT INTO accounts (name, address, display_name, enabled, imap_host, imap_port, imap_tls,
        imap_user, mailboxes, smtp_host, smtp_port, smtp_tls, smtp_user, imap_pass_enc,
-       smtp_pass_enc, source, connected_at, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14, $15, 'db',
-       $16::timestamptz, $16::timestamptz)
+       smtp_pass_enc, imap_connection_cap, source, connected_at, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14, $15, $16::int,
+       'db', $17::timestamptz, $17::timestamptz)
      RETURNING id`,
-    [...inputParams(a), a.imapPassEnc, a.smtpPassEnc, at.toISOString()],
+    [
+      ...inputParams(a),
+      a.imapPassEnc,
+      a.smtpPassEnc,
+      a.imapConnectionCap ?? null,
+      at.toISOString(),
+    ],
   );
   return r.id;
 }
@@ -112,10 +122,11 @@ export async function updateAccount(q: Queryable, id: number, a: AccountInput): 
          WHEN $15::text IS NOT NULL THEN $15::text
          WHEN (smtp_host, smtp_port, smtp_tls, smtp_user)
            IS DISTINCT FROM ($10::text, $11::int, $12::boolean, $13::text) THEN NULL
-         ELSE smtp_pass_enc END
-     WHERE id = $16 AND source = 'db'
+         ELSE smtp_pass_enc END,
+       imap_connection_cap = $16::int
+     WHERE id = $17 AND source = 'db'
      RETURNING 1 AS ok`,
-    [...inputParams(a), a.imapPassEnc, a.smtpPassEnc, id],
+    [...inputParams(a), a.imapPassEnc, a.smtpPassEnc, a.imapConnectionCap ?? null, id],
   );
   return rows.length > 0;
 }

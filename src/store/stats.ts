@@ -1,6 +1,12 @@
 import type { Queryable } from "./db.ts";
 import { outboxCounts, type OutboxStatus } from "./outbox.ts";
-import { healthOf, idleStatusJson, progressJson, readAccountHealth } from "./account_health.ts";
+import {
+  healthOf,
+  idleStatusJson,
+  mailboxWatchJson,
+  progressJson,
+  readAccountHealth,
+} from "./account_health.ts";
 
 /** The counts `cli stats` prints and the health endpoints read. */
 export interface Stats {
@@ -27,6 +33,10 @@ export interface Stats {
     consecutive_failures: number;
     /** The IMAP IDLE watcher as a running instance reports it; null when none does. */
     idle: ReturnType<typeof idleStatusJson> | null;
+    /** The most IMAP connections Carteiro holds to the account (its cap, or the default). */
+    imap_connection_cap: number | null;
+    /** Each configured mailbox: watched with IDLE by which instance, or left to the cron. */
+    idle_mailboxes: Array<ReturnType<typeof mailboxWatchJson>>;
     /** The collection under way; null when none is. */
     progress: ReturnType<typeof progressJson> | null;
   }>;
@@ -95,6 +105,8 @@ export async function readStats(q: Queryable, now: Date): Promise<Stats> {
           : null,
         consecutive_failures: a.consecutive_failures as number,
         idle: h.idle && idleStatusJson(h.idle),
+        imap_connection_cap: h.connectionCap,
+        idle_mailboxes: h.mailboxes.map(mailboxWatchJson),
         progress: h.progress && progressJson(h.progress),
       };
     }),
