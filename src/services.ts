@@ -12,7 +12,11 @@ import type { DataDirHolder } from "./store/data_dir_lock.ts";
 import { migrate, readMigrations } from "./store/migrate.ts";
 import { listAccounts, upsertEnvAccount } from "./store/accounts.ts";
 import { deleteIdleHealth, writeIdleHealth, writeProgress } from "./store/account_health.ts";
-import { heartbeatIdleLeases, releaseIdleLeases } from "./store/idle_leases.ts";
+import {
+  forgetOtherIdleLeases,
+  heartbeatIdleLeases,
+  releaseIdleLeases,
+} from "./store/idle_leases.ts";
 import { loadRules } from "./store/rule_set.ts";
 import { createSecretBox, type SecretBox } from "./auth/secret_box.ts";
 import { readAccountContext } from "./jobs/account_context.ts";
@@ -134,8 +138,10 @@ export async function openServices(config: Config, log: Logger, options: Service
    * IMAP IDLE on every mailbox of every account, one connection per mailbox across instances (the
    * leases): collection and the outbox run within a second of new mail.
    */
-  const startWatching = async () =>
-    startIdleWatch({
+  const startWatching = async () => {
+    // The embedded database has one owner: leases of any other holder are a dead predecessor's.
+    if (db.kind === "pglite") await forgetOtherIdleLeases(db, instance);
+    return startIdleWatch({
       collect: ingest.collectAccount,
       drain: sendOnce,
       watch: (account, mailbox, onNewMail) =>
@@ -151,6 +157,7 @@ export async function openServices(config: Config, log: Logger, options: Service
       },
       log,
     }, await listAccounts(db));
+  };
 
   /** Keeps this instance's IMAP IDLE state in the database for other processes to read. */
   const reportIdleHealth = (watching: IdleWatchHandle) => {

@@ -66,6 +66,15 @@ export async function releaseIdleLeases(q: Queryable, holder: string): Promise<v
   await q.query("DELETE FROM idle_leases WHERE holder = $1", [holder]);
 }
 
+/**
+ * Forgets every lease not held by `holder`. Only for the embedded database, whose one owner is
+ * the only service that can hold leases: any other holder is a predecessor that died (SIGKILL),
+ * and its mailboxes need not wait for the expiry.
+ */
+export async function forgetOtherIdleLeases(q: Queryable, holder: string): Promise<void> {
+  await q.query("DELETE FROM idle_leases WHERE holder <> $1", [holder]);
+}
+
 /** The leases renewed within the expiry, by account id, in mailbox order. */
 export async function readIdleLeases(q: Queryable): Promise<Map<number, IdleLease[]>> {
   const rows = await q.query<Record<string, unknown>>(

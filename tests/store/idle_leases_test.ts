@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { seedBoxAccount, storeTest } from "../support/databases.ts";
 import type { Db } from "../../src/store/db.ts";
 import {
+  forgetOtherIdleLeases,
   heartbeatIdleLeases,
   readIdleLeases,
   releaseIdleLeases,
@@ -78,6 +79,20 @@ storeTest("a holder gives up what it no longer wants, and everything when it sto
   // A lease for an account that is gone is not taken.
   assert.deepEqual(await heartbeatIdleLeases(db, "b:2", keys(id + 99, "INBOX")), []);
 });
+
+storeTest(
+  "the embedded database's new owner forgets a dead predecessor's leases at once",
+  async (db) => {
+    const { id } = await seedBoxAccount(db);
+    await heartbeatIdleLeases(db, "host:100", keys(id, "INBOX", "Suporte"));
+    assert.deepEqual(await heartbeatIdleLeases(db, "host:200", keys(id, "INBOX")), []);
+    await forgetOtherIdleLeases(db, "host:200");
+    assert.deepEqual(sorted(await heartbeatIdleLeases(db, "host:200", keys(id, "INBOX"))), [
+      `${id}:INBOX`,
+    ]);
+    assert.deepEqual((await readIdleLeases(db)).get(id)!.map((l) => l.holder), ["host:200"]);
+  },
+);
 
 storeTest(
   "the accounts' health lists each mailbox with its holder, or as left to the cron",
