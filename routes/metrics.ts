@@ -86,6 +86,21 @@ export function renderMetrics(m: MetricsSnapshot, now: Date): string {
     "Messages the collection under way has still to store (0 when none runs).",
     (a) => a.syncRemaining,
   );
+  perAccount(
+    "carteiro_account_imap_connection_cap",
+    "The most IMAP connections Carteiro holds to the account, across instances.",
+    (a) => a.connectionCap,
+  );
+  perAccount(
+    "carteiro_account_idle_mailboxes_held",
+    "Mailboxes of the account an instance watches with IMAP IDLE now (one lease each).",
+    (a) => a.idleMailboxesHeld,
+  );
+  perAccount(
+    "carteiro_account_idle_mailboxes_cron_only",
+    "Mailboxes over the account's connection cap: collected by the minute cron only.",
+    (a) => a.idleMailboxesCronOnly,
+  );
   return out.join("\n") + "\n";
 }
 

@@ -25,6 +25,11 @@ export interface MetricsSnapshot {
     idleConsecutiveFailures: number;
     /** Messages the collection under way has still to store (0 when none runs). */
     syncRemaining: number;
+    /** The cap on IMAP connections in force (the account's, or the provider's default). */
+    connectionCap: number;
+    /** Mailboxes watched with IDLE now (a fresh lease), and those left to the cron by the cap. */
+    idleMailboxesHeld: number;
+    idleMailboxesCronOnly: number;
   }>;
 }
 
@@ -66,6 +71,9 @@ export async function readMetrics(q: Queryable, now: Date): Promise<MetricsSnaps
         idleUp: h.idleReports.some((r) => r.state === "idle"),
         idleConsecutiveFailures: Math.max(0, ...h.idleReports.map((r) => r.consecutiveFailures)),
         syncRemaining: h.progress ? Math.max(0, h.progress.total - h.progress.done) : 0,
+        connectionCap: h.connectionCap ?? 0,
+        idleMailboxesHeld: h.mailboxes.filter((w) => w.mode === "idle" && w.holder).length,
+        idleMailboxesCronOnly: h.mailboxes.filter((w) => w.mode === "cron").length,
       };
     }),
   };
