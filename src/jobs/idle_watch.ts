@@ -117,6 +117,25 @@ export function startIdleWatch(deps: IdleWatchDeps, accounts: AccountRow[]): Idl
   let held: MailboxKey[] = [];
   /** Ticks run one after another: a sync's tick waits for the timer's. */
   let ticking: Promise<void> = Promise.resolve();
+  /**
+   * Watchers and runners being stopped. A tick never waits for them (a login in progress may take
+   * its full timeout to give up, a collection in flight longer): the next heartbeat must not be
+   * late, or the leases this instance still holds would lapse. `stop()` waits for them.
+   */
+  const retiring = new Set<Promise<void>>();
+  const retire = (p: Promise<void>) => {
+    retiring.add(p);
+    p.catch(() => {}).finally(() => retiring.delete(p));
+  };
+  /** The heartbeat, or a rejection once it has taken as long as two heartbeats. */
+  const heartbeat = (wanted: MailboxKey[]) =>
+    new Promise<MailboxKey[]>((resolve, reject) => {
+      const id = timers.setTimeout(
+        () => reject(new Error(`no answer within ${2 * heartbeatMs} ms`)),
+        2 * heartbeatMs,
+      );
+      deps.leases!.heartbeat(wanted).then(resolve, reject).finally(() => timers.clearTimeout(id));
+    });
 
   const wantedNow = (): MailboxKey[] =>
     [...current.values()].flatMap((a) =>
@@ -131,7 +150,7 @@ export function startIdleWatch(deps: IdleWatchDeps, accounts: AccountRow[]): Idl
     const wanted = wantedNow();
     if (deps.leases) {
       try {
-        held = await deps.leases.heartbeat(wanted);
+        held = await heartbeat(wanted);
         confirmedAt = now();
       } catch (e) {
         deps.log.warn("the IDLE leases could not be renewed", {
@@ -145,16 +164,13 @@ export function startIdleWatch(deps: IdleWatchDeps, accounts: AccountRow[]): Idl
     }
     if (stopped) return;
     // Runners of accounts gone, disabled, or with another server or login, stop first.
-    const stopping: Promise<void>[] = [];
     for (const [id, r] of runners) {
       const a = current.get(id);
       if (!a || connectionKey(a) !== r.key) {
         runners.delete(id);
-        stopping.push(r.runner.stop());
+        retire(r.runner.stop());
       }
     }
-    await Promise.all(stopping);
-    if (stopped) return;
     for (const [id, a] of current) {
       let entry = runners.get(id);
       if (!entry) {
@@ -162,7 +178,8 @@ export function startIdleWatch(deps: IdleWatchDeps, accounts: AccountRow[]): Idl
         runners.set(id, entry);
       }
       entry.runner.update(a);
-      await entry.runner.watchOnly(held.filter((k) => k.accountId === id).map((k) => k.mailbox));
+      const mine = held.filter((k) => k.accountId === id).map((k) => k.mailbox);
+      for (const p of entry.runner.watchOnly(mine)) retire(p);
     }
   };
 
@@ -200,6 +217,7 @@ export function startIdleWatch(deps: IdleWatchDeps, accounts: AccountRow[]): Idl
       await ticking;
       // The runners stay listed, so health() still shows how each one ended.
       await Promise.all([...runners.values()].map((r) => r.runner.stop()));
+      await Promise.allSettled([...retiring]);
       // Only once no connection is left: the next holder's must not overlap with ours.
       try {
         await deps.leases?.release();
@@ -254,9 +272,12 @@ class AccountRunner {
     this.#account = account;
   }
 
-  /** Watches exactly `mailboxes`: starts the missing watchers, stops the others. */
-  async watchOnly(mailboxes: string[]) {
-    if (this.#stopped) return;
+  /**
+   * Watches exactly `mailboxes`: starts the missing watchers, and stops the others, returning
+   * their stops in progress.
+   */
+  watchOnly(mailboxes: string[]): Promise<void>[] {
+    if (this.#stopped) return [];
     const keep = new Set(mailboxes);
     const stopping: Promise<void>[] = [];
     for (const [mailbox, w] of this.#watchers) {
@@ -264,7 +285,6 @@ class AccountRunner {
       this.#watchers.delete(mailbox);
       if (w) stopping.push(w.stop());
     }
-    await Promise.all(stopping);
     for (const mailbox of mailboxes) {
       if (this.#watchers.has(mailbox) || this.#stopped) continue;
       let w: IdleWatcher | null = null;
@@ -275,6 +295,7 @@ class AccountRunner {
       }
       this.#watchers.set(mailbox, w);
     }
+    return stopping;
   }
 
   /** New mail: run now, or once more after the run in flight. */

@@ -383,6 +383,54 @@ Deno.test("leases: only the mailboxes held are watched; a lost lease stops its w
   assert.equal(released, 1, "stop() gives the leases up");
 });
 
+Deno.test("a heartbeat is never late because of a stop in progress, and one that hangs counts as failed", async () => {
+  const w = fakeWatchers();
+  const stuck = deferred<CollectSummary>();
+  let clock = new Date("2026-03-10T12:00:00Z");
+  let hang = false;
+  let heartbeats = 0;
+  const a1 = account(1);
+  const a2 = account(2);
+  const handle = startIdleWatch({
+    collect: () => stuck.promise,
+    drain: () => Promise.resolve(),
+    watch: w.watch,
+    leases: {
+      heartbeat: (wanted) => {
+        heartbeats++;
+        return hang ? new Promise(() => {}) : Promise.resolve(wanted);
+      },
+      release: () => Promise.resolve(),
+    },
+    now: () => clock,
+    heartbeatMs: 10,
+    log: silent,
+  }, [a1, a2]);
+  try {
+    await watching(w, ["1:INBOX", "2:INBOX"]);
+    w.ring(1);
+    await until("conta1's run in flight", () => handle.health()[0].running, () => handle.health());
+    // conta1 is deleted while its collection hangs: the heartbeats go on regardless.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const synced = await Promise.race([
+      handle.sync([a2]).then(() => true),
+      new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), WAIT_MS)),
+    ]);
+    clearTimeout(timer);
+    assert.ok(synced, "sync() waited for the hung collection of the deleted account");
+    const n = heartbeats;
+    await until("more heartbeats", () => heartbeats > n + 3, () => heartbeats);
+    assert.ok(!w.running.has("1:INBOX"), "its watcher stopped at once");
+    // The database stops answering at all: after the self-stop age, nothing is watched.
+    hang = true;
+    clock = new Date(clock.getTime() + LEASE_SELF_STOP_MS);
+    await until("every watcher stopped", () => w.running.size === 0, () => [...w.running]);
+  } finally {
+    stuck.resolve(summary(a1, "ok"));
+    await handle.stop();
+  }
+});
+
 async function endToEnd(
   fn: (t: {
     box: Awaited<ReturnType<typeof freshUser>>;
