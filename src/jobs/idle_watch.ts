@@ -149,9 +149,11 @@ export function startIdleWatch(deps: IdleWatchDeps, accounts: AccountRow[]): Idl
     if (stopped) return;
     const wanted = wantedNow();
     if (deps.leases) {
+      // The renewal dates from when it was asked for, not from a slow answer.
+      const askedAt = now();
       try {
         held = await heartbeat(wanted);
-        confirmedAt = now();
+        confirmedAt = askedAt;
       } catch (e) {
         deps.log.warn("the IDLE leases could not be renewed", {
           error: e instanceof Error ? e.message : String(e),
