@@ -237,6 +237,8 @@ class Watcher implements IdleWatcher {
         else await this.#servePolling(session);
       } catch (e) {
         missing = e instanceof MailboxMissingError;
+        // When it shows up (created, renamed back), it may hold mail already: say so then.
+        if (missing) connectedBefore = true;
         if (!this.#stopped) this.#fail(e);
       } finally {
         this.#session = null;
