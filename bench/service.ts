@@ -141,12 +141,12 @@ export async function startBenchService(o: BenchServiceOptions): Promise<BenchSe
     watch = startIdleWatch({
       collect: (a) => collectAccount(collectDeps, a),
       drain,
-      watch: (_a, onNewMail) =>
-        startIdleWatcher({ connect: () => connectIdleSession(imap), onNewMail, log }),
+      watch: (_a, mailbox, onNewMail) =>
+        startIdleWatcher({ connect: () => connectIdleSession(imap), onNewMail, mailbox, log }),
       log,
     }, accounts);
     const started = performance.now();
-    while (watch.health()[0]?.idle?.state !== "idle") {
+    while (watch.health()[0]?.watchers[0]?.state !== "idle") {
       if (performance.now() - started > 10_000) {
         throw new Error(`IDLE did not start: ${JSON.stringify(watch.health())}`);
       }

@@ -4,6 +4,7 @@
  */
 import type { AccountInput, AccountView } from "../src/store/accounts_admin.ts";
 import { readAfterProcessing } from "../src/domain/after_processing.ts";
+import { CAP_LIMITS, parseConnectionCap } from "../src/domain/idle_leases.ts";
 
 /** The form as typed; passwords are never put back into it. */
 export interface AccountForm {
@@ -19,6 +20,8 @@ export interface AccountForm {
   /** keep | seen | move (src/domain/after_processing.ts). */
   after_processing: string;
   after_folder: string;
+  /** Blank: the provider's default. */
+  imap_connection_cap: string;
   smtp_host: string;
   smtp_port: string;
   smtp_tls: boolean;
@@ -39,6 +42,7 @@ export const EMPTY_FORM: AccountForm = {
   mailboxes: "INBOX",
   after_processing: "keep",
   after_folder: "",
+  imap_connection_cap: "",
   smtp_host: "",
   smtp_port: "465",
   smtp_tls: true,
@@ -60,6 +64,7 @@ export function formOf(a: AccountView): AccountForm {
     mailboxes: a.mailboxes.join(", "),
     after_processing: a.afterProcessing,
     after_folder: a.afterFolder ?? "",
+    imap_connection_cap: a.imapConnectionCap === null ? "" : String(a.imapConnectionCap),
     smtp_host: a.smtpHost ?? "",
     smtp_port: a.smtpPort === null ? "" : String(a.smtpPort),
     smtp_tls: a.smtpTls ?? true,
@@ -92,6 +97,7 @@ export function readAccountForm(body: Record<string, unknown>): {
     mailboxes: s("mailboxes"),
     after_processing: s("after_processing") || "keep",
     after_folder: s("after_folder"),
+    imap_connection_cap: s("imap_connection_cap"),
     smtp_host: s("smtp_host"),
     smtp_port: s("smtp_port"),
     smtp_tls: b("smtp_tls"),
@@ -127,6 +133,12 @@ export function readAccountForm(body: Record<string, unknown>): {
   }
   const after = readAfterProcessing(form.after_processing, form.after_folder);
   if ("problem" in after) errors.push(after.problem);
+  const cap = parseConnectionCap(form.imap_connection_cap);
+  if (!cap.ok) {
+    errors.push(
+      `imap_connection_cap: blank, or a whole number from ${CAP_LIMITS.min} to ${CAP_LIMITS.max}`,
+    );
+  }
   const smtp = form.smtp_host !== "";
   if (smtp && !HOST.test(form.smtp_host)) errors.push("smtp_host: must be a host name or address");
   const smtpPort = smtp ? port(form.smtp_port, "smtp_port") : null;
@@ -149,6 +161,7 @@ export function readAccountForm(body: Record<string, unknown>): {
       mailboxes,
       afterProcessing: "problem" in after ? "keep" : after.mode,
       afterFolder: "problem" in after ? null : after.folder,
+      imapConnectionCap: cap.ok ? cap.value : null,
       smtpHost: smtp ? form.smtp_host : null,
       smtpPort,
       smtpTls: smtp ? form.smtp_tls : null,

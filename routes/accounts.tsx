@@ -87,7 +87,24 @@ function AccountEditor(
       {text("address", t.address, "email")}
       {text("display_name", t.displayName)}
       {check("enabled", t.enabled)}
-      {server("imap", t.imap, props.imapSet, text("mailboxes", t.mailboxes))}
+      {server(
+        "imap",
+        t.imap,
+        props.imapSet,
+        <>
+          {text("mailboxes", t.mailboxes)}
+          <label>
+            {t.connectionCap} <span class="sub">({t.connectionCapHint})</span>
+            <input
+              type="number"
+              name="imap_connection_cap"
+              min="1"
+              max="100"
+              value={form.imap_connection_cap}
+            />
+          </label>
+        </>,
+      )}
       <fieldset>
         <legend>{t.afterProcessing}</legend>
         <label>

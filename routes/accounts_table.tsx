@@ -13,6 +13,7 @@ import {
   type CollectProgress,
   healthOf,
   type IdleStatus,
+  type MailboxWatch,
 } from "../src/store/account_health.ts";
 
 function lag(now: Date, a: AccountView): string {
@@ -38,6 +39,8 @@ function idleStateLabel(t: Dict, state: string): string {
       return t.idleUnsupported;
     case "stopped":
       return t.idleStopped;
+    case "missing":
+      return t.idleMissing;
     default:
       return state;
   }
@@ -59,6 +62,38 @@ function IdleState(props: { t: Dict; idle: IdleStatus | null }) {
         </div>
       )}
     </>
+  );
+}
+
+/** Each configured mailbox: who watches it with IDLE, or that the minute cron alone collects it. */
+function MailboxWatches(props: { t: Dict; mailboxes: MailboxWatch[]; cap: number | null }) {
+  const { t, mailboxes, cap } = props;
+  if (mailboxes.length === 0) return null;
+  return (
+    <ul class="sub idle-mailboxes">
+      {mailboxes.map((m) => {
+        if (m.mode === "cron") {
+          return (
+            <li class="idle-cron">
+              {fill(t.idleMailboxCron, { mailbox: m.mailbox, cap: String(cap ?? "") })}
+            </li>
+          );
+        }
+        if (!m.holder) {
+          return <li class="idle-free">{fill(t.idleMailboxFree, { mailbox: m.mailbox })}</li>;
+        }
+        return (
+          <li class={`idle-${m.state ?? "connecting"}${m.state === "missing" ? " error" : ""}`}>
+            {fill(t.idleMailboxHeld, {
+              mailbox: m.mailbox,
+              state: idleStateLabel(t, m.state ?? "connecting"),
+              holder: m.holder,
+            })}
+            {m.state === "missing" && m.lastError ? `: ${m.lastError}` : ""}
+          </li>
+        );
+      })}
+    </ul>
   );
 }
 
@@ -114,7 +149,12 @@ function accountColumns(
       label: t.idleColumn,
       class: (a) => `idle-${health(a).idle?.state ?? "none"}`,
       inert: true,
-      cell: (a) => <IdleState t={t} idle={health(a).idle} />,
+      cell: (a) => (
+        <>
+          <IdleState t={t} idle={health(a).idle} />
+          <MailboxWatches t={t} mailboxes={health(a).mailboxes} cap={health(a).connectionCap} />
+        </>
+      ),
     },
     { label: t.failuresInARow, cell: (a) => a.consecutiveFailures },
     {

@@ -39,6 +39,7 @@ import {
   healthOf,
   idleStatusJson,
   mailboxProblemJson,
+  mailboxWatchJson,
   progressJson,
   readAccountHealth,
 } from "../src/store/account_health.ts";
@@ -197,6 +198,8 @@ export function accountJson(a: AccountView, now: Date, health: AccountHealth) {
       tls: a.imapTls,
       user: a.imapUser,
       mailboxes: a.mailboxes,
+      /** The cap set on the account; null: the provider's default (`health.connection_cap`). */
+      connection_cap: a.imapConnectionCap,
       password_set: a.imapPasswordSet,
     },
     after_processing: { mode: a.afterProcessing, folder: a.afterFolder },
@@ -221,6 +224,8 @@ export function accountJson(a: AccountView, now: Date, health: AccountHealth) {
         : null,
       consecutive_failures: a.consecutiveFailures,
       idle: health.idle && idleStatusJson(health.idle),
+      connection_cap: health.connectionCap,
+      idle_mailboxes: health.mailboxes.map(mailboxWatchJson),
       progress: health.progress && progressJson(health.progress),
       mailbox_problems: health.mailboxProblems.map(mailboxProblemJson),
     },

@@ -106,6 +106,21 @@ export function renderMetrics(m: MetricsSnapshot, now: Date): string {
     "Messages by after-processing state (marked read or moved on the server).",
     Object.entries(m.afterProcessing).map(([s, n]) => [`{state="${label(s)}"}`, n]),
   );
+  perAccount(
+    "carteiro_account_imap_connection_cap",
+    "The most IMAP connections Carteiro holds to the account, across instances.",
+    (a) => a.connectionCap,
+  );
+  perAccount(
+    "carteiro_account_idle_mailboxes_held",
+    "Mailboxes of the account an instance watches with IMAP IDLE now (one lease each).",
+    (a) => a.idleMailboxesHeld,
+  );
+  perAccount(
+    "carteiro_account_idle_mailboxes_cron_only",
+    "Mailboxes over the account's connection cap: collected by the minute cron only.",
+    (a) => a.idleMailboxesCronOnly,
+  );
   return out.join("\n") + "\n";
 }
 

@@ -5,6 +5,7 @@
  */
 import { isLoopbackHost } from "./domain/private_address.ts";
 import { type AfterProcessing, readAfterProcessing } from "./domain/after_processing.ts";
+import { CAP_LIMITS, parseConnectionCap } from "./domain/idle_leases.ts";
 import ipaddr from "ipaddr.js";
 
 export interface ImapSettings {
@@ -43,6 +44,8 @@ export interface EnvAccountSettings {
   afterProcessing: AfterProcessing;
   /** IMAP_AFTER_FOLDER: where `move` puts it. */
   afterFolder: string | null;
+  /** IMAP_CONNECTION_CAP; null: the provider's default (src/domain/idle_leases.ts). */
+  imapConnectionCap: number | null;
   imap: ImapSettings;
   smtp: SmtpSettings;
 }
@@ -282,6 +285,13 @@ function readAccount(
       `IMAP_AFTER must be keep, seen or move, and move needs IMAP_AFTER_FOLDER (${after.problem})`,
     );
   }
+  const cap = parseConnectionCap(read("IMAP_CONNECTION_CAP"));
+  if (!cap.ok) {
+    errors.push(
+      `IMAP_CONNECTION_CAP must be a whole number from ${CAP_LIMITS.min} to ${CAP_LIMITS.max} ` +
+        "(or unset: the provider's default)",
+    );
+  }
   const insecure = bool("TLS_ALLOW_INVALID_CERTIFICATE", false);
   return {
     name: read("EMAIL_ACCOUNT_NAME") ?? address ?? user ?? "default",
@@ -289,6 +299,7 @@ function readAccount(
     mailboxes,
     afterProcessing: "problem" in after ? "keep" : after.mode,
     afterFolder: "problem" in after ? null : after.folder,
+    imapConnectionCap: cap.ok ? cap.value : null,
     imap: {
       host: host ?? "",
       port: imapPort,

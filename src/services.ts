@@ -12,6 +12,11 @@ import type { DataDirHolder } from "./store/data_dir_lock.ts";
 import { migrate, readMigrations } from "./store/migrate.ts";
 import { listAccounts, upsertEnvAccount } from "./store/accounts.ts";
 import { deleteIdleHealth, writeIdleHealth, writeProgress } from "./store/account_health.ts";
+import {
+  forgetOtherIdleLeases,
+  heartbeatIdleLeases,
+  releaseIdleLeases,
+} from "./store/idle_leases.ts";
 import { loadRules } from "./store/rule_set.ts";
 import { createSecretBox, type SecretBox } from "./auth/secret_box.ts";
 import { readAccountContext } from "./jobs/account_context.ts";
@@ -148,24 +153,36 @@ export async function openServices(config: Config, log: Logger, options: Service
 
   const importRules = (json: unknown) => rulesImport(db, json, now);
 
-  /** IMAP IDLE per account: collection and the outbox run within a second of new mail. */
-  const startWatching = async () =>
-    startIdleWatch({
+  /** This instance, as its IDLE leases and reports name it. */
+  const instance = `${Deno.hostname()}:${Deno.pid}`;
+
+  /**
+   * IMAP IDLE on every mailbox of every account, one connection per mailbox across instances (the
+   * leases): collection and the outbox run within a second of new mail.
+   */
+  const startWatching = async () => {
+    // The embedded database has one owner: leases of any other holder are a dead predecessor's.
+    if (db.kind === "pglite") await forgetOtherIdleLeases(db, instance);
+    return startIdleWatch({
       collect: ingest.collectAccount,
       drain: sendOnce,
-      watch: (account, onNewMail) =>
+      watch: (account, mailbox, onNewMail) =>
         startIdleWatcher({
           connect: async () => connectIdleSession(await imapLogin(access, account)),
           onNewMail,
-          mailbox: account.mailboxes[0] ?? "INBOX",
+          mailbox,
           log,
         }),
+      leases: {
+        heartbeat: (wanted) => heartbeatIdleLeases(db, instance, wanted),
+        release: () => releaseIdleLeases(db, instance),
+      },
       log,
     }, await listAccounts(db));
+  };
 
   /** Keeps this instance's IMAP IDLE state in the database for other processes to read. */
   const reportIdleHealth = (watching: IdleWatchHandle) => {
-    const instance = `${Deno.hostname()}:${Deno.pid}`;
     return startIdleHealthReport({
       health: () => watching.health(),
       write: (reports, at) => writeIdleHealth(db, instance, reports, at),
@@ -228,6 +245,7 @@ async function envAccount(db: Db, config: Config): Promise<AccountAccess["envAcc
     mailboxes: config.account.mailboxes,
     afterProcessing: config.account.afterProcessing,
     afterFolder: config.account.afterFolder,
+    imapConnectionCap: config.account.imapConnectionCap,
   });
   return { id, imap: config.account.imap, smtp: config.account.smtp };
 }

@@ -30,27 +30,27 @@ export interface IdleHealthReport {
   stop(): Promise<void>;
 }
 
-/** The rows to write: the accounts this instance watches (one not watched has no row). */
+/** The rows to write: one per mailbox this instance watches (one not watched has no row). */
 export function idleReports(health: AccountWatchHealth[]): IdleReport[] {
   return health.flatMap((h) =>
-    h.idle
-      ? [{
-        accountId: h.accountId,
-        state: h.idle.state,
-        mailbox: h.idle.mailbox,
-        since: h.idle.since,
-        lastEventAt: h.idle.lastEventAt,
-        consecutiveFailures: h.idle.consecutiveFailures,
-        lastError: h.idle.lastError,
-        lastErrorAt: h.idle.lastErrorAt,
-      }]
-      : []
+    h.watchers.map((w) => ({
+      accountId: h.accountId,
+      state: w.state,
+      mailbox: w.mailbox,
+      since: w.since,
+      lastEventAt: w.lastEventAt,
+      consecutiveFailures: w.consecutiveFailures,
+      lastError: w.lastError,
+      lastErrorAt: w.lastErrorAt,
+    }))
   );
 }
 
 /** What makes a report worth writing before its time. */
 function signature(reports: IdleReport[]): string {
-  return JSON.stringify(reports.map((r) => [r.accountId, r.state, r.consecutiveFailures]));
+  return JSON.stringify(
+    reports.map((r) => [r.accountId, r.mailbox, r.state, r.consecutiveFailures]),
+  );
 }
 
 /** Writes at once, then keeps the rows fresh until `stop()`. */

@@ -1,12 +1,34 @@
 /**
- * Collection on new mail: one IDLE watcher per enabled account wakes that account's collection
- * and then the outbox drain, so a reply leaves within a second of arrival. The minute cron stays
- * as the safety net for whatever IDLE misses (a watcher down, a mailbox not watched).
+ * Collection on new mail: an IDLE watcher on each configured mailbox of each enabled account
+ * wakes that account's collection and then the outbox drain, so a reply leaves within a second
+ * of arrival. Across instances each mailbox has one watcher: an instance watches the mailboxes
+ * whose lease it holds (src/store/idle_leases.ts), renewed every few seconds, and takes over a
+ * dead holder's within 25 s. Mailboxes beyond the account's connection cap are not watched
+ * (src/domain/idle_leases.ts). The minute cron stays as the safety net for whatever IDLE misses.
  */
 import type { AccountRow } from "../store/accounts.ts";
 import type { CollectSummary } from "./collect_account.ts";
 import type { IdleHealth, IdleWatcher, NewMailReason, Timers } from "../mail/imap_idle.ts";
 import type { Logger } from "../log.ts";
+import {
+  connectionCap,
+  idlePlan,
+  LEASE_HEARTBEAT_MS,
+  leaseStillOurs,
+  type MailboxKey,
+} from "../domain/idle_leases.ts";
+
+/** The IDLE leases of this instance (src/store/idle_leases.ts with its holder name). */
+export interface IdleLeases {
+  /**
+   * Renews or takes the leases of `wanted`, gives up the others; resolves to those held now.
+   * May reject (the database is unreachable): the leases then count as held only while
+   * `leaseStillOurs` says so.
+   */
+  heartbeat(wanted: MailboxKey[]): Promise<MailboxKey[]>;
+  /** Gives up every lease of this instance. */
+  release(): Promise<void>;
+}
 
 export interface IdleWatchDeps {
   /** One collection of one account (`collectAccount` with the service's deps). */
@@ -14,16 +36,25 @@ export interface IdleWatchDeps {
   /** One outbox drain; run after a collection that parsed something. */
   drain: () => Promise<unknown>;
   /**
-   * Starts the IDLE watcher of an account, on its own connection, calling `onNewMail` on new
-   * mail; null when the account can't be watched here (no credentials in this environment).
+   * Starts the IDLE watcher of one mailbox of an account, on its own connection, calling
+   * `onNewMail` on new mail; null when the account can't be watched here (no credentials in this
+   * environment).
    */
   watch: (
     account: AccountRow,
+    mailbox: string,
     onNewMail: (reason: NewMailReason) => void,
   ) => IdleWatcher | null;
+  /**
+   * Shares the mailboxes with other instances. Without it this instance watches every mailbox
+   * its accounts' caps allow, as if it were alone.
+   */
+  leases?: IdleLeases;
   log: Logger;
   now?: () => Date;
   timers?: Timers;
+  /** How often the leases are renewed and free ones looked for. Default `LEASE_HEARTBEAT_MS`. */
+  heartbeatMs?: number;
   /**
    * When a collection is skipped because another run holds the account's lock (the cron, or a
    * second instance), that run may have listed the mailbox before this mail arrived: try again
@@ -37,8 +68,8 @@ export interface IdleWatchDeps {
 export interface AccountWatchHealth {
   accountId: number;
   account: string;
-  /** The IDLE connection; null when the account is not watched (cron only). */
-  idle: IdleHealth | null;
+  /** The IDLE connections of this instance to the account, one per mailbox it holds. */
+  watchers: IdleHealth[];
   /** A collection woken by IDLE is running / another one is due after it. */
   running: boolean;
   pending: boolean;
@@ -56,61 +87,158 @@ export interface IdleWatchHandle {
   health(): AccountWatchHealth[];
   /**
    * Brings the watchers in line with the accounts as they are now: starts new or re-enabled
-   * ones, stops deleted or disabled ones, restarts those whose server, login or mailbox changed.
-   * Call it after the accounts change (or once a minute, from the cron).
+   * ones, stops deleted or disabled ones, restarts those whose server or login changed, and
+   * follows changes of mailboxes and caps. Call it after the accounts change (or once a minute,
+   * from the cron).
    */
   sync(accounts: AccountRow[]): Promise<void>;
-  /** Stops every watcher and waits for the collections in flight to finish. */
+  /** Stops every watcher, waits for the collections in flight, and gives up the leases. */
   stop(): Promise<void>;
 }
 
 /**
- * Starts one watcher per enabled account. Each account has its own runner: at most one
- * collection in flight and one pending, so a burst of arrivals costs at most two runs, and one
- * account's failing or slow collection never waits on, or holds up, another's.
+ * Starts watching the enabled accounts. Each account has its own runner: at most one collection
+ * in flight and one pending, so a burst of arrivals (in any of its mailboxes) costs at most two
+ * runs, and one account's failing or slow collection never waits on, or holds up, another's.
  */
 export function startIdleWatch(deps: IdleWatchDeps, accounts: AccountRow[]): IdleWatchHandle {
-  const runners = new Map<number, { key: string; runner: AccountRunner }>();
-  let stopped = false;
-  const startMissing = (wanted: Map<number, AccountRow>) => {
-    for (const [id, a] of wanted) {
-      if (runners.has(id) || stopped) continue;
-      const runner = new AccountRunner(deps, a);
-      runners.set(id, { key: watchKey(a), runner });
-      runner.start();
-    }
+  const timers: Timers = deps.timers ?? {
+    setTimeout: (fn, ms) => setTimeout(fn, ms),
+    clearTimeout: (id) => clearTimeout(id as number),
   };
-  const enabled = (list: AccountRow[]) =>
-    new Map(list.filter((a) => a.enabled).map((a) => [a.id, a]));
-  const sync = async (now: AccountRow[]) => {
+  const now = deps.now ?? (() => new Date());
+  const heartbeatMs = deps.heartbeatMs ?? LEASE_HEARTBEAT_MS;
+  const runners = new Map<number, { key: string; runner: AccountRunner }>();
+  let current = enabledAccounts(accounts);
+  let stopped = false;
+  let timer: unknown = null;
+  /** The last heartbeat that answered, and what it held. */
+  let confirmedAt: Date | null = null;
+  let held: MailboxKey[] = [];
+  /** Ticks run one after another: a sync's tick waits for the timer's. */
+  let ticking: Promise<void> = Promise.resolve();
+  /**
+   * Watchers and runners being stopped. A tick never waits for them (a login in progress may take
+   * its full timeout to give up, a collection in flight longer): the next heartbeat must not be
+   * late, or the leases this instance still holds would lapse. `stop()` waits for them.
+   */
+  const retiring = new Set<Promise<void>>();
+  const retire = (p: Promise<void>) => {
+    retiring.add(p);
+    p.catch(() => {}).finally(() => retiring.delete(p));
+  };
+  /** The heartbeat, or a rejection once it has taken as long as two heartbeats. */
+  const heartbeat = (wanted: MailboxKey[]) =>
+    new Promise<MailboxKey[]>((resolve, reject) => {
+      const id = timers.setTimeout(
+        () => reject(new Error(`no answer within ${2 * heartbeatMs} ms`)),
+        2 * heartbeatMs,
+      );
+      deps.leases!.heartbeat(wanted).then(resolve, reject).finally(() => timers.clearTimeout(id));
+    });
+
+  const wantedNow = (): MailboxKey[] =>
+    [...current.values()].flatMap((a) =>
+      idlePlan(a.mailboxes, connectionCap(a)).idle.map((mailbox) => ({
+        accountId: a.id,
+        mailbox,
+      }))
+    );
+
+  const tick = async () => {
     if (stopped) return;
-    const wanted = enabled(now);
-    const stopping: Promise<void>[] = [];
+    const wanted = wantedNow();
+    if (deps.leases) {
+      // The renewal dates from when it was asked for, not from a slow answer.
+      const askedAt = now();
+      try {
+        held = await heartbeat(wanted);
+        confirmedAt = askedAt;
+      } catch (e) {
+        deps.log.warn("the IDLE leases could not be renewed", {
+          error: e instanceof Error ? e.message : String(e),
+        });
+        // Another instance may take them once they expire: stop watching before that.
+        if (!leaseStillOurs(confirmedAt, now())) held = [];
+      }
+    } else {
+      held = wanted;
+    }
+    if (stopped) return;
+    // Runners of accounts gone, disabled, or with another server or login, stop first.
     for (const [id, r] of runners) {
-      const a = wanted.get(id);
-      if (!a || watchKey(a) !== r.key) {
+      const a = current.get(id);
+      if (!a || connectionKey(a) !== r.key) {
         runners.delete(id);
-        stopping.push(r.runner.stop());
+        retire(r.runner.stop());
       }
     }
-    await Promise.all(stopping);
-    startMissing(wanted);
+    for (const [id, a] of current) {
+      let entry = runners.get(id);
+      if (!entry) {
+        entry = { key: connectionKey(a), runner: new AccountRunner(deps, a) };
+        runners.set(id, entry);
+      }
+      entry.runner.update(a);
+      const mine = held.filter((k) => k.accountId === id).map((k) => k.mailbox);
+      for (const p of entry.runner.watchOnly(mine)) retire(p);
+    }
   };
-  startMissing(enabled(accounts));
+
+  const runTick = () => {
+    ticking = ticking.then(tick).catch((e) => {
+      deps.log.warn("the IDLE watchers could not be updated", {
+        error: e instanceof Error ? e.message : String(e),
+      });
+    });
+    return ticking;
+  };
+  const schedule = () => {
+    timer = timers.setTimeout(() => {
+      timer = null;
+      if (stopped) return;
+      runTick().finally(() => {
+        if (!stopped) schedule();
+      });
+    }, heartbeatMs);
+  };
+  runTick();
+  schedule();
+
   return {
     health: () => [...runners.values()].map((r) => r.runner.health()),
-    sync,
+    sync: async (list: AccountRow[]) => {
+      if (stopped) return;
+      current = enabledAccounts(list);
+      await runTick();
+    },
     stop: async () => {
       stopped = true;
+      if (timer !== null) timers.clearTimeout(timer);
+      timer = null;
+      await ticking;
       // The runners stay listed, so health() still shows how each one ended.
       await Promise.all([...runners.values()].map((r) => r.runner.stop()));
+      await Promise.allSettled([...retiring]);
+      // Only once no connection is left: the next holder's must not overlap with ours.
+      try {
+        await deps.leases?.release();
+      } catch (e) {
+        deps.log.warn("the IDLE leases could not be given up; they expire by themselves", {
+          error: e instanceof Error ? e.message : String(e),
+        });
+      }
     },
   };
 }
 
-/** What a watcher's connection depends on: a change means a new watcher. */
-function watchKey(a: AccountRow): string {
-  return JSON.stringify([a.imapHost, a.imapPort, a.imapTls, a.imapUser, a.mailboxes[0]]);
+function enabledAccounts(list: AccountRow[]): Map<number, AccountRow> {
+  return new Map(list.filter((a) => a.enabled).map((a) => [a.id, a]));
+}
+
+/** What a watcher's connection depends on: a change means new watchers. */
+function connectionKey(a: AccountRow): string {
+  return JSON.stringify([a.imapHost, a.imapPort, a.imapTls, a.imapUser]);
 }
 
 class AccountRunner {
@@ -118,7 +246,8 @@ class AccountRunner {
   #account: AccountRow;
   #now: () => Date;
   #timers: Timers;
-  #watcher: IdleWatcher | null = null;
+  /** The watchers running, by mailbox; null where the account can't be watched here. */
+  #watchers = new Map<string, IdleWatcher | null>();
   #stopped = false;
   #pending = false;
   #loop: Promise<void> | null = null;
@@ -140,12 +269,35 @@ class AccountRunner {
     };
   }
 
-  start() {
-    try {
-      this.#watcher = this.#deps.watch(this.#account, () => this.trigger());
-    } catch (e) {
-      this.#error(e);
+  /** The account as it is now (its name, mailboxes and cap may have changed). */
+  update(account: AccountRow) {
+    this.#account = account;
+  }
+
+  /**
+   * Watches exactly `mailboxes`: starts the missing watchers, and stops the others, returning
+   * their stops in progress.
+   */
+  watchOnly(mailboxes: string[]): Promise<void>[] {
+    if (this.#stopped) return [];
+    const keep = new Set(mailboxes);
+    const stopping: Promise<void>[] = [];
+    for (const [mailbox, w] of this.#watchers) {
+      if (keep.has(mailbox)) continue;
+      this.#watchers.delete(mailbox);
+      if (w) stopping.push(w.stop());
     }
+    for (const mailbox of mailboxes) {
+      if (this.#watchers.has(mailbox) || this.#stopped) continue;
+      let w: IdleWatcher | null = null;
+      try {
+        w = this.#deps.watch(this.#account, mailbox, () => this.trigger());
+      } catch (e) {
+        this.#error(e);
+      }
+      this.#watchers.set(mailbox, w);
+    }
+    return stopping;
   }
 
   /** New mail: run now, or once more after the run in flight. */
@@ -231,7 +383,7 @@ class AccountRunner {
     return {
       accountId: this.#account.id,
       account: this.#account.name,
-      idle: this.#watcher?.health() ?? null,
+      watchers: [...this.#watchers.values()].flatMap((w) => w ? [w.health()] : []),
       running: this.#loop !== null,
       pending: this.#pending,
       runs: this.#runs,
@@ -246,7 +398,7 @@ class AccountRunner {
   async stop() {
     this.#stopped = true;
     this.#wakeSleep?.();
-    await this.#watcher?.stop();
+    await Promise.all([...this.#watchers.values()].map((w) => w?.stop()));
     await this.#loop;
   }
 }

@@ -13,9 +13,25 @@ import type { Logger } from "../log.ts";
  * - `idle`: an IDLE command is in progress; new mail is reported as the server announces it.
  * - `unsupported`: the server has no IDLE; the mailbox is polled with NOOP instead.
  * - `backoff`: the last session failed; waiting before the next attempt.
+ * - `missing`: the server has no such mailbox (deleted or renamed); the connection is closed and
+ *   the mailbox is looked for again every `missingRetryMs`, without spinning.
  * - `stopped`: `stop()` was called.
  */
-export type IdleState = "idle" | "connecting" | "backoff" | "unsupported" | "stopped";
+export type IdleState =
+  | "idle"
+  | "connecting"
+  | "backoff"
+  | "unsupported"
+  | "missing"
+  | "stopped";
+
+/** The server answered that the mailbox does not exist (RFC 5530 `NONEXISTENT`). */
+export class MailboxMissingError extends Error {
+  constructor(mailbox: string, options?: ErrorOptions) {
+    super(`the mailbox "${mailbox}" does not exist on the server (deleted or renamed?)`, options);
+    this.name = "MailboxMissingError";
+  }
+}
 
 /** Why `onNewMail` was called. */
 export type NewMailReason =
@@ -52,7 +68,7 @@ export interface Timers {
 export interface IdleSession {
   /** The server advertises IDLE (RFC 2177) in its post-login capabilities. */
   readonly supportsIdle: boolean;
-  /** Opens the mailbox read-only (EXAMINE). */
+  /** Opens the mailbox read-only (EXAMINE); `MailboxMissingError` when the server has none. */
   open(mailbox: string): Promise<{ uidValidity: number; uidNext: number; exists: number }>;
   /** Runs one IDLE command; settles when it ends (broken by `noop`, or the connection closed). */
   idle(): Promise<void>;
@@ -96,6 +112,8 @@ export interface IdleWatcherOptions {
   backoffMaxMs?: number;
   /** A session that lasted this long counts as healthy: the backoff starts again from the base. */
   stableAfterMs?: number;
+  /** How often a mailbox the server does not have is looked for again. Default 5 minutes. */
+  missingRetryMs?: number;
 }
 
 /** A running watcher. */
@@ -114,6 +132,7 @@ const DEFAULTS = {
   backoffBaseMs: 1_000,
   backoffMaxMs: 5 * 60_000,
   stableAfterMs: 60_000,
+  missingRetryMs: 5 * 60_000,
 };
 
 /** RFC 2177 §3's limit: IDLE is never left running longer than this, whatever the options. */
@@ -146,6 +165,8 @@ class Watcher implements IdleWatcher {
   #lastError: string | null = null;
   #lastErrorAt: Date | null = null;
   #reconnects = 0;
+  /** The mailbox was last found missing, and the log said so. */
+  #missingSaid = false;
   #stopped = false;
   #running: Promise<void> | null = null;
   #session: IdleSession | null = null;
@@ -199,6 +220,7 @@ class Watcher implements IdleWatcher {
       this.#setState("connecting");
       const startedAt = this.#o.now().getTime();
       let session: IdleSession | null = null;
+      let missing = false;
       try {
         session = await this.#deadline(this.#o.connect(), "login", (late) => late.destroy());
         if (this.#stopped) break;
@@ -214,12 +236,21 @@ class Watcher implements IdleWatcher {
         if (session.supportsIdle) await this.#serveIdle(session);
         else await this.#servePolling(session);
       } catch (e) {
+        missing = e instanceof MailboxMissingError;
+        // When it shows up (created, renamed back), it may hold mail already: say so then.
+        if (missing) connectedBefore = true;
         if (!this.#stopped) this.#fail(e);
       } finally {
         this.#session = null;
         if (session) await this.#closeQuietly(session);
       }
       if (this.#stopped) break;
+      if (missing) {
+        // Not a failing server: no connection is held meanwhile, and no backoff is spent on it.
+        this.#setState("missing");
+        await this.#sleep(this.#o.missingRetryMs);
+        continue;
+      }
       if (this.#o.now().getTime() - startedAt >= this.#o.stableAfterMs) this.#backoffLevel = 0;
       const full = Math.min(
         this.#o.backoffMaxMs,
@@ -301,11 +332,18 @@ class Watcher implements IdleWatcher {
     this.#failures++;
     this.#lastError = e instanceof Error ? e.message : String(e);
     this.#lastErrorAt = this.#o.now();
-    this.#o.log?.warn("IMAP IDLE session ended; reconnecting", {
-      mailbox: this.#o.mailbox,
-      error: this.#lastError,
-      failures: this.#failures,
-    });
+    const missing = e instanceof MailboxMissingError;
+    // A missing mailbox is said once, not at every look for it.
+    if (missing && this.#missingSaid) return;
+    this.#missingSaid = missing;
+    this.#o.log?.warn(
+      missing ? "IMAP IDLE: no such mailbox" : "IMAP IDLE session ended; reconnecting",
+      {
+        mailbox: this.#o.mailbox,
+        error: this.#lastError,
+        failures: this.#failures,
+      },
+    );
   }
 
   #notify(reason: NewMailReason) {
@@ -456,7 +494,17 @@ class ImapFlowSession implements IdleSession {
   }
 
   async open(mailbox: string) {
-    const mb = await this.#client.mailboxOpen(mailbox, { readOnly: true });
+    let mb;
+    try {
+      mb = await this.#client.mailboxOpen(mailbox, { readOnly: true });
+    } catch (e) {
+      // imapflow marks a missing mailbox itself; RFC 5530's NONEXISTENT where a server sends it.
+      const err = e as { mailboxMissing?: boolean; serverResponseCode?: string } | null;
+      if (err?.mailboxMissing || err?.serverResponseCode === "NONEXISTENT") {
+        throw new MailboxMissingError(mailbox, { cause: e });
+      }
+      throw e;
+    }
     return { uidValidity: Number(mb.uidValidity), uidNext: Number(mb.uidNext), exists: mb.exists };
   }
 

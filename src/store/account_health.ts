@@ -6,6 +6,8 @@
 import type { Queryable } from "./db.ts";
 import { camelRow } from "./row.ts";
 import { type MailboxProblem, readMailboxProblems } from "./mailbox_problems.ts";
+import { connectionCap, idlePlan } from "../domain/idle_leases.ts";
+import { type IdleLease, readIdleLeases } from "./idle_leases.ts";
 
 /**
  * An IDLE report older than this is from an instance that is gone (instances report every few
@@ -22,7 +24,7 @@ export const PROGRESS_STALE_MS = 5 * 60_000;
 /** Reports of instances gone this long are deleted by the next report of any instance. */
 const IDLE_FORGET_MS = 60 * 60_000;
 
-/** One account's IDLE watcher, as an instance reports it. */
+/** The IDLE watcher of one mailbox of an account, as an instance reports it. */
 export interface IdleReport {
   accountId: number;
   /** 'idle' | 'connecting' | 'backoff' | 'unsupported' | 'stopped' (src/mail/imap_idle.ts). */
@@ -51,6 +53,22 @@ export interface CollectProgress {
   updatedAt: Date;
 }
 
+/**
+ * One configured mailbox of an account and how new mail in it is noticed: `idle` — watched with
+ * IDLE by the instance holding its lease (none while the lease is free or being taken over);
+ * `cron` — beyond the account's connection cap, collected by the minute cron only.
+ */
+export interface MailboxWatch {
+  mailbox: string;
+  mode: "idle" | "cron";
+  /** The lease: the instance watching it now ("hostname:pid"), and its last heartbeat. */
+  holder: string | null;
+  heartbeatAt: Date | null;
+  /** What the holder reports of its watcher (`missing`: no such mailbox on the server). */
+  state: string | null;
+  lastError: string | null;
+}
+
 /** What the readers show for one account. */
 export interface AccountHealth {
   /**
@@ -63,11 +81,15 @@ export interface AccountHealth {
   progress: CollectProgress | null;
   /** Configured mailboxes the server refused to open at the last try (src/store/mailbox_problems.ts). */
   mailboxProblems: MailboxProblem[];
+  /** The account's cap on IMAP connections (its own or the provider's default). */
+  connectionCap: number | null;
+  /** Each configured mailbox, in order: watched with IDLE (by whom) or left to the cron. */
+  mailboxes: MailboxWatch[];
 }
 
 /**
- * Replaces this instance's IDLE reports with `reports` (accounts it no longer watches lose their
- * row) in one statement, and forgets reports of instances gone for an hour.
+ * Replaces this instance's IDLE reports with `reports`, one per mailbox it watches (mailboxes it
+ * no longer watches lose their row), in one statement, and forgets reports of instances gone for an hour.
  */
 export async function writeIdleHealth(
   q: Queryable,
@@ -94,7 +116,8 @@ export async function writeIdleHealth(
      ),
      gone AS (
        DELETE FROM idle_health h
-       WHERE (h.instance = $1 AND h.account_id NOT IN (SELECT account_id FROM incoming))
+       WHERE (h.instance = $1 AND NOT EXISTS (SELECT 1 FROM incoming i
+                 WHERE i.account_id = h.account_id AND i.mailbox = h.mailbox))
           OR (h.instance <> $1 AND h.updated_at < $4::timestamptz)
      )
      INSERT INTO idle_health (account_id, instance, state, mailbox, since, last_event_at,
@@ -102,8 +125,8 @@ export async function writeIdleHealth(
      SELECT i.account_id, $1, i.state, i.mailbox, i.since, i.last_event_at,
        i.consecutive_failures, i.last_error, i.last_error_at, $3::timestamptz
      FROM incoming i JOIN accounts a ON a.id = i.account_id
-     ON CONFLICT (account_id, instance) DO UPDATE SET state = EXCLUDED.state,
-       mailbox = EXCLUDED.mailbox, since = EXCLUDED.since, last_event_at = EXCLUDED.last_event_at,
+     ON CONFLICT (account_id, instance, mailbox) DO UPDATE SET state = EXCLUDED.state,
+       since = EXCLUDED.since, last_event_at = EXCLUDED.last_event_at,
        consecutive_failures = EXCLUDED.consecutive_failures, last_error = EXCLUDED.last_error,
        last_error_at = EXCLUDED.last_error_at, updated_at = EXCLUDED.updated_at`,
     [
@@ -164,11 +187,15 @@ export async function readAccountHealth(
      WHERE updated_at >= $1::timestamptz`,
     [new Date(now.getTime() - PROGRESS_STALE_MS).toISOString()],
   );
+  const accounts = await q.query<Record<string, unknown>>(
+    "SELECT id, imap_host, imap_connection_cap, mailboxes FROM accounts ORDER BY id",
+  );
+  const leases = await readIdleLeases(q);
   const out = new Map<number, AccountHealth>();
   const entry = (id: number) => {
     let h = out.get(id);
     if (!h) {
-      h = { idle: null, idleReports: [], progress: null, mailboxProblems: [] };
+      h = emptyHealth();
       out.set(id, h);
     }
     return h;
@@ -186,12 +213,66 @@ export async function readAccountHealth(
   for (const [accountId, problems] of await readMailboxProblems(q)) {
     entry(accountId).mailboxProblems = problems;
   }
+  for (const r of accounts) {
+    const a = camelRow<
+      { id: number; imapHost: string; imapConnectionCap: number | null; mailboxes: string[] }
+    >(r);
+    const h = entry(a.id);
+    h.connectionCap = connectionCap(a);
+    h.mailboxes = mailboxWatches(
+      idlePlan(a.mailboxes, h.connectionCap),
+      leases.get(a.id) ?? [],
+      h.idleReports,
+    );
+  }
   return out;
+}
+
+function emptyHealth(): AccountHealth {
+  return {
+    idle: null,
+    idleReports: [],
+    progress: null,
+    mailboxProblems: [],
+    connectionCap: null,
+    mailboxes: [],
+  };
+}
+
+/** The account's mailboxes with their lease holder and what the holder reports. */
+function mailboxWatches(
+  plan: ReturnType<typeof idlePlan>,
+  leases: IdleLease[],
+  reports: IdleStatus[],
+): MailboxWatch[] {
+  const watched = plan.idle.map((mailbox): MailboxWatch => {
+    const lease = leases.find((l) => l.mailbox === mailbox) ?? null;
+    const report = lease
+      ? reports.find((r) => r.mailbox === mailbox && r.instance === lease.holder) ?? null
+      : null;
+    return {
+      mailbox,
+      mode: "idle",
+      holder: lease?.holder ?? null,
+      heartbeatAt: lease?.heartbeatAt ?? null,
+      state: report?.state ?? null,
+      lastError: report?.lastError ?? null,
+    };
+  });
+  const cron = plan.cronOnly.map((mailbox): MailboxWatch => ({
+    mailbox,
+    mode: "cron",
+    holder: null,
+    heartbeatAt: null,
+    state: null,
+    lastError: null,
+  }));
+  return [...watched, ...cron];
 }
 
 /** The account's entry of `readAccountHealth`, or an empty one. */
 export function healthOf(all: Map<number, AccountHealth>, accountId: number): AccountHealth {
-  return all.get(accountId) ?? { idle: null, idleReports: [], progress: null, mailboxProblems: [] };
+  return all.get(accountId) ?? emptyHealth();
 }
 
 /** An IDLE status as `stats` and the API print it. */
@@ -215,6 +296,18 @@ export function mailboxProblemJson(p: MailboxProblem) {
     error: p.error,
     since: p.since.toISOString(),
     checked_at: p.checkedAt.toISOString(),
+  };
+}
+
+/** A mailbox's watch as `stats` and the API print it. */
+export function mailboxWatchJson(m: MailboxWatch) {
+  return {
+    mailbox: m.mailbox,
+    mode: m.mode,
+    holder: m.holder,
+    heartbeat_at: m.heartbeatAt?.toISOString() ?? null,
+    state: m.state,
+    last_error: m.lastError,
   };
 }
 

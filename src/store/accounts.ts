@@ -21,6 +21,8 @@ export interface AccountRow {
   afterProcessing: AfterProcessing;
   /** The folder processed mail moves to, for `move`. */
   afterFolder: string | null;
+  /** The most IMAP connections Carteiro may hold to it; null: the provider's default. */
+  imapConnectionCap: number | null;
 }
 
 /**
@@ -32,11 +34,13 @@ export type EnvAccount =
     AccountRow,
     "name" | "address" | "imapHost" | "imapPort" | "imapTls" | "imapUser" | "mailboxes"
   >
-  & Partial<Pick<AccountRow, "afterProcessing" | "afterFolder">>;
+  & Partial<Pick<AccountRow, "afterProcessing" | "afterFolder">>
+  & { imapConnectionCap?: number | null };
 
 /** The columns of `AccountRow`, in its order (read back with `camelRow`). */
 const COLUMNS = `id, name, address, imap_host, imap_port, imap_tls, imap_user, mailboxes, source,
-  enabled, connected_at, last_sync_at, last_error, after_processing, after_folder`;
+  enabled, connected_at, last_sync_at, last_error, after_processing, after_folder,
+  imap_connection_cap`;
 
 /**
  * Creates or refreshes the environment's account. Its `connected_at` is set once, on the first
@@ -46,12 +50,14 @@ const COLUMNS = `id, name, address, imap_host, imap_port, imap_tls, imap_user, m
 export async function upsertEnvAccount(q: Queryable, a: EnvAccount): Promise<AccountRow> {
   const rows = await q.query(
     `INSERT INTO accounts (name, address, imap_host, imap_port, imap_tls, imap_user, mailboxes, source,
-       connected_at, after_processing, after_folder)
-     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, 'env', date_trunc('second', now()), $8, $9)
+       connected_at, after_processing, after_folder, imap_connection_cap)
+     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, 'env', date_trunc('second', now()), $8, $9,
+       $10::int)
      ON CONFLICT (name) DO UPDATE SET address = EXCLUDED.address, imap_host = EXCLUDED.imap_host,
        imap_port = EXCLUDED.imap_port, imap_tls = EXCLUDED.imap_tls,
        imap_user = EXCLUDED.imap_user, mailboxes = EXCLUDED.mailboxes,
-       after_processing = EXCLUDED.after_processing, after_folder = EXCLUDED.after_folder
+       after_processing = EXCLUDED.after_processing, after_folder = EXCLUDED.after_folder,
+       imap_connection_cap = EXCLUDED.imap_connection_cap
      RETURNING ${COLUMNS}`,
     [
       a.name,
@@ -63,6 +69,7 @@ export async function upsertEnvAccount(q: Queryable, a: EnvAccount): Promise<Acc
       JSON.stringify(a.mailboxes),
       a.afterProcessing ?? "keep",
       a.afterFolder ?? null,
+      a.imapConnectionCap ?? null,
     ],
   );
   return camelRow<AccountRow>(rows[0]);

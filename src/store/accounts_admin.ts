@@ -22,6 +22,8 @@ export interface AccountView {
   afterProcessing: AfterProcessing;
   /** The folder processed mail moves to, for `move`. */
   afterFolder: string | null;
+  /** The most IMAP connections Carteiro may hold to it; null: the provider's default. */
+  imapConnectionCap: number | null;
   imapPasswordSet: boolean;
   smtpHost: string | null;
   smtpPort: number | null;
@@ -65,12 +67,14 @@ export interface AccountInput
     > {
   imapPassEnc: string | null;
   smtpPassEnc: string | null;
+  /** The cap on IMAP connections; null or absent: the provider's default. */
+  imapConnectionCap?: number | null;
 }
 
 /** The columns of `AccountView`, in its order (read back with `camelRow`). */
 const VIEW = `a.id, a.name, a.address, COALESCE(a.display_name, '') AS display_name, a.source,
   a.enabled, a.imap_host, a.imap_port, a.imap_tls, a.imap_user, a.mailboxes, a.after_processing,
-  a.after_folder, a.imap_pass_enc IS NOT NULL AS imap_password_set, a.smtp_host, a.smtp_port, a.smtp_tls,
+  a.after_folder, a.imap_connection_cap, a.imap_pass_enc IS NOT NULL AS imap_password_set, a.smtp_host, a.smtp_port, a.smtp_tls,
   a.smtp_user, a.smtp_pass_enc IS NOT NULL AS smtp_password_set, a.connected_at, a.last_sync_at,
   a.last_error, a.last_error_at, a.consecutive_failures, a.copy_to_sent,
   (SELECT count(*)::int FROM messages m WHERE m.account_id = a.id) AS messages`;
@@ -94,12 +98,18 @@ export async function createAccount(q: Queryable, a: AccountInput, at: Date): Pr
   const [r] = await q.query<{ id: number }>(
     `INSERT INTO accounts (name, address, display_name, enabled, imap_host, imap_port, imap_tls,
        imap_user, mailboxes, smtp_host, smtp_port, smtp_tls, smtp_user, copy_to_sent,
-       after_processing, after_folder, imap_pass_enc, smtp_pass_enc, source, connected_at,
-       created_at)
+       after_processing, after_folder, imap_pass_enc, smtp_pass_enc, imap_connection_cap, source,
+       connected_at, created_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14, $15, $16, $17,
-       $18, 'db', $19::timestamptz, $19::timestamptz)
+       $18, $19::int, 'db', $20::timestamptz, $20::timestamptz)
      RETURNING id`,
-    [...inputParams(a), a.imapPassEnc, a.smtpPassEnc, at.toISOString()],
+    [
+      ...inputParams(a),
+      a.imapPassEnc,
+      a.smtpPassEnc,
+      a.imapConnectionCap ?? null,
+      at.toISOString(),
+    ],
   );
   return r.id;
 }
@@ -127,10 +137,11 @@ export async function updateAccount(q: Queryable, id: number, a: AccountInput): 
          WHEN $18::text IS NOT NULL THEN $18::text
          WHEN (smtp_host, smtp_port, smtp_tls, smtp_user)
            IS DISTINCT FROM ($10::text, $11::int, $12::boolean, $13::text) THEN NULL
-         ELSE smtp_pass_enc END
-     WHERE id = $19 AND source = 'db'
+         ELSE smtp_pass_enc END,
+       imap_connection_cap = $19::int
+     WHERE id = $20 AND source = 'db'
      RETURNING 1 AS ok`,
-    [...inputParams(a), a.imapPassEnc, a.smtpPassEnc, id],
+    [...inputParams(a), a.imapPassEnc, a.smtpPassEnc, a.imapConnectionCap ?? null, id],
   );
   return rows.length > 0;
 }

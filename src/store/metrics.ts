@@ -31,6 +31,11 @@ export interface MetricsSnapshot {
     syncRemaining: number;
     /** Configured mailboxes the server refused to open at the last try. */
     mailboxesUnavailable: number;
+    /** The cap on IMAP connections in force (the account's, or the provider's default). */
+    connectionCap: number;
+    /** Mailboxes watched with IDLE now (a fresh lease), and those left to the cron by the cap. */
+    idleMailboxesHeld: number;
+    idleMailboxesCronOnly: number;
   }>;
   /** Messages by after-processing state (mark read or move on the server). */
   afterProcessing: { pending: number; done: number; failed: number };
@@ -76,6 +81,9 @@ export async function readMetrics(q: Queryable, now: Date): Promise<MetricsSnaps
         idleConsecutiveFailures: Math.max(0, ...h.idleReports.map((r) => r.consecutiveFailures)),
         syncRemaining: h.progress ? Math.max(0, h.progress.total - h.progress.done) : 0,
         mailboxesUnavailable: h.mailboxProblems.length,
+        connectionCap: h.connectionCap ?? 0,
+        idleMailboxesHeld: h.mailboxes.filter((w) => w.mode === "idle" && w.holder).length,
+        idleMailboxesCronOnly: h.mailboxes.filter((w) => w.mode === "cron").length,
       };
     }),
     afterProcessing: await afterProcessingCounts(q),

@@ -4,6 +4,7 @@ import {
   healthOf,
   idleStatusJson,
   mailboxProblemJson,
+  mailboxWatchJson,
   progressJson,
   readAccountHealth,
 } from "./account_health.ts";
@@ -37,6 +38,10 @@ export interface Stats {
     consecutive_failures: number;
     /** The IMAP IDLE watcher as a running instance reports it; null when none does. */
     idle: ReturnType<typeof idleStatusJson> | null;
+    /** The most IMAP connections Carteiro holds to the account (its cap, or the default). */
+    imap_connection_cap: number | null;
+    /** Each configured mailbox: watched with IDLE by which instance, or left to the cron. */
+    idle_mailboxes: Array<ReturnType<typeof mailboxWatchJson>>;
     /** The collection under way; null when none is. */
     progress: ReturnType<typeof progressJson> | null;
     /** Configured mailboxes the server refused to open; the others are collected. */
@@ -110,6 +115,8 @@ export async function readStats(q: Queryable, now: Date): Promise<Stats> {
           : null,
         consecutive_failures: a.consecutive_failures as number,
         idle: h.idle && idleStatusJson(h.idle),
+        imap_connection_cap: h.connectionCap,
+        idle_mailboxes: h.mailboxes.map(mailboxWatchJson),
         progress: h.progress && progressJson(h.progress),
         mailbox_problems: h.mailboxProblems.map(mailboxProblemJson),
       };

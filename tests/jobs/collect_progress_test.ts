@@ -192,12 +192,12 @@ Deno.test("the throttle: starts, mailbox changes and ends always pass, the rest 
 
 function watchHealth(
   accountId: number,
-  idle: AccountWatchHealth["idle"],
+  idle: AccountWatchHealth["watchers"][number] | null,
 ): AccountWatchHealth {
   return {
     accountId,
     account: `conta${accountId}`,
-    idle,
+    watchers: idle ? [idle] : [],
     running: false,
     pending: false,
     runs: 0,

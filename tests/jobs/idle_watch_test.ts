@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { type AccountWatchHealth, startIdleWatch } from "../../src/jobs/idle_watch.ts";
+import { LEASE_SELF_STOP_MS, type MailboxKey } from "../../src/domain/idle_leases.ts";
 import type { AccountRow } from "../../src/store/accounts.ts";
 import { listAccounts, upsertEnvAccount } from "../../src/store/accounts.ts";
 import type { CollectSummary } from "../../src/jobs/collect_account.ts";
@@ -45,6 +46,7 @@ function account(id: number, name = `conta${id}`): AccountRow {
     lastError: null,
     afterProcessing: "keep",
     afterFolder: null,
+    imapConnectionCap: null,
   };
 }
 
@@ -89,24 +91,41 @@ const FAKE_IDLE: IdleHealth = {
   reconnects: 0,
 };
 
-/** Watchers that do nothing but hand out their `onNewMail`, so a test can ring them. */
+/**
+ * Watchers that do nothing but hand out their `onNewMail`, so a test can ring them; `running`
+ * lists "id:mailbox" of those started and not stopped.
+ */
 function fakeWatchers() {
-  const ring = new Map<number, (reason: NewMailReason) => void>();
+  const ring = new Map<string, (reason: NewMailReason) => void>();
   const stopped: number[] = [];
+  const running = new Set<string>();
   return {
-    ring: (id: number) => ring.get(id)!("exists"),
+    ring: (id: number, mailbox = "INBOX") => ring.get(`${id}:${mailbox}`)!("exists"),
     stopped,
-    watch: (a: AccountRow, onNewMail: (reason: NewMailReason) => void) => {
-      ring.set(a.id, onNewMail);
+    running,
+    watch: (a: AccountRow, mailbox: string, onNewMail: (reason: NewMailReason) => void) => {
+      const key = `${a.id}:${mailbox}`;
+      ring.set(key, onNewMail);
+      running.add(key);
       return {
-        health: () => FAKE_IDLE,
+        health: () => ({ ...FAKE_IDLE, mailbox }),
         stop: () => {
           stopped.push(a.id);
+          running.delete(key);
           return Promise.resolve();
         },
       };
     },
   };
+}
+
+/** Waits for the watchers to be started (the first heartbeat runs just after the start). */
+async function watching(w: ReturnType<typeof fakeWatchers>, keys: string[]) {
+  await until(
+    `watchers ${keys}`,
+    () => keys.every((k) => w.running.has(k)),
+    () => [...w.running],
+  );
 }
 
 async function until(what: string, check: () => boolean, detail: () => unknown, ms = WAIT_MS) {
@@ -138,6 +157,7 @@ Deno.test("a burst of arrivals coalesces: one run in flight, one pending", async
     log: silent,
   }, [a]);
   try {
+    await watching(w, ["1:INBOX"]);
     for (let i = 0; i < 10; i++) w.ring(1);
     assert.equal(runs.length, 1, "one run in flight");
     assert.deepEqual(pick(handle.health()[0]), { running: true, pending: true, runs: 1 });
@@ -174,13 +194,15 @@ Deno.test("one account failing or hanging never holds up another", async () => {
       return Promise.resolve(summary(a, "ok", 1));
     },
     drain: () => Promise.resolve(),
-    watch: (a, onNewMail) => {
+    watch: (a, mailbox, onNewMail) => {
       if (a.id === 4) throw new Error("no credentials for conta4");
-      return w.watch(a, onNewMail);
+      return w.watch(a, mailbox, onNewMail);
     },
     log: silent,
   }, [broken, stuck, fine, account(4)]);
   try {
+    await watching(w, ["1:INBOX", "2:INBOX", "3:INBOX"]);
+    await until("conta4's failure", () => handle.health().length === 4, () => handle.health());
     w.ring(1);
     w.ring(2);
     w.ring(3);
@@ -193,7 +215,7 @@ Deno.test("one account failing or hanging never holds up another", async () => {
     assert.equal(h2.running, true, "conta2 is still stuck");
     assert.equal(h3.lastRunStatus, "ok");
     assert.equal(h3.lastError, null);
-    assert.equal(h4.idle, null, "an account that can't be watched is left to the cron");
+    assert.deepEqual(h4.watchers, [], "an account that can't be watched is left to the cron");
     assert.equal(h4.lastError, "no credentials for conta4");
     // The broken account is tried again on its next arrival.
     w.ring(1);
@@ -217,6 +239,7 @@ Deno.test("a run skipped because the lock is held is tried again until it gets t
     retrySkippedMs: 20,
   }, [a]);
   try {
+    await watching(w, ["1:INBOX"]);
     w.ring(1);
     await until("three runs", () => calls === 3, () => handle.health());
     await until("idle", () => !handle.health()[0].running, () => handle.health());
@@ -237,6 +260,7 @@ Deno.test("stop() cuts a skipped-lock wait short and waits for the run in flight
     log: silent,
     retrySkippedMs: 60 * 60_000,
   }, [a]);
+  await watching(w, ["1:INBOX"]);
   w.ring(1);
   await until("the first run", () => handle.health()[0].runs === 1, () => handle.health());
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -255,13 +279,14 @@ Deno.test("sync() follows the accounts: new ones start, disabled or changed ones
   const handle = startIdleWatch({
     collect: (a) => Promise.resolve(summary(a, "ok")),
     drain: () => Promise.resolve(),
-    watch: (a, onNewMail) => {
+    watch: (a, mailbox, onNewMail) => {
       started.push(a.id);
-      return w.watch(a, onNewMail);
+      return w.watch(a, mailbox, onNewMail);
     },
     log: silent,
   }, [account(1), account(2), { ...account(3), enabled: false }]);
   try {
+    await watching(w, ["1:INBOX", "2:INBOX"]);
     assert.deepEqual(started, [1, 2]);
     await handle.sync([account(1), account(2), account(3)]);
     assert.deepEqual(started, [1, 2, 3], "account 3 enabled: watched");
@@ -273,6 +298,142 @@ Deno.test("sync() follows the accounts: new ones start, disabled or changed ones
     await handle.stop();
   }
   assert.deepEqual(w.stopped.sort(), [1, 2, 2, 3]);
+});
+
+Deno.test("every configured mailbox is watched, up to the account's connection cap", async () => {
+  const w = fakeWatchers();
+  const collected: string[] = [];
+  const three = { ...account(1), mailboxes: ["INBOX", "Suporte", "Vendas"] };
+  const handle = startIdleWatch({
+    collect: (a) => {
+      collected.push(a.name);
+      return Promise.resolve(summary(a, "ok"));
+    },
+    drain: () => Promise.resolve(),
+    watch: w.watch,
+    log: silent,
+  }, [three]);
+  try {
+    await watching(w, ["1:INBOX", "1:Suporte", "1:Vendas"]);
+    w.ring(1, "Vendas");
+    await until("a run for Vendas", () => collected.length === 1, () => handle.health());
+    assert.deepEqual(
+      handle.health()[0].watchers.map((h) => h.mailbox),
+      ["INBOX", "Suporte", "Vendas"],
+    );
+    // A cap of 4 leaves 2 connections to IDLE (2 are kept for the collection and a test).
+    await handle.sync([{ ...three, imapConnectionCap: 4 }]);
+    assert.deepEqual([...w.running].sort(), ["1:INBOX", "1:Suporte"], "Vendas left to the cron");
+    await handle.sync([{ ...three, imapConnectionCap: 2 }]);
+    assert.deepEqual([...w.running], [], "no IDLE at all under a cap of 2");
+    await handle.sync([{ ...three, mailboxes: ["Vendas"] }]);
+    assert.deepEqual([...w.running], ["1:Vendas"]);
+  } finally {
+    await handle.stop();
+  }
+  assert.deepEqual([...w.running], []);
+});
+
+Deno.test("leases: only the mailboxes held are watched; a lost lease stops its watcher, and so does a heartbeat that fails for too long", async () => {
+  const w = fakeWatchers();
+  const two = { ...account(1), mailboxes: ["INBOX", "Suporte"] };
+  let clock = new Date("2026-03-10T12:00:00Z");
+  let grant = (wanted: MailboxKey[]) => wanted.filter((k) => k.mailbox === "INBOX");
+  let failing = false;
+  const asked: MailboxKey[][] = [];
+  let released = 0;
+  const handle = startIdleWatch({
+    collect: (a) => Promise.resolve(summary(a, "ok")),
+    drain: () => Promise.resolve(),
+    watch: w.watch,
+    leases: {
+      heartbeat: (wanted) => {
+        asked.push(wanted);
+        return failing
+          ? Promise.reject(new Error("connection refused"))
+          : Promise.resolve(grant(wanted));
+      },
+      release: () => {
+        released++;
+        return Promise.resolve();
+      },
+    },
+    now: () => clock,
+    heartbeatMs: 10,
+    log: silent,
+  }, [two]);
+  try {
+    await watching(w, ["1:INBOX"]);
+    assert.deepEqual(asked[0], [{ accountId: 1, mailbox: "INBOX" }, {
+      accountId: 1,
+      mailbox: "Suporte",
+    }]);
+    assert.ok(!w.running.has("1:Suporte"), "Suporte is another instance's");
+    // The other instance died: its lease is ours at the next heartbeat.
+    grant = (wanted) => wanted;
+    await watching(w, ["1:INBOX", "1:Suporte"]);
+    // Taken from us (this instance stalled past the expiry): that watcher stops.
+    grant = (wanted) => wanted.filter((k) => k.mailbox === "Suporte");
+    await until("INBOX given up", () => !w.running.has("1:INBOX"), () => [...w.running]);
+    // The database is unreachable: the leases are trusted a little while, then not at all.
+    failing = true;
+    const n = asked.length;
+    await until("a failed heartbeat", () => asked.length > n + 2, () => asked.length);
+    assert.ok(w.running.has("1:Suporte"), "kept while the last renewal is recent");
+    clock = new Date(clock.getTime() + LEASE_SELF_STOP_MS);
+    await until("every watcher stopped", () => w.running.size === 0, () => [...w.running]);
+  } finally {
+    await handle.stop();
+  }
+  assert.equal(released, 1, "stop() gives the leases up");
+});
+
+Deno.test("a heartbeat is never late because of a stop in progress, and one that hangs counts as failed", async () => {
+  const w = fakeWatchers();
+  const stuck = deferred<CollectSummary>();
+  let clock = new Date("2026-03-10T12:00:00Z");
+  let hang = false;
+  let heartbeats = 0;
+  const a1 = account(1);
+  const a2 = account(2);
+  const handle = startIdleWatch({
+    collect: () => stuck.promise,
+    drain: () => Promise.resolve(),
+    watch: w.watch,
+    leases: {
+      heartbeat: (wanted) => {
+        heartbeats++;
+        return hang ? new Promise(() => {}) : Promise.resolve(wanted);
+      },
+      release: () => Promise.resolve(),
+    },
+    now: () => clock,
+    heartbeatMs: 10,
+    log: silent,
+  }, [a1, a2]);
+  try {
+    await watching(w, ["1:INBOX", "2:INBOX"]);
+    w.ring(1);
+    await until("conta1's run in flight", () => handle.health()[0].running, () => handle.health());
+    // conta1 is deleted while its collection hangs: the heartbeats go on regardless.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const synced = await Promise.race([
+      handle.sync([a2]).then(() => true),
+      new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), WAIT_MS)),
+    ]);
+    clearTimeout(timer);
+    assert.ok(synced, "sync() waited for the hung collection of the deleted account");
+    const n = heartbeats;
+    await until("more heartbeats", () => heartbeats > n + 3, () => heartbeats);
+    assert.ok(!w.running.has("1:INBOX"), "its watcher stopped at once");
+    // The database stops answering at all: after the self-stop age, nothing is watched.
+    hang = true;
+    clock = new Date(clock.getTime() + LEASE_SELF_STOP_MS);
+    await until("every watcher stopped", () => w.running.size === 0, () => [...w.running]);
+  } finally {
+    stuck.resolve(summary(a1, "ok"));
+    await handle.stop();
+  }
 });
 
 async function endToEnd(
@@ -310,13 +471,17 @@ async function endToEnd(
     handle = startIdleWatch({
       collect: (a) => collectAccount(collectDeps, a),
       drain: () => Promise.resolve(),
-      watch: (_a, onNewMail) =>
-        startIdleWatcher({ connect: () => connectIdleSession(imap), onNewMail, log }),
+      watch: (_a, mailbox, onNewMail) =>
+        startIdleWatcher({ connect: () => connectIdleSession(imap), onNewMail, mailbox, log }),
       log,
       retrySkippedMs: 200,
     }, await listAccounts(db));
     const h = handle;
-    await until("listening", () => h.health()[0].idle?.state === "idle", () => h.health());
+    await until(
+      "listening",
+      () => h.health()[0]?.watchers[0]?.state === "idle",
+      () => h.health(),
+    );
     await fn({ box, db, handle, accountId: row.id });
   } finally {
     await handle?.stop();

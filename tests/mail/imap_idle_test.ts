@@ -16,7 +16,13 @@ import {
   type NewMailReason,
   startIdleWatcher,
 } from "../../src/mail/imap_idle.ts";
-import { deliverRaw, ensureMailstack, freshUser, imapConfig } from "../support/mailstack.ts";
+import {
+  deliverRaw,
+  doveadm,
+  ensureMailstack,
+  freshUser,
+  imapConfig,
+} from "../support/mailstack.ts";
 import { startTcpProxy } from "../support/tcp_proxy.ts";
 
 /** The ceiling of every wait for the server or the watcher; under the 2-minute NOOP default. */
@@ -326,4 +332,44 @@ Deno.test("stop() during a backoff wait does not wait it out", async () => {
   );
   assert.equal(watcher.health().state, "stopped");
   assert.equal(watcher.health().lastError, "refused");
+});
+
+Deno.test("a mailbox missing on the server is reported without spinning, holds no connection, and is watched once it exists", async () => {
+  await ensureMailstack();
+  const box = await freshUser("idle");
+  const w = wakeups();
+  const conn = login(box.user, box.pass);
+  let connects = 0;
+  const watcher = startIdleWatcher({
+    connect: () => {
+      connects++;
+      return connectIdleSession(conn);
+    },
+    onNewMail: w.onNewMail,
+    mailbox: "Naoexiste",
+    backoffBaseMs: 10,
+    backoffMaxMs: 10,
+    missingRetryMs: 3_000,
+    commandTimeoutMs: 30_000,
+  });
+  try {
+    await listening(watcher, "missing");
+    const h = watcher.health();
+    assert.match(h.lastError ?? "", /"Naoexiste" does not exist on the server/);
+    assert.equal(h.mailbox, "Naoexiste");
+    // With a 10 ms backoff a spinning watcher would log in dozens of times in a second.
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.ok(connects <= 2, `${connects} logins while the mailbox is missing`);
+    assert.doesNotMatch(
+      await doveadm(["who", "-1", box.user]),
+      /imap/,
+      "no connection is held meanwhile",
+    );
+    await doveadm(["mailbox", "create", "-u", box.user, "Naoexiste"]);
+    const before = w.seen.length;
+    await listening(watcher, "idle");
+    await w.next("reconnected", WAIT_MS, before);
+  } finally {
+    await watcher.stop();
+  }
 });

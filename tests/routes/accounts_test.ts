@@ -4,6 +4,7 @@ import { harness } from "./support.ts";
 import { createApp } from "../../routes/app.ts";
 import { recordSyncOutcome } from "../../src/store/accounts.ts";
 import { writeIdleHealth, writeProgress } from "../../src/store/account_health.ts";
+import { heartbeatIdleLeases } from "../../src/store/idle_leases.ts";
 
 const HX = { "HX-Request": "true" };
 const IMAP_PASS = "imap-Secret-Passw0rd!";
@@ -289,6 +290,83 @@ Deno.test("account health: IMAP IDLE state, failures in a row and a collection's
     assert.doesNotMatch(later, /listening|Collecting|hx-trigger/);
     const after = (await api(`/api/v1/accounts/${id}`)).data.health;
     assert.deepEqual([after.idle, after.progress, after.consecutive_failures], [null, null, 0]);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("IMAP connection cap: set on the form, checked, and the mailboxes over it shown as left to the cron, with each lease holder, page and API", async () => {
+  const h = await harness();
+  try {
+    await h.login();
+    const bad = await h.post("/accounts", { ...FORM, imap_connection_cap: "0" }, HX);
+    assert.equal(bad.status, 422);
+    assert.match(await bad.text(), /imap_connection_cap: blank, or a whole number from 1 to 100/);
+
+    const res = await h.post("/accounts", {
+      ...FORM,
+      mailboxes: "INBOX, Suporte, Vendas",
+      imap_connection_cap: "4",
+    });
+    assert.equal(res.status, 303);
+    const [{ id, cap }] = await h.db.query<{ id: number; cap: number }>(
+      "SELECT id, imap_connection_cap AS cap FROM accounts WHERE name = 'vendas'",
+    );
+    assert.equal(cap, 4);
+    assert.match(
+      await (await h.request(`/accounts/${id}`)).text(),
+      /name="imap_connection_cap"[^>]*value="4"/,
+    );
+
+    await heartbeatIdleLeases(h.db, "web1:4242", [{ accountId: id, mailbox: "INBOX" }]);
+    await heartbeatIdleLeases(h.db, "web2:77", [{ accountId: id, mailbox: "Suporte" }]);
+    await writeIdleHealth(h.db, "web1:4242", [{
+      accountId: id,
+      state: "idle",
+      mailbox: "INBOX",
+      since: h.clock.now,
+      lastEventAt: h.clock.now,
+      consecutiveFailures: 0,
+      lastError: null,
+      lastErrorAt: null,
+    }], h.clock.now);
+    await writeIdleHealth(h.db, "web2:77", [{
+      accountId: id,
+      state: "missing",
+      mailbox: "Suporte",
+      since: h.clock.now,
+      lastEventAt: null,
+      consecutiveFailures: 1,
+      lastError: 'the mailbox "Suporte" does not exist on the server (deleted or renamed?)',
+      lastErrorAt: h.clock.now,
+    }], h.clock.now);
+
+    const pt = await (await h.request("/accounts")).text();
+    assert.match(pt, /INBOX: escutando, em web1:4242/);
+    assert.match(pt, /Suporte: a pasta não existe no servidor, em web2:77/);
+    assert.match(pt, /Vendas: só a coleta de cada minuto \(acima do limite de 4 conexões IMAP\)/);
+    h.jar.set("carteiro_lang", "en");
+    const en = await (await h.request("/accounts")).text();
+    assert.match(en, /INBOX: listening, on web1:4242/);
+    assert.match(en, /Suporte: no such mailbox on the server, on web2:77/);
+    assert.match(en, /Vendas: minute cron only \(over the cap of 4 IMAP connections\)/);
+
+    const token = await h.apiToken();
+    const api = await (await h.app.request(`http://localhost/api/v1/accounts/${id}`, {
+      headers: { Authorization: `Bearer ${token}` },
+    })).json();
+    assert.equal(api.data.imap.connection_cap, 4);
+    assert.equal(api.data.health.connection_cap, 4);
+    assert.deepEqual(
+      api.data.health.idle_mailboxes.map((
+        m: { mailbox: string; mode: string; holder: string | null; state: string | null },
+      ) => [m.mailbox, m.mode, m.holder, m.state]),
+      [
+        ["INBOX", "idle", "web1:4242", "idle"],
+        ["Suporte", "idle", "web2:77", "missing"],
+        ["Vendas", "cron", null, null],
+      ],
+    );
   } finally {
     await h.close();
   }

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { eml, type Harness, harness, NOW, outboxIdOf, seedMessage } from "./support.ts";
 import { writeIdleHealth, writeProgress } from "../../src/store/account_health.ts";
+import { heartbeatIdleLeases } from "../../src/store/idle_leases.ts";
 
 async function call(h: Harness, token: string | null, path: string, init: RequestInit = {}) {
   const headers = new Headers(init.headers);
@@ -290,6 +291,7 @@ Deno.test("API stats and /metrics in Prometheus text", async () => {
         lastError: failures ? "connection refused" : null,
         lastErrorAt: null,
       }], h.clock.now);
+    await heartbeatIdleLeases(h.db, "web1:1", [{ accountId: id, mailbox: "INBOX" }]);
     // One instance listens, another keeps failing: up, and its failures are not hidden.
     await idle("web1:1", "idle", 0);
     await idle("web2:1", "backoff", 3);
@@ -322,6 +324,9 @@ Deno.test("API stats and /metrics in Prometheus text", async () => {
         'carteiro_account_collect_consecutive_failures{account="atendimento"} 1',
         'carteiro_account_idle_consecutive_failures{account="atendimento"} 3',
         'carteiro_account_sync_remaining_messages{account="atendimento"} 88000',
+        'carteiro_account_imap_connection_cap{account="atendimento"} 10',
+        'carteiro_account_idle_mailboxes_held{account="atendimento"} 1',
+        'carteiro_account_idle_mailboxes_cron_only{account="atendimento"} 0',
       ]
     ) {
       assert.ok(text.split("\n").includes(line), `missing "${line}" in\n${text}`);

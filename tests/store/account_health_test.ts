@@ -46,7 +46,7 @@ function report(accountId: number, state: string, extra: Partial<IdleReport> = {
 }
 
 storeTest(
-  "IDLE reports: one row per instance and account, replaced, stale ones ignored",
+  "IDLE reports: one row per instance, account and mailbox, replaced, stale ones ignored",
   async (db) => {
     const a = await account(db, "caixa");
     const b = await account(db, "vendas");
@@ -73,7 +73,7 @@ storeTest(
     // host1 stops watching vendas: its row goes; its row for caixa is updated in place.
     await writeIdleHealth(db, "host1:10", [report(a, "connecting")], at(3_000));
     health = await readAccountHealth(db, at(3_000));
-    assert.equal(health.get(b), undefined, "vendas is watched by nobody now");
+    assert.deepEqual(health.get(b)?.idleReports, [], "vendas is watched by nobody now");
     assert.deepEqual(
       health.get(a)?.idleReports.map((r) => [r.instance, r.state]),
       [["host2:20", "idle"], ["host1:10", "connecting"]],
@@ -97,6 +97,20 @@ storeTest(
 
     await deleteIdleHealth(db, "host3:30");
     assert.equal((await db.query("SELECT 1 FROM idle_health")).length, 0);
+
+    // One instance watching two mailboxes of an account reports each; dropping one keeps the other.
+    await writeIdleHealth(db, "host4:40", [
+      report(a, "idle"),
+      report(a, "missing", { mailbox: "Naoexiste" }),
+    ], at(2 * 3_600_000));
+    health = await readAccountHealth(db, at(2 * 3_600_000));
+    assert.deepEqual(
+      health.get(a)?.idleReports.map((r) => [r.mailbox, r.state]),
+      [["INBOX", "idle"], ["Naoexiste", "missing"]],
+    );
+    await writeIdleHealth(db, "host4:40", [report(a, "idle")], at(2 * 3_600_000 + 1));
+    health = await readAccountHealth(db, at(2 * 3_600_000 + 1));
+    assert.deepEqual(health.get(a)?.idleReports.map((r) => r.mailbox), ["INBOX"]);
   },
 );
 

@@ -171,3 +171,36 @@ export async function bounceThroughPostfix(raw: Uint8Array, envelopeFrom: string
   }
   return recipient;
 }
+
+/**
+ * The user's IMAP connections as Dovecot has them now: each `imap` process `doveadm who` lists,
+ * with the mailbox it has selected (null: none), read from the files the process holds open —
+ * with Maildir, the selected mailbox's `dovecot-uidlist` (`Maildir/` for INBOX, `Maildir/.Name/`
+ * for the others). Needs the same user as Dovecot's processes (root), like the rest of the stack.
+ */
+export async function imapConnections(
+  user: string,
+): Promise<Array<{ pid: number; mailbox: string | null }>> {
+  const who = await doveadm(["who", "-1", user]);
+  const pids = [...who.matchAll(/^\S+\s+imap\s+(\d+)\s/gm)].map((m) => Number(m[1]));
+  const out: Array<{ pid: number; mailbox: string | null }> = [];
+  for (const pid of pids) {
+    let mailbox: string | null = null;
+    try {
+      for (const fd of Deno.readDirSync(`/proc/${pid}/fd`)) {
+        let target: string;
+        try {
+          target = Deno.readLinkSync(`/proc/${pid}/fd/${fd.name}`);
+        } catch {
+          continue; // closed meanwhile
+        }
+        const m = /\/Maildir\/(?:\.([^/]+)\/)?dovecot-uidlist$/.exec(target);
+        if (m) mailbox = m[1] ?? "INBOX";
+      }
+    } catch {
+      continue; // the connection ended between doveadm and now
+    }
+    out.push({ pid, mailbox });
+  }
+  return out;
+}
