@@ -74,16 +74,23 @@ function MailboxWatches(props: { t: Dict; mailboxes: MailboxWatch[]; cap: number
       {mailboxes.map((m) => {
         if (m.mode === "cron") {
           return (
-            <li class="idle-cron">
+            <li class="idle-cron" key={m.mailbox}>
               {fill(t.idleMailboxCron, { mailbox: m.mailbox, cap: String(cap ?? "") })}
             </li>
           );
         }
         if (!m.holder) {
-          return <li class="idle-free">{fill(t.idleMailboxFree, { mailbox: m.mailbox })}</li>;
+          return (
+            <li class="idle-free" key={m.mailbox}>
+              {fill(t.idleMailboxFree, { mailbox: m.mailbox })}
+            </li>
+          );
         }
         return (
-          <li class={`idle-${m.state ?? "connecting"}${m.state === "missing" ? " error" : ""}`}>
+          <li
+            class={`idle-${m.state ?? "connecting"}${m.state === "missing" ? " error" : ""}`}
+            key={m.mailbox}
+          >
             {fill(t.idleMailboxHeld, {
               mailbox: m.mailbox,
               state: idleStateLabel(t, m.state ?? "connecting"),
