@@ -122,6 +122,14 @@ export async function openServices(config: Config, log: Logger, options: Service
       retryBaseMs: config.send.retrySeconds * 1000,
       senderFor,
       checkpoint: options.checkpoint,
+      // The environment's account keeps its SMTP host in the environment, not in its row.
+      smtpHostOf: (accountId, stored) =>
+        accountId === access.envAccount?.id ? access.envAccount.smtp.host : stored,
+      authRecheckMs: config.send.authRecheckMinutes * 60_000,
+      forgetSender: (accountId) => {
+        senders.get(accountId)?.close();
+        senders.delete(accountId);
+      },
     });
 
   const importRules = (json: unknown) => rulesImport(db, json, now);

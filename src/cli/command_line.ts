@@ -9,6 +9,7 @@ import type { Owner, Services } from "../services.ts";
 import type { Logger } from "../log.ts";
 import { tokenCreate, userAdd } from "./admin_commands.ts";
 import { neverAnswerCommand } from "./never_answer_commands.ts";
+import { accountCommand } from "./account_commands.ts";
 import { type CliDeps, type CliServices, needsDatabase, runCli } from "./run_cli.ts";
 import { type CommandSocket, serveCommandSocket } from "./command_socket_server.ts";
 import { forwardCommand } from "./command_socket_client.ts";
@@ -33,6 +34,7 @@ function cliServices(services: Services, io: CommandIo, owned: boolean): CliServ
     userAdd: (email) => userAdd(services.db, email, admin),
     tokenCreate: (name) => tokenCreate(services.db, name, admin),
     neverAnswer: (args) => neverAnswerCommand(services.db, args, admin),
+    account: (args) => accountCommand(services.db, args, admin),
     close: owned ? services.close : async () => {},
   };
 }

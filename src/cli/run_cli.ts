@@ -18,6 +18,8 @@ export interface CliServices {
   tokenCreate(name: string | undefined): Promise<number>;
   /** `never-answer list | add | remove`: the never-answer list. Resolves to the exit code. */
   neverAnswer(args: string[]): Promise<number>;
+  /** `account budget NAME …`: an account's send budget. Resolves to the exit code. */
+  account(args: string[]): Promise<number>;
   stats(): Promise<Stats>;
   /**
    * The embedded database as SQL for `psql`, or null when the database is a PostgreSQL server
@@ -55,6 +57,10 @@ commands:
                      adds an address, glob or domain, for every account or for NAME only
   never-answer remove ID
                      removes entry ID of the list
+  account budget NAME [--per-minute N] [--per-day N]
+                     sets the account's send budget (a window not given: no limit)
+  account budget NAME --default
+                     back to the provider's default budget (docs/providers.md)
   db dump            prints the embedded database as SQL that psql loads into PostgreSQL
   classify FILE...   classifies .eml files without touching the database (one JSON line each)`;
 
@@ -68,6 +74,7 @@ const DATABASE_COMMANDS = new Set([
   "stats",
   "db",
   "never-answer",
+  "account",
 ]);
 
 /** Whether the command line names a command that uses the database. */
@@ -117,6 +124,8 @@ export async function runCli(args: string[], deps: CliDeps): Promise<number> {
       return await withServices(deps, (s) => s.tokenCreate(rest[1]));
     case "never-answer":
       return await withServices(deps, (s) => s.neverAnswer(rest));
+    case "account":
+      return await withServices(deps, (s) => s.account(rest));
     case "stats":
       return await withServices(deps, async (s) => {
         deps.print(await s.stats());

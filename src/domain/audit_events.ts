@@ -68,6 +68,10 @@ export interface AuditDetails {
   /** An attempt whose outcome is unknown, or a lease that ran out while sending. */
   send_unknown: SendAttemptDetail | { outbox_id: number; why: string };
   claim_lost: SendAttemptDetail;
+  /** The account's SMTP server refused its login: its replies wait until this is cleared. */
+  smtp_auth_failed: { error: string };
+  /** The refused login is over: a reply went out, or a person edited the account. */
+  smtp_auth_cleared: By & { reason: "send_accepted" | "account_edited"; was: string };
   // A person's actions (src/actions/).
   settled: OutboxActionDetail;
   retry_requested: OutboxActionDetail;
@@ -79,10 +83,12 @@ export interface AuditDetails {
    */
   rule_changed: RuleEditDetail | RulesImportDetail;
   account_changed: By & {
-    action: "created" | "updated";
+    action: "created" | "updated" | "send_budget";
     name: string;
     imap_password_changed: boolean;
     smtp_password_changed: boolean;
+    /** The send budget set (null: the provider's default), when the edit changed it. */
+    send_budget?: { per_minute: number | null; per_day: number | null } | null;
   };
   connection_tested: By & { ok: boolean; problem: string | null };
   token_created: By & { name: string };
@@ -116,6 +122,8 @@ const NAMES: Record<AuditEventName, true> = {
   send_failed: true,
   send_unknown: true,
   claim_lost: true,
+  smtp_auth_failed: true,
+  smtp_auth_cleared: true,
   settled: true,
   retry_requested: true,
   cancelled: true,
