@@ -2,7 +2,7 @@
  * `/metrics` in the Prometheus text exposition format (version 0.0.4), behind an API token:
  * messages collected, parse failures, outbox by status, send failures, suppressions by reason,
  * and per account: the age of its last successful sync, whether IMAP IDLE listens, failures in
- * a row, and what a collection under way has left to store.
+ * a row, what a collection under way has left to store, and whether its SMTP login is refused.
  */
 import { Hono } from "hono";
 import type { AppEnv } from "./app_env.ts";
@@ -85,6 +85,11 @@ export function renderMetrics(m: MetricsSnapshot, now: Date): string {
     "carteiro_account_sync_remaining_messages",
     "Messages the collection under way has still to store (0 when none runs).",
     (a) => a.syncRemaining,
+  );
+  perAccount(
+    "carteiro_account_smtp_auth_failed",
+    "1 while the account's SMTP server refuses its login (its replies wait), else 0.",
+    (a) => (a.smtpAuthFailed ? 1 : 0),
   );
   return out.join("\n") + "\n";
 }

@@ -12,7 +12,7 @@ import {
 } from "../store/accounts_admin.ts";
 import { clearSmtpAuthFailure, setSendBudget } from "../store/send_budget.ts";
 import type { Queryable } from "../store/db.ts";
-import type { SendBudget } from "../domain/send_budget.ts";
+import { budgetJson, type SendBudget } from "../domain/send_budget.ts";
 import { type SecretBox, SecretKeyError } from "../auth/secret_box.ts";
 import { type ActionDeps, done, problem, type Result, transact } from "./result.ts";
 
@@ -146,11 +146,6 @@ export function saveSendBudget(
     await clearAuthFailure(tx, id, at, by);
     return done((await getAccountView(tx, id))!);
   }, "the account changed meanwhile; try again");
-}
-
-/** A budget as the audit log and the API write it. */
-export function budgetJson(b: SendBudget | null) {
-  return b ? { per_minute: b.perMinute, per_day: b.perDay } : null;
 }
 
 /** An edit ends a refused SMTP login: the account's replies are tried again at once. */

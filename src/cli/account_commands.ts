@@ -7,9 +7,9 @@
  */
 import type { Db } from "../store/db.ts";
 import { listAccounts } from "../store/accounts.ts";
-import { budgetJson, saveSendBudget } from "../actions/accounts.ts";
+import { saveSendBudget } from "../actions/accounts.ts";
 import { problemLines } from "../actions/result.ts";
-import { parseSendBudget, type SendBudget } from "../domain/send_budget.ts";
+import { budgetJson, parseSendBudget, type SendBudget } from "../domain/send_budget.ts";
 import type { AdminIo } from "./admin_commands.ts";
 
 /** How the command is called. */

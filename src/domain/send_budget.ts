@@ -131,3 +131,10 @@ export function parseSendBudget(
     errors,
   };
 }
+
+/** A budget as the API, the CLI and the audit log write it. */
+export function budgetJson(
+  b: SendBudget | null,
+): { per_minute: number | null; per_day: number | null } | null {
+  return b ? { per_minute: b.perMinute, per_day: b.perDay } : null;
+}

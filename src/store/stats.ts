@@ -1,5 +1,7 @@
 import type { Queryable } from "./db.ts";
 import { outboxCounts, type OutboxStatus } from "./outbox.ts";
+import { readBudget } from "./send_budget.ts";
+import { budgetJson } from "../domain/send_budget.ts";
 import { healthOf, idleStatusJson, progressJson, readAccountHealth } from "./account_health.ts";
 
 /** The counts `cli stats` prints and the health endpoints read. */
@@ -29,6 +31,13 @@ export interface Stats {
     idle: ReturnType<typeof idleStatusJson> | null;
     /** The collection under way; null when none is. */
     progress: ReturnType<typeof progressJson> | null;
+    /**
+     * What the SMTP server said when it refused the account's login, and when; null while
+     * sending works. While set, the account's replies wait.
+     */
+    smtp_auth_failure: { error: string; at: string } | null;
+    /** The send budget a person set; null: the provider's default (docs/providers.md). */
+    send_budget: { per_minute: number | null; per_day: number | null } | null;
   }>;
 }
 
@@ -61,7 +70,7 @@ export async function readStats(q: Queryable, now: Date): Promise<Stats> {
   const totals = await readMessageCounts(q);
   const accounts = await q.query<Record<string, unknown>>(
     `SELECT a.id, a.name, a.address, a.enabled, a.last_sync_at, a.last_error,
-       a.consecutive_failures,
+       a.consecutive_failures, a.smtp_auth_failure, a.smtp_auth_failure_at, a.send_budget,
        (SELECT count(*)::int FROM messages m WHERE m.account_id = a.id) AS messages
      FROM accounts a ORDER BY a.id`,
   );
@@ -96,6 +105,13 @@ export async function readStats(q: Queryable, now: Date): Promise<Stats> {
         consecutive_failures: a.consecutive_failures as number,
         idle: h.idle && idleStatusJson(h.idle),
         progress: h.progress && progressJson(h.progress),
+        smtp_auth_failure: a.smtp_auth_failure
+          ? {
+            error: a.smtp_auth_failure as string,
+            at: new Date(a.smtp_auth_failure_at as Date).toISOString(),
+          }
+          : null,
+        send_budget: budgetJson(readBudget(a.send_budget)),
       };
     }),
   };
