@@ -89,6 +89,13 @@ function AccountEditor(
       {check("enabled", t.enabled)}
       {server("imap", t.imap, props.imapSet, text("mailboxes", t.mailboxes))}
       {server("smtp", t.smtp, props.smtpSet)}
+      <fieldset>
+        <legend>{t.sendBudget}</legend>
+        <p class="sub">{t.sendBudgetHelp}</p>
+        {check("budget_custom", t.sendBudgetCustom)}
+        {text("budget_per_minute", t.perMinute)}
+        {text("budget_per_day", t.perDay)}
+      </fieldset>
       <p>
         <a href="/accounts">{t.accounts}</a> <button type="submit">{t.save}</button>
       </p>
@@ -171,7 +178,7 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
     const saved = await saveAccount(
       { ...deps, box },
       id,
-      { settings: read.input, passwords: read.passwords },
+      { settings: read.input, passwords: read.passwords, sendBudget: read.sendBudget },
       actorName(c.get("actor")),
     );
     if (!saved.ok) {

@@ -36,7 +36,8 @@ import {
 } from "../src/store/account_health.ts";
 import { createSecretBox } from "../src/auth/secret_box.ts";
 import { applyOutboxAction } from "../src/actions/outbox.ts";
-import { testAccountConnection } from "../src/actions/accounts.ts";
+import { saveSendBudget, testAccountConnection } from "../src/actions/accounts.ts";
+import { budgetJson, effectiveBudget, parseSendBudget } from "../src/domain/send_budget.ts";
 
 function messageJson(m: MessageListRow) {
   return {
@@ -176,8 +177,22 @@ export function accountJson(a: AccountView, now: Date, health: AccountHealth) {
       consecutive_failures: a.consecutiveFailures,
       idle: health.idle && idleStatusJson(health.idle),
       progress: health.progress && progressJson(health.progress),
+      smtp_auth_failure: a.smtpAuthFailure
+        ? { error: a.smtpAuthFailure, at: iso(a.smtpAuthFailureAt) }
+        : null,
     },
+    send_budget: sendBudgetJson(a),
   };
+}
+
+/**
+ * The budget a person set (null: none, the provider's default applies) and the one in force with
+ * its provider. For the environment's account the SMTP host is not stored: its default reads
+ * as no budget here, while the sender applies the right one.
+ */
+function sendBudgetJson(a: AccountView) {
+  const { budget, provider } = effectiveBudget(a.sendBudget, a.smtpHost, a.address);
+  return { set: budgetJson(a.sendBudget), in_force: budgetJson(budget), provider };
 }
 
 export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
@@ -286,6 +301,38 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
       actorName(c.get("actor")),
     );
     return tested.ok ? c.json({ data: tested.value.result }) : notFound(c, "account");
+  });
+
+  api.put("/accounts/:id/send_budget", async (c) => {
+    const body = await jsonBody(c);
+    if (!body.ok) return badJson(c);
+    let budget = null;
+    if (field(body.value, "default") !== true) {
+      const raw = (k: string) => {
+        const v = field(body.value, k);
+        return typeof v === "number" || v === null || v === undefined ? v ?? null : String(v);
+      };
+      const parsed = parseSendBudget({ perMinute: raw("per_minute"), perDay: raw("per_day") });
+      if (parsed.errors.length > 0) {
+        return apiError(c, 422, "invalid_request", parsed.errors[0], parsed.errors);
+      }
+      budget = parsed.budget;
+    }
+    const saved = await saveSendBudget(
+      deps,
+      idParam(c.req.param("id")) ?? 0,
+      budget,
+      actorName(c.get("actor")),
+    );
+    if (!saved.ok) return problemAnswer(c, saved.problem);
+    const now = deps.now();
+    return c.json({
+      data: accountJson(
+        saved.value,
+        now,
+        healthOf(await readAccountHealth(deps.db, now), saved.value.id),
+      ),
+    });
   });
 
   api.get("/stats", async (c) => c.json({ data: await readStats(deps.db, deps.now()) }));
