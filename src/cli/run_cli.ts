@@ -60,7 +60,7 @@ commands:
   account budget NAME [--per-minute N] [--per-day N]
                      sets the account's send budget (a window not given: no limit)
   account budget NAME --default
-                     back to the provider's default budget (docs/providers.md)
+                     back to the provider's default budget (docs/sending_limits.md)
   db dump            prints the embedded database as SQL that psql loads into PostgreSQL
   classify FILE...   classifies .eml files without touching the database (one JSON line each)`;
 

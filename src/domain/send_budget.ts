@@ -1,7 +1,7 @@
 /**
  * The send budget of an account: how many replies its SMTP server takes in a minute and in a
  * day before it refuses or throttles. Defaults come from the provider the SMTP host and address
- * name (docs/providers.md); a person may set their own. Each reply has one recipient, so a
+ * name (docs/sending_limits.md); a person may set their own. Each reply has one recipient, so a
  * provider's "recipients a day" is replies a day here. Windows slide: a reply sent at 10:00:30
  * counts against the minute until 10:01:30.
  */

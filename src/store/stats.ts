@@ -36,7 +36,7 @@ export interface Stats {
      * sending works. While set, the account's replies wait.
      */
     smtp_auth_failure: { error: string; at: string } | null;
-    /** The send budget a person set; null: the provider's default (docs/providers.md). */
+    /** The send budget a person set; null: the provider's default (docs/sending_limits.md). */
     send_budget: { per_minute: number | null; per_day: number | null } | null;
   }>;
 }

@@ -35,6 +35,9 @@ const ACCOUNT_FORM = [
   "smtp_tls",
   "smtp_user",
   "smtp_pass",
+  "budget_custom",
+  "budget_per_minute",
+  "budget_per_day",
 ];
 const RULE_FORM = ["rule_id", "definition", "message_id", "days"];
 
@@ -110,6 +113,7 @@ const ROUTES: Record<string, RouteParams> = {
   "GET /api/v1/accounts": {},
   "GET /api/v1/accounts/:id": {},
   "POST /api/v1/accounts/:id/test": {},
+  "PUT /api/v1/accounts/:id/send_budget": { json: ["per_minute", "per_day", "default"] },
   "GET /api/v1/stats": {},
 };
 
