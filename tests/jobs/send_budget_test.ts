@@ -2,7 +2,8 @@
  * Sending within an account's budget, on both databases, into the real Postfix on loopback with a
  * clock the test moves: a budget of 5 a minute lets 5 of 12 replies out, the other 7 wait
  * (`retry`, until the minute frees) and go out as it frees; two drains at once never send more
- * than the budget.
+ * than the budget. A refused login (`535`, from `npm:smtp-server`: Postfix can't refuse on cue)
+ * pauses the account until the re-check, and a reply accepted then clears the state.
  */
 import assert from "node:assert/strict";
 import { storeTest } from "../support/databases.ts";
@@ -15,6 +16,7 @@ import { setSendBudget } from "../../src/store/send_budget.ts";
 import { drainOutbox, type SendDeps } from "../../src/jobs/send_outbox.ts";
 import { createSmtpSender } from "../../src/mail/smtp_sender.ts";
 import { createLogger } from "../../src/log.ts";
+import { startProviderSmtp } from "../support/provider_smtp.ts";
 
 const T0 = new Date("2026-06-01T10:00:00Z");
 
@@ -179,3 +181,96 @@ storeTest("an account with no budget sends everything due", async (db) => {
     s.close();
   }
 });
+
+storeTest(
+  "a refused login pauses the account until the re-check; a reply accepted clears it",
+  async (db) => {
+    const provider = await startProviderSmtp({
+      refuseLogin: "535 5.7.8 Username and Password not accepted",
+    });
+    const accountId = await seed(db, "ana@example.test", 3);
+    const other = await upsertEnvAccount(db, {
+      name: "other",
+      address: "other@empresa.test",
+      imapHost: "127.0.0.1",
+      imapPort: 1143,
+      imapTls: false,
+      imapUser: "other",
+      mailboxes: ["INBOX"],
+    });
+    await db.query(
+      `INSERT INTO outbox (dedup_key, account_id, rule_name, status, recipient, from_address, subject,
+       text_body, message_id_header, next_attempt_at, deadline_at, created_at, updated_at)
+     VALUES ('other-1', $1, 'ack', 'pending', 'bia@example.test', 'other@empresa.test', 'Re: x',
+       'ok', '<carteiro.other-1@empresa.test>', $2::timestamptz, $3::timestamptz, $2::timestamptz,
+       $2::timestamptz)`,
+      [other.id, T0.toISOString(), new Date(T0.getTime() + 86_400_000).toISOString()],
+    );
+    const senders = new Map<number, ReturnType<typeof createSmtpSender>>();
+    let now = T0;
+    const deps: SendDeps = {
+      db,
+      senderFor: (id) => {
+        const open = senders.get(id) ?? createSmtpSender({
+          host: "127.0.0.1",
+          port: provider.port,
+          secure: false,
+          requireTls: false,
+          user: "box",
+          pass: "secret",
+          pooled: false,
+        });
+        senders.set(id, open);
+        return Promise.resolve(open);
+      },
+      now: () => now,
+      newToken: () => crypto.randomUUID(),
+      log: createLogger({ quiet: true }),
+      authRecheckMs: 30 * 60_000,
+      forgetSender: (id) => {
+        senders.get(id)?.close();
+        senders.delete(id);
+      },
+    };
+    const state = async () =>
+      (await db.query<{ smtp_auth_failure: string | null }>(
+        "SELECT smtp_auth_failure FROM accounts WHERE id = $1",
+        [accountId],
+      ))[0].smtp_auth_failure;
+    try {
+      // The other account's reply is first in line and goes through the same refusing server:
+      // it is paused too, but on its own, and the first account is tried on its own.
+      const first = await drainOutbox(deps);
+      assert.deepEqual([first.claimed, first.retry, first.failed, first.sent], [2, 2, 0, 0]);
+      assert.match((await state()) ?? "", /535 5\.7\.8/);
+      assert.equal(provider.logins, 2, "one login tried per account, not one per reply");
+
+      now = new Date(T0.getTime() + 10 * 60_000);
+      assert.equal((await drainOutbox(deps)).claimed, 0, "paused within the re-check interval");
+
+      // The re-check: one reply of each account is tried; still refused, the wait starts over.
+      now = new Date(T0.getTime() + 31 * 60_000);
+      const recheck = await drainOutbox(deps);
+      assert.deepEqual([recheck.claimed, recheck.retry], [2, 2]);
+      assert.equal(provider.logins, 4);
+
+      // Fixed at the server: at the next re-check the replies go out and the state clears.
+      provider.script.refuseLogin = undefined;
+      now = new Date(T0.getTime() + 62 * 60_000);
+      const fixed = await drainOutbox(deps);
+      assert.deepEqual([fixed.sent, fixed.failed], [4, 0]);
+      assert.equal(await state(), null);
+      const events = await db.query<{ event: string; account_id: number }>(
+        "SELECT event, account_id FROM audit_events WHERE event LIKE 'smtp_auth%' ORDER BY id",
+      );
+      assert.deepEqual(
+        events.filter((e) => e.account_id === accountId).map((e) => e.event),
+        ["smtp_auth_failed", "smtp_auth_cleared"],
+        "one event per change of state, not one per attempt",
+      );
+    } finally {
+      for (const s of senders.values()) s.close();
+      await provider.close();
+    }
+  },
+);
