@@ -138,7 +138,11 @@ function claimWithinBudget(
     for (const accountId of [...byAccount.keys()].sort((a, b) => a - b)) {
       const rows = byAccount.get(accountId)!;
       const account = await lockAccountBudget(tx, accountId);
-      if (!account) continue;
+      if (!account) {
+        // No row to count against (it cannot go while replies reference it): the send says why.
+        ids.push(...rows);
+        continue;
+      }
       const host = deps.smtpHostOf?.(accountId, account.smtpHost) ?? account.smtpHost;
       const { budget } = effectiveBudget(account.stored, host, account.address);
       const { room, freesAt } = budgetRoom(
