@@ -116,7 +116,16 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
     return await respondList(c, {
       title: t.accounts,
       nav: "/accounts",
-      list: <AccountsTable t={t} rows={rows} health={health} now={now} csrf={csrf} />,
+      list: (
+        <AccountsTable
+          t={t}
+          rows={rows}
+          health={health}
+          now={now}
+          csrf={csrf}
+          envSmtpHost={deps.envSmtpHost ?? null}
+        />
+      ),
       above: () => (
         <p>
           <a class="button" href="/accounts/new">{t.newAccount}</a>

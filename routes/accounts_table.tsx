@@ -95,9 +95,9 @@ function budgetText(t: Dict, b: SendBudget | null): string {
 }
 
 /** The budget in force and, while the SMTP server refuses the login, what it said. */
-function Sending(props: { t: Dict; a: AccountView }) {
+function Sending(props: { t: Dict; a: AccountView; smtpHost: string | null }) {
   const { t, a } = props;
-  const { budget, source, provider } = effectiveBudget(a.sendBudget, a.smtpHost, a.address);
+  const { budget, source, provider } = effectiveBudget(a.sendBudget, props.smtpHost, a.address);
   const text = budgetText(t, budget);
   return (
     <>
@@ -118,6 +118,7 @@ function accountColumns(
   health: (a: AccountView) => AccountHealth,
   now: Date,
   csrf: string,
+  smtpHost: (a: AccountView) => string | null,
 ): Column<AccountView>[] {
   return [
     {
@@ -152,7 +153,11 @@ function accountColumns(
       cell: (a) => <IdleState t={t} idle={health(a).idle} />,
     },
     { label: t.failuresInARow, cell: (a) => a.consecutiveFailures },
-    { label: t.sendingColumn, inert: true, cell: (a) => <Sending t={t} a={a} /> },
+    {
+      label: t.sendingColumn,
+      inert: true,
+      cell: (a) => <Sending t={t} a={a} smtpHost={smtpHost(a)} />,
+    },
     {
       label: t.lastErrorAt,
       class: "error",
@@ -175,9 +180,13 @@ export function AccountsTable(
     health: Map<number, AccountHealth>;
     now: Date;
     csrf: string;
+    /** The environment's account's SMTP host, which its row does not hold. */
+    envSmtpHost: { accountId: number; host: string } | null;
   },
 ) {
   const health = (a: AccountView) => healthOf(props.health, a.id);
+  const env = props.envSmtpHost;
+  const smtpHost = (a: AccountView) => (a.id === env?.accountId ? env.host : a.smtpHost);
   // While a collection runs, the table reloads itself every few seconds to show its progress.
   const running = props.rows.some((a) => health(a).progress !== null);
   const poll = running
@@ -188,7 +197,7 @@ export function AccountsTable(
       class="list accounts"
       id="accounts-table"
       attrs={poll}
-      columns={accountColumns(props.t, health, props.now, props.csrf)}
+      columns={accountColumns(props.t, health, props.now, props.csrf, smtpHost)}
       rows={props.rows}
       rowAttrs={(a) => ({ id: `account-${a.id}` })}
     />

@@ -140,7 +140,12 @@ function outboxJson(r: OutboxListRow) {
  * An account without any secret: only whether each password is set. `health` adds the IMAP IDLE
  * state a running instance reports and the collection under way.
  */
-export function accountJson(a: AccountView, now: Date, health: AccountHealth) {
+export function accountJson(
+  a: AccountView,
+  now: Date,
+  health: AccountHealth,
+  envSmtpHost?: AppDeps["envSmtpHost"],
+) {
   return {
     id: a.id,
     name: a.name,
@@ -181,17 +186,17 @@ export function accountJson(a: AccountView, now: Date, health: AccountHealth) {
         ? { error: a.smtpAuthFailure, at: iso(a.smtpAuthFailureAt) }
         : null,
     },
-    send_budget: sendBudgetJson(a),
+    send_budget: sendBudgetJson(a, envSmtpHost),
   };
 }
 
 /**
  * The budget a person set (null: none, the provider's default applies) and the one in force with
- * its provider. For the environment's account the SMTP host is not stored: its default reads
- * as no budget here, while the sender applies the right one.
+ * its provider (for the environment's account, from the SMTP host the environment names).
  */
-function sendBudgetJson(a: AccountView) {
-  const { budget, provider } = effectiveBudget(a.sendBudget, a.smtpHost, a.address);
+function sendBudgetJson(a: AccountView, env?: AppDeps["envSmtpHost"]) {
+  const host = a.id === env?.accountId ? env.host : a.smtpHost;
+  const { budget, provider } = effectiveBudget(a.sendBudget, host, a.address);
   return { set: budgetJson(a.sendBudget), in_force: budgetJson(budget), provider };
 }
 
@@ -279,7 +284,7 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
     const health = await readAccountHealth(deps.db, now);
     return c.json({
       data: (await listAccountViews(deps.db)).map((a) =>
-        accountJson(a, now, healthOf(health, a.id))
+        accountJson(a, now, healthOf(health, a.id), deps.envSmtpHost)
       ),
     });
   });
@@ -289,7 +294,12 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
     if (!a) return notFound(c, "account");
     const now = deps.now();
     return c.json({
-      data: accountJson(a, now, healthOf(await readAccountHealth(deps.db, now), a.id)),
+      data: accountJson(
+        a,
+        now,
+        healthOf(await readAccountHealth(deps.db, now), a.id),
+        deps.envSmtpHost,
+      ),
     });
   });
 
@@ -331,6 +341,7 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
         saved.value,
         now,
         healthOf(await readAccountHealth(deps.db, now), saved.value.id),
+        deps.envSmtpHost,
       ),
     });
   });

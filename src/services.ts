@@ -169,6 +169,9 @@ export async function openServices(config: Config, log: Logger, options: Service
     secureCookies: config.http.secureCookies,
     accountContext: (accountId: number) => accountContext(db, accountId),
     ownAddresses: () => ownAddresses(db),
+    envSmtpHost: access.envAccount
+      ? { accountId: access.envAccount.id, host: access.envAccount.smtp.host }
+      : null,
     connectionTarget: (accountId: number, box: SecretBox): Promise<AccountTarget | null> =>
       accountTarget({ ...access, secrets: box }, accountId),
     /** IMAP login and INBOX, reported as a category; private targets only when allowed. */

@@ -280,6 +280,13 @@ Deno.test("send budget: set on the form and by the API, shown with a refused SMT
     );
     let page = await (await h.request("/accounts")).text();
     assert.match(page, /500 por dia \(padrão Gmail\)/);
+    // The environment's account: its SMTP host comes from the environment, not its row.
+    const [env] = await h.db.query<{ id: number }>(
+      "SELECT id FROM accounts WHERE name = 'atendimento'",
+    );
+    h.deps.envSmtpHost = { accountId: env.id, host: "smtp.office365.com" };
+    page = await (await h.request("/accounts")).text();
+    assert.match(page, /30 por minuto, 10 000 por dia \(padrão Exchange Online\)/);
 
     // A faulty budget is the form again, 422, the field named.
     const { imap_pass: _i, smtp_pass: _s, ...rest } = gmail;
