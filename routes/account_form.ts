@@ -5,6 +5,7 @@
 import type { AccountInput, AccountView } from "../src/store/accounts_admin.ts";
 import { readAfterProcessing } from "../src/domain/after_processing.ts";
 import { CAP_LIMITS, parseConnectionCap } from "../src/domain/idle_leases.ts";
+import { parseSendBudget, type SendBudget } from "../src/domain/send_budget.ts";
 
 /** The form as typed; passwords are never put back into it. */
 export interface AccountForm {
@@ -27,6 +28,10 @@ export interface AccountForm {
   smtp_tls: boolean;
   smtp_user: string;
   copy_to_sent: boolean;
+  /** A budget of one's own instead of the provider's default; empty windows have no limit. */
+  budget_custom: boolean;
+  budget_per_minute: string;
+  budget_per_day: string;
 }
 
 /** The form of a new account. */
@@ -48,6 +53,9 @@ export const EMPTY_FORM: AccountForm = {
   smtp_tls: true,
   smtp_user: "",
   copy_to_sent: true,
+  budget_custom: false,
+  budget_per_minute: "",
+  budget_per_day: "",
 };
 
 /** The form showing a stored account (without its passwords). */
@@ -70,17 +78,24 @@ export function formOf(a: AccountView): AccountForm {
     smtp_tls: a.smtpTls ?? true,
     smtp_user: a.smtpUser ?? "",
     copy_to_sent: a.copyToSent,
+    budget_custom: a.sendBudget !== null,
+    budget_per_minute: a.sendBudget?.perMinute == null ? "" : String(a.sendBudget.perMinute),
+    budget_per_day: a.sendBudget?.perDay == null ? "" : String(a.sendBudget.perDay),
   };
 }
 
 const HOST = /^[A-Za-z0-9.-]{1,253}$|^\[[0-9A-Fa-f:.]{2,45}\]$/;
 const ADDRESS = /^[^\s@<>"(),;:]{1,64}@[A-Za-z0-9.-]{1,253}$/;
 
-/** Reads and checks the form; passwords as typed (empty: keep the stored one). */
+/**
+ * Reads and checks the form; passwords as typed (empty: keep the stored one); the send budget
+ * (null: the provider's default).
+ */
 export function readAccountForm(body: Record<string, unknown>): {
   form: AccountForm;
   passwords: { imap: string; smtp: string };
   input: Omit<AccountInput, "imapPassEnc" | "smtpPassEnc"> | null;
+  sendBudget: SendBudget | null;
   errors: string[];
 } {
   const s = (k: string) => (typeof body[k] === "string" ? (body[k] as string).trim() : "");
@@ -103,6 +118,9 @@ export function readAccountForm(body: Record<string, unknown>): {
     smtp_tls: b("smtp_tls"),
     smtp_user: s("smtp_user"),
     copy_to_sent: b("copy_to_sent"),
+    budget_custom: b("budget_custom"),
+    budget_per_minute: s("budget_per_minute"),
+    budget_per_day: s("budget_per_day"),
   };
   const passwords = {
     imap: typeof body.imap_pass === "string" ? body.imap_pass : "",
@@ -145,9 +163,19 @@ export function readAccountForm(body: Record<string, unknown>): {
   if (passwords.imap.length > 1024 || passwords.smtp.length > 1024) {
     errors.push("passwords: at most 1024 characters");
   }
+  let sendBudget: SendBudget | null = null;
+  if (form.budget_custom) {
+    const parsed = parseSendBudget({
+      perMinute: form.budget_per_minute,
+      perDay: form.budget_per_day,
+    });
+    errors.push(...parsed.errors.map((e) => `budget_${e}`));
+    sendBudget = parsed.budget;
+  }
   return {
     form,
     passwords,
+    sendBudget,
     errors,
     input: errors.length ? null : {
       name: form.name,

@@ -118,6 +118,13 @@ function AccountEditor(
         {text("after_folder", t.afterFolder)}
       </fieldset>
       {server("smtp", t.smtp, props.smtpSet, check("copy_to_sent", t.copyToSent))}
+      <fieldset>
+        <legend>{t.sendBudget}</legend>
+        <p class="sub">{t.sendBudgetHelp}</p>
+        {check("budget_custom", t.sendBudgetCustom)}
+        {text("budget_per_minute", t.perMinute)}
+        {text("budget_per_day", t.perDay)}
+      </fieldset>
       <p>
         <a href="/accounts">{t.accounts}</a> <button type="submit">{t.save}</button>
       </p>
@@ -138,7 +145,16 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
     return await respondList(c, {
       title: t.accounts,
       nav: "/accounts",
-      list: <AccountsTable t={t} rows={rows} health={health} now={now} csrf={csrf} />,
+      list: (
+        <AccountsTable
+          t={t}
+          rows={rows}
+          health={health}
+          now={now}
+          csrf={csrf}
+          envSmtpHost={deps.envSmtpHost ?? null}
+        />
+      ),
       above: () => (
         <p>
           <a class="button" href="/accounts/new">{t.newAccount}</a>
@@ -200,7 +216,7 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
     const saved = await saveAccount(
       { ...deps, box },
       id,
-      { settings: read.input, passwords: read.passwords },
+      { settings: read.input, passwords: read.passwords, sendBudget: read.sendBudget },
       actorName(c.get("actor")),
     );
     if (!saved.ok) {

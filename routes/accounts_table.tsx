@@ -1,13 +1,15 @@
 /**
  * The accounts table of `/accounts`: each account with its health (last successful sync, lag,
  * the IMAP IDLE state a running instance reports, the progress of a collection under way,
- * failures in a row, the last error) and its "test connection" button.
+ * failures in a row, the last error), its send budget and a refused SMTP login, and its "test
+ * connection" button.
  */
 import { type Dict, fill } from "./i18n.ts";
 import { CsrfField } from "./layout.tsx";
 import { fmtDate } from "./render.tsx";
 import { type Column, ListTable } from "./list_view.tsx";
 import type { AccountView } from "../src/store/accounts_admin.ts";
+import { effectiveBudget, type Provider, type SendBudget } from "../src/domain/send_budget.ts";
 import {
   type AccountHealth,
   type CollectProgress,
@@ -120,11 +122,45 @@ function ProgressLine(props: { t: Dict; progress: CollectProgress }) {
   );
 }
 
+const PROVIDER_NAMES: Record<Provider, string> = {
+  gmail: "Gmail",
+  workspace: "Google Workspace",
+  exchange_online: "Exchange Online",
+  other: "",
+};
+
+function budgetText(t: Dict, b: SendBudget | null): string {
+  const parts: string[] = [];
+  if (b?.perMinute) parts.push(fill(t.budgetPerMinute, { n: groupDigits(b.perMinute) }));
+  if (b?.perDay) parts.push(fill(t.budgetPerDay, { n: groupDigits(b.perDay) }));
+  return parts.join(", ") || t.budgetNone;
+}
+
+/** The budget in force and, while the SMTP server refuses the login, what it said. */
+function Sending(props: { t: Dict; a: AccountView; smtpHost: string | null }) {
+  const { t, a } = props;
+  const { budget, source, provider } = effectiveBudget(a.sendBudget, props.smtpHost, a.address);
+  const text = budgetText(t, budget);
+  return (
+    <>
+      {source === "default" && budget
+        ? fill(t.budgetDefault, { budget: text, provider: PROVIDER_NAMES[provider] })
+        : text}
+      {a.smtpAuthFailure && (
+        <div class="sub error smtp-auth-failure">
+          {fill(t.smtpAuthRefused, { at: fmtDate(a.smtpAuthFailureAt), error: a.smtpAuthFailure })}
+        </div>
+      )}
+    </>
+  );
+}
+
 function accountColumns(
   t: Dict,
   health: (a: AccountView) => AccountHealth,
   now: Date,
   csrf: string,
+  smtpHost: (a: AccountView) => string | null,
 ): Column<AccountView>[] {
   return [
     {
@@ -165,6 +201,11 @@ function accountColumns(
     },
     { label: t.failuresInARow, cell: (a) => a.consecutiveFailures },
     {
+      label: t.sendingColumn,
+      inert: true,
+      cell: (a) => <Sending t={t} a={a} smtpHost={smtpHost(a)} />,
+    },
+    {
       label: t.lastErrorAt,
       class: "error",
       inert: true,
@@ -204,9 +245,13 @@ export function AccountsTable(
     health: Map<number, AccountHealth>;
     now: Date;
     csrf: string;
+    /** The environment's account's SMTP host, which its row does not hold. */
+    envSmtpHost: { accountId: number; host: string } | null;
   },
 ) {
   const health = (a: AccountView) => healthOf(props.health, a.id);
+  const env = props.envSmtpHost;
+  const smtpHost = (a: AccountView) => (a.id === env?.accountId ? env.host : a.smtpHost);
   // While a collection runs, the table reloads itself every few seconds to show its progress.
   const running = props.rows.some((a) => health(a).progress !== null);
   const poll = running
@@ -217,7 +262,7 @@ export function AccountsTable(
       class="list accounts"
       id="accounts-table"
       attrs={poll}
-      columns={accountColumns(props.t, health, props.now, props.csrf)}
+      columns={accountColumns(props.t, health, props.now, props.csrf, smtpHost)}
       rows={props.rows}
       rowAttrs={(a) => ({ id: `account-${a.id}` })}
     />

@@ -45,7 +45,12 @@ import {
 } from "../src/store/account_health.ts";
 import { createSecretBox } from "../src/auth/secret_box.ts";
 import { applyOutboxAction } from "../src/actions/outbox.ts";
-import { setAfterProcessing, testAccountConnection } from "../src/actions/accounts.ts";
+import {
+  saveSendBudget,
+  setAfterProcessing,
+  testAccountConnection,
+} from "../src/actions/accounts.ts";
+import { budgetJson, effectiveBudget, parseSendBudget } from "../src/domain/send_budget.ts";
 
 function messageJson(m: MessageListRow) {
   return {
@@ -184,7 +189,12 @@ function outboxJson(r: OutboxListRow) {
  * An account without any secret: only whether each password is set. `health` adds the IMAP IDLE
  * state a running instance reports and the collection under way.
  */
-export function accountJson(a: AccountView, now: Date, health: AccountHealth) {
+export function accountJson(
+  a: AccountView,
+  now: Date,
+  health: AccountHealth,
+  envSmtpHost?: AppDeps["envSmtpHost"],
+) {
   return {
     id: a.id,
     name: a.name,
@@ -228,8 +238,22 @@ export function accountJson(a: AccountView, now: Date, health: AccountHealth) {
       idle_mailboxes: health.mailboxes.map(mailboxWatchJson),
       progress: health.progress && progressJson(health.progress),
       mailbox_problems: health.mailboxProblems.map(mailboxProblemJson),
+      smtp_auth_failure: a.smtpAuthFailure
+        ? { error: a.smtpAuthFailure, at: iso(a.smtpAuthFailureAt) }
+        : null,
     },
+    send_budget: sendBudgetJson(a, envSmtpHost),
   };
+}
+
+/**
+ * The budget a person set (null: none, the provider's default applies) and the one in force with
+ * its provider (for the environment's account, from the SMTP host the environment names).
+ */
+function sendBudgetJson(a: AccountView, env?: AppDeps["envSmtpHost"]) {
+  const host = a.id === env?.accountId ? env.host : a.smtpHost;
+  const { budget, provider } = effectiveBudget(a.sendBudget, host, a.address);
+  return { set: budgetJson(a.sendBudget), in_force: budgetJson(budget), provider };
 }
 
 export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
@@ -320,7 +344,7 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
     const health = await readAccountHealth(deps.db, now);
     return c.json({
       data: (await listAccountViews(deps.db)).map((a) =>
-        accountJson(a, now, healthOf(health, a.id))
+        accountJson(a, now, healthOf(health, a.id), deps.envSmtpHost)
       ),
     });
   });
@@ -330,7 +354,12 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
     if (!a) return notFound(c, "account");
     const now = deps.now();
     return c.json({
-      data: accountJson(a, now, healthOf(await readAccountHealth(deps.db, now), a.id)),
+      data: accountJson(
+        a,
+        now,
+        healthOf(await readAccountHealth(deps.db, now), a.id),
+        deps.envSmtpHost,
+      ),
     });
   });
 
@@ -359,6 +388,39 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
       actorName(c.get("actor")),
     );
     return tested.ok ? c.json({ data: tested.value.result }) : notFound(c, "account");
+  });
+
+  api.put("/accounts/:id/send_budget", async (c) => {
+    const body = await jsonBody(c);
+    if (!body.ok) return badJson(c);
+    let budget = null;
+    if (field(body.value, "default") !== true) {
+      const raw = (k: string) => {
+        const v = field(body.value, k);
+        return typeof v === "number" || v === null || v === undefined ? v ?? null : String(v);
+      };
+      const parsed = parseSendBudget({ perMinute: raw("per_minute"), perDay: raw("per_day") });
+      if (parsed.errors.length > 0) {
+        return apiError(c, 422, "invalid_request", parsed.errors[0], parsed.errors);
+      }
+      budget = parsed.budget;
+    }
+    const saved = await saveSendBudget(
+      deps,
+      idParam(c.req.param("id")) ?? 0,
+      budget,
+      actorName(c.get("actor")),
+    );
+    if (!saved.ok) return problemAnswer(c, saved.problem);
+    const now = deps.now();
+    return c.json({
+      data: accountJson(
+        saved.value,
+        now,
+        healthOf(await readAccountHealth(deps.db, now), saved.value.id),
+        deps.envSmtpHost,
+      ),
+    });
   });
 
   api.get("/stats", async (c) => c.json({ data: await readStats(deps.db, deps.now()) }));

@@ -84,6 +84,11 @@ export interface AppDeps {
   /** Every address this installation manages. */
   ownAddresses: () => Promise<string[]>;
   /**
+   * The SMTP host of the environment's account, which its row does not hold: it picks the
+   * provider's default send budget shown for it. Absent: none.
+   */
+  envSmtpHost?: { accountId: number; host: string } | null;
+  /**
    * Runs the rules again for one message after a person corrected its classification, in the
    * transaction of the correction. Never enqueues a second reply for a message that has one.
    */

@@ -1,8 +1,9 @@
 /**
  * `/metrics` in the Prometheus text exposition format (version 0.0.4), behind an API token:
  * messages collected, parse failures, outbox by status, send failures, suppressions by reason,
- * loop breakers open by scope, and per account: the age of its last successful sync, whether IMAP IDLE listens, failures in
- * a row, and what a collection under way has left to store.
+ * loop breakers open by scope, and per account: the age of its last successful sync, whether IMAP
+ * IDLE listens, failures in a row, what a collection under way has left to store, and whether its
+ * SMTP login is refused.
  */
 import { Hono } from "hono";
 import type { AppEnv } from "./app_env.ts";
@@ -120,6 +121,11 @@ export function renderMetrics(m: MetricsSnapshot, now: Date): string {
     "carteiro_account_idle_mailboxes_cron_only",
     "Mailboxes over the account's connection cap: collected by the minute cron only.",
     (a) => a.idleMailboxesCronOnly,
+  );
+  perAccount(
+    "carteiro_account_smtp_auth_failed",
+    "1 while the account's SMTP server refuses its login (its replies wait), else 0.",
+    (a) => (a.smtpAuthFailed ? 1 : 0),
   );
   return out.join("\n") + "\n";
 }

@@ -93,6 +93,11 @@ export interface Config {
     retrySeconds: number;
     /** How long temporary failures are retried before the reply fails. */
     deadlineHours: number;
+    /**
+     * After an account's SMTP server refused its login, how long its replies wait before one is
+     * tried again (an edit of the account tries at once).
+     */
+    authRecheckMinutes: number;
   };
   database: DatabaseSettings;
   http: {
@@ -183,6 +188,7 @@ export function loadConfig(env: Env): ConfigResult {
     leaseSeconds: whole("SEND_LEASE_SECONDS", 300, 1, 86_400),
     retrySeconds: whole("SEND_RETRY_SECONDS", 60, 1, 86_400),
     deadlineHours: whole("SEND_DEADLINE_HOURS", 24, 1, 24 * 30),
+    authRecheckMinutes: whole("SMTP_AUTH_RECHECK_MINUTES", 30, 1, 7 * 24 * 60),
   };
   // Deno Deploy's cron handlers run about a minute apart and may be cut short; the default
   // leaves room to finish the batch or send in hand before the next run is due.

@@ -132,6 +132,14 @@ export async function openServices(config: Config, log: Logger, options: Service
       retryBaseMs: config.send.retrySeconds * 1000,
       senderFor,
       checkpoint: options.checkpoint,
+      // The environment's account keeps its SMTP host in the environment, not in its row.
+      smtpHostOf: (accountId, stored) =>
+        accountId === access.envAccount?.id ? access.envAccount.smtp.host : stored,
+      authRecheckMs: config.send.authRecheckMinutes * 60_000,
+      forgetSender: (accountId) => {
+        senders.get(accountId)?.close();
+        senders.delete(accountId);
+      },
     });
     const sentCopies = await copySentReplies({
       shouldStop,
@@ -200,6 +208,9 @@ export async function openServices(config: Config, log: Logger, options: Service
     secureCookies: config.http.secureCookies,
     accountContext: (accountId: number) => accountContext(db, accountId),
     ownAddresses: () => ownAddresses(db),
+    envSmtpHost: access.envAccount
+      ? { accountId: access.envAccount.id, host: access.envAccount.smtp.host }
+      : null,
     connectionTarget: (accountId: number, box: SecretBox): Promise<AccountTarget | null> =>
       accountTarget({ ...access, secrets: box }, accountId),
     /** IMAP login and INBOX, reported as a category; private targets only when allowed. */

@@ -11,6 +11,9 @@ import {
   setAccountAfterProcessing,
   updateAccount,
 } from "../store/accounts_admin.ts";
+import { clearSmtpAuthFailure, setSendBudget } from "../store/send_budget.ts";
+import type { Queryable } from "../store/db.ts";
+import { budgetJson, type SendBudget } from "../domain/send_budget.ts";
 import { type SecretBox, SecretKeyError } from "../auth/secret_box.ts";
 import { readAfterProcessing } from "../domain/after_processing.ts";
 import { type ActionDeps, done, problem, type Result, transact } from "./result.ts";
@@ -19,6 +22,8 @@ import { type ActionDeps, done, problem, type Result, transact } from "./result.
 export interface AccountSettings {
   settings: Omit<AccountInput, "imapPassEnc" | "smtpPassEnc">;
   passwords: { imap: string; smtp: string };
+  /** The send budget (null: the provider's default); left as it is when absent. */
+  sendBudget?: SendBudget | null;
 }
 
 /** Saving an account needs the box that encrypts its passwords. */
@@ -92,6 +97,7 @@ export function saveAccount(
     let saved = id;
     if (saved) await updateAccount(tx, saved, account);
     else saved = await createAccount(tx, account, at);
+    if (input.sendBudget !== undefined) await setSendBudget(tx, saved, input.sendBudget);
     await recordEvent(tx, {
       event: "account_changed",
       at,
@@ -104,10 +110,58 @@ export function saveAccount(
         smtp_password_changed: smtpPassEnc !== null,
         after_processing: account.afterProcessing ?? "keep",
         after_folder: account.afterFolder ?? null,
+        ...(input.sendBudget !== undefined ? { send_budget: budgetJson(input.sendBudget) } : {}),
       },
     });
+    if (existing) await clearAuthFailure(tx, saved, at, by);
     return done(saved);
   }, `name: "${settings.name}" is already used by another account`);
+}
+
+/**
+ * Sets account `id`'s send budget (null: back to the provider's default). Any account, the
+ * environment's too: the budget is not among the settings the environment gives. Counts as an
+ * edit: an account whose SMTP login was refused gets its replies tried again.
+ */
+export function saveSendBudget(
+  deps: ActionDeps,
+  id: number,
+  budget: SendBudget | null,
+  by: string,
+): Promise<Result<AccountView>> {
+  return transact(deps.db, async (tx) => {
+    const existing = await getAccountView(tx, id);
+    if (!existing) return problem("not_found", "no such account");
+    await setSendBudget(tx, id, budget);
+    const at = deps.now();
+    await recordEvent(tx, {
+      event: "account_changed",
+      at,
+      accountId: id,
+      detail: {
+        action: "send_budget",
+        name: existing.name,
+        by,
+        imap_password_changed: false,
+        smtp_password_changed: false,
+        send_budget: budgetJson(budget),
+      },
+    });
+    await clearAuthFailure(tx, id, at, by);
+    return done((await getAccountView(tx, id))!);
+  }, "the account changed meanwhile; try again");
+}
+
+/** An edit ends a refused SMTP login: the account's replies are tried again at once. */
+async function clearAuthFailure(tx: Queryable, id: number, at: Date, by: string) {
+  const was = await clearSmtpAuthFailure(tx, id);
+  if (was === null) return;
+  await recordEvent(tx, {
+    event: "smtp_auth_cleared",
+    at,
+    accountId: id,
+    detail: { reason: "account_edited", was, by },
+  });
 }
 
 /** What a connection test found: a stable category and a sentence for a person. */

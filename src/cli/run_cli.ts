@@ -20,7 +20,7 @@ export interface CliServices {
   neverAnswer(args: string[]): Promise<number>;
   /** `breakers list | reset`: the loop breakers. Resolves to the exit code. */
   breakers(args: string[]): Promise<number>;
-  /** `account settings | set`: an account's reply settings. Resolves to the exit code. */
+  /** `account settings | set | budget`: an account's reply settings and send budget. */
   account(args: string[]): Promise<number>;
   stats(): Promise<Stats>;
   /**
@@ -80,6 +80,10 @@ commands:
                      prints account NAME's reply settings (time zone, checks, forwarders, limits)
   account set NAME JSON
                      changes them: the JSON's keys replace the stored ones
+  account budget NAME [--per-minute N] [--per-day N]
+                     sets the account's send budget (a window not given: no limit)
+  account budget NAME --default
+                     back to the provider's default budget (docs/sending_limits.md)
   db dump            prints the embedded database as SQL that psql loads into PostgreSQL
   classify FILE...   classifies .eml files without touching the database (one JSON line each)`;
 

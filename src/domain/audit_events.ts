@@ -129,6 +129,10 @@ export interface AuditDetails {
   sent_copy_skipped: SentCopyDetail & { why: "server_files_sent_mail" };
   sent_copy_retry: SentCopyDetail & { error: string; next_attempt_at: string };
   sent_copy_failed: SentCopyDetail & { error: string };
+  /** The account's SMTP server refused its login: its replies wait until this is cleared. */
+  smtp_auth_failed: { error: string };
+  /** The refused login is over: a reply went out, or a person edited the account. */
+  smtp_auth_cleared: By & { reason: "send_accepted" | "account_edited"; was: string };
   // A person's actions (src/actions/).
   settled: OutboxActionDetail;
   retry_requested: OutboxActionDetail;
@@ -140,13 +144,15 @@ export interface AuditDetails {
    */
   rule_changed: RuleEditDetail | RulesImportDetail;
   account_changed: By & {
-    action: "created" | "updated";
+    action: "created" | "updated" | "send_budget";
     name: string;
     imap_password_changed: boolean;
     smtp_password_changed: boolean;
     /** The after-processing setting saved (src/domain/after_processing.ts). */
     after_processing?: "keep" | "seen" | "move";
     after_folder?: string | null;
+    /** The send budget set (null: the provider's default), when the edit changed it. */
+    send_budget?: { per_minute: number | null; per_day: number | null } | null;
   };
   connection_tested: By & { ok: boolean; problem: string | null };
   /** `scopes` and `expires_at` are absent from events written before tokens had them. */
@@ -212,6 +218,8 @@ const NAMES: Record<AuditEventName, true> = {
   sent_copy_skipped: true,
   sent_copy_retry: true,
   sent_copy_failed: true,
+  smtp_auth_failed: true,
+  smtp_auth_cleared: true,
   settled: true,
   retry_requested: true,
   cancelled: true,

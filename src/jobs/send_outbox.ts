@@ -1,10 +1,26 @@
-import type { Db } from "../store/db.ts";
+import type { Db, Queryable } from "../store/db.ts";
 import { recordEvent } from "../store/audit.ts";
-import { claimDue, type ClaimedReply, expireLeases, settleClaim } from "../store/outbox.ts";
+import { type ClaimedReply, expireLeases, settleClaim } from "../store/outbox.ts";
+import {
+  budgetUse,
+  claimLocked,
+  clearSmtpAuthFailure,
+  deferAccount,
+  lockAccountBudget,
+  lockDue,
+  markSmtpAuthFailure,
+} from "../store/send_budget.ts";
 import { type AttachmentFile, loadAttachmentFiles } from "../store/rule_attachments.ts";
 import { oweSentCopy } from "../store/sent_copies.ts";
 import type { SendResult, SmtpSender } from "../mail/smtp_sender.ts";
 import { nextAttempt } from "../domain/retry_backoff.ts";
+import {
+  budgetRoom,
+  budgetWindows,
+  effectiveBudget,
+  type SendBudget,
+} from "../domain/send_budget.ts";
+import { quotaWaitMs } from "../domain/smtp_answer.ts";
 import type { Logger } from "../log.ts";
 
 /** How long a copy for the Sent mailbox is retried before it is given up. */
@@ -37,6 +53,18 @@ export interface SendDeps {
    * left due are taken by the next drain.
    */
   shouldStop?: () => boolean;
+  /**
+   * The SMTP host an account sends through when the database does not hold it (the account of
+   * the environment): it picks the provider's default budget.
+   */
+  smtpHostOf?: (accountId: number, stored: string | null) => string | null;
+  /**
+   * After the server refused an account's login, its replies wait this long before one is tried
+   * again (unless a person edits the account first). Default 30 minutes.
+   */
+  authRecheckMs?: number;
+  /** Forgets an account's open SMTP connection (its login was refused: the next one logs in). */
+  forgetSender?: (accountId: number) => void;
 }
 
 export interface SendSummary {
@@ -47,12 +75,15 @@ export interface SendSummary {
   failed: number;
   unknown: number;
   lost: number;
+  /** Due replies moved to a later time because the account's send budget was spent. */
+  waiting: number;
 }
 
 /**
  * Drains the outbox once: rows whose lease ran out while `sending` become `unknown`; due rows
- * are claimed (`FOR UPDATE SKIP LOCKED`, with a lease), sent, and settled by the claim they hold.
- * A send whose outcome is unknown is never retried automatically.
+ * are claimed (`FOR UPDATE SKIP LOCKED`, with a lease) within their account's send budget, sent,
+ * and settled by the claim they hold. Rows past the budget wait (`retry`) until it frees. A send
+ * whose outcome is unknown is never retried automatically.
  */
 export async function drainOutbox(deps: SendDeps): Promise<SendSummary> {
   const summary: SendSummary = {
@@ -63,6 +94,7 @@ export async function drainOutbox(deps: SendDeps): Promise<SendSummary> {
     failed: 0,
     unknown: 0,
     lost: 0,
+    waiting: 0,
   };
   const expired = await deps.db.transaction(async (tx) => {
     const at = deps.now();
@@ -80,19 +112,72 @@ export async function drainOutbox(deps: SendDeps): Promise<SendSummary> {
   });
   summary.expired = expired;
   while (!deps.shouldStop?.()) {
-    const claimed = await claimDue(
-      deps.db,
-      deps.now(),
-      deps.leaseMs ?? 5 * 60_000,
-      deps.newToken(),
-      deps.batch ?? 1,
-    );
-    if (claimed.length === 0) break;
+    const claimed = await claimWithinBudget(deps, summary);
+    if (claimed === null) break;
     summary.claimed += claimed.length;
+    if (claimed.length === 0) continue;
     await deps.checkpoint?.("after_claim");
     for (const row of claimed) await sendOne(deps, row, summary);
   }
   return summary;
+}
+
+/**
+ * Claims due rows in one transaction: each account's row is locked while its budget is counted
+ * and its rows claimed, so two instances take turns and the second counts the first one's claims
+ * (`sending` rows count). An account whose budget is spent has its due rows moved to the moment
+ * it frees. Null when nothing was due.
+ */
+function claimWithinBudget(
+  deps: SendDeps,
+  summary: SendSummary,
+): Promise<ClaimedReply[] | null> {
+  return deps.db.transaction(async (tx) => {
+    const at = deps.now();
+    const pausedSince = new Date(at.getTime() - (deps.authRecheckMs ?? 30 * 60_000));
+    const due = await lockDue(tx, at, pausedSince, deps.batch ?? 1);
+    if (due.length === 0) return null;
+    const byAccount = new Map<number, number[]>();
+    for (const r of due) byAccount.set(r.accountId, [...byAccount.get(r.accountId) ?? [], r.id]);
+    const ids: number[] = [];
+    // Accounts in id order: two claimers never wait for each other's account the other way round.
+    for (const accountId of [...byAccount.keys()].sort((a, b) => a - b)) {
+      const rows = byAccount.get(accountId)!;
+      const account = await lockAccountBudget(tx, accountId);
+      if (!account) {
+        // No row to count against (it cannot go while replies reference it): the send says why.
+        ids.push(...rows);
+        continue;
+      }
+      const host = deps.smtpHostOf?.(accountId, account.smtpHost) ?? account.smtpHost;
+      const { budget } = effectiveBudget(account.stored, host, account.address);
+      const { room, freesAt } = budgetRoom(
+        await budgetUse(tx, accountId, budgetWindows(budget), at),
+      );
+      if (room > 0) {
+        ids.push(...rows.slice(0, room));
+        continue;
+      }
+      const until = freesAt ?? new Date(at.getTime() + 60_000);
+      summary.waiting += await deferAccount(
+        tx,
+        accountId,
+        at,
+        until,
+        `waiting for the account's send budget (${
+          describeBudget(budget)
+        }) until ${until.toISOString()}`,
+      );
+    }
+    return await claimLocked(tx, ids, at, deps.leaseMs ?? 5 * 60_000, deps.newToken());
+  });
+}
+
+function describeBudget(b: SendBudget | null): string {
+  const parts = [];
+  if (b?.perMinute) parts.push(`${b.perMinute} a minute`);
+  if (b?.perDay) parts.push(`${b.perDay} a day`);
+  return parts.join(", ") || "none";
 }
 
 async function sendOne(deps: SendDeps, row: ClaimedReply, summary: SendSummary) {
@@ -119,6 +204,7 @@ async function sendOne(deps: SendDeps, row: ClaimedReply, summary: SendSummary) 
         ...("error" in result ? { error: result.error } : { response: result.response }),
       },
     });
+    await accountState(deps, tx, row, result, outcome, at);
     return ok;
   });
   if (!settled) {
@@ -128,6 +214,50 @@ async function sendOne(deps: SendDeps, row: ClaimedReply, summary: SendSummary) 
   }
   summary[outcome.status]++;
   await deps.checkpoint?.("after_commit");
+}
+
+/**
+ * What a send tells about its account: a quota answer holds the account's other due replies to
+ * the same later time; a refused login puts the account in `smtp_auth_failure` (its replies
+ * wait); an accepted reply clears that state. Only the changes of state are audited.
+ */
+async function accountState(
+  deps: SendDeps,
+  tx: Queryable,
+  row: ClaimedReply,
+  result: SendResult,
+  outcome: ReturnType<typeof settlement>,
+  at: Date,
+) {
+  if (result.kind === "quota" && outcome.status === "retry") {
+    await deferAccount(
+      tx,
+      row.accountId,
+      at,
+      outcome.nextAttemptAt,
+      `waiting for the server's sending quota: ${result.error}`,
+    );
+  } else if (result.kind === "auth") {
+    deps.forgetSender?.(row.accountId);
+    if (await markSmtpAuthFailure(tx, row.accountId, result.error, at)) {
+      await recordEvent(tx, {
+        event: "smtp_auth_failed",
+        at,
+        accountId: row.accountId,
+        detail: { error: result.error },
+      });
+    }
+  } else if (result.kind === "accepted") {
+    const was = await clearSmtpAuthFailure(tx, row.accountId);
+    if (was !== null) {
+      await recordEvent(tx, {
+        event: "smtp_auth_cleared",
+        at,
+        accountId: row.accountId,
+        detail: { reason: "send_accepted", was, by: "sender" },
+      });
+    }
+  }
 }
 
 async function attempt(deps: SendDeps, row: ClaimedReply): Promise<SendResult> {
@@ -170,6 +300,21 @@ function settlement(result: SendResult, row: ClaimedReply, at: Date, retryBaseMs
   switch (result.kind) {
     case "accepted":
       return { status: "sent" as const, response: result.response };
+    case "quota":
+      // Over quota the reply waits, however long: the server will take it later.
+      return {
+        status: "retry" as const,
+        error: `the server's sending quota: ${result.error}`,
+        nextAttemptAt: new Date(at.getTime() + quotaWaitMs(result.error)),
+      };
+    case "auth":
+      // Nothing is wrong with the reply: it waits with its account (claims skip the account
+      // until a person edits it, or the re-check).
+      return {
+        status: "retry" as const,
+        error: `the SMTP server refused the account's login: ${result.error}`,
+        nextAttemptAt: at,
+      };
     case "permanent":
       return { status: "failed" as const, error: result.error };
     case "unknown":

@@ -3,6 +3,7 @@ import { Readable } from "node:stream";
 import nodemailer from "nodemailer";
 import MailComposer from "nodemailer/lib/mail-composer";
 import { type SmtpConnection, smtpTransportOptions } from "./account_access.ts";
+import { classifySmtpAnswer } from "../domain/smtp_answer.ts";
 
 /** A file attached to a reply. */
 export interface OutgoingAttachment {
@@ -34,7 +35,8 @@ export interface OutgoingReply {
 /**
  * What became of one send. `unknown` means the message may have been accepted: the connection
  * failed after its body started to go out, with no final answer. It must never be retried
- * automatically.
+ * automatically. `quota`: the account sent too much for now (the reply waits); `auth`: the server
+ * refused the account's login (see src/domain/smtp_answer.ts).
  */
 export type SendResult =
   | {
@@ -43,6 +45,8 @@ export type SendResult =
     /** The exact bytes the server took (for the copy in the Sent mailbox). */
     raw?: Uint8Array;
   }
+  | { kind: "quota"; error: string }
+  | { kind: "auth"; error: string }
   | { kind: "temporary"; error: string }
   | { kind: "permanent"; error: string }
   | { kind: "unknown"; error: string };
@@ -121,17 +125,28 @@ export async function compose(reply: OutgoingReply): Promise<Buffer> {
   );
 }
 
-/** Maps a nodemailer error to what it means for the reply (RFC 5321 §4.2.1 reply codes). */
+/**
+ * Maps a nodemailer error to what it means for the reply (RFC 5321 §4.2.1 reply codes, read
+ * with their enhanced codes by src/domain/smtp_answer.ts).
+ */
 export function classifyFailure(e: unknown, bodyStarted: boolean): SendResult {
-  const err = e as { responseCode?: number; response?: string; message?: string; code?: string };
+  const err = e as {
+    responseCode?: number;
+    response?: string;
+    message?: string;
+    code?: string;
+    command?: string;
+  };
   const text = [err.code, err.response ?? err.message].filter(Boolean).join(": ") || String(e);
-  const code = err.responseCode;
-  if (typeof code === "number" && code >= 500 && code < 600) {
-    return { kind: "permanent", error: text };
-  }
-  if (typeof code === "number" && code >= 400 && code < 500) {
-    return { kind: "temporary", error: text };
-  }
+  const code = typeof err.responseCode === "number" ? err.responseCode : null;
+  const atAuth = err.code === "EAUTH" || /^AUTH\b/i.test(err.command ?? "");
+  const kind = classifySmtpAnswer(
+    code,
+    err.response ?? err.message ?? "",
+    atAuth ? "auth" : "other",
+  );
+  if (kind === "quota" || kind === "auth" || kind === "permanent") return { kind, error: text };
+  if (kind === "temporary") return { kind: "temporary", error: text };
   if (bodyStarted) return { kind: "unknown", error: text };
   return { kind: "temporary", error: text };
 }

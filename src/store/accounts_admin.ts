@@ -1,6 +1,8 @@
 import type { Queryable } from "./db.ts";
 import type { AfterProcessing } from "../domain/after_processing.ts";
 import { camelRow } from "./row.ts";
+import { readBudget } from "./send_budget.ts";
+import type { SendBudget } from "../domain/send_budget.ts";
 
 /**
  * An account as the admin shows it: settings and health, and whether each password is set —
@@ -39,6 +41,11 @@ export interface AccountView {
   /** Sent replies are copied to the account's Sent mailbox (unless the server files them). */
   copyToSent: boolean;
   messages: number;
+  /** The send budget a person set; null: the provider's default. */
+  sendBudget: SendBudget | null;
+  /** What the SMTP server said when it refused the account's login; null while sending works. */
+  smtpAuthFailure: string | null;
+  smtpAuthFailureAt: Date | null;
 }
 
 /**
@@ -77,17 +84,22 @@ const VIEW = `a.id, a.name, a.address, COALESCE(a.display_name, '') AS display_n
   a.after_folder, a.imap_connection_cap, a.imap_pass_enc IS NOT NULL AS imap_password_set, a.smtp_host, a.smtp_port, a.smtp_tls,
   a.smtp_user, a.smtp_pass_enc IS NOT NULL AS smtp_password_set, a.connected_at, a.last_sync_at,
   a.last_error, a.last_error_at, a.consecutive_failures, a.copy_to_sent,
-  (SELECT count(*)::int FROM messages m WHERE m.account_id = a.id) AS messages`;
+  (SELECT count(*)::int FROM messages m WHERE m.account_id = a.id) AS messages, a.send_budget,
+  a.smtp_auth_failure, a.smtp_auth_failure_at`;
+
+function viewOf(r: Record<string, unknown>): AccountView {
+  return { ...camelRow<AccountView>(r), sendBudget: readBudget(r.send_budget) };
+}
 
 /** Every account with its health, in id order. */
 export async function listAccountViews(q: Queryable): Promise<AccountView[]> {
-  return (await q.query(`SELECT ${VIEW} FROM accounts a ORDER BY a.id`)).map(camelRow<AccountView>);
+  return (await q.query(`SELECT ${VIEW} FROM accounts a ORDER BY a.id`)).map(viewOf);
 }
 
 /** One account with its health, or null. */
 export async function getAccountView(q: Queryable, id: number): Promise<AccountView | null> {
   const [r] = await q.query(`SELECT ${VIEW} FROM accounts a WHERE a.id = $1`, [id]);
-  return r ? camelRow<AccountView>(r) : null;
+  return r ? viewOf(r) : null;
 }
 
 /**

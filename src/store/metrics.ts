@@ -36,6 +36,8 @@ export interface MetricsSnapshot {
     /** Mailboxes watched with IDLE now (a fresh lease), and those left to the cron by the cap. */
     idleMailboxesHeld: number;
     idleMailboxesCronOnly: number;
+    /** The SMTP server refused the account's login: its replies wait. */
+    smtpAuthFailed: boolean;
   }>;
   /** Messages by after-processing state (mark read or move on the server). */
   afterProcessing: { pending: number; done: number; failed: number };
@@ -53,7 +55,9 @@ export async function readMetrics(q: Queryable, now: Date): Promise<MetricsSnaps
      WHERE outcome = 'suppressed' GROUP BY 1 ORDER BY 1`,
   );
   const accounts = await q.query<Record<string, unknown>>(
-    "SELECT id, name, enabled, last_sync_at, consecutive_failures FROM accounts ORDER BY id",
+    `SELECT id, name, enabled, last_sync_at, consecutive_failures,
+       smtp_auth_failure IS NOT NULL AS smtp_auth_failed
+     FROM accounts ORDER BY id`,
   );
   const health = await readAccountHealth(q, now);
   const send = (e: string) => sends.find((s) => s.event === e)?.n ?? 0;
@@ -84,6 +88,7 @@ export async function readMetrics(q: Queryable, now: Date): Promise<MetricsSnaps
         connectionCap: h.connectionCap ?? 0,
         idleMailboxesHeld: h.mailboxes.filter((w) => w.mode === "idle" && w.holder).length,
         idleMailboxesCronOnly: h.mailboxes.filter((w) => w.mode === "cron").length,
+        smtpAuthFailed: a.smtp_auth_failed as boolean,
       };
     }),
     afterProcessing: await afterProcessingCounts(q),

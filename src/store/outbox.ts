@@ -41,7 +41,7 @@ export interface ClaimedReply extends Omit<NewOutboxRow, "deadlineAt" | "message
 }
 
 /** The columns of `ClaimedReply` (read back with `camelRow`). */
-const CLAIMED_COLUMNS =
+export const CLAIMED_COLUMNS =
   `id, dedup_key, message_id, account_id, rule_name, recipient, recipient_name,
   from_address, from_name, subject, text_body AS text, html_body AS html, message_id_header,
   in_reply_to, "references", headers, claim_token, attempts, deadline_at, cc, bcc, reply_to,

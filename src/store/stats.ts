@@ -10,6 +10,8 @@ import {
 } from "./account_health.ts";
 import { afterProcessingCounts } from "./after_processing.ts";
 import { countOpenBreakers } from "./breakers.ts";
+import { readBudget } from "./send_budget.ts";
+import { budgetJson } from "../domain/send_budget.ts";
 
 /** The counts `cli stats` prints and the health endpoints read. */
 export interface Stats {
@@ -46,6 +48,13 @@ export interface Stats {
     progress: ReturnType<typeof progressJson> | null;
     /** Configured mailboxes the server refused to open; the others are collected. */
     mailbox_problems: Array<ReturnType<typeof mailboxProblemJson>>;
+    /**
+     * What the SMTP server said when it refused the account's login, and when; null while
+     * sending works. While set, the account's replies wait.
+     */
+    smtp_auth_failure: { error: string; at: string } | null;
+    /** The send budget a person set; null: the provider's default (docs/sending_limits.md). */
+    send_budget: { per_minute: number | null; per_day: number | null } | null;
   }>;
   /** Messages by after-processing state (mark read or move on the server). */
   after_processing: { pending: number; done: number; failed: number };
@@ -80,7 +89,7 @@ export async function readStats(q: Queryable, now: Date): Promise<Stats> {
   const totals = await readMessageCounts(q);
   const accounts = await q.query<Record<string, unknown>>(
     `SELECT a.id, a.name, a.address, a.enabled, a.last_sync_at, a.last_error,
-       a.consecutive_failures,
+       a.consecutive_failures, a.smtp_auth_failure, a.smtp_auth_failure_at, a.send_budget,
        (SELECT count(*)::int FROM messages m WHERE m.account_id = a.id) AS messages
      FROM accounts a ORDER BY a.id`,
   );
@@ -119,6 +128,13 @@ export async function readStats(q: Queryable, now: Date): Promise<Stats> {
         idle_mailboxes: h.mailboxes.map(mailboxWatchJson),
         progress: h.progress && progressJson(h.progress),
         mailbox_problems: h.mailboxProblems.map(mailboxProblemJson),
+        smtp_auth_failure: a.smtp_auth_failure
+          ? {
+            error: a.smtp_auth_failure as string,
+            at: new Date(a.smtp_auth_failure_at as Date).toISOString(),
+          }
+          : null,
+        send_budget: budgetJson(readBudget(a.send_budget)),
       };
     }),
     after_processing: await afterProcessingCounts(q),

@@ -371,3 +371,114 @@ Deno.test("IMAP connection cap: set on the form, checked, and the mailboxes over
     await h.close();
   }
 });
+
+Deno.test("send budget: set on the form and by the API, shown with a refused SMTP login, cleared by an edit", async () => {
+  const h = await harness();
+  try {
+    await h.login();
+    // A Gmail address on Google's SMTP gets Gmail's default until a budget is set.
+    const gmail = {
+      ...FORM,
+      address: "vendas@gmail.com",
+      smtp_host: "smtp.gmail.com",
+      smtp_user: "vendas@gmail.com",
+    };
+    assert.equal((await h.post("/accounts", gmail)).status, 303);
+    const [{ id }] = await h.db.query<{ id: number }>(
+      "SELECT id FROM accounts WHERE name = 'vendas'",
+    );
+    let page = await (await h.request("/accounts")).text();
+    assert.match(page, /500 por dia \(padrão Gmail\)/);
+    // The environment's account: its SMTP host comes from the environment, not its row.
+    const [env] = await h.db.query<{ id: number }>(
+      "SELECT id FROM accounts WHERE name = 'atendimento'",
+    );
+    h.deps.envSmtpHost = { accountId: env.id, host: "smtp.office365.com" };
+    page = await (await h.request("/accounts")).text();
+    assert.match(page, /30 por minuto, 10 000 por dia \(padrão Exchange Online\)/);
+
+    // A faulty budget is the form again, 422, the field named.
+    const { imap_pass: _i, smtp_pass: _s, ...rest } = gmail;
+    const bad = await h.post(`/accounts/${id}`, {
+      ...rest,
+      budget_custom: "1",
+      budget_per_minute: "0",
+    });
+    assert.equal(bad.status, 422);
+    assert.match(await bad.text(), /budget_per_minute: a whole number/);
+
+    assert.equal(
+      (await h.post(`/accounts/${id}`, { ...rest, budget_custom: "1", budget_per_minute: "5" }))
+        .status,
+      303,
+    );
+    const [stored] = await h.db.query<{ send_budget: unknown }>(
+      "SELECT send_budget FROM accounts WHERE id = $1",
+      [id],
+    );
+    assert.deepEqual(stored.send_budget, { per_minute: 5, per_day: null });
+    const form = await (await h.request(`/accounts/${id}`)).text();
+    assert.match(form, /name="budget_per_minute" value="5"/);
+
+    // The SMTP server refused the login: the page, the API and /metrics say so.
+    await h.db.query(
+      `UPDATE accounts SET smtp_auth_failure = '535 5.7.8 Username and Password not accepted',
+         smtp_auth_failure_at = $2::timestamptz WHERE id = $1`,
+      [id, h.clock.now.toISOString()],
+    );
+    page = await (await h.request("/accounts")).text();
+    assert.match(page, /Login SMTP recusado em 2026-03-10 12:00 UTC: 535 5\.7\.8/);
+    assert.match(page, /5 por minuto/);
+    h.jar.set("carteiro_lang", "en");
+    assert.match(await (await h.request("/accounts")).text(), /SMTP login refused at/);
+
+    const token = await h.apiToken();
+    const api = (path: string, init: RequestInit = {}) =>
+      h.app.request(`http://localhost${path}`, {
+        ...init,
+        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      });
+    const one = (await (await api(`/api/v1/accounts/${id}`)).json()).data;
+    assert.equal(
+      one.health.smtp_auth_failure.error,
+      "535 5.7.8 Username and Password not accepted",
+    );
+    assert.deepEqual(one.send_budget, {
+      set: { per_minute: 5, per_day: null },
+      in_force: { per_minute: 5, per_day: null },
+      provider: "gmail",
+    });
+    const metrics = await (await api("/metrics")).text();
+    assert.match(metrics, /carteiro_account_smtp_auth_failed\{account="vendas"\} 1/);
+
+    // An edit by the API: back to the provider's default, and the refused login is cleared.
+    const bad2 = await api(`/api/v1/accounts/${id}/send_budget`, {
+      method: "PUT",
+      body: JSON.stringify({ per_day: "many" }),
+    });
+    assert.equal(bad2.status, 422);
+    const put = await api(`/api/v1/accounts/${id}/send_budget`, {
+      method: "PUT",
+      body: JSON.stringify({ default: true }),
+    });
+    assert.equal(put.status, 200);
+    const after = (await put.json()).data;
+    assert.deepEqual(after.send_budget.in_force, { per_minute: null, per_day: 500 });
+    assert.equal(after.health.smtp_auth_failure, null);
+    const events = await h.db.query<{ event: string; detail: { by: string; reason?: string } }>(
+      "SELECT event, detail FROM audit_events WHERE event = 'smtp_auth_cleared'",
+    );
+    assert.deepEqual(events.map((e) => [e.detail.reason, e.detail.by]), [
+      ["account_edited", "token:tests"],
+    ]);
+    assert.equal(
+      (await api("/api/v1/accounts/999/send_budget", {
+        method: "PUT",
+        body: JSON.stringify({ per_minute: 5 }),
+      })).status,
+      404,
+    );
+  } finally {
+    await h.close();
+  }
+});

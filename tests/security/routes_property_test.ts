@@ -37,6 +37,9 @@ const ACCOUNT_FORM = [
   "smtp_tls",
   "smtp_user",
   "smtp_pass",
+  "budget_custom",
+  "budget_per_minute",
+  "budget_per_day",
 ];
 const RULE_FORM = ["rule_id", "definition", "message_id", "days"];
 
@@ -120,6 +123,7 @@ const ROUTES: Record<string, RouteParams> = {
   "GET /api/v1/accounts/:id": {},
   "PUT /api/v1/accounts/:id/after_processing": { json: ["mode", "folder"] },
   "POST /api/v1/accounts/:id/test": {},
+  "PUT /api/v1/accounts/:id/send_budget": { json: ["per_minute", "per_day", "default"] },
   "GET /api/v1/stats": {},
 };
 

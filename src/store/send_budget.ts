@@ -1,0 +1,177 @@
+/**
+ * The SQL behind sending within limits: due rows locked for a claim, the account's row locked
+ * while its budget is counted (two instances never both send the reply past it), the sliding
+ * windows counted from the outbox's own rows, and the account's SMTP login state.
+ */
+import type { Queryable } from "./db.ts";
+import { camelRow } from "./row.ts";
+import { CLAIMED_COLUMNS, type ClaimedReply } from "./outbox.ts";
+import type { BudgetWindow, SendBudget, WindowUse } from "../domain/send_budget.ts";
+
+/**
+ * Due rows, locked for this transaction (`FOR UPDATE SKIP LOCKED`: another claimer skips them),
+ * except those of accounts whose SMTP login was refused after `pausedSince` (they wait for a
+ * person, or for the re-check once that time has passed).
+ */
+export async function lockDue(
+  q: Queryable,
+  at: Date,
+  pausedSince: Date,
+  limit: number,
+): Promise<Array<{ id: number; accountId: number }>> {
+  const rows = await q.query<{ id: number; account_id: number }>(
+    `SELECT o.id, o.account_id FROM outbox o
+     WHERE o.status IN ('pending', 'retry') AND o.next_attempt_at <= $1::timestamptz
+       AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = o.account_id
+                       AND a.smtp_auth_failure_at > $2::timestamptz)
+     ORDER BY o.next_attempt_at, o.id LIMIT $3
+     FOR UPDATE OF o SKIP LOCKED`,
+    [at.toISOString(), pausedSince.toISOString(), limit],
+  );
+  return rows.map((r) => ({ id: Number(r.id), accountId: r.account_id }));
+}
+
+/**
+ * Locks the account's row until the transaction ends (`FOR NO KEY UPDATE`: enqueueing replies,
+ * which only reference the row, goes on) and returns its stored budget. Claimers of one account
+ * take turns here, so each counts what the one before it claimed.
+ */
+export async function lockAccountBudget(
+  q: Queryable,
+  accountId: number,
+): Promise<{ stored: SendBudget | null; smtpHost: string | null; address: string } | null> {
+  const [r] = await q.query<{ send_budget: unknown; smtp_host: string | null; address: string }>(
+    "SELECT send_budget, smtp_host, address FROM accounts WHERE id = $1 FOR NO KEY UPDATE",
+    [accountId],
+  );
+  if (!r) return null;
+  return { stored: readBudget(r.send_budget), smtpHost: r.smtp_host, address: r.address };
+}
+
+/** A stored `send_budget` value as a budget (null: the provider's default). */
+export function readBudget(v: unknown): SendBudget | null {
+  const o = (typeof v === "string" ? JSON.parse(v) : v) as Record<string, unknown> | null;
+  if (!o || typeof o !== "object") return null;
+  const n = (x: unknown) => (typeof x === "number" && x > 0 ? x : null);
+  return { perMinute: n(o.per_minute), perDay: n(o.per_day) };
+}
+
+/**
+ * What each window holds at `at`: the account's replies sent (at `sent_at`), in flight or maybe
+ * sent (since their claim) within it, and the time of the `limit`-th most recent.
+ */
+export async function budgetUse(
+  q: Queryable,
+  accountId: number,
+  windows: BudgetWindow[],
+  at: Date,
+): Promise<WindowUse[]> {
+  const use: WindowUse[] = [];
+  for (const w of windows) {
+    const since = new Date(at.getTime() - w.windowMs).toISOString();
+    const [r] = await q.query<{ n: number; nth: Date | null }>(
+      `WITH recent AS (
+         SELECT COALESCE(sent_at, updated_at) AS t FROM outbox
+         WHERE account_id = $1 AND status IN ('sent', 'sending', 'unknown', 'bounced')
+           AND COALESCE(sent_at, updated_at) > $2::timestamptz)
+       SELECT (SELECT count(*)::int FROM recent) AS n,
+         (SELECT t FROM recent ORDER BY t DESC OFFSET $3 LIMIT 1) AS nth`,
+      [accountId, since, w.limit - 1],
+    );
+    use.push({ ...w, count: r.n, limitthRecent: r.nth ? new Date(r.nth) : null });
+  }
+  return use;
+}
+
+/** Claims rows this transaction locked: `sending`, with a claim token and a lease. */
+export async function claimLocked(
+  q: Queryable,
+  ids: number[],
+  at: Date,
+  leaseMs: number,
+  token: string,
+): Promise<ClaimedReply[]> {
+  if (ids.length === 0) return [];
+  const rows = await q.query<Record<string, unknown>>(
+    `UPDATE outbox SET status = 'sending', claim_token = $2, lease_until = $3::timestamptz,
+       attempts = attempts + 1, updated_at = $1::timestamptz
+     WHERE id = ANY($4::bigint[]) AND status IN ('pending', 'retry')
+     RETURNING ${CLAIMED_COLUMNS}`,
+    [at.toISOString(), token, new Date(at.getTime() + leaseMs).toISOString(), ids],
+  );
+  return rows.map(camelRow<ClaimedReply>)
+    .sort((a, b) => ids.indexOf(Number(a.id)) - ids.indexOf(Number(b.id)));
+}
+
+/**
+ * Moves the account's due rows (those no other claimer holds) to `until`, as `retry` with
+ * `why`: they wait for the budget or the server's quota. Their attempts are not counted.
+ */
+export async function deferAccount(
+  q: Queryable,
+  accountId: number,
+  at: Date,
+  until: Date,
+  why: string,
+): Promise<number> {
+  const rows = await q.query(
+    `UPDATE outbox SET status = 'retry', next_attempt_at = $3::timestamptz, last_error = $4,
+       updated_at = $2::timestamptz
+     WHERE id IN (SELECT id FROM outbox WHERE account_id = $1 AND status IN ('pending', 'retry')
+                  AND next_attempt_at < $3::timestamptz FOR UPDATE SKIP LOCKED)
+     RETURNING 1 AS ok`,
+    [accountId, at.toISOString(), until.toISOString(), why],
+  );
+  return rows.length;
+}
+
+/**
+ * Records that the account's SMTP server refused its login; true when the account was not in
+ * that state already (the start of a failure, worth an audit event).
+ */
+export async function markSmtpAuthFailure(
+  q: Queryable,
+  accountId: number,
+  error: string,
+  at: Date,
+): Promise<boolean> {
+  const [r] = await q.query<{ was: string | null }>(
+    `UPDATE accounts a SET smtp_auth_failure = $2, smtp_auth_failure_at = $3::timestamptz
+     FROM (SELECT id, smtp_auth_failure FROM accounts WHERE id = $1 FOR UPDATE) before
+     WHERE a.id = before.id
+     RETURNING before.smtp_auth_failure AS was`,
+    [accountId, error, at.toISOString()],
+  );
+  return r !== undefined && r.was === null;
+}
+
+/** Clears the account's SMTP login failure; returns what it was (null: there was none). */
+export async function clearSmtpAuthFailure(
+  q: Queryable,
+  accountId: number,
+): Promise<string | null> {
+  const [r] = await q.query<{ was: string | null }>(
+    `UPDATE accounts a SET smtp_auth_failure = NULL, smtp_auth_failure_at = NULL
+     FROM (SELECT id, smtp_auth_failure FROM accounts WHERE id = $1 FOR UPDATE) before
+     WHERE a.id = before.id AND before.smtp_auth_failure IS NOT NULL
+     RETURNING before.smtp_auth_failure AS was`,
+    [accountId],
+  );
+  return r?.was ?? null;
+}
+
+/** Stores the budget a person set for the account (null: back to the provider's default). */
+export async function setSendBudget(
+  q: Queryable,
+  accountId: number,
+  budget: SendBudget | null,
+): Promise<boolean> {
+  const rows = await q.query(
+    "UPDATE accounts SET send_budget = $2::jsonb WHERE id = $1 RETURNING 1 AS ok",
+    [
+      accountId,
+      budget ? JSON.stringify({ per_minute: budget.perMinute, per_day: budget.perDay }) : null,
+    ],
+  );
+  return rows.length > 0;
+}
