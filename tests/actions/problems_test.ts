@@ -97,7 +97,9 @@ storeTest("tokens and users: invalid input, a taken name, a missing token", asyn
   assert.ok((await addUser(deps(db), { email: "A@example.test", password }, "cli")).ok);
   const taken = await addUser(deps(db), { email: "a@example.test", password }, "cli");
   assert.equal(!taken.ok && taken.problem.code, "conflict");
-  assert.deepEqual(await auditRows(db, "user_created"), [{ email: "a@example.test", by: "cli" }]);
+  assert.deepEqual(await auditRows(db, "user_created"), [
+    { email: "a@example.test", by: "cli", role: "admin" },
+  ]);
 });
 
 storeTest("accounts, messages and the outbox: conflict, not found, wrong status", async (db) => {
