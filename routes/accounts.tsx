@@ -23,6 +23,7 @@ import { testAccount } from "./account_check.ts";
 import { type AccountForm, EMPTY_FORM, formOf, readAccountForm } from "./account_form.ts";
 import { readAccountHealth } from "../src/store/account_health.ts";
 import { createSecretBox } from "../src/auth/secret_box.ts";
+import { cspWithProviders, OAuthButtons } from "./oauth.tsx";
 
 function TestResult(props: { t: Dict; id: number; ok: boolean; message: string }) {
   return (
@@ -106,14 +107,20 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
     const rows = await listAccountViews(deps.db);
     const health = await readAccountHealth(deps.db, now);
     const csrf = c.get("csrfToken");
+    const providers = deps.oauth?.providers() ?? [];
+    // Connect and Reconnect are answered with a redirect to the provider.
+    c.header("Content-Security-Policy", cspWithProviders(providers.map((p) => p.issuer)));
     return await respondList(c, {
       title: t.accounts,
       nav: "/accounts",
       list: <AccountsTable t={t} rows={rows} health={health} now={now} csrf={csrf} />,
       above: () => (
-        <p>
-          <a class="button" href="/accounts/new">{t.newAccount}</a>
-        </p>
+        <>
+          <p>
+            <a class="button" href="/accounts/new">{t.newAccount}</a>
+          </p>
+          <OAuthButtons t={t} providers={providers.map((p) => p.id)} csrf={csrf} />
+        </>
       ),
     });
   });

@@ -8,6 +8,7 @@ import { CsrfField } from "./layout.tsx";
 import { fmtDate } from "./render.tsx";
 import { type Column, ListTable } from "./list_view.tsx";
 import type { AccountView } from "../src/store/accounts_admin.ts";
+import { providerLabel, ReconnectButton } from "./oauth.tsx";
 import {
   type AccountHealth,
   type CollectProgress,
@@ -96,7 +97,27 @@ function accountColumns(
     },
     { label: t.address, cell: (a) => a.address },
     { label: t.imap, cell: (a) => `${a.imapUser}@${a.imapHost}:${a.imapPort}` },
-    { label: t.status, cell: (a) => (a.enabled ? t.enabled : t.disabled) },
+    {
+      label: t.status,
+      cell: (a) => (
+        <>
+          {a.enabled ? t.enabled : t.disabled}
+          {a.authKind === "oauth" && (
+            <div class="sub">
+              {fill(t.signInWith, {
+                provider: providerLabel(a.oauthProvider ?? ""),
+                identity: a.oauthIdentity ?? "",
+              })}
+            </div>
+          )}
+          {a.reauthorizationNeeded && (
+            <div class="error reauthorization-needed" title={a.reauthorizationReason ?? ""}>
+              {t.reauthorizationNeeded}
+            </div>
+          )}
+        </>
+      ),
+    },
     {
       label: t.lastSync,
       cell: (a) => {
@@ -124,7 +145,15 @@ function accountColumns(
       cell: (a) => (a.lastError ? `${fmtDate(a.lastErrorAt)}: ${a.lastError}` : ""),
     },
     { label: t.messages, cell: (a) => a.messages },
-    { label: t.actions, cell: (a) => <TestButton t={t} id={a.id} csrf={csrf} /> },
+    {
+      label: t.actions,
+      cell: (a) => (
+        <>
+          <TestButton t={t} id={a.id} csrf={csrf} />
+          {a.authKind === "oauth" && <ReconnectButton t={t} id={a.id} csrf={csrf} />}
+        </>
+      ),
+    },
   ];
 }
 

@@ -147,6 +147,9 @@ export function accountJson(a: AccountView, now: Date, health: AccountHealth) {
     display_name: a.displayName,
     source: a.source,
     enabled: a.enabled,
+    auth: a.authKind === "oauth"
+      ? { kind: "oauth", provider: a.oauthProvider, identity: a.oauthIdentity }
+      : { kind: "password" },
     imap: {
       host: a.imapHost,
       port: a.imapPort,
@@ -174,6 +177,8 @@ export function accountJson(a: AccountView, now: Date, health: AccountHealth) {
         ? Math.max(0, Math.round((now.getTime() - a.lastSyncAt.getTime()) / 1000))
         : null,
       consecutive_failures: a.consecutiveFailures,
+      reauthorization_needed: a.reauthorizationNeeded,
+      reauthorization_reason: a.reauthorizationReason,
       idle: health.idle && idleStatusJson(health.idle),
       progress: health.progress && progressJson(health.progress),
     },

@@ -86,6 +86,11 @@ export function renderMetrics(m: MetricsSnapshot, now: Date): string {
     "Messages the collection under way has still to store (0 when none runs).",
     (a) => a.syncRemaining,
   );
+  perAccount(
+    "carteiro_account_reauthorization_needed",
+    "1 when the OAuth provider refused the account's grant: not collected nor sent from until someone presses Reconnect.",
+    (a) => (a.reauthorizationNeeded ? 1 : 0),
+  );
   return out.join("\n") + "\n";
 }
 

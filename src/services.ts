@@ -14,6 +14,8 @@ import { listAccounts, upsertEnvAccount } from "./store/accounts.ts";
 import { deleteIdleHealth, writeIdleHealth, writeProgress } from "./store/account_health.ts";
 import { loadRules } from "./store/rule_set.ts";
 import { createSecretBox, type SecretBox } from "./auth/secret_box.ts";
+import { createOAuthClient } from "./auth/oauth_client.ts";
+import { oauthAccessToken, type OAuthDeps } from "./actions/oauth.ts";
 import { readAccountContext } from "./jobs/account_context.ts";
 import { rulesImport } from "./cli/admin_commands.ts";
 import { rememberedHolidays } from "./domain/schedule.ts";
@@ -23,7 +25,7 @@ import {
   type AccountAccess,
   type AccountTarget,
   accountTarget,
-  imapLogin,
+  connectWithLogin,
   smtpLogin,
 } from "./mail/account_access.ts";
 import { testMailConnection } from "./mail/connection_test.ts";
@@ -66,7 +68,17 @@ export async function openServices(config: Config, log: Logger, options: Service
   await migrate(db, await readMigrations());
   const now = () => new Date();
   const secrets = createSecretBox(config.secretKey);
-  const access: AccountAccess = { db, secrets, envAccount: await envAccount(db, config) };
+  const oauthClient = createOAuthClient(config.oauth);
+  const oauthDeps: OAuthDeps = { db, now, box: secrets, client: oauthClient };
+  const access: AccountAccess = {
+    db,
+    secrets,
+    envAccount: await envAccount(db, config),
+    oauth: {
+      provider: (id) => oauthClient.provider(id),
+      accessToken: (accountId, force) => oauthAccessToken(oauthDeps, accountId, force),
+    },
+  };
 
   // Schedules without a zone, and dates in replies, use the server's zone (TZ).
   const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
@@ -95,7 +107,7 @@ export async function openServices(config: Config, log: Logger, options: Service
     now,
     log,
     batchMessages: config.collectBatch,
-    imapLogin: (account) => imapLogin(access, account),
+    imapLogin: (account, connect) => connectWithLogin(access, account, connect),
     analyze: analyzer.analyze,
     reply: replyDeps,
     saveProgress,
@@ -133,7 +145,7 @@ export async function openServices(config: Config, log: Logger, options: Service
       drain: sendOnce,
       watch: (account, onNewMail) =>
         startIdleWatcher({
-          connect: async () => connectIdleSession(await imapLogin(access, account)),
+          connect: () => connectWithLogin(access, account, connectIdleSession),
           onNewMail,
           mailbox: account.mailboxes[0] ?? "INBOX",
           log,
@@ -172,6 +184,8 @@ export async function openServices(config: Config, log: Logger, options: Service
     rerunRules: (tx: Queryable, messageId: number, at: Date) =>
       rerunRules({ parse: parseLazily, replyStep: replyStep(replyDeps) }, tx, messageId, at),
     trustedProxies: config.http.trustedProxies,
+    /** Connect / Reconnect with the OAuth providers configured; absent when there are none. */
+    oauth: config.oauth.providers.length > 0 ? oauthClient : undefined,
   };
 
   return {

@@ -85,6 +85,12 @@ export interface AuditDetails {
     smtp_password_changed: boolean;
   };
   connection_tested: By & { ok: boolean; problem: string | null };
+  /** An account connected with an OAuth provider; `identity` is who signed in. */
+  oauth_connected: By & { provider: string; identity: string; name: string };
+  /** An OAuth account signed in again (Reconnect): collection and sending resume. */
+  oauth_reconnected: By & { provider: string; identity: string };
+  /** The provider refused the refresh token: the account needs a person to reconnect it. */
+  oauth_refresh_refused: { provider: string; error: string };
   token_created: By & { name: string };
   token_revoked: By & { id: number };
   /** An entry of the never-answer list added or removed (`account`: null is every account). */
@@ -123,6 +129,9 @@ const NAMES: Record<AuditEventName, true> = {
   rule_changed: true,
   account_changed: true,
   connection_tested: true,
+  oauth_connected: true,
+  oauth_reconnected: true,
+  oauth_refresh_refused: true,
   token_created: true,
   token_revoked: true,
   never_answer_added: true,

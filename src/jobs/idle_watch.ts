@@ -80,8 +80,9 @@ export function startIdleWatch(deps: IdleWatchDeps, accounts: AccountRow[]): Idl
       runner.start();
     }
   };
+  // An account whose OAuth grant was refused is not watched until a person reconnects it.
   const enabled = (list: AccountRow[]) =>
-    new Map(list.filter((a) => a.enabled).map((a) => [a.id, a]));
+    new Map(list.filter((a) => a.enabled && !a.reauthorizationNeeded).map((a) => [a.id, a]));
   const sync = async (now: AccountRow[]) => {
     if (stopped) return;
     const wanted = enabled(now);

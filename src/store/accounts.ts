@@ -16,6 +16,11 @@ export interface AccountRow {
   connectedAt: Date;
   lastSyncAt: Date | null;
   lastError: string | null;
+  /** How it logs in: a password, or an OAuth2 token from `oauthProvider`. */
+  authKind: "password" | "oauth";
+  oauthProvider: string | null;
+  /** The provider refused the grant: not collected, watched or sent from until reconnected. */
+  reauthorizationNeeded: boolean;
 }
 
 /** The account described by the environment (EMAIL_HOST, EMAIL_USER, …). */
@@ -26,7 +31,8 @@ export type EnvAccount = Pick<
 
 /** The columns of `AccountRow`, in its order (read back with `camelRow`). */
 const COLUMNS = `id, name, address, imap_host, imap_port, imap_tls, imap_user, mailboxes, source,
-  enabled, connected_at, last_sync_at, last_error`;
+  enabled, connected_at, last_sync_at, last_error, auth_kind, oauth_provider,
+  reauthorization_needed`;
 
 /**
  * Creates or refreshes the environment's account. Its `connected_at` is set once, on the first

@@ -25,6 +25,8 @@ export interface MetricsSnapshot {
     idleConsecutiveFailures: number;
     /** Messages the collection under way has still to store (0 when none runs). */
     syncRemaining: number;
+    /** The OAuth provider refused the account's grant: it waits for Reconnect. */
+    reauthorizationNeeded: boolean;
   }>;
 }
 
@@ -40,7 +42,8 @@ export async function readMetrics(q: Queryable, now: Date): Promise<MetricsSnaps
      WHERE outcome = 'suppressed' GROUP BY 1 ORDER BY 1`,
   );
   const accounts = await q.query<Record<string, unknown>>(
-    "SELECT id, name, enabled, last_sync_at, consecutive_failures FROM accounts ORDER BY id",
+    `SELECT id, name, enabled, last_sync_at, consecutive_failures, reauthorization_needed
+     FROM accounts ORDER BY id`,
   );
   const health = await readAccountHealth(q, now);
   const send = (e: string) => sends.find((s) => s.event === e)?.n ?? 0;
@@ -66,6 +69,7 @@ export async function readMetrics(q: Queryable, now: Date): Promise<MetricsSnaps
         idleUp: h.idleReports.some((r) => r.state === "idle"),
         idleConsecutiveFailures: Math.max(0, ...h.idleReports.map((r) => r.consecutiveFailures)),
         syncRemaining: h.progress ? Math.max(0, h.progress.total - h.progress.done) : 0,
+        reauthorizationNeeded: a.reauthorization_needed as boolean,
       };
     }),
   };

@@ -29,6 +29,10 @@ export interface Stats {
     idle: ReturnType<typeof idleStatusJson> | null;
     /** The collection under way; null when none is. */
     progress: ReturnType<typeof progressJson> | null;
+    /** "password" or "oauth". */
+    auth: string;
+    /** The OAuth provider refused the grant: the account waits for Reconnect. */
+    reauthorization_needed: boolean;
   }>;
 }
 
@@ -61,7 +65,7 @@ export async function readStats(q: Queryable, now: Date): Promise<Stats> {
   const totals = await readMessageCounts(q);
   const accounts = await q.query<Record<string, unknown>>(
     `SELECT a.id, a.name, a.address, a.enabled, a.last_sync_at, a.last_error,
-       a.consecutive_failures,
+       a.consecutive_failures, a.auth_kind, a.reauthorization_needed,
        (SELECT count(*)::int FROM messages m WHERE m.account_id = a.id) AS messages
      FROM accounts a ORDER BY a.id`,
   );
@@ -96,6 +100,8 @@ export async function readStats(q: Queryable, now: Date): Promise<Stats> {
         consecutive_failures: a.consecutive_failures as number,
         idle: h.idle && idleStatusJson(h.idle),
         progress: h.progress && progressJson(h.progress),
+        auth: a.auth_kind as string,
+        reauthorization_needed: a.reauthorization_needed as boolean,
       };
     }),
   };

@@ -43,6 +43,9 @@ function account(id: number, name = `conta${id}`): AccountRow {
     connectedAt: new Date(0),
     lastSyncAt: null,
     lastError: null,
+    authKind: "password",
+    oauthProvider: null,
+    reauthorizationNeeded: false,
   };
 }
 

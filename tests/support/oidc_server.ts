@@ -27,6 +27,11 @@ export interface OidcServer {
   authorize(authorizationUrl: string, login: string): Promise<URL>;
   /** Revokes every grant of `login` (consent withdrawn): its refresh and access tokens die. */
   revokeGrants(login: string): Promise<void>;
+  /**
+   * Ends one access token before its time (as a provider may): introspection calls it inactive,
+   * while the grant and its refresh token live on.
+   */
+  revokeAccessToken(token: string): Promise<void>;
   /** Token requests the server answered, by grant type (for "no retry loop" checks). */
   tokenRequests(grantType: string): number;
   close(): Promise<void>;
@@ -118,6 +123,11 @@ export async function startOidcServer(redirectUris: string[]): Promise<OidcServe
           await provider[model].adapter.revokeByGrantId(grantId);
         }
       }
+    },
+    async revokeAccessToken(token) {
+      const found = await provider.AccessToken.find(token);
+      if (!found) throw new Error("the provider knows no such access token");
+      await found.destroy();
     },
     tokenRequests: (t) => counts.get(t) ?? 0,
     close: () =>
