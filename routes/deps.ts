@@ -10,7 +10,14 @@ import type { OAuthClient } from "../src/auth/oauth_client.ts";
  */
 export interface ConnectionTarget {
   accountId: number | null;
-  imap: { host: string; port: number; secure: boolean; user: string; pass: string | null };
+  imap: {
+    host: string;
+    port: number;
+    secure: boolean;
+    user: string;
+    pass: string | null;
+    oauth?: boolean;
+  };
   smtp: { host: string; port: number; user: string | null; pass: string | null } | null;
 }
 

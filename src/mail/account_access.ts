@@ -328,7 +328,15 @@ export async function smtpLogin(access: AccountAccess, accountId: number): Promi
 /** An account's servers to try, passwords decrypted; null password: none stored. */
 export interface AccountTarget {
   accountId: number;
-  imap: { host: string; port: number; secure: boolean; user: string; pass: string | null };
+  /** `oauth`: `pass` is the account's access token, refreshed when due. */
+  imap: {
+    host: string;
+    port: number;
+    secure: boolean;
+    user: string;
+    pass: string | null;
+    oauth?: boolean;
+  };
   smtp: SmtpConnection | null;
 }
 
@@ -343,6 +351,26 @@ export async function accountTarget(
 ): Promise<AccountTarget | null> {
   const stored = await getAccountSecrets(access.db, accountId);
   if (!stored) return null;
+  if (stored.authKind === "oauth") {
+    const { oauth, provider } = oauthOf(access, stored.oauthProvider);
+    // A refused grant is a failed login for the test (the page says to reconnect).
+    const token = await oauth.accessToken(accountId, false).catch((e) => {
+      if (e instanceof ReauthorizationNeededError) return null;
+      throw e;
+    });
+    return {
+      accountId,
+      imap: {
+        host: provider.imap.host,
+        port: provider.imap.port,
+        secure: provider.imap.security === "tls",
+        user: stored.imap.user ?? "",
+        pass: token?.accessToken ?? null,
+        oauth: true,
+      },
+      smtp: null,
+    };
+  }
   const decrypt = (field: string, enc: string | null) =>
     enc ? access.secrets.decrypt(field, enc) : Promise.resolve(null);
   const imap: Endpoint = stored.imap;

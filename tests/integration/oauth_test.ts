@@ -20,6 +20,7 @@ import { openServices, type Services } from "../../src/services.ts";
 import { finishOAuth, type OAuthDeps, startOAuth } from "../../src/actions/oauth.ts";
 import { createSecretBox } from "../../src/auth/secret_box.ts";
 import type { Logger } from "../../src/log.ts";
+import { testMailConnection } from "../../src/mail/connection_test.ts";
 
 const PUBLIC_URL = "http://127.0.0.1:8931";
 const SECRET_KEY = "oauth-test-secret-key-0123456789";
@@ -56,6 +57,10 @@ interface World {
   close(): Promise<void>;
 }
 
+/**
+ * The stack's Dovecot and Postfix take tokens only with the config this checkout's
+ * scripts/mailstack.sh writes: `start` (cheap when nothing changed) before each step that logs in.
+ */
 async function world(): Promise<World> {
   await ensureMailstack();
   const oidc = await startOidcServer([`${PUBLIC_URL}${OAUTH_CALLBACK_PATH}`]);
@@ -150,12 +155,14 @@ Deno.test("an account connected through the provider's consent collects and repl
     const imported = await w.services.importRules(ACK_DIRECT);
     assert.ok(imported.ok, JSON.stringify(imported));
     // The first run connects both accounts: mail already there is history.
+    await ensureMailstack();
     await w.services.collectOnce();
 
     // Collect over OAUTHBEARER with the token from the sign-in: no refresh needed.
     const tag = crypto.randomUUID();
     const person = await freshUser("oaperson");
     await deliverRaw(login, [message(tag, 1, person.address, login)]);
+    await ensureMailstack();
     const first = await w.services.collectOnce();
     const oauthRun = () => first.find((s) => s.accountId === accountId)!;
     assert.equal(oauthRun().status, "ok", JSON.stringify(first));
@@ -163,6 +170,7 @@ Deno.test("an account connected through the provider's consent collects and repl
     assert.equal(w.oidc.tokenRequests("refresh_token"), 0);
 
     // The reply goes out through Postfix's submission port, logged in with XOAUTH2.
+    await ensureMailstack();
     const sent = await w.services.sendOnce();
     assert.equal(sent.sent, 1, JSON.stringify(sent));
     const inbox = await settledInbox({
@@ -183,6 +191,7 @@ Deno.test("an account connected through the provider's consent collects and repl
     // Other senders: one reply per sender within the rate limit's window.
     const short = tag.slice(0, 8);
     await deliverRaw(login, [message(tag, 2, `two${short}@example.test`, login)]);
+    await ensureMailstack();
     const second = (await w.services.collectOnce()).find((s) => s.accountId === accountId)!;
     assert.equal(second.status, "ok", JSON.stringify(second));
     assert.equal(second.stored, 1);
@@ -196,11 +205,13 @@ Deno.test("an account connected through the provider's consent collects and repl
     const current = await w.deps.box.decrypt("oauth_access", String(stored.oauth_access_enc));
     await w.oidc.revokeAccessToken(current);
     await deliverRaw(login, [message(tag, 3, `three${short}@example.test`, login)]);
+    await ensureMailstack();
     const third = (await w.services.collectOnce()).find((s) => s.accountId === accountId)!;
     assert.equal(third.status, "ok", JSON.stringify(third));
     assert.equal(third.stored, 1);
     assert.equal(w.oidc.tokenRequests("refresh_token"), 2, "one refresh after the refused login");
     // Both replies go out; the SMTP login uses the refreshed token.
+    await ensureMailstack();
     const more = await w.services.sendOnce();
     assert.equal(more.sent, 2, JSON.stringify(more));
   } finally {
@@ -213,6 +224,7 @@ Deno.test("a revoked grant puts the account in reauthorization_needed: no retry 
   try {
     const login = `oa${crypto.randomUUID().slice(0, 8)}@example.test`;
     const { accountId } = await connect(w, login);
+    await ensureMailstack();
     await w.services.collectOnce();
 
     // Consent withdrawn at the provider; the stored token is due for a refresh.
@@ -226,6 +238,7 @@ Deno.test("a revoked grant puts the account in reauthorization_needed: no retry 
     await deliverRaw(w.passwordBox.user, [
       message(tag, 2, "someone@example.test", w.passwordBox.address),
     ]);
+    await ensureMailstack();
     const run = await w.services.collectOnce();
     const refused = run.find((s) => s.accountId === accountId)!;
     assert.equal(refused.status, "error", JSON.stringify(run));
@@ -238,14 +251,25 @@ Deno.test("a revoked grant puts the account in reauthorization_needed: no retry 
     assert.equal(await events(w, "oauth_refresh_refused"), 1);
     const asked = w.oidc.tokenRequests("refresh_token");
     assert.equal(asked, 1);
+    // "Test connection" reports a failed login without asking the provider again.
+    const target = await w.services.web.connectionTarget(accountId, w.deps.box);
+    assert.equal(target?.imap.oauth, true);
+    assert.equal(target?.imap.pass, null);
+    const tested = await testMailConnection(target!.imap, {
+      allowPrivateHosts: true,
+      timeoutMs: 5000,
+    });
+    assert.deepEqual(tested, { ok: false, error: "authentication" });
 
     // Later runs skip the account: the provider is not asked again, the other account goes on.
     await deliverRaw(w.passwordBox.user, [
       message(tag, 3, "someone@example.test", w.passwordBox.address),
     ]);
     for (let i = 0; i < 3; i++) {
+      await ensureMailstack();
       const again = await w.services.collectOnce();
       assert.equal(again.some((s) => s.accountId === accountId), false, "the account is skipped");
+      await ensureMailstack();
       await w.services.sendOnce();
     }
     assert.equal(w.oidc.tokenRequests("refresh_token"), asked, "no retry loop");
@@ -260,6 +284,10 @@ Deno.test("a revoked grant puts the account in reauthorization_needed: no retry 
     assert.deepEqual(again, { accountId, reconnected: true });
     assert.equal((await accountRow(w, accountId)).reauthorization_needed, false);
     assert.equal(await events(w, "oauth_reconnected"), 1);
+    const target2 = await w.services.web.connectionTarget(accountId, w.deps.box);
+    assert.equal(target2?.imap.oauth, true);
+    assert.ok(target2?.imap.pass, "the connection test logs in with the new access token");
+    await ensureMailstack();
     const resumed = (await w.services.collectOnce()).find((s) => s.accountId === accountId)!;
     assert.equal(resumed.status, "ok", JSON.stringify(resumed));
     assert.equal(resumed.stored, 1);
