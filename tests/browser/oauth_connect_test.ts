@@ -104,6 +104,7 @@ Deno.test("in Chromium: connect a mailbox through the provider's login and conse
     const [collected] = await service.collectOnce();
     assert.equal(collected.status, "ok", JSON.stringify(collected));
     assert.equal(collected.stored, 1);
+    await ensureMailstack();
     const sent = await service.sendOnce();
     assert.equal(sent.sent, 1, JSON.stringify(sent));
     const inbox = await settledInbox({
