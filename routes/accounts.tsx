@@ -9,7 +9,7 @@ import type { Context } from "hono";
 import type { AppEnv } from "./app_env.ts";
 import { actorName } from "./app_env.ts";
 import type { AppDeps } from "./deps.ts";
-import type { Dict } from "./i18n.ts";
+import { type Dict, fill } from "./i18n.ts";
 import { EditorFrame } from "./forms.tsx";
 import { respondList } from "./list_view.tsx";
 import { AccountsTable, TestButton } from "./accounts_table.tsx";
@@ -23,7 +23,7 @@ import { testAccount } from "./account_check.ts";
 import { type AccountForm, EMPTY_FORM, formOf, readAccountForm } from "./account_form.ts";
 import { readAccountHealth } from "../src/store/account_health.ts";
 import { createSecretBox } from "../src/auth/secret_box.ts";
-import { cspWithProviders, OAuthButtons } from "./oauth.tsx";
+import { cspWithProviders, OAuthButtons, providerLabel } from "./oauth.tsx";
 
 function TestResult(props: { t: Dict; id: number; ok: boolean; message: string }) {
   return (
@@ -42,9 +42,11 @@ function AccountEditor(
     smtpSet: boolean;
     csrf: string;
     errors: string[];
+    /** An account connected with OAuth2: it has tokens, not passwords. */
+    oauth?: { provider: string; identity: string } | null;
   },
 ) {
-  const { t, form } = props;
+  const { t, form, oauth } = props;
   const action = props.id ? `/accounts/${props.id}` : "/accounts";
   const text = (name: keyof AccountForm, label: string, type = "text") => (
     <label>
@@ -57,12 +59,13 @@ function AccountEditor(
       <input type="checkbox" name={name} value="1" checked={Boolean(form[name])} /> {label}
     </label>
   );
-  const password = (name: string, set: boolean) => (
-    <label>
-      {t.password} <span class="sub">({set ? t.passwordSet : t.passwordNotSet})</span>
-      <input type="password" name={name} value="" autocomplete="new-password" />
-    </label>
-  );
+  const password = (name: string, set: boolean) =>
+    oauth ? null : (
+      <label>
+        {t.password} <span class="sub">({set ? t.passwordSet : t.passwordNotSet})</span>
+        <input type="password" name={name} value="" autocomplete="new-password" />
+      </label>
+    );
   const server = (kind: "imap" | "smtp", legend: string, passwordSet: boolean, more?: Child) => (
     <fieldset>
       <legend>{legend}</legend>
@@ -88,6 +91,14 @@ function AccountEditor(
       {text("address", t.address, "email")}
       {text("display_name", t.displayName)}
       {check("enabled", t.enabled)}
+      {oauth && (
+        <p class="sub oauth-note">
+          {fill(t.signInWith, {
+            provider: providerLabel(oauth.provider),
+            identity: oauth.identity,
+          })}. {t.oauthServersNote}
+        </p>
+      )}
       {server("imap", t.imap, props.imapSet, text("mailboxes", t.mailboxes))}
       {server("smtp", t.smtp, props.smtpSet)}
       <p>
@@ -133,6 +144,7 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
       imapSet: boolean;
       smtpSet: boolean;
       errors: string[];
+      oauth?: { provider: string; identity: string } | null;
     },
     status?: 422,
   ) =>
@@ -158,6 +170,9 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
       imapSet: a.imapPasswordSet,
       smtpSet: a.smtpPasswordSet,
       errors: a.source === "env" ? [c.get("t").fromEnv] : [],
+      oauth: a.authKind === "oauth"
+        ? { provider: a.oauthProvider ?? "", identity: a.oauthIdentity ?? "" }
+        : null,
     });
   });
 
@@ -172,6 +187,9 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
         imapSet: existing?.imapPasswordSet ?? false,
         smtpSet: existing?.smtpPasswordSet ?? false,
         errors,
+        oauth: existing?.authKind === "oauth"
+          ? { provider: existing.oauthProvider ?? "", identity: existing.oauthIdentity ?? "" }
+          : null,
       }, 422);
     if (existing?.source === "env") return await again([c.get("t").fromEnv]);
     if (!read.input) return await again(read.errors);

@@ -180,6 +180,8 @@ const en = {
   signInWith: "Signs in with {provider} as {identity}",
   reauthorizationNeeded: "Reconnect needed: the provider refused the sign-in",
   oauthFailed: "The account could not be connected",
+  oauthServersNote:
+    "Its servers come from the provider's settings and it logs in with a token, not a password. For a Microsoft shared mailbox, set the IMAP user and the address to the shared mailbox's address.",
   oauthIntro: "Or connect a mailbox by signing in at its provider (OAuth2):",
   connectionOk: "Connection works.",
   connectionFailed: "Connection failed",
@@ -387,6 +389,8 @@ const ptBR: Dict = {
   signInWith: "Entra com {provider} como {identity}",
   reauthorizationNeeded: "Reconexão necessária: o provedor recusou o acesso",
   oauthFailed: "Não foi possível conectar a conta",
+  oauthServersNote:
+    "Os servidores vêm das configurações do provedor e o login usa um token, não uma senha. Para uma caixa compartilhada da Microsoft, ponha o endereço dela como usuário IMAP e como endereço.",
   oauthIntro: "Ou conecte uma caixa entrando no provedor dela (OAuth2):",
   connectionOk: "A conexão funciona.",
   connectionFailed: "A conexão falhou",

@@ -97,6 +97,38 @@ Deno.test("Connect: CSRF-checked start, PKCE and state, the callback makes the a
     );
     assert.equal(account.name, login);
 
+    // Its form has no password fields, and a shared mailbox's login name can be set.
+    const form = await (await h.request(`/accounts/${account.id}`, {
+      headers: { "Accept-Language": "en" },
+    })).text();
+    assert.match(form, /shared mailbox/);
+    assert.doesNotMatch(form, /type="password"/);
+    const shared = `shared${login}`;
+    const edited = await h.post(`/accounts/${account.id}`, {
+      name: login,
+      address: shared,
+      display_name: "",
+      enabled: "1",
+      imap_host: "127.0.0.1",
+      imap_port: "1143",
+      imap_user: shared,
+      mailboxes: "INBOX",
+      smtp_host: "127.0.0.1",
+      smtp_port: "1587",
+      smtp_tls: "1",
+      smtp_user: login,
+    });
+    assert.equal(edited.status, 303, await edited.text());
+    const [kept] = await h.db.query<Record<string, unknown>>(
+      "SELECT imap_user, address, smtp_user, auth_kind, oauth_refresh_enc FROM accounts WHERE id = $1",
+      [account.id],
+    );
+    assert.deepEqual(
+      [kept.imap_user, kept.address, kept.smtp_user, kept.auth_kind],
+      [shared, shared, login, "oauth"],
+    );
+    assert.ok(kept.oauth_refresh_enc, "editing keeps the tokens");
+
     // The provider refused the refresh: shown on the page, in the API and in /metrics.
     await h.db.query(
       `UPDATE accounts SET reauthorization_needed = true,
