@@ -9,7 +9,7 @@ import type { Context } from "hono";
 import type { AppEnv } from "./app_env.ts";
 import { actorName } from "./app_env.ts";
 import type { AppDeps } from "./deps.ts";
-import type { Dict } from "./i18n.ts";
+import { type Dict, fill } from "./i18n.ts";
 import { EditorFrame } from "./forms.tsx";
 import { respondList } from "./list_view.tsx";
 import { AccountsTable, TestButton } from "./accounts_table.tsx";
@@ -23,6 +23,7 @@ import { testAccount } from "./account_check.ts";
 import { type AccountForm, EMPTY_FORM, formOf, readAccountForm } from "./account_form.ts";
 import { readAccountHealth } from "../src/store/account_health.ts";
 import { createSecretBox } from "../src/auth/secret_box.ts";
+import { cspWithProviders, OAuthButtons, providerLabel } from "./oauth.tsx";
 
 function TestResult(props: { t: Dict; id: number; ok: boolean; message: string }) {
   return (
@@ -41,9 +42,11 @@ function AccountEditor(
     smtpSet: boolean;
     csrf: string;
     errors: string[];
+    /** An account connected with OAuth2: it has tokens, not passwords. */
+    oauth?: { provider: string; identity: string } | null;
   },
 ) {
-  const { t, form } = props;
+  const { t, form, oauth } = props;
   const action = props.id ? `/accounts/${props.id}` : "/accounts";
   const text = (name: keyof AccountForm, label: string, type = "text") => (
     <label>
@@ -56,12 +59,13 @@ function AccountEditor(
       <input type="checkbox" name={name} value="1" checked={Boolean(form[name])} /> {label}
     </label>
   );
-  const password = (name: string, set: boolean) => (
-    <label>
-      {t.password} <span class="sub">({set ? t.passwordSet : t.passwordNotSet})</span>
-      <input type="password" name={name} value="" autocomplete="new-password" />
-    </label>
-  );
+  const password = (name: string, set: boolean) =>
+    oauth ? null : (
+      <label>
+        {t.password} <span class="sub">({set ? t.passwordSet : t.passwordNotSet})</span>
+        <input type="password" name={name} value="" autocomplete="new-password" />
+      </label>
+    );
   const server = (kind: "imap" | "smtp", legend: string, passwordSet: boolean, more?: Child) => (
     <fieldset>
       <legend>{legend}</legend>
@@ -87,6 +91,14 @@ function AccountEditor(
       {text("address", t.address, "email")}
       {text("display_name", t.displayName)}
       {check("enabled", t.enabled)}
+      {oauth && (
+        <p class="sub oauth-note">
+          {fill(t.signInWith, {
+            provider: providerLabel(oauth.provider),
+            identity: oauth.identity,
+          })}. {t.oauthServersNote}
+        </p>
+      )}
       {server(
         "imap",
         t.imap,
@@ -142,6 +154,9 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
     const rows = await listAccountViews(deps.db);
     const health = await readAccountHealth(deps.db, now);
     const csrf = c.get("csrfToken");
+    const providers = deps.oauth?.providers() ?? [];
+    // Connect and Reconnect are answered with a redirect to the provider.
+    c.header("Content-Security-Policy", cspWithProviders(providers.map((p) => p.issuer)));
     return await respondList(c, {
       title: t.accounts,
       nav: "/accounts",
@@ -156,9 +171,12 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
         />
       ),
       above: () => (
-        <p>
-          <a class="button" href="/accounts/new">{t.newAccount}</a>
-        </p>
+        <>
+          <p>
+            <a class="button" href="/accounts/new">{t.newAccount}</a>
+          </p>
+          <OAuthButtons t={t} providers={providers.map((p) => p.id)} csrf={csrf} />
+        </>
       ),
     });
   });
@@ -171,6 +189,7 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
       imapSet: boolean;
       smtpSet: boolean;
       errors: string[];
+      oauth?: { provider: string; identity: string } | null;
     },
     status?: 422,
   ) =>
@@ -196,6 +215,9 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
       imapSet: a.imapPasswordSet,
       smtpSet: a.smtpPasswordSet,
       errors: a.source === "env" ? [c.get("t").fromEnv] : [],
+      oauth: a.authKind === "oauth"
+        ? { provider: a.oauthProvider ?? "", identity: a.oauthIdentity ?? "" }
+        : null,
     });
   });
 
@@ -210,6 +232,9 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
         imapSet: existing?.imapPasswordSet ?? false,
         smtpSet: existing?.smtpPasswordSet ?? false,
         errors,
+        oauth: existing?.authKind === "oauth"
+          ? { provider: existing.oauthProvider ?? "", identity: existing.oauthIdentity ?? "" }
+          : null,
       }, 422);
     if (existing?.source === "env") return await again([c.get("t").fromEnv]);
     if (!read.input) return await again(read.errors);

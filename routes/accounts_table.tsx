@@ -10,6 +10,7 @@ import { fmtDate } from "./render.tsx";
 import { type Column, ListTable } from "./list_view.tsx";
 import type { AccountView } from "../src/store/accounts_admin.ts";
 import { effectiveBudget, type Provider, type SendBudget } from "../src/domain/send_budget.ts";
+import { providerLabel, ReconnectButton } from "./oauth.tsx";
 import {
   type AccountHealth,
   type CollectProgress,
@@ -174,7 +175,27 @@ function accountColumns(
     },
     { label: t.address, cell: (a) => a.address },
     { label: t.imap, cell: (a) => `${a.imapUser}@${a.imapHost}:${a.imapPort}` },
-    { label: t.status, cell: (a) => (a.enabled ? t.enabled : t.disabled) },
+    {
+      label: t.status,
+      cell: (a) => (
+        <>
+          {a.enabled ? t.enabled : t.disabled}
+          {a.authKind === "oauth" && (
+            <div class="sub">
+              {fill(t.signInWith, {
+                provider: providerLabel(a.oauthProvider ?? ""),
+                identity: a.oauthIdentity ?? "",
+              })}
+            </div>
+          )}
+          {a.reauthorizationNeeded && (
+            <div class="error reauthorization-needed" title={a.reauthorizationReason ?? ""}>
+              {t.reauthorizationNeeded}
+            </div>
+          )}
+        </>
+      ),
+    },
     {
       label: t.lastSync,
       cell: (a) => {
@@ -228,6 +249,7 @@ function accountColumns(
         <>
           <TestButton t={t} id={a.id} csrf={csrf} />{" "}
           <a href={`/accounts/${a.id}/settings`}>{t.replySettings}</a>
+          {a.authKind === "oauth" && <ReconnectButton t={t} id={a.id} csrf={csrf} />}
         </>
       ),
     },

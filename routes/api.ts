@@ -202,6 +202,9 @@ export function accountJson(
     display_name: a.displayName,
     source: a.source,
     enabled: a.enabled,
+    auth: a.authKind === "oauth"
+      ? { kind: "oauth", provider: a.oauthProvider, identity: a.oauthIdentity }
+      : { kind: "password" },
     imap: {
       host: a.imapHost,
       port: a.imapPort,
@@ -233,6 +236,8 @@ export function accountJson(
         ? Math.max(0, Math.round((now.getTime() - a.lastSyncAt.getTime()) / 1000))
         : null,
       consecutive_failures: a.consecutiveFailures,
+      reauthorization_needed: a.reauthorizationNeeded,
+      reauthorization_reason: a.reauthorizationReason,
       idle: health.idle && idleStatusJson(health.idle),
       connection_cap: health.connectionCap,
       idle_mailboxes: health.mailboxes.map(mailboxWatchJson),

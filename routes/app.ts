@@ -16,6 +16,7 @@ import { outboxRoutes } from "./outbox.tsx";
 import { auditRoutes } from "./audit.tsx";
 import { ruleRoutes } from "./rules.tsx";
 import { accountRoutes } from "./accounts.tsx";
+import { oauthRoutes } from "./oauth.tsx";
 import { tokenRoutes } from "./tokens.tsx";
 import { exceptionRoutes } from "./exceptions.tsx";
 import { userRoutes } from "./users.tsx";
@@ -138,6 +139,7 @@ export function createApp(deps: AppDeps, reportError?: ErrorReporter): Hono<AppE
   app.route("/", ruleRoutes(deps));
   app.route("/", exceptionRoutes(deps));
   app.route("/", breakerRoutes(deps));
+  app.route("/", oauthRoutes(deps));
   app.route("/", accountRoutes(deps));
   app.route("/", accountSettingsRoutes(deps));
   app.route("/", tokenRoutes(deps));

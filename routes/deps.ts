@@ -2,6 +2,7 @@
 import type { Db, Queryable } from "../src/store/db.ts";
 import type { AccountContext } from "../src/domain/decide_reply.ts";
 import type { SecretBox } from "../src/auth/secret_box.ts";
+import type { OAuthClient } from "../src/auth/oauth_client.ts";
 
 /**
  * The settings of an account to try, passwords decrypted (never logged, never shown): the IMAP
@@ -9,7 +10,14 @@ import type { SecretBox } from "../src/auth/secret_box.ts";
  */
 export interface ConnectionTarget {
   accountId: number | null;
-  imap: { host: string; port: number; secure: boolean; user: string; pass: string | null };
+  imap: {
+    host: string;
+    port: number;
+    secure: boolean;
+    user: string;
+    pass: string | null;
+    oauth?: boolean;
+  };
   smtp: { host: string; port: number; user: string | null; pass: string | null } | null;
 }
 
@@ -104,6 +112,11 @@ export interface AppDeps {
    * the client. Empty or absent: the socket's address is the client's, whatever the header says.
    */
   trustedProxies?: readonly string[];
+  /**
+   * The OAuth providers accounts can be connected with (Connect, Reconnect, the callback);
+   * absent or with no provider: the buttons are not shown.
+   */
+  oauth?: OAuthClient;
   /** Overrides of the session and login-throttling limits (tests). */
   security?: Partial<SecuritySettings>;
   /** A dry-run's time budget and the clock it is measured on (tests); default 2 s, real time. */

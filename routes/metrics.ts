@@ -127,6 +127,11 @@ export function renderMetrics(m: MetricsSnapshot, now: Date): string {
     "1 while the account's SMTP server refuses its login (its replies wait), else 0.",
     (a) => (a.smtpAuthFailed ? 1 : 0),
   );
+  perAccount(
+    "carteiro_account_reauthorization_needed",
+    "1 when the OAuth provider refused the account's grant: not collected nor sent from until someone presses Reconnect.",
+    (a) => (a.reauthorizationNeeded ? 1 : 0),
+  );
   return out.join("\n") + "\n";
 }
 

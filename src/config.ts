@@ -50,6 +50,39 @@ export interface EnvAccountSettings {
   smtp: SmtpSettings;
 }
 
+/** How an OAuth account's server is reached: TLS from the first byte, STARTTLS, or plain. */
+export interface OAuthEndpoint {
+  host: string;
+  port: number;
+  /** "plain" only to a loopback host (a test server). */
+  security: "tls" | "starttls" | "plain";
+}
+
+/** The providers an account can be connected with. */
+export type OAuthProviderId = "google" | "microsoft" | "oidc";
+
+/** One OAuth2 / OpenID provider a person can connect an account with. */
+export interface OAuthProviderSettings {
+  id: OAuthProviderId;
+  /** The OpenID issuer; Microsoft's multi-tenant issuers name `{tenantid}` in their metadata. */
+  issuer: string;
+  clientId: string;
+  /** null: a public client (PKCE only). */
+  clientSecret: string | null;
+  scopes: string[];
+  imap: OAuthEndpoint;
+  smtp: OAuthEndpoint;
+}
+
+export interface OAuthSettings {
+  /** PUBLIC_URL: where people reach the admin; the redirect URL is built on it. */
+  publicUrl: string | null;
+  providers: OAuthProviderSettings[];
+}
+
+/** The path of the OAuth redirect, under PUBLIC_URL. */
+export const OAUTH_CALLBACK_PATH = "/accounts/oauth/callback";
+
 export type DatabaseSettings =
   | { kind: "postgres"; url: string; caFile: string | null; caPem: string | null }
   | { kind: "pglite"; dataDir: string };
@@ -100,6 +133,8 @@ export interface Config {
     authRecheckMinutes: number;
   };
   database: DatabaseSettings;
+  /** Connecting accounts with Google, Microsoft or an OpenID provider (empty: none configured). */
+  oauth: OAuthSettings;
   http: {
     hostname: string;
     port: number;
@@ -166,6 +201,7 @@ export function loadConfig(env: Env): ConfigResult {
     trustedProxies: readTrustedProxies(read("TRUSTED_PROXIES"), errors),
   };
   const allowPrivateHosts = bool("ALLOW_PRIVATE_HOSTS", false);
+  const oauth = readOAuth(read, errors);
   const secretKey = read("SECRET_KEY") ?? null;
   if (secretKey !== null && secretKey.length < 16) {
     errors.push("SECRET_KEY must be at least 16 characters (e.g. `openssl rand -base64 32`)");
@@ -207,6 +243,7 @@ export function loadConfig(env: Env): ConfigResult {
       parseWorkers,
       send,
       database,
+      oauth,
       http,
     },
   };
@@ -376,4 +413,140 @@ function readDatabase(
     caFile: read("DATABASE_CA_FILE") ?? null,
     caPem: read("DATABASE_CA") ?? null,
   };
+}
+
+const GOOGLE_SCOPES = ["openid", "email", "https://mail.google.com/"];
+const MICROSOFT_SCOPES = [
+  "openid",
+  "email",
+  "offline_access",
+  "https://outlook.office.com/IMAP.AccessAsUser.All",
+  "https://outlook.office.com/SMTP.Send",
+];
+
+/**
+ * The OAuth providers the environment configures: Google and Microsoft by client id, and one
+ * OpenID provider by issuer URL with its mail servers (`OAUTH_OIDC_IMAP=imaps://host:993`,
+ * `OAUTH_OIDC_SMTP=smtp://host:587`). Any provider needs PUBLIC_URL for its redirect.
+ */
+function readOAuth(read: (name: string) => string | undefined, errors: string[]): OAuthSettings {
+  const providers: OAuthProviderSettings[] = [];
+  const pair = (prefix: string) => {
+    const id = read(`${prefix}_CLIENT_ID`);
+    const secret = read(`${prefix}_CLIENT_SECRET`) ?? null;
+    if (id === undefined && secret !== null) {
+      errors.push(`${prefix}_CLIENT_SECRET is set without ${prefix}_CLIENT_ID`);
+    }
+    return id === undefined ? null : { clientId: id, clientSecret: secret };
+  };
+  const google = pair("OAUTH_GOOGLE");
+  if (google) {
+    providers.push({
+      id: "google",
+      issuer: "https://accounts.google.com",
+      ...google,
+      scopes: GOOGLE_SCOPES,
+      imap: { host: "imap.gmail.com", port: 993, security: "tls" },
+      smtp: { host: "smtp.gmail.com", port: 465, security: "tls" },
+    });
+  }
+  const microsoft = pair("OAUTH_MICROSOFT");
+  if (microsoft) {
+    const tenant = read("OAUTH_MICROSOFT_TENANT") ?? "common";
+    if (!/^[A-Za-z0-9.-]+$/.test(tenant)) {
+      errors.push(
+        `OAUTH_MICROSOFT_TENANT must be a tenant id, a domain, "common" or "organizations", not "${tenant}"`,
+      );
+    }
+    providers.push({
+      id: "microsoft",
+      issuer: `https://login.microsoftonline.com/${tenant}/v2.0`,
+      ...microsoft,
+      scopes: MICROSOFT_SCOPES,
+      imap: { host: "outlook.office365.com", port: 993, security: "tls" },
+      smtp: { host: "smtp.office365.com", port: 587, security: "starttls" },
+    });
+  }
+  const issuer = read("OAUTH_OIDC_ISSUER");
+  const oidc = pair("OAUTH_OIDC");
+  if (issuer !== undefined || oidc) {
+    const imap = readEndpoint("OAUTH_OIDC_IMAP", read("OAUTH_OIDC_IMAP"), "imap", errors);
+    const smtp = readEndpoint("OAUTH_OIDC_SMTP", read("OAUTH_OIDC_SMTP"), "smtp", errors);
+    if (issuer === undefined || !oidc) {
+      errors.push("OAUTH_OIDC_ISSUER and OAUTH_OIDC_CLIENT_ID are needed together");
+    } else if (!isUrl(issuer)) {
+      errors.push(`OAUTH_OIDC_ISSUER must be the provider's issuer URL, not "${issuer}"`);
+    } else if (imap && smtp) {
+      providers.push({
+        id: "oidc",
+        issuer,
+        ...oidc,
+        scopes: (read("OAUTH_OIDC_SCOPES") ?? "openid email offline_access").split(/[\s,]+/)
+          .filter(Boolean),
+        imap,
+        smtp,
+      });
+    }
+  }
+  const publicUrl = read("PUBLIC_URL")?.replace(/\/+$/, "") ?? null;
+  if (publicUrl !== null && !/^https?:\/\//.test(publicUrl)) {
+    errors.push(
+      `PUBLIC_URL must be the admin's address, e.g. https://carteiro.example.com, not "${publicUrl}"`,
+    );
+  } else if (publicUrl === null && providers.length > 0) {
+    errors.push(
+      `PUBLIC_URL must be set to connect accounts with OAuth: the provider sends people back to ` +
+        `PUBLIC_URL${OAUTH_CALLBACK_PATH} (register that redirect URL with the provider)`,
+    );
+  }
+  return { publicUrl, providers };
+}
+
+function isUrl(v: string): boolean {
+  try {
+    return /^https?:$/.test(new URL(v).protocol);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A mail server as a URL: `imaps://host:993` (TLS), `imap://host:143` (STARTTLS required),
+ * `imap+plain://127.0.0.1:1143` (plain, loopback only); `smtps`, `smtp`, `smtp+plain` alike.
+ */
+function readEndpoint(
+  name: string,
+  value: string | undefined,
+  kind: "imap" | "smtp",
+  errors: string[],
+): OAuthEndpoint | null {
+  const example = kind === "imap" ? "imaps://imap.example.com:993" : "smtps://smtp.example.com:465";
+  if (value === undefined) {
+    errors.push(`${name} must name the provider's ${kind.toUpperCase()} server, e.g. ${example}`);
+    return null;
+  }
+  const m = value.match(/^([a-z+]+):\/\/([^/:]+|\[[^\]]+\])(?::(\d+))?\/?$/i);
+  const scheme = m?.[1].toLowerCase();
+  const security = scheme === `${kind}s`
+    ? "tls"
+    : scheme === kind
+    ? "starttls"
+    : scheme === `${kind}+plain`
+    ? "plain"
+    : null;
+  if (!m || !security) {
+    errors.push(
+      `${name} must be a URL like ${example} (or ${kind}:// for STARTTLS), not "${value}"`,
+    );
+    return null;
+  }
+  const host = m[2].replace(/^\[|\]$/g, "");
+  if (security === "plain" && !isLoopbackHost(host)) {
+    errors.push(`${name}: ${kind}+plain:// is allowed only to a loopback host, not ${host}`);
+    return null;
+  }
+  const defaults = kind === "imap"
+    ? { tls: 993, starttls: 143, plain: 143 }
+    : { tls: 465, starttls: 587, plain: 25 };
+  return { host, port: m[3] ? Number(m[3]) : defaults[security], security };
 }

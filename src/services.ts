@@ -19,6 +19,8 @@ import {
 } from "./store/idle_leases.ts";
 import { loadRules } from "./store/rule_set.ts";
 import { createSecretBox, type SecretBox } from "./auth/secret_box.ts";
+import { createOAuthClient } from "./auth/oauth_client.ts";
+import { oauthAccessToken, type OAuthDeps } from "./actions/oauth.ts";
 import { readAccountContext } from "./jobs/account_context.ts";
 import { rulesImport } from "./cli/admin_commands.ts";
 import { rememberedHolidays } from "./domain/schedule.ts";
@@ -28,7 +30,7 @@ import {
   type AccountAccess,
   type AccountTarget,
   accountTarget,
-  imapLogin,
+  connectWithLogin,
   smtpLogin,
 } from "./mail/account_access.ts";
 import { testMailConnection } from "./mail/connection_test.ts";
@@ -73,7 +75,17 @@ export async function openServices(config: Config, log: Logger, options: Service
   await migrate(db, await readMigrations());
   const now = () => new Date();
   const secrets = createSecretBox(config.secretKey);
-  const access: AccountAccess = { db, secrets, envAccount: await envAccount(db, config) };
+  const oauthClient = createOAuthClient(config.oauth);
+  const oauthDeps: OAuthDeps = { db, now, box: secrets, client: oauthClient };
+  const access: AccountAccess = {
+    db,
+    secrets,
+    envAccount: await envAccount(db, config),
+    oauth: {
+      provider: (id) => oauthClient.provider(id),
+      accessToken: (accountId, force) => oauthAccessToken(oauthDeps, accountId, force),
+    },
+  };
 
   // Schedules without a zone, and dates in replies, use the server's zone (TZ).
   const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
@@ -102,7 +114,7 @@ export async function openServices(config: Config, log: Logger, options: Service
     now,
     log,
     batchMessages: config.collectBatch,
-    imapLogin: (account) => imapLogin(access, account),
+    imapLogin: (account, connect) => connectWithLogin(access, account, connect),
     analyze: analyzer.analyze,
     reply: replyDeps,
     saveProgress,
@@ -152,7 +164,7 @@ export async function openServices(config: Config, log: Logger, options: Service
       copy: async (accountId, request) => {
         const account = (await listAccounts(db)).find((a) => a.id === accountId);
         if (!account) throw new Error(`account ${accountId} is gone`);
-        return await copyToSent(await imapLogin(access, account), request);
+        return await connectWithLogin(access, account, (conn) => copyToSent(conn, request));
       },
       checkpoint: options.checkpoint,
     });
@@ -176,7 +188,7 @@ export async function openServices(config: Config, log: Logger, options: Service
       drain: sendOnce,
       watch: (account, mailbox, onNewMail) =>
         startIdleWatcher({
-          connect: async () => connectIdleSession(await imapLogin(access, account)),
+          connect: () => connectWithLogin(access, account, connectIdleSession),
           onNewMail,
           mailbox,
           log,
@@ -222,6 +234,8 @@ export async function openServices(config: Config, log: Logger, options: Service
     rerunRules: (tx: Queryable, messageId: number, at: Date) =>
       rerunRules({ parse: parseLazily, replyStep: replyStep(replyDeps) }, tx, messageId, at),
     trustedProxies: config.http.trustedProxies,
+    /** Connect / Reconnect with the OAuth providers configured; absent when there are none. */
+    oauth: config.oauth.providers.length > 0 ? oauthClient : undefined,
   };
 
   return {

@@ -181,3 +181,85 @@ Deno.test("TRUSTED_PROXIES: addresses and CIDR ranges, each bad entry named", ()
   assert.match(bad.errors[0], /TRUSTED_PROXIES .*"proxy\.lan"/);
   assert.match(bad.errors[1], /"10\.0\.0\.0\/40"/);
 });
+
+Deno.test("OAuth providers: Google and Microsoft by client id, their scopes and servers; none by default", () => {
+  const none = loadConfig({});
+  assert.ok(none.ok);
+  assert.deepEqual(none.config.oauth, { publicUrl: null, providers: [] });
+
+  const r = loadConfig({
+    PUBLIC_URL: "https://carteiro.example.test/",
+    OAUTH_GOOGLE_CLIENT_ID: "g-id",
+    OAUTH_GOOGLE_CLIENT_SECRET: "g-secret",
+    OAUTH_MICROSOFT_CLIENT_ID: "m-id",
+    OAUTH_MICROSOFT_CLIENT_SECRET: "m-secret",
+  });
+  assert.ok(r.ok, JSON.stringify(r));
+  assert.equal(r.config.oauth.publicUrl, "https://carteiro.example.test");
+  const [google, microsoft] = r.config.oauth.providers;
+  assert.equal(google.issuer, "https://accounts.google.com");
+  assert.ok(google.scopes.includes("https://mail.google.com/"));
+  assert.deepEqual(google.imap, { host: "imap.gmail.com", port: 993, security: "tls" });
+  assert.equal(microsoft.issuer, "https://login.microsoftonline.com/common/v2.0");
+  for (
+    const s of [
+      "https://outlook.office.com/IMAP.AccessAsUser.All",
+      "https://outlook.office.com/SMTP.Send",
+      "offline_access",
+    ]
+  ) assert.ok(microsoft.scopes.includes(s), s);
+  assert.deepEqual(microsoft.smtp, { host: "smtp.office365.com", port: 587, security: "starttls" });
+
+  const tenant = loadConfig({
+    PUBLIC_URL: "https://c.example.test",
+    OAUTH_MICROSOFT_CLIENT_ID: "m",
+    OAUTH_MICROSOFT_TENANT: "empresa.onmicrosoft.com",
+  });
+  assert.ok(tenant.ok);
+  assert.equal(
+    tenant.config.oauth.providers[0].issuer,
+    "https://login.microsoftonline.com/empresa.onmicrosoft.com/v2.0",
+  );
+});
+
+Deno.test("OAuth settings: PUBLIC_URL required, OpenID provider's servers as URLs, plain only to loopback", () => {
+  const noUrl = loadConfig({ OAUTH_GOOGLE_CLIENT_ID: "g" });
+  assert.equal(noUrl.ok, false);
+  assert.match(JSON.stringify(noUrl), /PUBLIC_URL must be set/);
+
+  const oidc = loadConfig({
+    PUBLIC_URL: "http://127.0.0.1:8000",
+    OAUTH_OIDC_ISSUER: "https://id.example.test",
+    OAUTH_OIDC_CLIENT_ID: "c",
+    OAUTH_OIDC_IMAP: "imap://mail.example.test",
+    OAUTH_OIDC_SMTP: "smtps://mail.example.test:2465",
+  });
+  assert.ok(oidc.ok, JSON.stringify(oidc));
+  const [p] = oidc.config.oauth.providers;
+  assert.deepEqual(p.imap, { host: "mail.example.test", port: 143, security: "starttls" });
+  assert.deepEqual(p.smtp, { host: "mail.example.test", port: 2465, security: "tls" });
+  assert.deepEqual(p.scopes, ["openid", "email", "offline_access"]);
+  assert.equal(p.clientSecret, null);
+
+  const bad = loadConfig({
+    PUBLIC_URL: "http://127.0.0.1:8000",
+    OAUTH_OIDC_ISSUER: "https://id.example.test",
+    OAUTH_OIDC_CLIENT_ID: "c",
+    OAUTH_OIDC_IMAP: "imap+plain://mail.example.test:143",
+    OAUTH_OIDC_SMTP: "ftp://mail.example.test",
+  });
+  assert.equal(bad.ok, false);
+  const errors = bad.ok ? [] : bad.errors.join("\n");
+  assert.match(
+    String(errors),
+    /OAUTH_OIDC_IMAP: imap\+plain:\/\/ is allowed only to a loopback host/,
+  );
+  assert.match(String(errors), /OAUTH_OIDC_SMTP must be a URL like/);
+
+  const half = loadConfig({ PUBLIC_URL: "http://x.test", OAUTH_OIDC_CLIENT_ID: "c" });
+  assert.equal(half.ok, false);
+  assert.match(
+    JSON.stringify(half),
+    /OAUTH_OIDC_ISSUER and OAUTH_OIDC_CLIENT_ID are needed together/,
+  );
+});

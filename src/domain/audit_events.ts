@@ -155,6 +155,12 @@ export interface AuditDetails {
     send_budget?: { per_minute: number | null; per_day: number | null } | null;
   };
   connection_tested: By & { ok: boolean; problem: string | null };
+  /** An account connected with an OAuth provider; `identity` is who signed in. */
+  oauth_connected: By & { provider: string; identity: string; name: string };
+  /** An OAuth account signed in again (Reconnect): collection and sending resume. */
+  oauth_reconnected: By & { provider: string; identity: string };
+  /** The provider refused the refresh token: the account needs a person to reconnect it. */
+  oauth_refresh_refused: { provider: string; error: string };
   /** `scopes` and `expires_at` are absent from events written before tokens had them. */
   token_created: By & { name: string; scopes?: string[]; expires_at?: string | null };
   token_revoked: By & { id: number };
@@ -227,6 +233,9 @@ const NAMES: Record<AuditEventName, true> = {
   rule_changed: true,
   account_changed: true,
   connection_tested: true,
+  oauth_connected: true,
+  oauth_reconnected: true,
+  oauth_refresh_refused: true,
   token_created: true,
   token_revoked: true,
   never_answer_added: true,

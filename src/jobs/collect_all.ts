@@ -3,13 +3,16 @@ import { collectAccount, type CollectDeps, type CollectSummary } from "./collect
 
 /**
  * Collects every enabled account side by side. Each account's failure is caught and recorded by
- * `collectAccount`, so one broken or slow account never holds back the others.
+ * `collectAccount`, so one broken or slow account never holds back the others. An account whose
+ * OAuth grant was refused waits for a person to reconnect it: asking again would only be refused.
  */
 export async function collectAll(
   deps: CollectDeps,
   accounts: AccountRow[],
 ): Promise<CollectSummary[]> {
   return await Promise.all(
-    accounts.filter((a) => a.enabled).map((a) => collectAccount(deps, a)),
+    accounts.filter((a) => a.enabled && !a.reauthorizationNeeded).map((a) =>
+      collectAccount(deps, a)
+    ),
   );
 }

@@ -232,8 +232,11 @@ export function startIdleWatch(deps: IdleWatchDeps, accounts: AccountRow[]): Idl
   };
 }
 
+/** The accounts to watch: enabled, and not waiting for a person to reconnect their OAuth grant. */
 function enabledAccounts(list: AccountRow[]): Map<number, AccountRow> {
-  return new Map(list.filter((a) => a.enabled).map((a) => [a.id, a]));
+  return new Map(
+    list.filter((a) => a.enabled && !a.reauthorizationNeeded).map((a) => [a.id, a]),
+  );
 }
 
 /** What a watcher's connection depends on: a change means new watchers. */

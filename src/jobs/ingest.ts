@@ -28,8 +28,11 @@ export interface IngestDeps {
   log: Logger;
   /** Messages per UID FETCH and per commit (COLLECT_BATCH). */
   batchMessages?: number;
-  /** An account's IMAP login (src/mail/account_access.ts). */
-  imapLogin: (account: AccountRow) => Promise<ImapConnection>;
+  /**
+   * Logs in to an account's IMAP with `connect` (src/mail/account_access.ts `connectWithLogin`:
+   * an OAuth account's refused token is refreshed and tried once more).
+   */
+  imapLogin: <T>(account: AccountRow, connect: (c: ImapConnection) => Promise<T>) => Promise<T>;
   /** Parses and classifies one message; never rejects (see `startAnalyzer`). */
   analyze: (raw: Uint8Array) => Promise<Analysis>;
   /** What the reply decision reads: the account, the installation's addresses, the limits. */
@@ -65,7 +68,7 @@ export function ingestChain(deps: IngestDeps): IngestChain {
     log,
     batchMessages: deps.batchMessages,
     onProgress: deps.saveProgress,
-    connect: async (account) => connectImap(await deps.imapLogin(account)),
+    connect: (account) => deps.imapLogin(account, connectImap),
     analyze,
     processPending: analyseStored,
   };

@@ -1,6 +1,7 @@
 /**
  * How to reach an account's IMAP and SMTP servers: the one place that knows an account's
- * credentials (the environment's, or the stored ones decrypted with SECRET_KEY), its TLS mode
+ * credentials (the environment's, the stored passwords decrypted with SECRET_KEY, or an OAuth2
+ * access token from the account's provider, for SASL XOAUTH2 / OAUTHBEARER), its TLS mode
  * (TLS from the first byte, STARTTLS, or plain on loopback only) and the connection settings
  * handed to imapflow and nodemailer. The collector, the IDLE watcher, the sender, the connection
  * test and the accounts page all come here.
@@ -11,6 +12,7 @@ import type { AccountRow } from "../store/accounts.ts";
 import { type Endpoint, getAccountSecrets } from "../store/accounts_admin.ts";
 import type { SecretBox } from "../auth/secret_box.ts";
 import { isLoopbackHost } from "../domain/private_address.ts";
+import type { OAuthEndpoint, OAuthProviderSettings } from "../config.ts";
 
 /** Where and how to log in to one IMAP account. */
 export interface ImapConnection {
@@ -22,6 +24,8 @@ export interface ImapConnection {
   startTls?: boolean;
   user: string;
   pass: string;
+  /** An OAuth2 bearer token: the login is XOAUTH2 or OAUTHBEARER (RFC 7628), not `pass`. */
+  accessToken?: string;
   /** Accept a certificate that does not verify (self-signed test servers only). */
   allowInvalidCertificate?: boolean;
   timeoutMs?: number;
@@ -40,6 +44,11 @@ export interface SmtpConnection {
   requireTls: boolean;
   user: string | null;
   pass: string | null;
+  /**
+   * OAuth2 (XOAUTH2) instead of `pass`: asked for a token when the transport has none or its
+   * token is about to expire, and with `renew` after the server refused one.
+   */
+  oauth?: { token: (renew: boolean) => Promise<AccessToken> };
   allowInvalidCertificate?: boolean;
   /** One connection per message instead of a pool (for comparison in benchmarks). */
   pooled?: boolean;
@@ -65,7 +74,10 @@ export function imapFlowOptions(
     port: conn.port,
     secure: conn.secure,
     doSTARTTLS: conn.secure ? undefined : (conn.startTls ?? false),
-    auth: { user: conn.user, pass: conn.pass },
+    // With an access token imapflow prefers OAUTHBEARER (RFC 7628), else XOAUTH2.
+    auth: conn.accessToken
+      ? { user: conn.user, accessToken: conn.accessToken }
+      : { user: conn.user, pass: conn.pass },
     logger: false,
     connectionTimeout: conn.timeoutMs ?? 30_000,
     greetingTimeout: conn.timeoutMs ?? 30_000,
@@ -95,13 +107,38 @@ export function smtpTransportOptions(conn: SmtpConnection) {
     // (loopback only, checked above) never tries STARTTLS.
     requireTLS: !conn.secure && conn.requireTls,
     ignoreTLS: !conn.secure && !conn.requireTls,
-    auth: conn.user ? { user: conn.user, pass: conn.pass ?? "" } : undefined,
+    auth: conn.oauth && conn.user
+      ? oauthSmtpAuth(conn.user, conn.oauth.token)
+      : conn.user
+      ? { user: conn.user, pass: conn.pass ?? "" }
+      : undefined,
     pool: conn.pooled ?? true,
     maxConnections: 2,
     connectionTimeout: conn.timeoutMs ?? 30_000,
     greetingTimeout: conn.timeoutMs ?? 30_000,
     socketTimeout: conn.timeoutMs ?? 60_000,
     tls: { rejectUnauthorized: !conn.allowInvalidCertificate },
+  };
+}
+
+/**
+ * nodemailer's XOAUTH2 login: it asks `token` for an access token, again when the one it holds
+ * expires, and once with `renew` after the server refuses it (nodemailer retries AUTH once).
+ */
+function oauthSmtpAuth(user: string, token: (renew: boolean) => Promise<AccessToken>) {
+  return {
+    type: "OAuth2" as const,
+    user,
+    provisionCallback: (
+      _user: string,
+      renew: boolean,
+      done: (err: Error | null, accessToken?: string, expires?: number) => void,
+    ) => {
+      token(renew).then(
+        (t) => done(null, t.accessToken, t.expiresAt.getTime()),
+        (e) => done(e instanceof Error ? e : new Error(String(e))),
+      );
+    },
   };
 }
 
@@ -142,20 +179,110 @@ export function storedAccountSmtp(
   };
 }
 
+/** An OAuth2 access token and when it stops being accepted (a little before it expires). */
+export interface AccessToken {
+  accessToken: string;
+  expiresAt: Date;
+}
+
+/** Raised for an account whose provider refused its grant: a person must reconnect it. */
+export class ReauthorizationNeededError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ReauthorizationNeededError";
+  }
+}
+
+/** What OAuth accounts need: their provider's settings, and fresh access tokens. */
+export interface OAuthAccess {
+  provider(id: string): OAuthProviderSettings | null;
+  /**
+   * A valid access token of the account, refreshed first when it is about to expire or when
+   * `force` (the server refused it). Rejects with `ReauthorizationNeededError` when the provider
+   * refused the grant, now or before.
+   */
+  accessToken(accountId: number, force: boolean): Promise<AccessToken>;
+}
+
 /** What reaching accounts needs: the database, the key to their passwords, the environment's. */
 export interface AccountAccess {
   db: Queryable;
   secrets: SecretBox;
   /** The account the environment describes (EMAIL_HOST, …), with its settings as configured. */
   envAccount: { id: number; imap: ImapConnection; smtp: SmtpConnection } | null;
+  /** OAuth accounts; absent: none can connect (no provider configured). */
+  oauth?: OAuthAccess;
 }
 
-/** An account's IMAP login: the environment's, or the stored one decrypted with SECRET_KEY. */
+function oauthOf(access: AccountAccess, provider: string | null): {
+  oauth: OAuthAccess;
+  provider: OAuthProviderSettings;
+} {
+  const p = provider ? access.oauth?.provider(provider) : null;
+  if (!access.oauth || !p) {
+    throw new Error(
+      `the account was connected with ${provider ?? "an OAuth provider"}, which is not ` +
+        "configured now: set its OAUTH_* settings again",
+    );
+  }
+  return { oauth: access.oauth, provider: p };
+}
+
+/** Where an OAuth account's server is: the provider's settings, not a typed host. */
+function endpointTls(e: OAuthEndpoint) {
+  return { secure: e.security === "tls", startTls: e.security === "starttls" };
+}
+
+/**
+ * Is this a refused login (a wrong password, an expired or revoked token)? imapflow marks it
+ * `authenticationFailed`; the chain of causes is searched.
+ */
+export function isAuthenticationFailure(e: unknown): boolean {
+  for (let x = e; x instanceof Error; x = x.cause) {
+    if ((x as { authenticationFailed?: boolean }).authenticationFailed) return true;
+  }
+  return false;
+}
+
+/**
+ * Connects with the account's IMAP login; for an OAuth account whose token the server refuses,
+ * once more with a token refreshed on the spot (it may have been revoked or cut short).
+ */
+export async function connectWithLogin<T>(
+  access: AccountAccess,
+  account: AccountRow,
+  connect: (conn: ImapConnection) => Promise<T>,
+): Promise<T> {
+  try {
+    return await connect(await imapLogin(access, account));
+  } catch (e) {
+    if (account.authKind !== "oauth" || !isAuthenticationFailure(e)) throw e;
+    return await connect(await imapLogin(access, account, { refresh: true }));
+  }
+}
+
+/**
+ * An account's IMAP login: the environment's, the stored password decrypted with SECRET_KEY, or
+ * an OAuth account's access token (`refresh`: a new one, the last being refused).
+ */
 export async function imapLogin(
   access: AccountAccess,
   account: AccountRow,
+  options: { refresh?: boolean } = {},
 ): Promise<ImapConnection> {
   if (account.id === access.envAccount?.id) return access.envAccount.imap;
+  if (account.authKind === "oauth") {
+    const { oauth, provider } = oauthOf(access, account.oauthProvider);
+    const token = await oauth.accessToken(account.id, options.refresh ?? false);
+    return {
+      host: provider.imap.host,
+      port: provider.imap.port,
+      ...endpointTls(provider.imap),
+      user: account.imapUser,
+      pass: "",
+      accessToken: token.accessToken,
+    };
+  }
   const stored = await getAccountSecrets(access.db, account.id);
   if (!stored?.imapPassEnc) throw new Error(`account ${account.name} has no IMAP password stored`);
   return storedAccountImap(
@@ -176,6 +303,20 @@ export async function imapLogin(
 export async function smtpLogin(access: AccountAccess, accountId: number): Promise<SmtpConnection> {
   if (accountId === access.envAccount?.id) return { ...access.envAccount.smtp };
   const stored = await getAccountSecrets(access.db, accountId);
+  if (stored?.authKind === "oauth") {
+    const { oauth, provider } = oauthOf(access, stored.oauthProvider);
+    const user = stored.smtp?.user ?? stored.imap.user;
+    if (!user) throw new Error(`account ${accountId} has no SMTP login name`);
+    return {
+      host: provider.smtp.host,
+      port: provider.smtp.port,
+      secure: provider.smtp.security === "tls",
+      requireTls: provider.smtp.security !== "plain",
+      user,
+      pass: null,
+      oauth: { token: (renew) => oauth.accessToken(accountId, renew) },
+    };
+  }
   const smtp = stored?.smtp;
   if (!smtp) throw new Error(`account ${accountId} has no SMTP settings`);
   return storedAccountSmtp(
@@ -187,7 +328,15 @@ export async function smtpLogin(access: AccountAccess, accountId: number): Promi
 /** An account's servers to try, passwords decrypted; null password: none stored. */
 export interface AccountTarget {
   accountId: number;
-  imap: { host: string; port: number; secure: boolean; user: string; pass: string | null };
+  /** `oauth`: `pass` is the account's access token, refreshed when due. */
+  imap: {
+    host: string;
+    port: number;
+    secure: boolean;
+    user: string;
+    pass: string | null;
+    oauth?: boolean;
+  };
   smtp: SmtpConnection | null;
 }
 
@@ -202,6 +351,26 @@ export async function accountTarget(
 ): Promise<AccountTarget | null> {
   const stored = await getAccountSecrets(access.db, accountId);
   if (!stored) return null;
+  if (stored.authKind === "oauth") {
+    const { oauth, provider } = oauthOf(access, stored.oauthProvider);
+    // A refused grant is a failed login for the test (the page says to reconnect).
+    const token = await oauth.accessToken(accountId, false).catch((e) => {
+      if (e instanceof ReauthorizationNeededError) return null;
+      throw e;
+    });
+    return {
+      accountId,
+      imap: {
+        host: provider.imap.host,
+        port: provider.imap.port,
+        secure: provider.imap.security === "tls",
+        user: stored.imap.user ?? "",
+        pass: token?.accessToken ?? null,
+        oauth: true,
+      },
+      smtp: null,
+    };
+  }
   const decrypt = (field: string, enc: string | null) =>
     enc ? access.secrets.decrypt(field, enc) : Promise.resolve(null);
   const imap: Endpoint = stored.imap;

@@ -18,6 +18,8 @@ export interface MailTarget {
   secure: boolean;
   user: string;
   pass: string | null;
+  /** An OAuth account: `pass` is an access token, sent with OAUTHBEARER / XOAUTH2. */
+  oauth?: boolean;
 }
 
 export interface ConnectionTestOptions {
@@ -47,7 +49,7 @@ export async function testMailConnection(
       return { ok: false, error: "private_host" };
     }
   }
-  if (!target.pass) return { ok: false, error: "no_password" };
+  if (!target.pass) return { ok: false, error: target.oauth ? "authentication" : "no_password" };
   if (!target.secure) {
     // Before STARTTLS the server speaks in clear: what it says first tells IMAP from another
     // service or from a TLS port, which the IMAP client would only see as a timeout.
@@ -55,11 +57,13 @@ export async function testMailConnection(
     if (probed !== "imap") return { ok: false, error: probed };
   }
   try {
+    const stored = storedAccountImap(
+      { host, port: target.port, tls: target.secure, user: target.user },
+      target.pass,
+    );
     const imap = await connectImap({
-      ...storedAccountImap(
-        { host, port: target.port, tls: target.secure, user: target.user },
-        target.pass,
-      ),
+      ...stored,
+      ...(target.oauth ? { pass: "", accessToken: target.pass } : {}),
       allowInvalidCertificate: options.allowInvalidCertificate,
       timeoutMs: options.timeoutMs,
     });

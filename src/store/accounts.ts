@@ -23,6 +23,11 @@ export interface AccountRow {
   afterFolder: string | null;
   /** The most IMAP connections Carteiro may hold to it; null: the provider's default. */
   imapConnectionCap: number | null;
+  /** How it logs in: a password, or an OAuth2 token from `oauthProvider`. */
+  authKind: "password" | "oauth";
+  oauthProvider: string | null;
+  /** The provider refused the grant: not collected, watched or sent from until reconnected. */
+  reauthorizationNeeded: boolean;
 }
 
 /**
@@ -40,7 +45,7 @@ export type EnvAccount =
 /** The columns of `AccountRow`, in its order (read back with `camelRow`). */
 const COLUMNS = `id, name, address, imap_host, imap_port, imap_tls, imap_user, mailboxes, source,
   enabled, connected_at, last_sync_at, last_error, after_processing, after_folder,
-  imap_connection_cap`;
+  imap_connection_cap, auth_kind, oauth_provider, reauthorization_needed`;
 
 /**
  * Creates or refreshes the environment's account. Its `connected_at` is set once, on the first

@@ -46,6 +46,13 @@ export interface AccountView {
   /** What the SMTP server said when it refused the account's login; null while sending works. */
   smtpAuthFailure: string | null;
   smtpAuthFailureAt: Date | null;
+  /** A password, or an OAuth2 token from `oauthProvider` signed in as `oauthIdentity`. */
+  authKind: "password" | "oauth";
+  oauthProvider: string | null;
+  oauthIdentity: string | null;
+  /** The provider refused the grant: a person must reconnect the account. */
+  reauthorizationNeeded: boolean;
+  reauthorizationReason: string | null;
 }
 
 /**
@@ -85,7 +92,8 @@ const VIEW = `a.id, a.name, a.address, COALESCE(a.display_name, '') AS display_n
   a.smtp_user, a.smtp_pass_enc IS NOT NULL AS smtp_password_set, a.connected_at, a.last_sync_at,
   a.last_error, a.last_error_at, a.consecutive_failures, a.copy_to_sent,
   (SELECT count(*)::int FROM messages m WHERE m.account_id = a.id) AS messages, a.send_budget,
-  a.smtp_auth_failure, a.smtp_auth_failure_at`;
+  a.smtp_auth_failure, a.smtp_auth_failure_at, a.auth_kind, a.oauth_provider, a.oauth_identity,
+  a.reauthorization_needed, a.reauthorization_reason`;
 
 function viewOf(r: Record<string, unknown>): AccountView {
   return { ...camelRow<AccountView>(r), sendBudget: readBudget(r.send_budget) };
@@ -214,16 +222,20 @@ export async function getAccountSecrets(
     smtpPassEnc: string | null;
     imap: Endpoint;
     smtp: Endpoint | null;
+    authKind: "password" | "oauth";
+    oauthProvider: string | null;
   } | null
 > {
   const [r] = await q.query(
     `SELECT imap_pass_enc, smtp_pass_enc, imap_host, imap_port, imap_tls, imap_user, smtp_host,
-       smtp_port, smtp_tls, smtp_user
+       smtp_port, smtp_tls, smtp_user, auth_kind, oauth_provider
      FROM accounts WHERE id = $1`,
     [id],
   );
   if (!r) return null;
   return {
+    authKind: r.auth_kind as "password" | "oauth",
+    oauthProvider: (r.oauth_provider as string | null) ?? null,
     imapPassEnc: (r.imap_pass_enc as string | null) ?? null,
     smtpPassEnc: (r.smtp_pass_enc as string | null) ?? null,
     imap: {

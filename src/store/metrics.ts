@@ -38,6 +38,8 @@ export interface MetricsSnapshot {
     idleMailboxesCronOnly: number;
     /** The SMTP server refused the account's login: its replies wait. */
     smtpAuthFailed: boolean;
+    /** The OAuth provider refused the account's grant: it waits for Reconnect. */
+    reauthorizationNeeded: boolean;
   }>;
   /** Messages by after-processing state (mark read or move on the server). */
   afterProcessing: { pending: number; done: number; failed: number };
@@ -56,7 +58,7 @@ export async function readMetrics(q: Queryable, now: Date): Promise<MetricsSnaps
   );
   const accounts = await q.query<Record<string, unknown>>(
     `SELECT id, name, enabled, last_sync_at, consecutive_failures,
-       smtp_auth_failure IS NOT NULL AS smtp_auth_failed
+       smtp_auth_failure IS NOT NULL AS smtp_auth_failed, reauthorization_needed
      FROM accounts ORDER BY id`,
   );
   const health = await readAccountHealth(q, now);
@@ -89,6 +91,7 @@ export async function readMetrics(q: Queryable, now: Date): Promise<MetricsSnaps
         idleMailboxesHeld: h.mailboxes.filter((w) => w.mode === "idle" && w.holder).length,
         idleMailboxesCronOnly: h.mailboxes.filter((w) => w.mode === "cron").length,
         smtpAuthFailed: a.smtp_auth_failed as boolean,
+        reauthorizationNeeded: a.reauthorization_needed as boolean,
       };
     }),
     afterProcessing: await afterProcessingCounts(q),

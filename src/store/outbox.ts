@@ -236,6 +236,8 @@ export async function claimDue(
        attempts = attempts + 1, updated_at = $1::timestamptz
      WHERE id IN (SELECT id FROM outbox
                   WHERE status IN ('pending', 'retry') AND next_attempt_at <= $1::timestamptz
+                    -- An account whose OAuth grant was refused can't log in: its replies wait.
+                    AND account_id NOT IN (SELECT id FROM accounts WHERE reauthorization_needed)
                   ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
      RETURNING ${CLAIMED_COLUMNS}`,
     [at.toISOString(), token, new Date(at.getTime() + leaseMs).toISOString(), limit],

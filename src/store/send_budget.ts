@@ -22,8 +22,10 @@ export async function lockDue(
   const rows = await q.query<{ id: number; account_id: number }>(
     `SELECT o.id, o.account_id FROM outbox o
      WHERE o.status IN ('pending', 'retry') AND o.next_attempt_at <= $1::timestamptz
+       -- A refused SMTP login pauses the account until its re-check; an account whose OAuth
+       -- grant was refused can't log in at all: its replies wait until a person reconnects it.
        AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = o.account_id
-                       AND a.smtp_auth_failure_at > $2::timestamptz)
+                       AND (a.smtp_auth_failure_at > $2::timestamptz OR a.reauthorization_needed))
      ORDER BY o.next_attempt_at, o.id LIMIT $3
      FOR UPDATE OF o SKIP LOCKED`,
     [at.toISOString(), pausedSince.toISOString(), limit],

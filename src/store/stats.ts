@@ -55,6 +55,10 @@ export interface Stats {
     smtp_auth_failure: { error: string; at: string } | null;
     /** The send budget a person set; null: the provider's default (docs/sending_limits.md). */
     send_budget: { per_minute: number | null; per_day: number | null } | null;
+    /** "password" or "oauth". */
+    auth: string;
+    /** The OAuth provider refused the grant: the account waits for Reconnect. */
+    reauthorization_needed: boolean;
   }>;
   /** Messages by after-processing state (mark read or move on the server). */
   after_processing: { pending: number; done: number; failed: number };
@@ -89,7 +93,8 @@ export async function readStats(q: Queryable, now: Date): Promise<Stats> {
   const totals = await readMessageCounts(q);
   const accounts = await q.query<Record<string, unknown>>(
     `SELECT a.id, a.name, a.address, a.enabled, a.last_sync_at, a.last_error,
-       a.consecutive_failures, a.smtp_auth_failure, a.smtp_auth_failure_at, a.send_budget,
+       a.consecutive_failures, a.smtp_auth_failure, a.smtp_auth_failure_at, a.send_budget, a.auth_kind,
+       a.reauthorization_needed,
        (SELECT count(*)::int FROM messages m WHERE m.account_id = a.id) AS messages
      FROM accounts a ORDER BY a.id`,
   );
@@ -135,6 +140,8 @@ export async function readStats(q: Queryable, now: Date): Promise<Stats> {
           }
           : null,
         send_budget: budgetJson(readBudget(a.send_budget)),
+        auth: a.auth_kind as string,
+        reauthorization_needed: a.reauthorization_needed as boolean,
       };
     }),
     after_processing: await afterProcessingCounts(q),

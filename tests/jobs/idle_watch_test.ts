@@ -47,6 +47,9 @@ function account(id: number, name = `conta${id}`): AccountRow {
     afterProcessing: "keep",
     afterFolder: null,
     imapConnectionCap: null,
+    authKind: "password",
+    oauthProvider: null,
+    reauthorizationNeeded: false,
   };
 }
 

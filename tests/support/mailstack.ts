@@ -13,6 +13,16 @@ export const IMAPS = { host: "127.0.0.1", port: 1993 } as const;
 export const SMTP = { host: "127.0.0.1", port: 1025 } as const;
 /** SMTP with TLS from the first byte, self-signed certificate, no AUTH. */
 export const SMTPS = { host: "127.0.0.1", port: 1465 } as const;
+/**
+ * Submission with AUTH required, checked by Dovecot: a mailbox password (PLAIN, LOGIN) or an
+ * OAuth2 bearer token (XOAUTH2, OAUTHBEARER) that Dovecot introspects at `OIDC_ISSUER`.
+ */
+export const SUBMISSION = { host: "127.0.0.1", port: 1587 } as const;
+/**
+ * Where the stack's Dovecot introspects OAuth2 tokens (RFC 7662): the OpenID provider a test
+ * starts with tests/support/oidc_server.ts. The port is fixed in scripts/mailstack.sh.
+ */
+export const OIDC_PORT = 1980;
 
 /** Messages per `deliver` call, well under the kernel's limit on one command line. */
 const DELIVER_BATCH = 1000;
