@@ -48,6 +48,7 @@ export function Layout(
 ) {
   const { t, lang, csrfToken, user } = props.page;
   const nav = [
+    ["/overview", t.overview],
     ["/messages", t.messages],
     ["/outbox", t.outbox],
     ["/audit", t.audit],
@@ -69,7 +70,7 @@ export function Layout(
       </head>
       <body hx-headers={JSON.stringify({ "X-CSRF-Token": csrfToken })}>
         <header class="top">
-          <a class="brand" href={user ? "/messages" : "/login"}>Carteiro</a>
+          <a class="brand" href={user ? "/overview" : "/login"}>Carteiro</a>
           {user && (
             <nav>
               {nav.map(([href, label]) => (

@@ -1,6 +1,12 @@
 import type { Queryable } from "./db.ts";
 import { outboxCounts, type OutboxStatus } from "./outbox.ts";
-import { healthOf, idleStatusJson, progressJson, readAccountHealth } from "./account_health.ts";
+import {
+  healthOf,
+  idleStatusJson,
+  lagSeconds,
+  progressJson,
+  readAccountHealth,
+} from "./account_health.ts";
 
 /** The counts `cli stats` prints and the health endpoints read. */
 export interface Stats {
@@ -90,9 +96,7 @@ export async function readStats(q: Queryable, now: Date): Promise<Stats> {
           last_uid: Number(b.last_uid),
           rescanning: b.rescanning as boolean,
         })),
-        lag_seconds: lastSync
-          ? Math.max(0, Math.round((now.getTime() - lastSync.getTime()) / 1000))
-          : null,
+        lag_seconds: lagSeconds(lastSync, now),
         consecutive_failures: a.consecutive_failures as number,
         idle: h.idle && idleStatusJson(h.idle),
         progress: h.progress && progressJson(h.progress),
