@@ -16,6 +16,7 @@ import {
   type PeriodCounts,
   periodCounts,
 } from "../domain/overview_buckets.ts";
+import { DEFAULT_RATE_LIMIT_POLICY, type RateLimitPolicy } from "../domain/rate_limit.ts";
 
 /** One account's health as the overview shows it. */
 export interface OverviewAccount {
@@ -31,7 +32,7 @@ export interface OverviewAccount {
   lastError: string | null;
   /** The IDLE watcher's state as a running instance reports it; null when none does. */
   idleState: string | null;
-  /** Loop breakers tripped and not reset: the whole account's, and one per recipient. */
+  /** Loop breakers open (tripped, not cooled down or reset): the whole account's, per recipient. */
   breakers: { account: boolean; recipients: number };
   health: AccountHealth;
 }
@@ -54,9 +55,21 @@ export interface Overview {
 // Whole hours since the epoch: the same on every session time zone, and on PGlite.
 const HOUR_OF = (col: string) => `floor(extract(epoch FROM ${col}) / 3600)::int`;
 
-/** Reads the overview as of `now`. */
-export async function readOverview(q: Queryable, now: Date): Promise<Overview> {
+/**
+ * Reads the overview as of `now`. A loop breaker counts as open as `isBreakerOpen` says under
+ * `policy` (the one the reply job uses): until its cool-down has passed, or until a person resets
+ * it when the policy has none.
+ */
+export async function readOverview(
+  q: Queryable,
+  now: Date,
+  policy: Pick<RateLimitPolicy, "coolDownSeconds"> = DEFAULT_RATE_LIMIT_POLICY,
+): Promise<Overview> {
   const w = overviewWindows(now);
+  // isBreakerOpen in SQL: now < tripped_at + cool-down, i.e. tripped_at > now - cool-down.
+  const openSince = policy.coolDownSeconds === null
+    ? null
+    : new Date(now.getTime() - policy.coolDownSeconds * 1_000).toISOString();
   const since = w.month.toISOString();
 
   const messageRows = await q.query<{ hour: number; kind: string | null; n: number }>(
@@ -78,11 +91,12 @@ export async function readOverview(q: Queryable, now: Date): Promise<Overview> {
   const accounts = await q.query<Record<string, unknown>>(
     `SELECT a.id, a.name, a.address, a.enabled, a.last_sync_at, a.last_error,
        a.consecutive_failures,
-       EXISTS (SELECT 1 FROM reply_breakers b WHERE b.account_id = a.id AND b.recipient = '')
-         AS account_breaker,
-       (SELECT count(*)::int FROM reply_breakers b WHERE b.account_id = a.id AND b.recipient <> '')
-         AS recipient_breakers
+       EXISTS (SELECT 1 FROM reply_breakers b WHERE b.account_id = a.id AND b.recipient = ''
+         AND ($1::timestamptz IS NULL OR b.tripped_at > $1::timestamptz)) AS account_breaker,
+       (SELECT count(*)::int FROM reply_breakers b WHERE b.account_id = a.id AND b.recipient <> ''
+         AND ($1::timestamptz IS NULL OR b.tripped_at > $1::timestamptz)) AS recipient_breakers
      FROM accounts a ORDER BY a.id`,
+    [openSince],
   );
   const health = await readAccountHealth(q, now);
 

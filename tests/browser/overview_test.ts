@@ -122,7 +122,9 @@ Deno.test({
         );
       }
       assert.match(await page.textContent("#overview-waiting") ?? "", /No reply is waiting/);
-      assert.match(await page.textContent("#overview-accounts") ?? "", new RegExp(box.address));
+      const accounts = await page.textContent("#overview-accounts") ?? "";
+      assert.match(accounts, new RegExp(box.address));
+      assert.match(accounts, /none open/, "no loop breaker tripped in this run");
       // The charts: SVG with a title, bars for the day's messages, and their numbers as text.
       assert.equal(
         await page.textContent("#chart-daily svg > title"),

@@ -69,8 +69,11 @@ async function seed(h: Harness) {
   );
   await h.db.query(
     `INSERT INTO reply_breakers (account_id, recipient, tripped_at, detail)
-     SELECT id, 'ana@cliente.test', $1, 'loop' FROM accounts`,
-    [NOW.toISOString()],
+     SELECT id, 'ana@cliente.test', $1::timestamptz, 'loop' FROM accounts
+     UNION ALL SELECT id, 'bia@cliente.test', $2::timestamptz, 'loop' FROM accounts
+     UNION ALL SELECT id, '', $2::timestamptz, 'loop' FROM accounts`,
+    // Bia's breaker and the account's tripped two hours ago: cooled down (one hour), closed.
+    [NOW.toISOString(), new Date(NOW.getTime() - 2 * 3_600_000).toISOString()],
   );
 }
 
@@ -116,7 +119,8 @@ Deno.test("the overview counts messages and replies today, in 7 and in 30 days",
     assert.ok(acct, "no accounts table");
     assert.match(acct, /data-lag="300">5 min/);
     assert.match(acct, /<td class="num error">2<div class="sub">IMAP login refused/);
-    assert.match(acct, /1 destinatários retidos/);
+    assert.match(acct, /1 destinatários retidos/, "Ana's breaker is open; Bia's cooled down");
+    assert.doesNotMatch(acct, /conta inteira/, "the account's breaker cooled down");
     assert.match(acct, /sem informação \(nenhuma instância/, "no IDLE report: said so");
   } finally {
     await h.close();
