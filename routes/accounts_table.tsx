@@ -16,12 +16,17 @@ import {
   type CollectProgress,
   healthOf,
   type IdleStatus,
+  lagSeconds,
   type MailboxWatch,
 } from "../src/store/account_health.ts";
 
 function lag(now: Date, a: AccountView): string {
-  if (!a.lastSyncAt) return "—";
-  const s = Math.max(0, Math.round((now.getTime() - a.lastSyncAt.getTime()) / 1000));
+  return fmtLag(lagSeconds(a.lastSyncAt, now));
+}
+
+/** A lag in seconds as the admin shows it: seconds, minutes or hours; "—" when never synced. */
+export function fmtLag(s: number | null): string {
+  if (s === null) return "—";
   return s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`;
 }
 
@@ -49,7 +54,8 @@ function idleStateLabel(t: Dict, state: string): string {
   }
 }
 
-function IdleState(props: { t: Dict; idle: IdleStatus | null }) {
+/** The IDLE watcher's state with since when, on which instance, and its failures. */
+export function IdleState(props: { t: Dict; idle: IdleStatus | null }) {
   const { t, idle } = props;
   if (!idle) return <>{t.idleNotReported}</>;
   return (

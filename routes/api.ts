@@ -34,6 +34,8 @@ import {
 import type { OutboxAction } from "../src/store/outbox_status.ts";
 import { type AccountView, getAccountView, listAccountViews } from "../src/store/accounts_admin.ts";
 import { readStats } from "../src/store/stats.ts";
+import { type Overview, readOverview } from "../src/store/overview.ts";
+import type { Bucket, PeriodCounts } from "../src/domain/overview_buckets.ts";
 import {
   type AccountHealth,
   healthOf,
@@ -51,6 +53,56 @@ import {
   testAccountConnection,
 } from "../src/actions/accounts.ts";
 import { budgetJson, effectiveBudget, parseSendBudget } from "../src/domain/send_budget.ts";
+
+function periodsJson(p: PeriodCounts) {
+  return { today: p.today, days_7: p.days7, days_30: p.days30 };
+}
+
+function chartJson(series: Record<"messages" | "sent" | "suppressed", Bucket[]>) {
+  return series.messages.map((b, i) => ({
+    start: b.start.toISOString(),
+    messages: b.n,
+    sent: series.sent[i].n,
+    suppressed: series.suppressed[i].n,
+  }));
+}
+
+/** The overview page's numbers (docs/api.md, `GET /api/v1/overview`). */
+function overviewJson(o: Overview) {
+  return {
+    at: o.at.toISOString(),
+    periods: {
+      today: o.windows.today.toISOString(),
+      days_7: o.windows.week.toISOString(),
+      days_30: o.windows.month.toISOString(),
+    },
+    messages: {
+      all: periodsJson(o.messages.all),
+      forwarded: periodsJson(o.messages.forwarded),
+      direct: periodsJson(o.messages.direct),
+    },
+    replies: {
+      sent: periodsJson(o.replies.sent),
+      suppressed: Object.fromEntries(o.replies.suppressed.map((r) => [r.reason, periodsJson(r)])),
+    },
+    waiting: o.waiting,
+    accounts: o.accounts.map((a) => ({
+      id: a.id,
+      name: a.name,
+      address: a.address,
+      enabled: a.enabled,
+      last_sync_at: iso(a.lastSyncAt),
+      lag_seconds: a.lagSeconds,
+      consecutive_failures: a.consecutiveFailures,
+      last_error: a.lastError,
+      idle: a.health.idle && idleStatusJson(a.health.idle),
+      progress: a.health.progress && progressJson(a.health.progress),
+      breakers: { account: a.breakers.account, recipients: a.breakers.recipients },
+    })),
+    hourly: chartJson(o.charts.hourly),
+    daily: chartJson(o.charts.daily),
+  };
+}
 
 function messageJson(m: MessageListRow) {
   return {
@@ -429,6 +481,11 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   api.get("/stats", async (c) => c.json({ data: await readStats(deps.db, deps.now()) }));
+
+  api.get(
+    "/overview",
+    async (c) => c.json({ data: overviewJson(await readOverview(deps.db, deps.now())) }),
+  );
 
   api.notFound((c) => apiError(c, 404, "not_found", "no such endpoint"));
   return api;

@@ -11,6 +11,7 @@ import { csrfGuard, requireApiToken, requireSession } from "./auth.ts";
 import { loginRoutes } from "./login.tsx";
 import { setupRoutes } from "./setup.tsx";
 import { messageRoutes } from "./messages.tsx";
+import { overviewRoutes } from "./overview.tsx";
 import { messageHtmlRoutes } from "./message_html.ts";
 import { outboxRoutes } from "./outbox.tsx";
 import { auditRoutes } from "./audit.tsx";
@@ -131,7 +132,8 @@ export function createApp(deps: AppDeps, reportError?: ErrorReporter): Hono<AppE
   app.route("/", staticRoutes());
   app.route("/", loginRoutes(deps, security));
   app.route("/", setupRoutes(deps, security));
-  app.get("/", (c) => c.redirect("/messages", 302));
+  app.get("/", (c) => c.redirect("/overview", 302));
+  app.route("/", overviewRoutes(deps));
   app.route("/", messageRoutes(deps));
   app.route("/", messageHtmlRoutes(deps));
   app.route("/", outboxRoutes(deps));

@@ -73,13 +73,13 @@ export function clearSessionCookie(c: Context, deps: AppDeps): void {
   });
 }
 
-/** A local path to return to after login, or "/messages" when `next` is not one of ours. */
+/** A local path to return to after login, or "/overview" when `next` is not one of ours. */
 export function safeNext(next: string | undefined | null): string {
   if (!next || !next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) {
-    return "/messages";
+    return "/overview";
   }
   // deno-lint-ignore no-control-regex -- control characters in a Location header are refused
-  if (/[\u0000-\u001f\u007f]/.test(next)) return "/messages";
+  if (/[\u0000-\u001f\u007f]/.test(next)) return "/overview";
   return next;
 }
 

@@ -54,6 +54,7 @@ export function Layout(
   const { t, lang, csrfToken, user, role } = props.page;
   const adminOnly = new Set(["/users", "/tokens"]);
   const nav = [
+    ["/overview", t.overview],
     ["/messages", t.messages],
     ["/outbox", t.outbox],
     ["/audit", t.audit],
@@ -77,7 +78,7 @@ export function Layout(
       </head>
       <body hx-headers={JSON.stringify({ "X-CSRF-Token": csrfToken })}>
         <header class="top">
-          <a class="brand" href={user ? "/messages" : "/login"}>Carteiro</a>
+          <a class="brand" href={user ? "/overview" : "/login"}>Carteiro</a>
           {user && (
             <nav>
               {nav.map(([href, label]) => (

@@ -275,6 +275,11 @@ export function healthOf(all: Map<number, AccountHealth>, accountId: number): Ac
   return all.get(accountId) ?? emptyHealth();
 }
 
+/** Seconds since the account's last successful sync, as of `now`; null when there was none. */
+export function lagSeconds(lastSyncAt: Date | null, now: Date): number | null {
+  return lastSyncAt ? Math.max(0, Math.round((now.getTime() - lastSyncAt.getTime()) / 1000)) : null;
+}
+
 /** An IDLE status as `stats` and the API print it. */
 export function idleStatusJson(s: IdleStatus) {
   return {

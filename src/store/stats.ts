@@ -3,6 +3,7 @@ import { outboxCounts, type OutboxStatus } from "./outbox.ts";
 import {
   healthOf,
   idleStatusJson,
+  lagSeconds,
   mailboxProblemJson,
   mailboxWatchJson,
   progressJson,
@@ -124,9 +125,7 @@ export async function readStats(q: Queryable, now: Date): Promise<Stats> {
           last_uid: Number(b.last_uid),
           rescanning: b.rescanning as boolean,
         })),
-        lag_seconds: lastSync
-          ? Math.max(0, Math.round((now.getTime() - lastSync.getTime()) / 1000))
-          : null,
+        lag_seconds: lagSeconds(lastSync, now),
         consecutive_failures: a.consecutive_failures as number,
         idle: h.idle && idleStatusJson(h.idle),
         imap_connection_cap: h.connectionCap,

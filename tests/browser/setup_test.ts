@@ -50,10 +50,10 @@ Deno.test({
       await page.fill('input[name="password"]', "a long enough passphrase");
       await page.fill('input[name="password_confirm"]', "a long enough passphrase");
       await Promise.all([
-        page.waitForURL(`${base}/messages`),
+        page.waitForURL(`${base}/overview`),
         page.click('form[action="/setup"] button[type="submit"]'),
       ]);
-      assert.equal(await page.title(), "Messages · Carteiro");
+      assert.equal(await page.title(), "Overview · Carteiro");
       assert.equal(await page.textContent("header .user"), "owner@example.test");
 
       // The same link again, logged in or from a fresh browser: setup is done; log in.

@@ -134,7 +134,7 @@ Deno.test("login: a session cookie with __Host-, Secure, HttpOnly, SameSite; a n
         next: "//evil.test/",
       }),
     }, { remoteAddr: { hostname: "127.0.0.9" } });
-    assert.equal(evil.headers.get("Location"), "/messages");
+    assert.equal(evil.headers.get("Location"), "/overview");
   } finally {
     await h.close();
   }
@@ -358,7 +358,7 @@ Deno.test("language: Accept-Language picks it, the switch keeps it in a cookie",
     assert.match(html, /<html lang="en">/);
     assert.match(html, /Outbox/);
     const back = await h.post("/lang", { lang: "pt-BR", back: "https://evil.test/" });
-    assert.equal(back.headers.get("Location"), "/messages");
+    assert.equal(back.headers.get("Location"), "/overview");
     assert.match(await (await h.request("/outbox")).text(), /Saída/);
   } finally {
     await h.close();

@@ -54,6 +54,7 @@ const ROUTES: Record<string, RouteParams> = {
   "GET /setup": { query: ["token"] },
   "POST /setup": { form: ["token", "email", "password", "password_confirm"] },
   "GET /": {},
+  "GET /overview": {},
   "GET /messages": { query: [...MESSAGE_QUERY, "limit", "cursor"] },
   "POST /messages/:id{[0-9]+}/images": { form: ["images"] },
   "GET /messages/:id{[0-9]+}": { query: ["images"] },
@@ -125,6 +126,7 @@ const ROUTES: Record<string, RouteParams> = {
   "POST /api/v1/accounts/:id/test": {},
   "PUT /api/v1/accounts/:id/send_budget": { json: ["per_minute", "per_day", "default"] },
   "GET /api/v1/stats": {},
+  "GET /api/v1/overview": {},
 };
 
 /** Routes that end the session they are called with: walked last. */
