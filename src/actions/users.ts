@@ -41,6 +41,8 @@ export const PASSWORD_WORDS: Record<NewUserProblem, string> = {
 
 const ROLE_WORDS = `role: one of ${ROLES.join(", ")}`;
 
+const FIRST_ADMIN = "role: the first user must be an admin (nobody could manage users otherwise)";
+
 const LAST_ADMIN = "at least one active admin must remain: make another user admin first";
 
 function stateOf(u: UserRow): UserState {
@@ -70,6 +72,10 @@ export async function addUser(
   }
   const passwordHash = await hashPassword(input.password);
   return await transact(deps.db, async (tx) => {
+    // The first user manages the others: anything less would leave nobody able to.
+    if (role !== "admin" && await countUsers(tx) === 0) {
+      return problem("invalid", FIRST_ADMIN, [FIRST_ADMIN]);
+    }
     const at = deps.now();
     const user = await createUser(tx, email, passwordHash, at, role);
     await recordEvent(tx, { event: "user_created", at, detail: { email: user.email, by, role } });

@@ -23,6 +23,12 @@ Deno.test("user list|add|role|disable|enable|passwd|remove, audited with before 
   const store = await openTestStore("pglite");
   const db = store.db;
   try {
+    const first = io([GOOD]);
+    assert.equal(
+      await userCommand(db, ["add", "ana@example.test", "--role", "viewer"], first.io),
+      2,
+    );
+    assert.match(first.said.join("\n"), /the first user must be an admin/);
     assert.equal(await userCommand(db, ["add", "ana@example.test"], io([GOOD]).io), 0);
     const bia = io([GOOD]);
     assert.equal(await userCommand(db, ["add", "bia@example.test", "--role", "viewer"], bia.io), 0);
