@@ -80,6 +80,7 @@ export function createSmtpSender(conn: SmtpConnection): SmtpSender {
         const info = await transport.sendMail({
           envelope: { from: reply.from.address, to: envelopeRecipients(reply) },
           raw: body,
+          dsn: deliveryStatusRequest(reply),
         });
         return { kind: "accepted", response: String(info.response ?? ""), raw };
       } catch (e) {
@@ -89,6 +90,20 @@ export function createSmtpSender(conn: SmtpConnection): SmtpSender {
     close() {
       transport.close();
     },
+  };
+}
+
+/**
+ * What a bounce of this reply should carry (RFC 3461), asked for only where the server offers
+ * DSN: the reply's Message-ID as the envelope id (ENVID), so that a notification that returns
+ * no headers is still tied to its outbox row; the returned headers only, never the whole reply;
+ * a notification on failure or delay, none on success.
+ */
+export function deliveryStatusRequest(reply: OutgoingReply) {
+  return {
+    id: reply.messageId.replace(/^<|>$/g, ""),
+    return: "headers",
+    notify: ["FAILURE", "DELAY"],
   };
 }
 

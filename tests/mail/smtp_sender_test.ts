@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createSmtpSender, type OutgoingReply } from "../../src/mail/smtp_sender.ts";
 import { startResponder } from "../support/smtp_responder.ts";
+import { SMTPServer } from "smtp-server";
 
 const REPLY: OutgoingReply = {
   from: { name: "Atendimento", address: "box@example.test" },
@@ -80,5 +81,46 @@ Deno.test("a refused connection is temporary", async () => {
     assert.equal(result.kind, "temporary");
   } finally {
     sender.close();
+  }
+});
+
+Deno.test("where the server offers DSN, the reply's Message-ID is the envelope id, headers only returned", async () => {
+  const seen: { mail?: Record<string, unknown>; rcpt?: Record<string, unknown> } = {};
+  const server = new SMTPServer({
+    logger: false,
+    disabledCommands: ["STARTTLS", "AUTH"],
+    hideDSN: false,
+    onMailFrom(address, _session, done) {
+      seen.mail = address.args || {};
+      done();
+    },
+    onRcptTo(address, _session, done) {
+      seen.rcpt = address.args || {};
+      done();
+    },
+    onData(stream, _session, done) {
+      stream.on("end", () => done());
+      stream.resume();
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.server.address() as { port: number };
+  const sender = createSmtpSender({
+    host: "127.0.0.1",
+    port,
+    secure: false,
+    requireTls: false,
+    user: null,
+    pass: null,
+    timeoutMs: 5_000,
+  });
+  try {
+    assert.equal((await sender.send(REPLY)).kind, "accepted");
+    assert.equal(seen.mail?.ENVID, "carteiro.abc@example.test");
+    assert.equal(seen.mail?.RET, "HDRS");
+    assert.equal(seen.rcpt?.NOTIFY, "FAILURE,DELAY");
+  } finally {
+    sender.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 });
