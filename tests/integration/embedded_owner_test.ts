@@ -158,7 +158,11 @@ Deno.test("CLI commands run beside the service, several at once; the service see
     for (const [name, r] of Object.entries({ user, token, rules, collected, sent })) {
       assert.equal(r.code, 0, `${name} exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
     }
-    assert.deepEqual(user.docs[0], { created: true, id: 1, email: "admin@example.test" });
+    const made = user.docs[0] as Record<string, unknown>;
+    assert.deepEqual(
+      { created: made.created, id: made.id, email: made.email, role: made.role },
+      { created: true, id: 1, email: "admin@example.test", role: "admin" },
+    );
     assert.deepEqual(rules.docs[0], { imported: 1 });
     const secret = (token.docs[0] as { token: string }).token;
 
