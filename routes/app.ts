@@ -22,6 +22,7 @@ import { tokenRoutes } from "./tokens.tsx";
 import { exceptionRoutes } from "./exceptions.tsx";
 import { userRoutes } from "./users.tsx";
 import { passwordRoutes } from "./password.tsx";
+import { securityRoutes } from "./security.tsx";
 import { refuseRole } from "./role_refusal.tsx";
 import { roleIncludes, roleNeeded } from "../src/domain/roles.ts";
 import { metricsRoutes } from "./metrics.ts";
@@ -41,6 +42,7 @@ export type Access = "public" | "token" | "session";
 
 const PUBLIC_PATHS = [
   /^\/login$/,
+  /^\/login\/code$/,
   /^\/setup$/,
   /^\/lang$/,
   /^\/healthz$/,
@@ -147,6 +149,7 @@ export function createApp(deps: AppDeps, reportError?: ErrorReporter): Hono<AppE
   app.route("/", tokenRoutes(deps));
   app.route("/", userRoutes(deps));
   app.route("/", passwordRoutes(deps));
+  app.route("/", securityRoutes(deps));
   app.route("/", metricsRoutes(deps));
   app.route("/api/v1", apiRoutes(deps));
 

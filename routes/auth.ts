@@ -19,8 +19,12 @@ export const CSRF_HEADER = "X-CSRF-Token";
 /** Cookie names: `__Host-` (Secure, Path=/, no Domain) when cookies are secure. */
 export function cookieNames(secure: boolean) {
   return secure
-    ? { session: "__Host-carteiro_session", preLogin: "__Host-carteiro_prelogin" }
-    : { session: "carteiro_session", preLogin: "carteiro_prelogin" };
+    ? {
+      session: "__Host-carteiro_session",
+      preLogin: "__Host-carteiro_prelogin",
+      pending: "__Host-carteiro_pending",
+    }
+    : { session: "carteiro_session", preLogin: "carteiro_prelogin", pending: "carteiro_pending" };
 }
 
 function cookieOptions(secure: boolean, maxAgeSeconds?: number) {
@@ -57,6 +61,47 @@ export async function startSession(
     cookieOptions(deps.secureCookies, Math.floor(security.sessionMaxMs / 1000)),
   );
   deleteCookie(c, names.preLogin, { path: "/", secure: deps.secureCookies });
+}
+
+/** How long a password checked for a user with a second factor waits for the code. */
+export const PENDING_LOGIN_MS = 5 * 60_000;
+
+/**
+ * Starts the code step of a login: a fresh secret in its own short-lived cookie, stored (hashed)
+ * with the user and where to go after. It is no session: the gate never reads it.
+ */
+export async function startPendingLogin(
+  c: Context<AppEnv>,
+  deps: AppDeps,
+  store: (p: { tokenHash: string; expiresAt: Date; at: Date }) => Promise<void>,
+): Promise<void> {
+  const token = newSecret();
+  const at = deps.now();
+  await store({
+    tokenHash: await secretHash(token),
+    at,
+    expiresAt: new Date(at.getTime() + PENDING_LOGIN_MS),
+  });
+  setCookie(
+    c,
+    cookieNames(deps.secureCookies).pending,
+    token,
+    cookieOptions(deps.secureCookies, PENDING_LOGIN_MS / 1000),
+  );
+}
+
+/** The hash of the request's pending-login cookie, if it has one. */
+export async function pendingHashOf(c: Context, deps: AppDeps): Promise<string | null> {
+  const token = getCookie(c, cookieNames(deps.secureCookies).pending);
+  return token ? await secretHash(token) : null;
+}
+
+/** Clears the pending-login cookie. */
+export function clearPendingCookie(c: Context, deps: AppDeps): void {
+  deleteCookie(c, cookieNames(deps.secureCookies).pending, {
+    path: "/",
+    secure: deps.secureCookies,
+  });
 }
 
 /** The hash of the request's session cookie, if it has one. */

@@ -365,6 +365,33 @@ const en = {
   fileSize: "Size",
   fileName: "File",
   copies: "Copies",
+  security: "Two-step login",
+  securityLink: "Two-step login (authenticator app)",
+  totpIntro:
+    "With two-step login on, after your password you also type a code from an authenticator app (such as Aegis, FreeOTP or Google Authenticator).",
+  totpNeedsKey:
+    "SECRET_KEY must be set to turn on two-step login: the app's secret is stored encrypted with it. Ask the person who runs Carteiro to set it and restart.",
+  totpOff: "Two-step login is off.",
+  totpOn: "Two-step login is on since {since}. Unused recovery codes: {codes}.",
+  totpStart: "Turn on",
+  totpScan:
+    "Add this secret to your authenticator app: scan the QR code, or type the secret. Then type the code the app shows to turn it on.",
+  totpSecret: "Secret",
+  totpUri: "Link for the app",
+  totpCode: "Code from the app",
+  totpConfirm: "Confirm and turn on",
+  totpEnabled: "Two-step login is on.",
+  totpRecoveryCodes:
+    "Your recovery codes. Each lets you in once if you lose your phone. Keep them somewhere safe now: they are not shown again.",
+  totpTurnOff: "Turn off",
+  totpTurnOffHelp: "Type your password to turn two-step login off.",
+  totpDisabled: "Two-step login is off.",
+  loginCodeTitle: "Code from your app",
+  loginCodeHelp: "Type the code your authenticator app shows now, or one of your recovery codes.",
+  loginCode: "Code",
+  loginCodeWrong: "This code is not valid (or was already used).",
+  secondFactor: "Two-step",
+  totpReset: "Turn off two-step",
 };
 
 export type Dict = typeof en;
@@ -733,6 +760,35 @@ const ptBR: Dict = {
   fileSize: "Tamanho",
   fileName: "Arquivo",
   copies: "Cópias",
+  security: "Login em duas etapas",
+  securityLink: "Login em duas etapas (app autenticador)",
+  totpIntro:
+    "Com o login em duas etapas, depois da senha você também digita um código de um app autenticador (como Aegis, FreeOTP ou Google Authenticator).",
+  totpNeedsKey:
+    "É preciso definir SECRET_KEY para ativar o login em duas etapas: o segredo do app é guardado cifrado com ela. Peça a quem administra o Carteiro que a defina e reinicie.",
+  totpOff: "O login em duas etapas está desativado.",
+  totpOn:
+    "O login em duas etapas está ativo desde {since}. Códigos de recuperação não usados: {codes}.",
+  totpStart: "Ativar",
+  totpScan:
+    "Adicione este segredo ao seu app autenticador: leia o QR code ou digite o segredo. Depois digite o código que o app mostra para ativar.",
+  totpSecret: "Segredo",
+  totpUri: "Link para o app",
+  totpCode: "Código do app",
+  totpConfirm: "Confirmar e ativar",
+  totpEnabled: "O login em duas etapas está ativo.",
+  totpRecoveryCodes:
+    "Seus códigos de recuperação. Cada um permite entrar uma vez se você perder o celular. Guarde-os agora num lugar seguro: eles não serão mostrados de novo.",
+  totpTurnOff: "Desativar",
+  totpTurnOffHelp: "Digite sua senha para desativar o login em duas etapas.",
+  totpDisabled: "O login em duas etapas está desativado.",
+  loginCodeTitle: "Código do seu app",
+  loginCodeHelp:
+    "Digite o código que seu app autenticador mostra agora, ou um dos seus códigos de recuperação.",
+  loginCode: "Código",
+  loginCodeWrong: "Este código não é válido (ou já foi usado).",
+  secondFactor: "Duas etapas",
+  totpReset: "Desativar duas etapas",
 };
 
 const DICTS: Record<Lang, Dict> = { "pt-BR": ptBR, en };

@@ -3,6 +3,8 @@
  * so it holds across instances; past the limit a growing wait of at most 30 s, never a lockout
  * that an attacker could keep closed: src/domain/login_delay.ts), answers a wrong e-mail and a wrong password alike (same words,
  * same work: an unknown e-mail is checked against a dummy hash), and replaces any session.
+ * A user with a second factor gets no session from the password: `/login/code` asks for a TOTP
+ * or recovery code within 5 minutes, and each wrong code counts against the same throttle.
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
@@ -14,14 +16,26 @@ import { SignInForm } from "./forms.tsx";
 import { respond } from "./render.tsx";
 import { fullPageRedirect, wantsFragment } from "./htmx.ts";
 import {
+  clearPendingCookie,
   clearSessionCookie,
   csrfGuard,
   currentPreLoginToken,
+  pendingHashOf,
   preLoginToken,
   safeNext,
   sessionHashOf,
+  startPendingLogin,
   startSession,
 } from "./auth.ts";
+import { CsrfField } from "./layout.tsx";
+import {
+  createPendingLogin,
+  deletePendingLogin,
+  findPendingLogin,
+  totpEnabled,
+} from "../src/store/second_factor.ts";
+import { checkSecondFactor } from "../src/actions/second_factor.ts";
+import { createSecretBox } from "../src/auth/secret_box.ts";
 import { DUMMY_PASSWORD_HASH, verifyPassword } from "../src/auth/password_hash.ts";
 import { findUserForLogin } from "../src/store/users.ts";
 import {
@@ -60,9 +74,38 @@ function LoginForm(props: { t: Dict; csrf: string; email: string; next: string; 
   );
 }
 
+function CodeForm(props: { t: Dict; csrf: string; error?: string }) {
+  const { t } = props;
+  return (
+    <section class="login">
+      <h1>{t.loginCodeTitle}</h1>
+      {props.error && <p class="problems" role="alert">{props.error}</p>}
+      <p>{t.loginCodeHelp}</p>
+      <form method="post" action="/login/code" class="stack">
+        <CsrfField token={props.csrf} />
+        <label>
+          {t.loginCode}
+          <input
+            type="text"
+            name="code"
+            autocomplete="one-time-code"
+            autocapitalize="off"
+            spellcheck={false}
+            required
+            maxlength={40}
+            autofocus
+          />
+        </label>
+        <button type="submit">{t.login}</button>
+      </form>
+    </section>
+  );
+}
+
 export function loginRoutes(deps: AppDeps, security: SecuritySettings): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const trusted = trustedProxies(deps.trustedProxies ?? []);
+  const box = createSecretBox(deps.secretKey);
 
   const refuseLogin = (c: Context<AppEnv>) => {
     const csrf = preLoginToken(c, deps);
@@ -131,6 +174,17 @@ export function loginRoutes(deps: AppDeps, security: SecuritySettings): Hono<App
       const user = await findUserForLogin(deps.db, email);
       const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_PASSWORD_HASH) &&
         user !== null;
+      if (ok && user && await totpEnabled(deps.db, user.id)) {
+        // The e-mail's count stays until the code is right: knowing the password does not reset
+        // the throttle on guessing codes.
+        await giveBackLoginFailure(deps.db, loginKey("ip", ip));
+        await startPendingLogin(
+          c,
+          deps,
+          (p) => createPendingLogin(deps.db, { ...p, userId: user.id, next }),
+        );
+        return c.redirect("/login/code", 303);
+      }
       if (ok) {
         await forgetLoginCounter(deps.db, loginKey("email", email));
         await giveBackLoginFailure(deps.db, loginKey("ip", ip));
@@ -148,6 +202,91 @@ export function loginRoutes(deps: AppDeps, security: SecuritySettings): Hono<App
       if (old) await deleteSession(deps.db, old);
       await startSession(c, deps, security, user.id);
       return c.redirect(next, 303);
+    },
+  );
+
+  const pendingOf = async (c: Context<AppEnv>) => {
+    const hash = await pendingHashOf(c, deps);
+    const pending = hash ? await findPendingLogin(deps.db, hash, deps.now()) : null;
+    return hash && pending ? { hash, ...pending } : null;
+  };
+
+  app.get("/login/code", async (c) => {
+    if (wantsFragment(c)) fullPageRedirect(c, "/login/code");
+    if (!await pendingOf(c)) {
+      clearPendingCookie(c, deps);
+      return c.redirect("/login", 302);
+    }
+    const csrf = preLoginToken(c, deps);
+    c.set("csrfToken", csrf);
+    const t = c.get("t");
+    return respond(c, { title: t.loginCodeTitle, fragment: <CodeForm t={t} csrf={csrf} /> });
+  });
+
+  app.post(
+    "/login/code",
+    csrfGuard((c) => currentPreLoginToken(c, deps), refuseLogin),
+    async (c) => {
+      const t = c.get("t");
+      const pending = await pendingOf(c);
+      if (!pending) {
+        clearPendingCookie(c, deps);
+        return c.redirect("/login", 303);
+      }
+      const body = await c.req.parseBody();
+      const code = typeof body.code === "string" ? body.code.trim().slice(0, 40) : "";
+      const csrf = currentPreLoginToken(c, deps) ?? preLoginToken(c, deps);
+      c.set("csrfToken", csrf);
+      const again = (status: 401 | 422 | 429, error: string) =>
+        respond(c, {
+          title: t.loginCodeTitle,
+          fragment: <CodeForm t={t} csrf={csrf} error={error} />,
+          status,
+        });
+      if (!code) return again(422, t.loginCodeWrong);
+      const at = deps.now();
+      const ip = clientAddress(c, trusted);
+      const check = await takeLoginChecks(deps.db, {
+        email: pending.email,
+        ip,
+        at,
+        windowMs: security.loginWindowMs,
+        perEmail: { free: security.loginFailuresPerEmail, maxDelayMs: security.loginMaxDelayMs },
+        perIp: { free: security.loginFailuresPerIp, maxDelayMs: security.loginMaxDelayMs },
+      });
+      if (!check.taken) {
+        const seconds = Math.ceil(check.retryAfterMs / 1000);
+        c.header("Retry-After", String(seconds));
+        return again(429, fill(t.loginWait, { seconds }));
+      }
+      const checked = await checkSecondFactor(
+        { db: deps.db, now: deps.now, box },
+        pending.userId,
+        code,
+        ip,
+      );
+      if (!checked.ok) {
+        await pruneLoginCounters(deps.db, new Date(at.getTime() - security.loginWindowMs));
+        await recordEvent(deps.db, {
+          event: "login_failed",
+          at,
+          detail: { email: pending.email, ip },
+        });
+        return again(401, t.loginCodeWrong);
+      }
+      await forgetLoginCounter(deps.db, loginKey("email", pending.email));
+      await giveBackLoginFailure(deps.db, loginKey("ip", ip));
+      await deletePendingLogin(deps.db, pending.hash);
+      clearPendingCookie(c, deps);
+      await recordEvent(deps.db, {
+        event: "login",
+        at,
+        detail: { email: pending.email, ip, second_factor: checked.value },
+      });
+      const old = await sessionHashOf(c, deps);
+      if (old) await deleteSession(deps.db, old);
+      await startSession(c, deps, security, pending.userId);
+      return c.redirect(pending.next, 303);
     },
   );
 

@@ -38,6 +38,9 @@ function PasswordForm(props: { t: Dict; csrf: string; errors: string[]; done: bo
         </label>
         <button type="submit">{t.changePassword}</button>
       </form>
+      <p>
+        <a href="/security">{t.securityLink}</a>
+      </p>
     </section>
   );
 }

@@ -1,6 +1,7 @@
 /**
  * `/users` (admins only): who can log in and with which role — add a user, change a role,
- * disable or enable, reset a password, remove (src/actions/users.ts). At least one active admin
+ * disable or enable, reset a password, turn off a lost second factor, remove
+ * (src/actions/users.ts, src/actions/second_factor.ts). At least one active admin
  * always remains.
  */
 import { Hono } from "hono";
@@ -16,6 +17,7 @@ import { type Column, ListView, respondList } from "./list_view.tsx";
 import { wantsFragment } from "./htmx.ts";
 import { listUsers, type UserRow } from "../src/store/users.ts";
 import { addUser, changeUser, removeUser, setPassword } from "../src/actions/users.ts";
+import { disableTotp } from "../src/actions/second_factor.ts";
 import { type Problem, problemLines } from "../src/actions/result.ts";
 import { type Role, ROLES } from "../src/domain/roles.ts";
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../src/admin/user_input.ts";
@@ -47,6 +49,18 @@ function userColumns(t: Dict, csrf: string): Column<UserRow>[] {
     {
       label: t.status,
       cell: (u) => (u.disabledAt ? `${t.userDisabled} ${fmtDate(u.disabledAt)}` : t.enabled),
+    },
+    {
+      label: t.secondFactor,
+      cell: (u) =>
+        u.totpEnabled
+          ? (
+            <form method="post" action={`/users/${u.id}/totp-off`} class="inline">
+              <CsrfField token={csrf} />
+              {t.yes} <button type="submit">{t.totpReset}</button>
+            </form>
+          )
+          : t.no,
     },
     { label: t.created, cell: (u) => fmtDate(u.createdAt) },
     {
@@ -211,6 +225,12 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
         actorName(c.get("actor")),
       ),
     );
+  });
+
+  // For a lost phone: the user logs in with the password alone and may set up a new one.
+  app.post("/users/:id{[0-9]+}/totp-off", async (c) => {
+    const id = idParam(c.req.param("id")) ?? 0;
+    return await after(c, await disableTotp(deps, { key: id }, actorName(c.get("actor"))));
   });
 
   app.post("/users/:id{[0-9]+}/remove", async (c) => {

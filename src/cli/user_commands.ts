@@ -1,6 +1,6 @@
 /**
  * `user list | add EMAIL [--role R] | passwd EMAIL | role EMAIL ROLE | disable EMAIL |
- * enable EMAIL | remove EMAIL`: the people who log in to the admin, from the command line — a thin
+ * enable EMAIL | remove EMAIL | totp-off EMAIL`: the people who log in to the admin, from the command line — a thin
  * adapter over src/actions/users.ts. Passwords are read from standard input (one line), never
  * from the command line. JSON on standard output; a problem is one line per field on standard
  * error and exit 1; a malformed command line exit 2.
@@ -8,6 +8,7 @@
 import type { Db } from "../store/db.ts";
 import { listUsers, type UserRow } from "../store/users.ts";
 import { addUser, changeUser, removeUser, setPassword } from "../actions/users.ts";
+import { disableTotp } from "../actions/second_factor.ts";
 import { problemLines, type Result } from "../actions/result.ts";
 import { isEmailShape, normalEmail } from "../admin/user_input.ts";
 import { ROLES } from "../domain/roles.ts";
@@ -17,7 +18,8 @@ export const USER_USAGE = `usage: user list
        user add EMAIL [--role ${ROLES.join("|")}]   (password on stdin; default role admin)
        user passwd EMAIL                  (new password on stdin)
        user role EMAIL ${ROLES.join("|")}
-       user disable EMAIL | user enable EMAIL | user remove EMAIL`;
+       user disable EMAIL | user enable EMAIL | user remove EMAIL
+       user totp-off EMAIL                (turns off a lost second factor)`;
 
 /** A user as the CLI prints it. */
 export function userJson(u: UserRow) {
@@ -27,6 +29,7 @@ export function userJson(u: UserRow) {
     role: u.role,
     disabled: u.disabledAt !== null,
     disabled_at: u.disabledAt?.toISOString() ?? null,
+    totp_enabled: u.totpEnabled,
     created_at: u.createdAt.toISOString(),
   };
 }
@@ -103,6 +106,16 @@ export async function userCommand(db: Db, args: string[], io: AdminIo): Promise<
     case "remove":
       if (rest.length !== 1) return usage(io);
       return answer(io, await removeUser(deps, email, "cli"), { removed: true });
+    case "totp-off": {
+      if (rest.length !== 1) return usage(io);
+      const off = await disableTotp(deps, { key: email }, "cli");
+      if (!off.ok) {
+        for (const line of problemLines(off.problem)) io.say(line);
+        return 1;
+      }
+      io.print({ totp_disabled: true, email: off.value.email });
+      return 0;
+    }
     default:
       return usage(io);
   }

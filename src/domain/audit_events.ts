@@ -177,6 +177,12 @@ export interface AuditDetails {
   user_removed: By & { email: string; before: UserState };
   /** A password set: by its owner (`by` is the same e-mail) or reset by an admin. */
   password_changed: By & { email: string; sessions_ended: number };
+  /** A second factor (TOTP) turned on by its owner, confirmed with a code. */
+  totp_enabled: By & { email: string };
+  /** A second factor turned off: by its owner (with the password), an admin, or the CLI. */
+  totp_disabled: By & { email: string };
+  /** A recovery code let someone in instead of a TOTP code; `remaining` unused ones are left. */
+  recovery_code_used: { email: string; ip: string; remaining: number };
   /** A loop breaker reset by a person: replies in its scope may go again. */
   breaker_reset: By & {
     id: number;
@@ -190,7 +196,8 @@ export interface AuditDetails {
   account_settings_changed: By & { changed: string[]; settings: Record<string, unknown> };
 
   // Sessions (routes/login.tsx).
-  login: { email: string; ip: string };
+  /** `second_factor`: the code given after the password, for a user with a second factor. */
+  login: { email: string; ip: string; second_factor?: "totp" | "recovery" };
   login_failed: { email: string; ip: string };
   logout: { email: string };
 }
@@ -248,6 +255,9 @@ const NAMES: Record<AuditEventName, true> = {
   user_changed: true,
   user_removed: true,
   password_changed: true,
+  totp_enabled: true,
+  totp_disabled: true,
+  recovery_code_used: true,
   login: true,
   login_failed: true,
   logout: true,

@@ -23,10 +23,17 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 const ADMIN_PAGES = [/^\/users(\/|$)/, /^\/tokens(\/|$)/];
 
 /**
- * What every person may post: their session, language and own password, and the request to show
- * one message's remote images (a way of reading it, which changes nothing stored).
+ * What every person may post: their session, language, own password and own second factor, and
+ * the request to show one message's remote images (a way of reading it, which changes nothing
+ * stored).
  */
-const OWN_CHANGES = [/^\/logout$/, /^\/lang$/, /^\/password$/, /^\/messages\/[0-9]+\/images$/];
+const OWN_CHANGES = [
+  /^\/logout$/,
+  /^\/lang$/,
+  /^\/password$/,
+  /^\/security(\/|$)/,
+  /^\/messages\/[0-9]+\/images$/,
+];
 
 /** What an operator may change. */
 const OPERATOR_CHANGES = [

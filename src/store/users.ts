@@ -9,9 +9,11 @@ export interface UserRow {
   createdAt: Date;
   /** Null: the user may log in. */
   disabledAt: Date | null;
+  /** Whether a second factor (TOTP) is asked at their login. */
+  totpEnabled: boolean;
 }
 
-const COLUMNS = "id, email, role, created_at, disabled_at";
+const COLUMNS = "id, email, role, created_at, disabled_at, totp_enabled_at IS NOT NULL AS totp_on";
 
 function toRow(r: Record<string, unknown>): UserRow {
   return {
@@ -20,6 +22,7 @@ function toRow(r: Record<string, unknown>): UserRow {
     role: r.role as Role,
     createdAt: r.created_at as Date,
     disabledAt: (r.disabled_at as Date | null) ?? null,
+    totpEnabled: r.totp_on === true,
   };
 }
 

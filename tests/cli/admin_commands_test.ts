@@ -38,6 +38,7 @@ Deno.test("user add reads the password from stdin, stores only a PBKDF2 hash", a
       role: "admin",
       disabled: false,
       disabled_at: null,
+      totp_enabled: false,
       created_at: "2026-03-10T12:00:00.000Z",
     }]);
     const user = await findUserForLogin(store.db, "admin@example.test");

@@ -34,3 +34,14 @@ Deno.test("roles include the ones below them", () => {
   assert.ok(roleIncludes("operator", "viewer") && !roleIncludes("operator", "admin"));
   assert.ok(roleIncludes("viewer", "viewer") && !roleIncludes("viewer", "operator"));
 });
+
+Deno.test("roles: every person turns their own second factor on and off; another's is an admin's", () => {
+  for (
+    const path of ["/security", "/security/totp", "/security/totp/confirm", "/security/totp/off"]
+  ) {
+    assert.equal(roleNeeded("POST", path), "viewer", `POST ${path}`);
+  }
+  assert.equal(roleNeeded("GET", "/security"), "viewer");
+  assert.equal(roleNeeded("POST", "/securityx"), "admin", "only the /security page itself");
+  assert.equal(roleNeeded("POST", "/users/3/totp-off"), "admin");
+});

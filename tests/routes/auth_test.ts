@@ -27,7 +27,7 @@ function concreteRoutes(routes: Array<{ method: string; path: string }>) {
   return out;
 }
 
-Deno.test("every route but login, setup, lang, health and static needs a session or a token", async () => {
+Deno.test("every route but login (and its code step), setup, lang, health and static needs a session or a token", async () => {
   const h = await harness();
   try {
     await seedMessage(h.db, eml({ subject: CANARY, text: CANARY, html: `<p>${CANARY}</p>` }), {
@@ -41,10 +41,12 @@ Deno.test("every route but login, setup, lang, health and static needs a session
     assert.deepEqual(publicPaths.sort(), [
       "GET /healthz",
       "GET /login",
+      "GET /login/code",
       "GET /setup",
       "GET /static/:name",
       "POST /lang",
       "POST /login",
+      "POST /login/code",
       "POST /setup",
     ]);
     const forged = "__Host-carteiro_session=" + "A".repeat(43);

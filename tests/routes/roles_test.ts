@@ -17,6 +17,8 @@ function allowed(who: Who, method: string, path: string): boolean {
   if (who === "admin") return true;
   if (/^\/(users|tokens)(\/|$)/.test(path)) return false;
   if (method === "GET" || path === "/logout" || path === "/password") return true;
+  // Their own second factor (turning it on, confirming, turning it off).
+  if (/^\/security(\/|$)/.test(path)) return true;
   // Showing a message's remote images is a way of reading it.
   if (/^\/messages\/[^/]+\/images$/.test(path)) return true;
   if (who === "viewer") return false;
