@@ -20,7 +20,12 @@ import { getAccountView, listAccountViews } from "../src/store/accounts_admin.ts
 import { saveAccount, testAccountConnection } from "../src/actions/accounts.ts";
 import { problemLines } from "../src/actions/result.ts";
 import { testAccount } from "./account_check.ts";
-import { type AccountForm, EMPTY_FORM, formOf, readAccountForm } from "./account_form.ts";
+import {
+  type AccountForm,
+  EMPTY_FORM,
+  formOf,
+  readAccountForm,
+} from "../src/admin/account_form.ts";
 import { readAccountHealth } from "../src/store/account_health.ts";
 import { createSecretBox } from "../src/auth/secret_box.ts";
 import { cspWithProviders, OAuthButtons, providerLabel } from "./oauth.tsx";
