@@ -44,7 +44,10 @@ async function seedLoja(db: Db) {
   const waiting = await seedMessage(db, eml({ subject: "Pedido 1" }), {
     outbox: { status: "retry" },
   });
-  const sent = await seedMessage(db, eml({ subject: "Pedido 2" }), { outbox: { status: "sent" } });
+  const sent = await seedMessage(db, eml({ subject: "Pedido 2" }), {
+    decision: { outcome: "reply", ruleName: "ack", reason: null, detail: null, trail: [] },
+    outbox: { status: "sent" },
+  });
   return { id: saved.value, waiting, sent };
 }
 
@@ -84,11 +87,13 @@ storeTest(
   "delete --erase: the account's messages, decisions and replies go with it",
   async (db) => {
     const loja = await seedLoja(db);
+    const count = async (table: string) =>
+      (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`))[0].n;
+    assert.deepEqual([await count("messages"), await count("outbox")], [2, 2]);
+    assert.ok(await count("decisions") > 0, "the seeded messages have decisions");
     const removed = await removeAccount(deps(db), loja.id, "erase", "ana");
     assert.ok(removed.ok, JSON.stringify(removed));
     assert.equal(removed.value.messages, 2);
-    const count = async (table: string) =>
-      (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`))[0].n;
     assert.deepEqual(
       [await count("messages"), await count("outbox"), await count("decisions")],
       [0, 0, 0],
