@@ -17,10 +17,16 @@ import type { Child } from "hono/jsx";
 import { idParam, respond } from "./render.tsx";
 import { fullPageRedirect, wantsFragment } from "./htmx.ts";
 import { getAccountView, listAccountViews } from "../src/store/accounts_admin.ts";
-import { saveAccount, testAccountConnection } from "../src/actions/accounts.ts";
+import { removeAccount, saveAccount, testAccountConnection } from "../src/actions/accounts.ts";
+import { CsrfField } from "./layout.tsx";
 import { problemLines } from "../src/actions/result.ts";
 import { testAccount } from "./account_check.ts";
-import { type AccountForm, EMPTY_FORM, formOf, readAccountForm } from "./account_form.ts";
+import {
+  type AccountForm,
+  EMPTY_FORM,
+  formOf,
+  readAccountForm,
+} from "../src/admin/account_form.ts";
 import { readAccountHealth } from "../src/store/account_health.ts";
 import { createSecretBox } from "../src/auth/secret_box.ts";
 import { cspWithProviders, OAuthButtons, providerLabel } from "./oauth.tsx";
@@ -30,6 +36,35 @@ function TestResult(props: { t: Dict; id: number; ok: boolean; message: string }
     <span id={`test-${props.id}`} class={props.ok ? "ok" : "problems"} hx-disable role="status">
       {props.ok ? props.t.connectionOk : `${props.t.connectionFailed}: ${props.message}`}
     </span>
+  );
+}
+
+/**
+ * Deleting an account: the person chooses what happens to its messages (erase them, or keep them
+ * without an account) and confirms; a plain form, no script needed.
+ */
+function DeleteAccount(props: { t: Dict; id: number; csrf: string; errors?: string[] }) {
+  const { t } = props;
+  return (
+    <form method="post" action={`/accounts/${props.id}/delete`} id="account-delete">
+      <CsrfField token={props.csrf} />
+      <fieldset>
+        <legend>{t.deleteAccount}</legend>
+        {props.errors?.length
+          ? <p class="problems" role="alert">{props.errors.join(" ")}</p>
+          : null}
+        <label class="check">
+          <input type="radio" name="messages" value="keep" required /> {t.deleteKeepMessages}
+        </label>
+        <label class="check">
+          <input type="radio" name="messages" value="erase" required /> {t.deleteEraseMessages}
+        </label>
+        <label class="check">
+          <input type="checkbox" name="confirm" value="1" required /> {t.deleteAccountConfirm}
+        </label>
+        <button type="submit" class="danger">{t.deleteAccount}</button>
+      </fieldset>
+    </form>
   );
 }
 
@@ -44,6 +79,8 @@ function AccountEditor(
     errors: string[];
     /** An account connected with OAuth2: it has tokens, not passwords. */
     oauth?: { provider: string; identity: string } | null;
+    /** A stored account may be deleted (one from the environment may not). */
+    deletable?: boolean;
   },
 ) {
   const { t, form, oauth } = props;
@@ -85,7 +122,12 @@ function AccountEditor(
       errors={props.errors}
       action={action}
       csrf={props.csrf}
-      after={props.id && <TestButton t={t} id={props.id} csrf={props.csrf} />}
+      after={props.id && (
+        <>
+          <TestButton t={t} id={props.id} csrf={props.csrf} />
+          {props.deletable && <DeleteAccount t={t} id={props.id} csrf={props.csrf} />}
+        </>
+      )}
     >
       {text("name", t.name)}
       {text("address", t.address, "email")}
@@ -190,6 +232,7 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
       smtpSet: boolean;
       errors: string[];
       oauth?: { provider: string; identity: string } | null;
+      deletable?: boolean;
     },
     status?: 422,
   ) =>
@@ -215,6 +258,7 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
       imapSet: a.imapPasswordSet,
       smtpSet: a.smtpPasswordSet,
       errors: a.source === "env" ? [c.get("t").fromEnv] : [],
+      deletable: a.source === "db",
       oauth: a.authKind === "oauth"
         ? { provider: a.oauthProvider ?? "", identity: a.oauthIdentity ?? "" }
         : null,
@@ -261,6 +305,40 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
     // An id that cannot exist is a 404, never a new account.
     const id = idParam(c.req.param("id"));
     return id ? save(c, id) : c.notFound();
+  });
+
+  app.post("/accounts/:id{[0-9]+}/delete", async (c) => {
+    const t = c.get("t");
+    const id = idParam(c.req.param("id")) ?? 0;
+    const a = await getAccountView(deps.db, id);
+    if (!a) return c.notFound();
+    const body = await c.req.parseBody();
+    const refuse = (errors: string[]) =>
+      respond(c, {
+        title: t.accounts,
+        nav: "/accounts",
+        fragment: (
+          <>
+            <h1>{a.name}</h1>
+            <DeleteAccount t={t} id={id} csrf={c.get("csrfToken")} errors={errors} />
+          </>
+        ),
+        status: 422,
+      });
+    if (a.source === "env") return await refuse([t.fromEnv]);
+    if (body.confirm !== "1") return await refuse([t.deleteNotConfirmed]);
+    const removed = await removeAccount(deps, id, body.messages, actorName(c.get("actor")));
+    if (!removed.ok) {
+      if (removed.problem.code === "not_found") return c.notFound();
+      return await refuse(
+        removed.problem.code === "invalid" ? [t.deleteChoose] : problemLines(removed.problem),
+      );
+    }
+    if (wantsFragment(c)) {
+      fullPageRedirect(c, "/accounts");
+      return c.html("", 200);
+    }
+    return c.redirect("/accounts", 303);
   });
 
   app.post("/accounts/:id{[0-9]+}/test", async (c) => {

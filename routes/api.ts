@@ -48,10 +48,14 @@ import {
 import { createSecretBox } from "../src/auth/secret_box.ts";
 import { applyOutboxAction } from "../src/actions/outbox.ts";
 import {
+  removeAccount,
+  saveAccount,
   saveSendBudget,
+  setAccountEnabledAction,
   setAfterProcessing,
   testAccountConnection,
 } from "../src/actions/accounts.ts";
+import { formBodyOfJson, formOf, readAccountForm } from "../src/admin/account_form.ts";
 import { budgetJson, effectiveBudget, parseSendBudget } from "../src/domain/send_budget.ts";
 
 function periodsJson(p: PeriodCounts) {
@@ -417,6 +421,74 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
         healthOf(await readAccountHealth(deps.db, now), a.id),
         deps.envSmtpHost,
       ),
+    });
+  });
+
+  /** Creates (`id` null) or edits an account from a JSON body with the form's field names. */
+  async function putAccount(c: Context<AppEnv>, id: number | null) {
+    const body = await jsonBody(c);
+    if (!body.ok || typeof body.value !== "object" || body.value === null) return badJson(c);
+    let base = undefined;
+    if (id !== null) {
+      const existing = await getAccountView(deps.db, id);
+      if (!existing) return notFound(c, "account");
+      base = formOf(existing);
+    }
+    const read = readAccountForm(formBodyOfJson(body.value as Record<string, unknown>, base));
+    if (!read.input) return apiError(c, 422, "invalid_request", read.errors[0], read.errors);
+    const saved = await saveAccount(
+      { ...deps, box },
+      id,
+      { settings: read.input, passwords: read.passwords },
+      actorName(c.get("actor")),
+    );
+    if (!saved.ok) return problemAnswer(c, saved.problem);
+    const now = deps.now();
+    const a = (await getAccountView(deps.db, saved.value))!;
+    return c.json(
+      { data: accountJson(a, now, healthOf(await readAccountHealth(deps.db, now), a.id)) },
+      id === null ? 201 : 200,
+    );
+  }
+
+  api.post("/accounts", (c) => putAccount(c, null));
+
+  api.put("/accounts/:id", (c) => {
+    const id = idParam(c.req.param("id"));
+    return id ? putAccount(c, id) : notFound(c, "account");
+  });
+
+  for (const [verb, enabled] of [["disable", false], ["enable", true]] as const) {
+    api.post(`/accounts/:id/${verb}`, async (c) => {
+      const saved = await setAccountEnabledAction(
+        deps,
+        idParam(c.req.param("id")) ?? 0,
+        enabled,
+        actorName(c.get("actor")),
+      );
+      if (!saved.ok) return problemAnswer(c, saved.problem);
+      const now = deps.now();
+      const health = healthOf(await readAccountHealth(deps.db, now), saved.value.id);
+      return c.json({ data: accountJson(saved.value, now, health, deps.envSmtpHost) });
+    });
+  }
+
+  api.delete("/accounts/:id", async (c) => {
+    const removed = await removeAccount(
+      deps,
+      idParam(c.req.param("id")) ?? 0,
+      c.req.query("messages"),
+      actorName(c.get("actor")),
+    );
+    if (!removed.ok) return problemAnswer(c, removed.problem);
+    const r = removed.value;
+    return c.json({
+      data: {
+        name: r.name,
+        messages: c.req.query("messages"),
+        message_count: r.messages,
+        replies_cancelled: r.repliesCancelled,
+      },
     });
   });
 

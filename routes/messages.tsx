@@ -89,7 +89,7 @@ function who(address: string | null, name: string | null): string {
 function messageColumns(t: Dict): Column<MessageListRow>[] {
   return [
     { label: t.received, class: "nowrap", cell: (m) => fmtDate(m.receivedAt) },
-    { label: t.account, cell: (m) => m.accountName },
+    { label: t.account, cell: (m) => m.accountName ?? t.deletedAccount },
     { label: t.from, cell: (m) => who(m.fromAddress, m.fromName) },
     {
       label: t.subject,
@@ -336,7 +336,7 @@ function MessagePage(
           <dt>{t.received}</dt>
           <dd>{fmtDate(m.receivedAt)}</dd>
           <dt>{t.account}</dt>
-          <dd>{m.accountName} · {m.mailbox} · UID {m.uid}</dd>
+          <dd>{m.accountName ?? t.deletedAccount} · {m.mailbox} · UID {m.uid}</dd>
           {m.afterProcessing && (
             <>
               <dt>{t.afterProcessing}</dt>

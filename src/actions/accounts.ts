@@ -5,10 +5,13 @@
 import { recordEvent } from "../store/audit.ts";
 import {
   type AccountInput,
+  type AccountRemoval,
   type AccountView,
   createAccount,
+  deleteAccount,
   getAccountView,
   setAccountAfterProcessing,
+  setAccountEnabled,
   updateAccount,
 } from "../store/accounts_admin.ts";
 import { clearSmtpAuthFailure, setSendBudget } from "../store/send_budget.ts";
@@ -225,5 +228,87 @@ export function setAfterProcessing(
       },
     });
     return done({ ...existing, afterProcessing: read.mode, afterFolder: read.folder });
+  }, "the account changed meanwhile; try again");
+}
+
+/**
+ * Disables (`enabled` false: no collection, no sending) or enables account `id`. Any account, the
+ * environment's too: ACCOUNTS_JSON gives its settings, not whether a person paused it.
+ */
+export function setAccountEnabledAction(
+  deps: ActionDeps,
+  id: number,
+  enabled: boolean,
+  by: string,
+): Promise<Result<AccountView>> {
+  return transact(deps.db, async (tx) => {
+    const existing = await getAccountView(tx, id);
+    if (!existing) return problem("not_found", "no such account");
+    await setAccountEnabled(tx, id, enabled);
+    await recordEvent(tx, {
+      event: "account_changed",
+      at: deps.now(),
+      accountId: id,
+      detail: {
+        action: enabled ? "enabled" : "disabled",
+        name: existing.name,
+        by,
+        imap_password_changed: false,
+        smtp_password_changed: false,
+      },
+    });
+    return done({ ...existing, enabled });
+  }, "the account changed meanwhile; try again");
+}
+
+/** What to do with a deleted account's messages; anything else is not a choice. */
+export function readMessagesChoice(value: unknown): "erase" | "keep" | null {
+  return value === "erase" || value === "keep" ? value : null;
+}
+
+/**
+ * Deletes account `id`: `erase` removes its messages, decisions and replies; `keep` leaves them
+ * detached ("(deleted account)"). Replies not yet sent are cancelled, never sent. The choice is
+ * required (`invalid` without it); an account from the environment is `read_only` (it would come
+ * back at the next start: remove it from ACCOUNTS_JSON instead).
+ */
+export function removeAccount(
+  deps: ActionDeps,
+  id: number,
+  messages: unknown,
+  by: string,
+): Promise<Result<AccountRemoval & { name: string }>> {
+  return transact(deps.db, async (tx) => {
+    const choice = readMessagesChoice(messages);
+    const existing = await getAccountView(tx, id);
+    if (!existing) return problem("not_found", "no such account");
+    if (!choice) {
+      const why = "messages: choose erase (delete them) or keep (keep them without an account)";
+      return problem("invalid", why, [why]);
+    }
+    if (existing.source === "env") {
+      return problem(
+        "read_only",
+        "this account comes from the environment (ACCOUNTS_JSON): remove it there, or disable it",
+      );
+    }
+    const at = deps.now();
+    const removed = await deleteAccount(tx, id, choice, at);
+    await recordEvent(tx, {
+      event: "account_changed",
+      at,
+      accountId: null,
+      detail: {
+        action: "deleted",
+        name: existing.name,
+        by,
+        imap_password_changed: false,
+        smtp_password_changed: false,
+        messages: choice,
+        message_count: removed.messages,
+        replies_cancelled: removed.repliesCancelled,
+      },
+    });
+    return done({ ...removed, name: existing.name });
   }, "the account changed meanwhile; try again");
 }

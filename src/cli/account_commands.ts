@@ -7,7 +7,15 @@
  */
 import type { Db } from "../store/db.ts";
 import { listAccounts } from "../store/accounts.ts";
-import { saveSendBudget } from "../actions/accounts.ts";
+import {
+  removeAccount,
+  saveAccount,
+  saveSendBudget,
+  setAccountEnabledAction,
+} from "../actions/accounts.ts";
+import { type AccountView, getAccountView, listAccountViews } from "../store/accounts_admin.ts";
+import { formBodyOfJson, readAccountForm } from "../admin/account_form.ts";
+import type { SecretBox } from "../auth/secret_box.ts";
 import { problemLines } from "../actions/result.ts";
 import { budgetJson, parseSendBudget, type SendBudget } from "../domain/send_budget.ts";
 import type { AdminIo } from "./admin_commands.ts";
@@ -60,4 +68,115 @@ function readBudgetArgs(
     else return null;
   }
   return out;
+}
+
+/** How the lifecycle commands are called. */
+export const ACCOUNT_LIFECYCLE_USAGE = "usage: account list | account add JSON [--imap-password] " +
+  "[--smtp-password] | account disable NAME | account enable NAME | " +
+  "account delete NAME --erase|--keep";
+
+/** An account as `account list` prints it: settings and health, never a password. */
+export function accountListJson(a: AccountView) {
+  return {
+    id: a.id,
+    name: a.name,
+    address: a.address,
+    source: a.source,
+    enabled: a.enabled,
+    imap: { host: a.imapHost, port: a.imapPort, tls: a.imapTls, user: a.imapUser },
+    imap_password_set: a.imapPasswordSet,
+    mailboxes: a.mailboxes,
+    smtp: a.smtpHost
+      ? { host: a.smtpHost, port: a.smtpPort, tls: a.smtpTls, user: a.smtpUser }
+      : null,
+    smtp_password_set: a.smtpPasswordSet,
+    messages: a.messages,
+    last_sync_at: a.lastSyncAt?.toISOString() ?? null,
+    last_error: a.lastError,
+  };
+}
+
+/**
+ * `account list | add JSON | disable NAME | enable NAME | delete NAME --erase|--keep`: thin
+ * adapters over src/actions/accounts.ts. `add` takes the settings as JSON with the admin form's
+ * field names; its passwords are read from standard input, one line each (IMAP first, then SMTP
+ * with --smtp-password), never from the command line. Resolves to the exit code, or null when
+ * `args` is none of these commands.
+ */
+export async function accountLifecycleCommand(
+  db: Db,
+  box: SecretBox,
+  args: string[],
+  io: AdminIo,
+): Promise<number | null> {
+  const [sub, arg, ...rest] = args;
+  const deps = { db, now: io.now };
+  if (sub === "list" && arg === undefined) {
+    io.print((await listAccountViews(db)).map(accountListJson));
+    return 0;
+  }
+  if (sub === "add" && arg !== undefined) {
+    const flags = new Set(rest);
+    if (rest.some((r) => r !== "--imap-password" && r !== "--smtp-password")) {
+      io.say(ACCOUNT_LIFECYCLE_USAGE);
+      return 2;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(arg);
+    } catch (e) {
+      return fail(io, [`JSON: ${e instanceof Error ? e.message : String(e)}`]);
+    }
+    if (typeof json !== "object" || json === null || Array.isArray(json)) {
+      return fail(io, ["JSON: an object with the account's settings"]);
+    }
+    if ("imap_pass" in json || "smtp_pass" in json) {
+      return fail(io, ["passwords are read from stdin (--imap-password, --smtp-password)"]);
+    }
+    const body = formBodyOfJson(json as Record<string, unknown>);
+    if (flags.has("--imap-password")) body.imap_pass = (await io.readLine()) ?? "";
+    if (flags.has("--smtp-password")) body.smtp_pass = (await io.readLine()) ?? "";
+    const read = readAccountForm(body);
+    if (!read.input) return fail(io, read.errors);
+    const saved = await saveAccount(
+      { ...deps, box },
+      null,
+      { settings: read.input, passwords: read.passwords },
+      "cli",
+    );
+    if (!saved.ok) return fail(io, problemLines(saved.problem));
+    io.print(accountListJson((await getAccountView(db, saved.value))!));
+    return 0;
+  }
+  const needsName = sub === "disable" || sub === "enable" || sub === "delete";
+  if (!needsName || arg === undefined) return null;
+  const choice = rest.length === 1 && (rest[0] === "--erase" || rest[0] === "--keep")
+    ? rest[0].slice(2)
+    : null;
+  if (sub === "delete" ? choice === null : rest.length > 0) {
+    io.say(ACCOUNT_LIFECYCLE_USAGE);
+    return 2;
+  }
+  const account = (await listAccounts(db)).find((a) => a.name === arg);
+  if (!account) return fail(io, [`no account is called "${arg}"`]);
+  if (sub === "delete") {
+    const removed = await removeAccount(deps, account.id, choice, "cli");
+    if (!removed.ok) return fail(io, problemLines(removed.problem));
+    io.print({
+      deleted: arg,
+      messages: choice,
+      message_count: removed.value.messages,
+      replies_cancelled: removed.value.repliesCancelled,
+    });
+    return 0;
+  }
+  const saved = await setAccountEnabledAction(deps, account.id, sub === "enable", "cli");
+  if (!saved.ok) return fail(io, problemLines(saved.problem));
+  io.print(accountListJson(saved.value));
+  return 0;
+}
+
+function fail(io: AdminIo, lines: string[]): number {
+  for (const line of lines) io.say(line);
+  return 1;
 }

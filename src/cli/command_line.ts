@@ -14,6 +14,7 @@ import { accountCommand, breakersCommand } from "./limits_commands.ts";
 import { type CliDeps, type CliServices, needsDatabase, runCli } from "./run_cli.ts";
 import { type CommandSocket, serveCommandSocket } from "./command_socket_server.ts";
 import { forwardCommand } from "./command_socket_client.ts";
+import { createSecretBox } from "../auth/secret_box.ts";
 import { SOCKET_FILE } from "./command_socket_protocol.ts";
 import { runOnEmbedded } from "./embedded_access.ts";
 import { type CommandIo, remoteIo, terminalIo, writeAll } from "./cli_io.ts";
@@ -36,7 +37,8 @@ function cliServices(services: Services, io: CommandIo, owned: boolean): CliServ
     tokenCreate: (args) => tokenCreate(services.db, args, admin),
     neverAnswer: (args) => neverAnswerCommand(services.db, args, admin),
     breakers: (args) => breakersCommand(services.db, args, admin),
-    account: (args) => accountCommand(services.db, args, admin),
+    account: (args) =>
+      accountCommand(services.db, args, admin, createSecretBox(services.web.secretKey)),
     close: owned ? services.close : async () => {},
   };
 }

@@ -12,7 +12,13 @@ import { resetBreaker, resetOpenBreakers } from "../actions/breakers.ts";
 import { saveAccountSettings } from "../actions/account_settings.ts";
 import { problemLines } from "../actions/result.ts";
 import { accountSettingsJson } from "../admin/account_settings_json.ts";
-import { ACCOUNT_BUDGET_USAGE, accountBudgetCommand } from "./account_commands.ts";
+import {
+  ACCOUNT_BUDGET_USAGE,
+  ACCOUNT_LIFECYCLE_USAGE,
+  accountBudgetCommand,
+  accountLifecycleCommand,
+} from "./account_commands.ts";
+import type { SecretBox } from "../auth/secret_box.ts";
 import type { AdminIo } from "./admin_commands.ts";
 
 /** How `breakers` is called. */
@@ -22,7 +28,8 @@ export const BREAKERS_USAGE =
 /** How `account` is called. */
 export const ACCOUNT_USAGE = "usage: account settings NAME | account set NAME JSON " +
   `(e.g. '{"time_zone": "America/Sao_Paulo", "limits": {"cool_down_seconds": 1800}}') | ` +
-  ACCOUNT_BUDGET_USAGE.replace(/^usage: /, "");
+  ACCOUNT_BUDGET_USAGE.replace(/^usage: /, "") + " | " +
+  ACCOUNT_LIFECYCLE_USAGE.replace(/^usage: /, "");
 
 /** Runs `breakers ARGS` on `db`; resolves to the exit code. */
 export async function breakersCommand(db: Db, args: string[], io: AdminIo): Promise<number> {
@@ -50,9 +57,16 @@ export async function breakersCommand(db: Db, args: string[], io: AdminIo): Prom
 }
 
 /** Runs `account ARGS` on `db`; resolves to the exit code. */
-export async function accountCommand(db: Db, args: string[], io: AdminIo): Promise<number> {
+export async function accountCommand(
+  db: Db,
+  args: string[],
+  io: AdminIo,
+  box: SecretBox,
+): Promise<number> {
   const [sub, name, json, ...more] = args;
   if (sub === "budget") return await accountBudgetCommand(db, args, io);
+  const lifecycle = await accountLifecycleCommand(db, box, args, io);
+  if (lifecycle !== null) return lifecycle;
   const reading = sub === "settings" && name !== undefined && json === undefined;
   const writing = sub === "set" && name !== undefined && json !== undefined && more.length === 0;
   if (!reading && !writing) {

@@ -84,6 +84,15 @@ commands:
                      sets the account's send budget (a window not given: no limit)
   account budget NAME --default
                      back to the provider's default budget (docs/sending_limits.md)
+  account list       prints the accounts (settings and health, never a password) as JSON
+  account add JSON [--imap-password] [--smtp-password]
+                     adds an account (the admin form's field names); each password flag reads
+                     one line of stdin, IMAP first — never a password on the command line
+  account disable NAME | account enable NAME
+                     stops collecting and sending for an account, or starts again
+  account delete NAME --erase|--keep
+                     deletes a stored account: --erase its messages, decisions and replies,
+                     or --keep the messages as "(deleted account)"; unsent replies are cancelled
   db dump            prints the embedded database as SQL that psql loads into PostgreSQL
   classify FILE...   classifies .eml files without touching the database (one JSON line each)`;
 

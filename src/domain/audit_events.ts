@@ -144,10 +144,15 @@ export interface AuditDetails {
    */
   rule_changed: RuleEditDetail | RulesImportDetail;
   account_changed: By & {
-    action: "created" | "updated" | "send_budget";
+    action: "created" | "updated" | "send_budget" | "disabled" | "enabled" | "deleted";
     name: string;
     imap_password_changed: boolean;
     smtp_password_changed: boolean;
+    /** On `deleted`: whether the account's messages were erased or kept detached, how many. */
+    messages?: "erase" | "keep";
+    message_count?: number;
+    /** On `deleted`: replies not yet sent, cancelled so they never go out. */
+    replies_cancelled?: number;
     /** The after-processing setting saved (src/domain/after_processing.ts). */
     after_processing?: "keep" | "seen" | "move";
     after_folder?: string | null;

@@ -179,6 +179,56 @@ export async function setAccountAfterProcessing(
   );
 }
 
+/** Sets whether account `id` is collected and sends; false when there is no such account. */
+export async function setAccountEnabled(q: Queryable, id: number, enabled: boolean) {
+  const rows = await q.query("UPDATE accounts SET enabled = $2 WHERE id = $1 RETURNING 1 AS ok", [
+    id,
+    enabled,
+  ]);
+  return rows.length > 0;
+}
+
+/** What deleting an account did: its messages erased or kept, and replies cancelled unsent. */
+export interface AccountRemoval {
+  messages: number;
+  repliesCancelled: number;
+}
+
+/**
+ * Deletes account `id` and the rows that belong to it alone (mailbox state, leases, health, limits:
+ * their foreign keys cascade). Its replies not yet sent (pending, retry, sending, unknown) are
+ * cancelled first, so no sender takes them. `erase` deletes its messages, their decisions and its
+ * outbox rows; `keep` leaves the messages and outbox rows detached (account_id NULL).
+ */
+export async function deleteAccount(
+  q: Queryable,
+  id: number,
+  messages: "erase" | "keep",
+  at: Date,
+): Promise<AccountRemoval> {
+  const cancelled = await q.query(
+    `UPDATE outbox SET status = 'cancelled', claim_token = NULL, lease_until = NULL,
+       updated_at = $2::timestamptz
+     WHERE account_id = $1 AND status IN ('pending', 'retry', 'sending', 'unknown')
+     RETURNING id`,
+    [id, at.toISOString()],
+  );
+  const [{ n }] = await q.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM messages WHERE account_id = $1",
+    [id],
+  );
+  if (messages === "erase") {
+    await q.query("DELETE FROM outbox WHERE account_id = $1", [id]);
+    // Decisions cascade with their message; audit rows keep their text, their link is cleared.
+    await q.query("DELETE FROM messages WHERE account_id = $1", [id]);
+  } else {
+    await q.query("UPDATE outbox SET account_id = NULL WHERE account_id = $1", [id]);
+    await q.query("UPDATE messages SET account_id = NULL WHERE account_id = $1", [id]);
+  }
+  await q.query("DELETE FROM accounts WHERE id = $1", [id]);
+  return { messages: n, repliesCancelled: cancelled.length };
+}
+
 function inputParams(a: AccountInput): unknown[] {
   return [
     a.name,

@@ -14,8 +14,9 @@ import { sentCopyColumn, sentCopyOf, type SentCopyState } from "./sent_copies.ts
 /** A stored message as the detail page shows it (the raw bytes are fetched separately). */
 export interface MessageDetail {
   id: number;
-  accountId: number;
-  accountName: string;
+  /** Null when its account was deleted and the message kept ("(deleted account)"). */
+  accountId: number | null;
+  accountName: string | null;
   mailbox: string;
   uid: number;
   size: number;
@@ -104,7 +105,7 @@ const DETAIL_COLUMNS = `m.id, m.account_id, a.name AS account_name, m.mailbox, m
 /** One message with its decision and the outbox rows it produced; null when there is none. */
 export async function getMessageDetail(q: Queryable, id: number): Promise<MessageDetail | null> {
   const [r] = await q.query<Record<string, unknown>>(
-    `SELECT ${DETAIL_COLUMNS} FROM messages m JOIN accounts a ON a.id = m.account_id
+    `SELECT ${DETAIL_COLUMNS} FROM messages m LEFT JOIN accounts a ON a.id = m.account_id
      WHERE m.id = $1`,
     [id],
   );
@@ -128,8 +129,8 @@ export async function getMessageDetail(q: Queryable, id: number): Promise<Messag
   const email = toParsedEmail(r);
   return {
     id: Number(r.id),
-    accountId: r.account_id as number,
-    accountName: r.account_name as string,
+    accountId: (r.account_id as number | null) ?? null,
+    accountName: (r.account_name as string | null) ?? null,
     mailbox: r.mailbox as string,
     uid: Number(r.uid),
     size: r.size as number,

@@ -35,8 +35,9 @@ export interface MessageCursor {
 
 export interface MessageListRow {
   id: number;
-  accountId: number;
-  accountName: string;
+  /** Null when its account was deleted and the message kept ("(deleted account)"). */
+  accountId: number | null;
+  accountName: string | null;
   mailbox: string;
   receivedAt: Date;
   fromAddress: string | null;
@@ -87,7 +88,7 @@ const COLUMNS = `m.id, m.account_id, a.name AS account_name, m.mailbox, m.receiv
        m.parse_status, d.outcome, d.rule_name, d.reason,
        (SELECT o.status FROM outbox o WHERE o.message_id = m.id ORDER BY o.id DESC LIMIT 1)
          AS outbox_status`;
-const DETAILS = `JOIN accounts a ON a.id = m.account_id
+const DETAILS = `LEFT JOIN accounts a ON a.id = m.account_id
      LEFT JOIN decisions d ON d.message_id = m.id`;
 const NEWEST_FIRST = "ORDER BY m.received_at DESC, m.id DESC";
 
@@ -266,8 +267,8 @@ function restSql(
 function toRow(r: Record<string, unknown>): MessageListRow {
   return {
     id: Number(r.id),
-    accountId: r.account_id as number,
-    accountName: r.account_name as string,
+    accountId: (r.account_id as number | null) ?? null,
+    accountName: (r.account_name as string | null) ?? null,
     mailbox: r.mailbox as string,
     receivedAt: r.received_at as Date,
     fromAddress: (r.from_address as string | null) ?? null,

@@ -7,7 +7,8 @@ export interface OutboxListRow {
   id: number;
   status: OutboxStatus;
   messageId: number | null;
-  accountId: number;
+  /** Null when its account was deleted and its mail kept. */
+  accountId: number | null;
   ruleName: string | null;
   recipient: string;
   /** The reply's copies (Bcc: envelope only) and Reply-To. */

@@ -9,6 +9,7 @@ import { accountCommand, breakersCommand } from "../../src/cli/limits_commands.t
 import { needsDatabase, USAGE } from "../../src/cli/run_cli.ts";
 import { tripBreaker } from "../../src/store/outbox.ts";
 import type { Db } from "../../src/store/db.ts";
+import { createSecretBox } from "../../src/auth/secret_box.ts";
 
 const NOW = new Date("2026-03-10T12:00:00Z");
 const minutes = (n: number) => new Date(NOW.getTime() + n * 60_000);
@@ -85,7 +86,8 @@ Deno.test("account settings and account set: JSON in, JSON out, each problem on 
   try {
     const db = store.db;
     await seedBoxAccount(db);
-    const run = runner(db, accountCommand);
+    const box = createSecretBox("a-very-long-secret-key-for-tests");
+    const run = runner(db, (d, a, io) => accountCommand(d, a, io, box));
 
     const shown = await run("settings", "box");
     assert.equal(shown.code, 0);

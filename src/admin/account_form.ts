@@ -2,10 +2,10 @@
  * The account form: its fields as typed, and their reading into the settings an account is
  * saved with (src/actions/accounts.ts), one line per faulty field.
  */
-import type { AccountInput, AccountView } from "../src/store/accounts_admin.ts";
-import { readAfterProcessing } from "../src/domain/after_processing.ts";
-import { CAP_LIMITS, parseConnectionCap } from "../src/domain/idle_leases.ts";
-import { parseSendBudget, type SendBudget } from "../src/domain/send_budget.ts";
+import type { AccountInput, AccountView } from "../store/accounts_admin.ts";
+import { readAfterProcessing } from "../domain/after_processing.ts";
+import { CAP_LIMITS, parseConnectionCap } from "../domain/idle_leases.ts";
+import { parseSendBudget, type SendBudget } from "../domain/send_budget.ts";
 
 /** The form as typed; passwords are never put back into it. */
 export interface AccountForm {
@@ -197,4 +197,26 @@ export function readAccountForm(body: Record<string, unknown>): {
       copyToSent: form.copy_to_sent,
     },
   };
+}
+
+/**
+ * An API body (JSON, the form's field names) as the form would send it, laid over `base` (an
+ * edit starts from the stored account: an omitted field keeps its value, an omitted password the
+ * stored one). Booleans and numbers become the form's strings; `mailboxes` may be a list.
+ */
+export function formBodyOfJson(
+  json: Record<string, unknown>,
+  base: AccountForm = EMPTY_FORM,
+): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(base)) body[k] = typeof v === "boolean" ? String(v) : v;
+  for (const [k, v] of Object.entries(json)) {
+    if (k.startsWith("budget_")) continue; // PUT …/send_budget sets the budget
+    if (k === "mailboxes" && Array.isArray(v)) body[k] = v.map(String).join(", ");
+    else if (typeof v === "boolean" || typeof v === "number") body[k] = String(v);
+    else if (v === null) body[k] = "";
+    else body[k] = v;
+  }
+  body.budget_custom = "false";
+  return body;
 }
