@@ -8,7 +8,9 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { eml, type Harness, harness, outboxIdOf, seedMessage } from "../routes/support.ts";
+import { eml, type Harness, harness, outboxIdOf, seedMessage, USER } from "../routes/support.ts";
+import { createUser } from "../../src/store/users.ts";
+import { hashPassword } from "../../src/auth/password_hash.ts";
 
 /** The parameters one route reads. `:id` path parameters are filled from `ids`. */
 interface RouteParams {
@@ -44,6 +46,16 @@ const ACCOUNT_FORM = [
 const RULE_FORM = ["rule_id", "definition", "message_id", "days"];
 
 /** Every route as `METHOD path` (the path as Hono lists it) with the parameters it reads. */
+/** The fields of an account's reply settings, in the form and in the API. */
+const ACCOUNT_SETTINGS = [
+  "time_zone",
+  "authserv_ids",
+  "check_auth",
+  "check_spam",
+  "trusted_forwarders",
+  "limits",
+];
+
 const ROUTES: Record<string, RouteParams> = {
   "GET /healthz": {},
   "GET /static/:name": {},
@@ -107,6 +119,21 @@ const ROUTES: Record<string, RouteParams> = {
   "POST /security/totp": {},
   "POST /security/totp/confirm": { form: ["code"] },
   "POST /security/totp/off": { form: ["current"] },
+  "GET /breakers": {},
+  "POST /breakers/:id{[0-9]+}/reset": {},
+  "POST /breakers/reset": {},
+  "GET /accounts/:id{[0-9]+}/settings": {},
+  "POST /accounts/:id{[0-9]+}/settings": { form: ACCOUNT_SETTINGS },
+  "POST /rules/:id{[0-9]+}/attachments": { form: ["file"] },
+  "POST /rules/:id{[0-9]+}/attachments/:file{[0-9]+}/delete": {},
+  "GET /api/v1/breakers": { query: ["open"] },
+  "POST /api/v1/breakers/:id/reset": {},
+  "POST /api/v1/breakers/reset": {},
+  "GET /api/v1/accounts/:id/settings": {},
+  "PATCH /api/v1/accounts/:id/settings": { json: ACCOUNT_SETTINGS },
+  "GET /api/v1/rules/:id/attachments": {},
+  "POST /api/v1/rules/:id/attachments": { form: ["file"] },
+  "DELETE /api/v1/rules/:id/attachments/:file": {},
   "GET /metrics": {},
   "GET /api/v1/messages": { query: [...MESSAGE_QUERY, "limit", "cursor"] },
   "GET /api/v1/messages/:id": {},
@@ -380,7 +407,7 @@ async function call(
 
 function requestOf(route: string, p: Probe, csrf: string) {
   const [method, template] = route.split(" ");
-  let path = template.replace(/:(id|name)(\{[^}]*\})?/g, () => p.ids[0]);
+  let path = template.replace(/:(id|name|file)(\{[^}]*\})?/g, () => p.ids[0]);
   const q = new URLSearchParams();
   for (const [name, values] of p.query) for (const v of values) q.append(name, v);
   if (q.size) path += `?${q}`;
@@ -423,7 +450,19 @@ async function walk(w: World, route: string, numRuns: number, seed?: number) {
   // A walked route may have revoked the token or ended the session: start the next one fresh.
   const alive = await w.h.request("/messages");
   await alive.body?.cancel();
-  if (alive.status !== 200) await w.h.login();
+  if (alive.status !== 200) {
+    // The walked route may also have changed the walker's own password, role, access or second
+    // factor (the users and security pages): put them back, as an admin with a shell would.
+    const hash = await hashPassword(USER.password);
+    const restored = await w.h.db.query(
+      `UPDATE users SET password_hash = $2, role = 'admin', disabled_at = NULL,
+         totp_secret = NULL, totp_enabled_at = NULL
+       WHERE email = $1 RETURNING 1 AS ok`,
+      [USER.email, hash],
+    );
+    if (restored.length === 0) await createUser(w.h.db, USER.email, hash, new Date());
+    await w.h.login();
+  }
   const api = await call(w.h, w.token, "GET", "/api/v1/stats", {});
   await api.body?.cancel();
   if (api.status !== 200) w.token = await w.h.apiToken(`walker-${crypto.randomUUID()}`);
