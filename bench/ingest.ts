@@ -7,6 +7,10 @@
  * user's would.
  *
  *   deno run -A bench/ingest.ts [--count 10000] [--batch COLLECT_BATCH] [--no-mbsync] [--json]
+ *     [--cpu-prof DIR]
+ *
+ * `--cpu-prof DIR` writes V8 CPU profiles of the collector into DIR (Deno's `--cpu-prof`), to see
+ * where its time goes; the profiler's own cost then shows in the CPU figures.
  */
 import { writeMaildir } from "./generate_corpus.ts";
 import {
@@ -75,6 +79,8 @@ export interface IngestOptions {
   mbsync?: boolean;
   /** COLLECT_BATCH for the collector (messages per UID FETCH and per commit; default 200). */
   collectBatch?: number;
+  /** A directory for V8 CPU profiles of the collector (Deno's `--cpu-prof`). */
+  cpuProfileDir?: string;
   say?: (line: string) => void;
 }
 
@@ -122,14 +128,14 @@ export async function runIngest(o: IngestOptions): Promise<IngestResult> {
     say(`ingest ${o.count}: main.ts cli collect --once`);
     let carteiro: CollectorRun;
     try {
-      carteiro = await runCollector(box, database.url, corpus, o.collectBatch);
+      carteiro = await runCollector(box, database.url, corpus, o.collectBatch, o.cpuProfileDir);
     } catch (e) {
       // A run cut short (the mail stack restarted under it, say) is measured again from an
       // empty database rather than resumed, so that the figure is one whole run.
       say(`ingest ${o.count}: collection failed, measuring again from scratch: ${e}`);
       const again = await freshPostgresDatabase();
       try {
-        carteiro = await runCollector(box, again.url, corpus, o.collectBatch);
+        carteiro = await runCollector(box, again.url, corpus, o.collectBatch, o.cpuProfileDir);
       } finally {
         await again.drop();
       }
@@ -162,6 +168,7 @@ async function runCollector(
   databaseUrl: string,
   corpus: { messages: number; bytes: number },
   collectBatch?: number,
+  cpuProfileDir?: string,
 ): Promise<CollectorRun> {
   const task = await cliTask();
   const env: Record<string, string> = {
@@ -176,6 +183,7 @@ async function runCollector(
     "run",
     "-A",
     ...task.v8Flags,
+    ...(cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfileDir}`] : []),
     MAIN,
     "cli",
     "collect",
@@ -402,6 +410,9 @@ if (import.meta.main) {
     count: value("--count") ?? 10_000,
     collectBatch: value("--batch"),
     mbsync: !Deno.args.includes("--no-mbsync"),
+    cpuProfileDir: Deno.args.includes("--cpu-prof")
+      ? Deno.args[Deno.args.indexOf("--cpu-prof") + 1]
+      : undefined,
   });
   if (Deno.args.includes("--json")) console.log(JSON.stringify(r, null, 2));
   console.log(table(INGEST_HEADER, ingestRows(r)));
