@@ -346,12 +346,33 @@ async function scenario(plan: KillPlan) {
     assert.equal(connected.code, 0, connected.stderr);
     await db.exec(TRAIL);
 
-    instances.push(
-      startInstance("a", env),
-      startInstance("b", env),
-      startInstance("c", plan === "after_accept" ? { ...env, CARTEIRO_KILL_AT: plan } : env),
+    // c starts first and is serving before the others start: it takes the mailbox's IDLE lease,
+    // so the mail streamed below wakes c, which collects it (and may be caught at it), and c's
+    // death hands the lease and the collecting to a or b.
+    const c = startInstance(
+      "c",
+      plan === "after_accept" ? { ...env, CARTEIRO_KILL_AT: plan } : env,
     );
-    const [a, b, c] = instances;
+    instances.push(c);
+    assert.deepEqual(await waitServing(c), {
+      code: 200,
+      status: "ok",
+      database: "postgres",
+    }, "instance c");
+    await waitFor(
+      async () => {
+        const rows = await db.query<{ holder: string }>("SELECT holder FROM idle_leases");
+        return rows.some((r) => r.holder.endsWith(`:${c.child.pid}`)) ? true : null;
+      },
+      60_000,
+      async () =>
+        `instance c never took the IDLE lease: ${
+          JSON.stringify(await db.query("SELECT * FROM idle_leases"))
+        }\n${c.logs()}`,
+    );
+    const a = startInstance("a", env);
+    const b = startInstance("b", env);
+    instances.push(a, b);
     for (const instance of instances) {
       assert.deepEqual(await waitServing(instance), {
         code: 200,

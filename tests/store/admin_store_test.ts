@@ -192,6 +192,8 @@ storeTest(
     const id = await createAccount(db, input, T);
     assert.ok(await updateAccount(db, id, { ...input, imapPassEnc: null, displayName: "V" }));
     assert.deepEqual(await getAccountSecrets(db, id), {
+      authKind: "password",
+      oauthProvider: null,
       imapPassEnc: "v1:aaa:bbb",
       smtpPassEnc: null,
       imap: { host: "imap.test", port: 993, tls: true, user: "vendas" },
