@@ -143,9 +143,11 @@ export function checkAutoReply(input: GuardInput): GuardVerdict {
   const h = email.headers;
 
   // History found when the account is connected (or on a re-scan) is archived, never answered.
-  // An unreadable time fails closed.
+  // An unreadable time fails closed. INTERNALDATE counts whole seconds (RFC 3501): mail that
+  // arrives in the second the account was connected is new, not history.
   const received = input.receivedAt.getTime();
-  if (!(received >= input.connectedAt.getTime())) {
+  const connected = Math.floor(input.connectedAt.getTime() / 1000) * 1000;
+  if (!(received >= connected)) {
     return no(
       "backfill",
       `received ${iso(input.receivedAt)}, before the account was connected ` +

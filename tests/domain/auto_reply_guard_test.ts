@@ -69,6 +69,18 @@ Deno.test("backfill: mail received before the account was connected is never ans
   assertSuppressed(v, "backfill", "older than connectedAt");
   assertSuppressed(guard(email(), { receivedAt: new Date(NaN) }), "backfill", "unknown time");
   assertAllowed(guard(email(), { receivedAt: CONNECTED }), "received at connect time");
+  // INTERNALDATE has whole seconds: mail in the second of the connection is new, the second
+  // before is history, whatever the connection's milliseconds.
+  const midSecond = { connectedAt: new Date(CONNECTED.getTime() + 700) };
+  assertAllowed(
+    guard(email(), { ...midSecond, receivedAt: CONNECTED }),
+    "received in the second the account was connected",
+  );
+  assertSuppressed(
+    guard(email(), { ...midSecond, receivedAt: new Date(CONNECTED.getTime() - 1000) }),
+    "backfill",
+    "the second before the connection",
+  );
 });
 
 Deno.test("malformed: a header block over the size cap suppresses", () => {
