@@ -64,12 +64,19 @@ async function connectionsByMailbox(user: string): Promise<Record<string, number
   return counts;
 }
 
-/** Exactly one connection per mailbox and nothing else, seen on three looks in a row. */
+/**
+ * Exactly one connection per mailbox and nothing else, seen on three looks in a row: as many
+ * IMAP connections as mailboxes, and no two on one mailbox. A connection whose selected mailbox
+ * cannot be read from its open files at that instant (Dovecot holds the uidlist open only while
+ * it syncs) counts as one, not as a mailbox.
+ */
 async function oneConnectionPerMailbox(user: string): Promise<Record<string, number> | null> {
   for (let look = 0; look < 3; look++) {
     const seen = await connectionsByMailbox(user);
-    const exact = Object.keys(seen).length === MAILBOXES.length &&
-      MAILBOXES.every((m) => seen[m] === 1);
+    const total = Object.values(seen).reduce((a, b) => a + b, 0);
+    const known = Object.entries(seen).filter(([m]) => m !== "(none)");
+    const exact = total === MAILBOXES.length &&
+      known.every(([m, n]) => MAILBOXES.includes(m) && n === 1);
     if (!exact) return null;
     await sleep(300);
   }
