@@ -106,6 +106,21 @@ export function loginRoutes(deps: AppDeps, security: SecuritySettings): Hono<App
   const app = new Hono<AppEnv>();
   const trusted = trustedProxies(deps.trustedProxies ?? []);
   const box = createSecretBox(deps.secretKey);
+  /**
+   * Checks and counts one attempt for the e-mail and the client address in one step (refused,
+   * nothing is written: no row, no audit event); the seconds to wait when over the limit.
+   */
+  const takeAttempt = async (email: string, ip: string, at: Date): Promise<number | null> => {
+    const check = await takeLoginChecks(deps.db, {
+      email,
+      ip,
+      at,
+      windowMs: security.loginWindowMs,
+      perEmail: { free: security.loginFailuresPerEmail, maxDelayMs: security.loginMaxDelayMs },
+      perIp: { free: security.loginFailuresPerIp, maxDelayMs: security.loginMaxDelayMs },
+    });
+    return check.taken ? null : Math.ceil(check.retryAfterMs / 1000);
+  };
 
   const refuseLogin = (c: Context<AppEnv>) => {
     const csrf = preLoginToken(c, deps);
@@ -157,17 +172,8 @@ export function loginRoutes(deps: AppDeps, security: SecuritySettings): Hono<App
 
       const at = deps.now();
       const ip = clientAddress(c, trusted);
-      // Checked and counted in one step; refused, nothing is written (no row, no audit event).
-      const check = await takeLoginChecks(deps.db, {
-        email,
-        ip,
-        at,
-        windowMs: security.loginWindowMs,
-        perEmail: { free: security.loginFailuresPerEmail, maxDelayMs: security.loginMaxDelayMs },
-        perIp: { free: security.loginFailuresPerIp, maxDelayMs: security.loginMaxDelayMs },
-      });
-      if (!check.taken) {
-        const seconds = Math.ceil(check.retryAfterMs / 1000);
+      const seconds = await takeAttempt(email, ip, at);
+      if (seconds !== null) {
         c.header("Retry-After", String(seconds));
         return again(429, fill(t.loginWait, { seconds }));
       }
@@ -246,16 +252,8 @@ export function loginRoutes(deps: AppDeps, security: SecuritySettings): Hono<App
       if (!code) return again(422, t.loginCodeWrong);
       const at = deps.now();
       const ip = clientAddress(c, trusted);
-      const check = await takeLoginChecks(deps.db, {
-        email: pending.email,
-        ip,
-        at,
-        windowMs: security.loginWindowMs,
-        perEmail: { free: security.loginFailuresPerEmail, maxDelayMs: security.loginMaxDelayMs },
-        perIp: { free: security.loginFailuresPerIp, maxDelayMs: security.loginMaxDelayMs },
-      });
-      if (!check.taken) {
-        const seconds = Math.ceil(check.retryAfterMs / 1000);
+      const seconds = await takeAttempt(pending.email, ip, at);
+      if (seconds !== null) {
         c.header("Retry-After", String(seconds));
         return again(429, fill(t.loginWait, { seconds }));
       }
