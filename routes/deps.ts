@@ -3,6 +3,7 @@ import type { Db, Queryable } from "../src/store/db.ts";
 import type { AccountContext } from "../src/domain/decide_reply.ts";
 import type { SecretBox } from "../src/auth/secret_box.ts";
 import type { OAuthClient } from "../src/auth/oauth_client.ts";
+import type { ReplayMessage } from "../src/actions/rule_replay.ts";
 
 /**
  * The settings of an account to try, passwords decrypted (never logged, never shown): the IMAP
@@ -101,6 +102,11 @@ export interface AppDeps {
    * transaction of the correction. Never enqueues a second reply for a message that has one.
    */
   rerunRules: (tx: Queryable, messageId: number, at: Date) => Promise<boolean>;
+  /**
+   * A replay's reply step (src/jobs/reply_step.ts `replayStep`): one rule over one stored
+   * message, in the replay's transaction, through the collector's settlement and outbox insert.
+   */
+  replayMessage: ReplayMessage;
   /**
    * The secret of the one-time setup link (`/setup?token=…`) that makes the first user while
    * none exists; made at each start of the service. Null or absent: no setup link (the CLI

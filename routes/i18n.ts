@@ -188,6 +188,23 @@ const en = {
   wouldSuppress: "Would suppress",
   takenBy: "Taken by an earlier rule",
   ignoredBy: "Ignored",
+  replay: "Replay",
+  replayTitle: "Replay rule “{rule}”",
+  replayHelp:
+    "Applies this rule to stored mail received since a day (required), among the messages the filters choose — at most {max} per replay. The dry-run lists what each message would get, and why not; nothing is sent until you confirm that list. A message that already has a reply is never answered again, so replaying twice sends nothing new.",
+  replaySummary: "{examined} messages examined: {replies} would be answered, {skipped} not.",
+  replayDoneTitle: "Replayed",
+  replayDone: "{examined} messages examined: {replies} replies enqueued, {skipped} not answered.",
+  replayCapped:
+    "The filters match more than {max} messages: only the oldest {max} are replayed, up to {last}. Replay again from that day for the rest.",
+  replayReasons: "Not answered, by reason",
+  replayConfirmNote:
+    "Confirming enqueues exactly the replies listed here; the outbox sends them like any other. If anything changed since this dry-run, nothing is enqueued and you are asked to run it again.",
+  replayConfirm: "Confirm: enqueue {n} replies",
+  replayNothing: "Nothing to send: no message would be answered.",
+  replaySeeOutbox: "See them in the outbox",
+  replayEnqueued: "Enqueued",
+  replayNotAnswered: "Not answered",
   noMatch: "This rule does not match",
   invalidJson: "The rule is not valid JSON",
   noMessage: "Choose a stored message.",
@@ -586,6 +603,24 @@ const ptBR: Dict = {
   wouldSuppress: "Suprimiria",
   takenBy: "Fica com uma regra anterior",
   ignoredBy: "Ignorada",
+  replay: "Reaplicar",
+  replayTitle: "Reaplicar a regra “{rule}”",
+  replayHelp:
+    "Aplica esta regra às mensagens guardadas recebidas desde um dia (obrigatório), entre as que os filtros escolhem — no máximo {max} por vez. A simulação lista o que cada mensagem receberia, e por que não; nada é enviado até você confirmar essa lista. Uma mensagem que já tem resposta nunca é respondida de novo: reaplicar duas vezes não envia nada novo.",
+  replaySummary: "{examined} mensagens examinadas: {replies} seriam respondidas, {skipped} não.",
+  replayDoneTitle: "Reaplicada",
+  replayDone:
+    "{examined} mensagens examinadas: {replies} respostas na fila, {skipped} não respondidas.",
+  replayCapped:
+    "Os filtros escolhem mais de {max} mensagens: só as {max} mais antigas são reaplicadas, até {last}. Reaplique a partir desse dia para o resto.",
+  replayReasons: "Não respondidas, por motivo",
+  replayConfirmNote:
+    "Confirmar põe na fila exatamente as respostas listadas aqui; a fila de saída as envia como qualquer outra. Se algo mudou desde esta simulação, nada entra na fila e você deve simular de novo.",
+  replayConfirm: "Confirmar: pôr {n} respostas na fila",
+  replayNothing: "Nada a enviar: nenhuma mensagem seria respondida.",
+  replaySeeOutbox: "Ver na fila de saída",
+  replayEnqueued: "Na fila",
+  replayNotAnswered: "Não respondida",
   noMatch: "Esta regra não casa",
   invalidJson: "A regra não é um JSON válido",
   noMessage: "Escolha uma mensagem armazenada.",

@@ -112,6 +112,33 @@ export function parseMessageQuery(params: Params, maxLimit = 200): MessageQuery 
   return { form, filters, ...start, param: "after", limit, errors: params.errors };
 }
 
+/** The messages a replay of a rule covers, as asked for (routes/rule_replay.tsx, the API). */
+export interface ReplayQuery {
+  /** The message list's filters; `since` is set when there is no problem. */
+  filters: MessageFilters;
+  /** The filters as typed, only those given (a checked box as "1"). */
+  typed: Record<string, string>;
+  form: MessageQuery["form"];
+  errors: string[];
+}
+
+/**
+ * Parses a replay's messages: the message list's filters (`account, kind, reply, since, until,
+ * unparsed, q`), where `since` — only mail received on or after that day — is required.
+ */
+export function parseReplayQuery(params: Params): ReplayQuery {
+  const q = parseMessageQuery(params);
+  if (!q.filters.since && !q.form.since) {
+    params.problem("since", "required: only mail received on or after this day is replayed");
+  }
+  const typed: Record<string, string> = {};
+  for (const [k, v] of Object.entries(q.form)) {
+    if (v === true) typed[k] = "1";
+    else if (typeof v === "string" && v) typed[k] = v;
+  }
+  return { filters: q.filters, typed, form: q.form, errors: params.errors };
+}
+
 /** Parses `event, account, message, since, until, after, limit` (up to 500 a page). */
 export function parseAuditQuery(params: Params): AuditQuery {
   const form = {

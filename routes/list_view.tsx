@@ -169,7 +169,7 @@ export type FilterField =
     | { type: "check" }
   );
 
-function FilterInput(props: { t: Dict; field: FilterField; value: string | boolean }) {
+export function FilterInput(props: { t: Dict; field: FilterField; value: string | boolean }) {
   const { field: f, value } = props;
   const text = typeof value === "string" ? value : "";
   switch (f.type) {

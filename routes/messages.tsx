@@ -48,7 +48,7 @@ import type { Address } from "../src/domain/email.ts";
 
 type AccountChoice = { id: number; name: string };
 
-function filterFields(t: Dict, accounts: AccountChoice[]): FilterField[] {
+export function filterFields(t: Dict, accounts: AccountChoice[]): FilterField[] {
   return [
     {
       type: "search",

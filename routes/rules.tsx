@@ -100,6 +100,7 @@ function ruleColumns(
           {i > 0 && post(r, "move", ["direction", "up"], `↑ ${t.up}`)}
           {i < count - 1 && post(r, "move", ["direction", "down"], `↓ ${t.down}`)}
           <a href={`/rules/${r.id}`}>{t.edit}</a>
+          {r.definition.ignore !== true && <a href={`/rules/${r.id}/replay`}>{t.replay}</a>}
           {post(r, "delete", ["confirm", "1"], t.delete, t.deleteConfirm)}
         </>
       ),

@@ -43,7 +43,7 @@ import { startIdleHealthReport } from "./jobs/idle_health_report.ts";
 import { drainOutbox, type SendStep } from "./jobs/send_outbox.ts";
 import { copySentReplies, type CopyStep } from "./jobs/copy_sent.ts";
 import { copyToSent } from "./mail/sent_copy.ts";
-import { replyStep } from "./jobs/reply_step.ts";
+import { replayStep, replyStep } from "./jobs/reply_step.ts";
 import { rerunRules } from "./jobs/rerun_rules.ts";
 import type { Logger } from "./log.ts";
 
@@ -233,6 +233,8 @@ export async function openServices(config: Config, log: Logger, options: Service
       }),
     rerunRules: (tx: Queryable, messageId: number, at: Date) =>
       rerunRules({ parse: parseLazily, replyStep: replyStep(replyDeps) }, tx, messageId, at),
+    /** A replay's reply step over a stored message (src/actions/rule_replay.ts). */
+    replayMessage: replayStep(replyDeps),
     trustedProxies: config.http.trustedProxies,
     /** Connect / Reconnect with the OAuth providers configured; absent when there are none. */
     oauth: config.oauth.providers.length > 0 ? oauthClient : undefined,

@@ -1,6 +1,7 @@
 /**
  * `/api/v1/rules`: list, read, create, edit, enable, reorder and delete rules (the actions of
- * src/actions/rules.ts), and a rule's preview and dry-run, which send nothing.
+ * src/actions/rules.ts), a rule's preview and dry-run, which send nothing, and its replay over
+ * stored mail (src/actions/rule_replay.ts).
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
@@ -8,7 +9,7 @@ import type { AppEnv } from "../app_env.ts";
 import { actorName } from "../app_env.ts";
 import type { AppDeps } from "../deps.ts";
 import { idParam } from "../render.tsx";
-import { isId } from "../params.ts";
+import { isId, Params } from "../params.ts";
 import { apiError, badJson, field, iso, jsonBody, notFound, problemAnswer } from "./answers.ts";
 import { getRuleRow, listRuleRows, type RuleRow } from "../../src/store/rules_admin.ts";
 import { getStoredEmail } from "../../src/store/message_detail.ts";
@@ -28,6 +29,12 @@ import {
 } from "../../src/actions/rules.ts";
 import { addRuleAttachment, removeRuleAttachment } from "../../src/actions/rule_attachments.ts";
 import { listRuleAttachments, ruleAttachmentJson } from "../../src/store/rule_attachments.ts";
+import { replayRule } from "../../src/actions/rule_replay.ts";
+import { replayJson } from "../../src/admin/replay_json.ts";
+import { parseReplayQuery } from "../list_queries.ts";
+
+/** The message list's filters a replay reads from its JSON body. */
+const REPLAY_FILTERS = ["account", "kind", "reply", "since", "until", "unparsed", "q"];
 
 function ruleJson(r: RuleRow) {
   return {
@@ -167,6 +174,40 @@ export function ruleApiRoutes(deps: AppDeps): Hono<AppEnv> {
     const changed = await setRuleEnabled(deps, idParam(c.req.param("id")) ?? 0, enabled, by(c));
     if (!changed.ok) return problemAnswer(c, changed.problem);
     return c.json({ data: ruleJson(changed.value) });
+  });
+
+  // Replays the rule over stored mail: a dry-run (`dry_run`, the default), then the replay of
+  // what it listed (`dry_run: false` with its `confirm` token).
+  api.post("/rules/:id/replay", async (c) => {
+    const body = await jsonBody(c);
+    if (!body.ok) return badJson(c);
+    const value = body.value;
+    const errors: string[] = [];
+    const texts: Record<string, string[]> = {};
+    for (const name of REPLAY_FILTERS) {
+      const v = field(value, name);
+      if (v === undefined || v === null || v === false) continue;
+      if (typeof v === "string") texts[name] = [v];
+      else if (typeof v === "number" && Number.isInteger(v)) texts[name] = [String(v)];
+      else if (v === true && name === "unparsed") texts[name] = ["1"];
+      else errors.push(`${name}: must be text`);
+    }
+    const dryRun = field(value, "dry_run") ?? true;
+    if (typeof dryRun !== "boolean") errors.push("dry_run: must be true or false");
+    const confirm = field(value, "confirm");
+    if (dryRun === false && (typeof confirm !== "string" || !/^[0-9a-f]{64}$/.test(confirm))) {
+      errors.push("confirm: the token of the dry-run being confirmed (64 hexadecimal digits)");
+    }
+    const query = parseReplayQuery(new Params((name) => texts[name] ?? []));
+    errors.push(...query.errors);
+    if (errors.length) return apiError(c, 422, "invalid_request", "the replay is invalid", errors);
+    const replayed = await replayRule(deps, idParam(c.req.param("id")) ?? 0, {
+      filters: query.filters,
+      typed: query.typed,
+      confirm: dryRun === false ? confirm as string : null,
+    }, by(c));
+    if (!replayed.ok) return problemAnswer(c, replayed.problem);
+    return c.json({ data: replayJson(replayed.value) });
   });
 
   // A rule's files, attached to each of its replies: multipart upload in the field `file`.

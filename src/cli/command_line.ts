@@ -10,6 +10,7 @@ import type { Logger } from "../log.ts";
 import { tokenCreate } from "./admin_commands.ts";
 import { userCommand } from "./user_commands.ts";
 import { neverAnswerCommand } from "./never_answer_commands.ts";
+import { rulesReplayCommand } from "./replay_commands.ts";
 import { accountCommand, breakersCommand } from "./limits_commands.ts";
 import { type CliDeps, type CliServices, needsDatabase, runCli } from "./run_cli.ts";
 import { type CommandSocket, serveCommandSocket } from "./command_socket_server.ts";
@@ -31,6 +32,12 @@ function cliServices(services: Services, io: CommandIo, owned: boolean): CliServ
     sendOnce: () => services.sendOnce(),
     importRules: services.importRules,
     exportRules: services.exportRules,
+    replayRule: (args) =>
+      rulesReplayCommand(
+        { db: services.db, replayMessage: services.web.replayMessage },
+        args,
+        admin,
+      ),
     dumpDatabase: services.dumpDatabase,
     stats: () => readStats(services.db, new Date()),
     user: (args) => userCommand(services.db, args, admin),

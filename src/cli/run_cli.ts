@@ -12,6 +12,8 @@ export interface CliServices {
     json: unknown,
   ): Promise<{ ok: true; count: number } | { ok: false; errors: string[] }>;
   exportRules(): Promise<unknown[]>;
+  /** `rules replay RULE --since DATE …`: a rule over stored mail. Resolves to the exit code. */
+  replayRule(args: string[]): Promise<number>;
   /** `user list | add | passwd | role | disable | enable | remove`. Resolves to the exit code. */
   user(args: string[]): Promise<number>;
   /** Creates an API token and prints it once. Resolves to the exit code. */
@@ -56,6 +58,11 @@ commands:
   stats              prints message and outbox counts and accounts with their health as JSON
   rules import FILE  replaces the rules with those of a JSON file (all refused if one is invalid)
   rules export       prints the rules as one JSON array
+  rules replay RULE --since YYYY-MM-DD [--until YYYY-MM-DD] [--account NAME]
+               [--kind forwarded|direct] [--reply STATUS] [--search TEXT] [--confirm TOKEN]
+                     applies rule RULE to the stored mail received since that day (and passing
+                     the filters; at most 1,000 messages): without --confirm a dry-run listing
+                     what each message would get, and its token; with the token, enqueues that
   user list          prints the users with their roles
   user add EMAIL [--role admin|operator|viewer]
                      creates a user (password read from stdin, one line; default role admin)
@@ -228,6 +235,7 @@ function collectReport(accounts: CollectSummary[]) {
 
 async function rulesCommand(args: string[], deps: CliDeps): Promise<number> {
   const [sub, file] = args;
+  if (sub === "replay") return await withServices(deps, (s) => s.replayRule(args.slice(1)));
   if (sub === "export") {
     return await withServices(deps, async (s) => {
       deps.print(await s.exportRules());
@@ -235,7 +243,7 @@ async function rulesCommand(args: string[], deps: CliDeps): Promise<number> {
     });
   }
   if (sub !== "import" || !file) {
-    deps.say("usage: rules import FILE.json | rules export");
+    deps.say("usage: rules import FILE.json | rules export | rules replay RULE --since DATE …");
     return 2;
   }
   let json: unknown;

@@ -143,6 +143,19 @@ export interface AuditDetails {
    * as `rules_changed` before migration 0007 were imports; that migration renamed them.
    */
   rule_changed: RuleEditDetail | RulesImportDetail;
+  /**
+   * A rule applied to stored mail a person chose (a filter and a date) after its dry-run: how
+   * many messages were looked at, how many replies were enqueued and how many were not.
+   */
+  rule_replayed: By & {
+    rule: string;
+    since: string;
+    filters: Record<string, string>;
+    examined: number;
+    enqueued: number;
+    skipped: number;
+    capped: boolean;
+  };
   account_changed: By & {
     action: "created" | "updated" | "send_budget" | "disabled" | "enabled" | "deleted";
     name: string;
@@ -243,6 +256,7 @@ const NAMES: Record<AuditEventName, true> = {
   cancelled: true,
   classification_overridden: true,
   rule_changed: true,
+  rule_replayed: true,
   account_changed: true,
   connection_tested: true,
   oauth_connected: true,

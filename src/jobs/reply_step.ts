@@ -30,6 +30,9 @@ import {
 import type { ClassifiedMessage } from "./process_messages.ts";
 import type { HolidayCalendar } from "../domain/schedule.ts";
 import type { AuditDetails, AuditEvent, AuditEventName } from "../domain/audit_events.ts";
+import type { Rule } from "../domain/rules.ts";
+import type { StoredEmail } from "../store/message_detail.ts";
+import type { ReplayOutcome } from "../domain/rule_replay.ts";
 
 export interface ReplyStepDeps {
   /**
@@ -69,7 +72,15 @@ export function replyStep(deps: ReplyStepDeps) {
       if (event) await recordEvent(tx, event);
       return;
     }
-    await answer(deps, tx, m, decision, await account(tx, m.accountId), at, rerun);
+    await answer(
+      deps,
+      tx,
+      m,
+      decision,
+      await account(tx, m.accountId),
+      at,
+      rerun ? "rerun" : "collect",
+    );
   };
 }
 
@@ -96,9 +107,56 @@ export function replyBatchStep(deps: ReplyStepDeps) {
         continue;
       }
       await flush();
-      await answer(deps, tx, m, decision, await account(tx, m.accountId), at, false);
+      await answer(deps, tx, m, decision, await account(tx, m.accountId), at, "collect");
     }
     await flush();
+  };
+}
+
+/**
+ * The reply step of a replay (src/actions/rule_replay.ts): `rule` alone, as enabled, decides for
+ * one stored message (as the rules see it: src/store/message_detail.ts), and a reply goes through the same settlement, rate-window reservation and
+ * outbox insert — the same dedup key — as the collector's, so a message already answered is
+ * never answered again. The person's date (`since`) stands in for the account's connection time
+ * in the guard: they chose to answer the mail received from that date on. A message the replay
+ * does not answer is left as it was (its decision and the audit log keep the collector's word,
+ * the replay's own audit event counts it); a reply replaces the message's decision.
+ */
+export function replayStep(deps: ReplyStepDeps) {
+  const { decide, account } = decider(deps);
+  return async (
+    tx: Queryable,
+    e: StoredEmail,
+    rule: Rule,
+    at: Date,
+    since: Date,
+  ): Promise<ReplayOutcome> => {
+    const m: ClassifiedMessage = {
+      id: e.id,
+      accountId: e.accountId,
+      email: e.email,
+      classification: e.classification,
+      sha256: e.rawSha256,
+      internalDate: e.receivedAt,
+      collectedAt: e.receivedAt,
+    };
+    const stored = await account(tx, m.accountId);
+    const connectedAt = since < stored.connectedAt ? since : stored.connectedAt;
+    const decision = await decide(tx, m, {
+      rules: [{ ...rule, enabled: true }],
+      account: { ...stored, connectedAt },
+    });
+    if (decision.outcome === "no_rule") {
+      const why = decision.trail.find((t) => t.rule === rule.name)?.why ?? "not evaluated";
+      return { outcome: "skipped", reason: "no_match", detail: why };
+    }
+    if (decision.outcome === "ignored") {
+      return { outcome: "skipped", reason: "ignored", detail: "the rule ignores this message" };
+    }
+    if (decision.outcome === "suppressed") {
+      return { outcome: "skipped", reason: decision.reason, detail: decision.detail };
+    }
+    return await answer(deps, tx, m, decision, stored, at, "replay");
   };
 }
 
@@ -113,15 +171,19 @@ function decider(deps: ReplyStepDeps) {
   };
   const account = (tx: Queryable, accountId: number) =>
     once(tx, `account:${accountId}`, () => deps.accountContext(tx, accountId));
-  const decide = async (tx: Queryable, m: ClassifiedMessage): Promise<Decision> =>
+  const decide = async (
+    tx: Queryable,
+    m: ClassifiedMessage,
+    only?: { rules: Rule[]; account: AccountContext },
+  ): Promise<Decision> =>
     decideReply({
       email: m.email,
       classification: m.classification,
-      account: await account(tx, m.accountId),
+      account: only?.account ?? await account(tx, m.accountId),
       ownAddresses: await once(tx, "own", () => deps.ownAddresses(tx)),
       receivedAt: m.internalDate ?? m.collectedAt,
       rawSha256: m.sha256,
-      rules: await once(tx, "rules", () => loadRules(tx)),
+      rules: only?.rules ?? await once(tx, "rules", () => loadRules(tx)),
       holidays: deps.holidays,
       attachments: await once(tx, "attachments", () => attachmentsByRule(tx)),
     });
@@ -149,6 +211,13 @@ function quietEvent(m: ClassifiedMessage, decision: Decision, at: Date): AuditEv
 }
 
 /**
+ * Who runs the reply step: the collector (a message's first decision), a person's correction of
+ * its classification (`rerun`: the decision is replaced) or a replay (`replay`: only a reply is
+ * recorded, replacing the decision; what the replay does not send leaves no trace of its own).
+ */
+type StepMode = "collect" | "rerun" | "replay";
+
+/**
  * A rule matched with a reply: the facts for it are read in this transaction, `settleReply`
  * gives the final decision under the policy in force (the rule's limits over the account's over
  * the defaults), and this only trips a breaker, reserves the rate window, enqueues and records
@@ -161,16 +230,18 @@ async function answer(
   decision: ReplyDecision,
   account: AccountContext,
   at: Date,
-  rerun: boolean,
-): Promise<void> {
+  mode: StepMode,
+): Promise<ReplayOutcome> {
   const policy = resolveRateLimitPolicy(deps.policy, account.limits, decision.rule.limits);
-  const record = (d: Recordable) => saveDecision(tx, asRecord(m.id, d), at, rerun);
+  const record = (d: Recordable) => saveDecision(tx, asRecord(m.id, d), at, mode !== "collect");
   const audit = <E extends AuditEventName>(event: E, detail: AuditDetails[E]) =>
     recordEvent(tx, { event, at, accountId: m.accountId, messageId: m.id, detail });
-  await audit("rule_matched", { rule: decision.rule.name, action: "reply" });
+  if (mode !== "replay") await audit("rule_matched", { rule: decision.rule.name, action: "reply" });
   const facts = await replyFacts(tx, policy, m.id, m.accountId, decision, at);
   let settled = settleReply(decision, facts, policy, at);
-  if (settled.trip) {
+  // A replay that reaches a breaker's count is a person's bulk action, not a loop: its replies
+  // stop there (suppressed as the breaker says) without opening the breaker on new mail.
+  if (settled.trip && mode !== "replay") {
     const { scope, recipient, detail, openUntil } = settled.trip;
     await tripBreaker(tx, m.accountId, recipient, at, detail, openUntil);
     await audit("breaker_tripped", {
@@ -195,9 +266,11 @@ async function answer(
   }
   if (settled.outcome === "suppressed") {
     const { reason, detail } = settled;
-    await record(settled);
-    await audit("reply_suppressed", { rule: decision.rule.name, reason, detail });
-    return;
+    if (mode !== "replay") {
+      await record(settled);
+      await audit("reply_suppressed", { rule: decision.rule.name, reason, detail });
+    }
+    return { outcome: "skipped", reason, detail };
   }
   const r = decision.reply;
   const queued = await enqueueReply(tx, {
@@ -222,6 +295,14 @@ async function answer(
     attachmentIds: r.attachments.map((a) => a.id),
     deadlineAt: new Date(at.getTime() + deps.sendDeadlineMs),
   }, at);
+  if (!queued.enqueued && mode === "replay") {
+    // A row with this dedup key was cancelled: the key still holds the place of this reply.
+    return {
+      outcome: "skipped",
+      reason: "already_answered",
+      detail: "a reply of this rule to this message is in the outbox (cancelled)",
+    };
+  }
   await record(decision);
   if (queued.enqueued) {
     await audit("enqueued", {
@@ -231,6 +312,13 @@ async function answer(
       dedup_key: decision.dedupKey,
     });
   }
+  return {
+    outcome: "reply",
+    recipient: r.to.address,
+    subject: r.subject,
+    dedupKey: decision.dedupKey,
+    outboxId: queued.id,
+  };
 }
 
 /**

@@ -340,6 +340,21 @@ export async function storedEmailsSince(
   return rows.map(toStoredEmail);
 }
 
+/** The parsed messages of `ids` as the rules see them, in the order of `ids`. */
+export async function storedEmailsByIds(
+  q: Queryable,
+  ids: readonly number[],
+): Promise<StoredEmail[]> {
+  if (ids.length === 0) return [];
+  const rows = await q.query<Record<string, unknown>>(
+    `SELECT ${DETAIL_COLUMNS} FROM messages m JOIN accounts a ON a.id = m.account_id
+     WHERE m.id = ANY($1::bigint[]) AND m.parse_status = 'parsed'`,
+    [ids],
+  );
+  const byId = new Map(rows.map((r) => [Number(r.id), toStoredEmail(r)]));
+  return ids.flatMap((id) => byId.get(id) ?? []);
+}
+
 /** Recent parsed messages to pick from for a rule preview: id and subject only. */
 export async function recentMessageChoices(
   q: Queryable,

@@ -146,6 +146,29 @@ export async function listMessages(
 }
 
 /**
+ * The ids of the parsed messages of existing accounts that pass `filters` (the text too), oldest
+ * first, at most `limit`: what a replay of a rule looks at (src/actions/rule_replay.ts). The
+ * search is tested row by row, which a replay's bounded batch affords.
+ */
+export async function oldestMatchingIds(
+  q: Queryable,
+  filters: MessageFilters,
+  limit: number,
+): Promise<number[]> {
+  const where = filterWhere(filters, null);
+  where.and("m.parse_status = 'parsed'");
+  where.and("m.account_id IS NOT NULL");
+  const text = filters.q?.trim().slice(0, 500);
+  if (text) where.and(matches("m.search", where.param(text)));
+  const rows = await q.query<{ id: number }>(
+    `SELECT m.id FROM messages m LEFT JOIN decisions d ON d.message_id = m.id
+     ${where} ORDER BY m.received_at, m.id LIMIT ${where.param(limit)}`,
+    where.params,
+  );
+  return rows.map((r) => Number(r.id));
+}
+
+/**
  * Every filter but the text, and the cursor, as conditions on `m` — and on `d`, the decision,
  * unless `withReply` is false (the caller then adds `replyCondition` where it joins `d`).
  */

@@ -205,6 +205,7 @@ async function adminApp(db: ReturnType<typeof openPostgres>) {
     },
     ownAddresses: async () => (await listAccounts(db)).map((a) => a.address),
     rerunRules: () => Promise.resolve(false),
+    replayMessage: () => Promise.reject(new Error("no replay in this test")),
   });
   const jar = new Jar();
   const request = async (path: string, init: RequestInit = {}) => {

@@ -4,11 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { rerunRules } from "../../src/jobs/rerun_rules.ts";
-import { replyStep } from "../../src/jobs/reply_step.ts";
+import { replayStep, replyStep } from "../../src/jobs/reply_step.ts";
 import { DEFAULT_RATE_LIMIT_POLICY } from "../../src/domain/rate_limit.ts";
 import type { Hono } from "hono";
 import { openTestStore } from "../support/databases.ts";
-import type { Db } from "../../src/store/db.ts";
+import type { Db, Queryable } from "../../src/store/db.ts";
 import { createApp } from "../../routes/app.ts";
 import type { AppEnv } from "../../routes/app_env.ts";
 import type { AppDeps, ConnectionTarget, ConnectionTestResult } from "../../routes/deps.ts";
@@ -164,6 +164,23 @@ export async function harness(
     },
     close: () => store.close(),
   };
+  // The reply step as the service builds it, with the test's account context.
+  const replyDeps = {
+    policy: DEFAULT_RATE_LIMIT_POLICY,
+    sendDeadlineMs: 86_400_000,
+    accountContext: async (q: Queryable, accountId: number) => {
+      const a = (await listAccounts(q)).find((x) => x.id === accountId);
+      if (!a) throw new Error(`no account ${accountId}`);
+      return {
+        id: a.id,
+        name: a.name,
+        addresses: [a.address],
+        connectedAt: a.connectedAt,
+        messageIdDomain: "carteiro.empresa.test",
+      };
+    },
+    ownAddresses: async (q: Queryable) => (await listAccounts(q)).map((a) => a.address),
+  };
   h.deps = {
     db,
     now: () => clock.now,
@@ -191,30 +208,8 @@ export async function harness(
     },
     ownAddresses: async () => (await listAccounts(db)).map((a) => a.address),
     rerunRules: (tx, id, at) =>
-      rerunRules(
-        {
-          parse: parseMessage,
-          replyStep: replyStep({
-            policy: DEFAULT_RATE_LIMIT_POLICY,
-            sendDeadlineMs: 86_400_000,
-            accountContext: async (q, accountId) => {
-              const a = (await listAccounts(q)).find((x) => x.id === accountId);
-              if (!a) throw new Error(`no account ${accountId}`);
-              return {
-                id: a.id,
-                name: a.name,
-                addresses: [a.address],
-                connectedAt: a.connectedAt,
-                messageIdDomain: "carteiro.empresa.test",
-              };
-            },
-            ownAddresses: async (q) => (await listAccounts(q)).map((a) => a.address),
-          }),
-        },
-        tx,
-        id,
-        at,
-      ),
+      rerunRules({ parse: parseMessage, replyStep: replyStep(replyDeps) }, tx, id, at),
+    replayMessage: replayStep(replyDeps),
     setupToken: options.setupToken ?? null,
     security: options.security,
   };
