@@ -49,7 +49,7 @@ function itemColumns(t: Dict, confirmed: boolean): Column<ReplayItem>[] {
               {i.result.recipient}
               {confirmed && i.result.outboxId !== undefined && (
                 <>
-                  {" "}(<a href={`/outbox?status=pending`}>#{i.result.outboxId}</a>)
+                  {" "}(<a href={`/messages/${i.messageId}`}>#{i.result.outboxId}</a>)
                 </>
               )}
             </>
