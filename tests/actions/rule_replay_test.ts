@@ -15,7 +15,7 @@ import { type ReplayRequest, replayRule } from "../../src/actions/rule_replay.ts
 import type { ReplayResult } from "../../src/domain/rule_replay.ts";
 import { seedBoxAccount } from "../support/databases.ts";
 import { eml, seedMessage } from "../routes/support.ts";
-import { ACK, auditRows, T } from "./support.ts";
+import { ACK, auditRows, failingWithin, T } from "./support.ts";
 
 const replyDeps = {
   policy: DEFAULT_RATE_LIMIT_POLICY,
@@ -236,4 +236,22 @@ storeTest("replay: a filter that matches more than the batch is cut and says so"
   assert.ok(dry.ok, JSON.stringify(dry));
   assert.equal(dry.value.capped, true);
   assert.equal(dry.value.items.length, 1000);
+});
+
+storeTest("replay: the replies and the audit rows commit together or not at all", async (db) => {
+  const { ruleId } = await seed(db);
+  const dry = await replayRule(deps(db), ruleId, request(null), "ana");
+  assert.ok(dry.ok);
+  // The confirmation is killed at its first audit row, after an outbox row was inserted.
+  const failing = failingWithin(db, /^\s*INSERT INTO audit_events/);
+  await assert.rejects(
+    replayRule({ ...deps(db), db: failing }, ruleId, request(dry.value.token), "ana"),
+    /killed before/,
+  );
+  assert.deepEqual(await outbox(db), []);
+  assert.deepEqual(await auditRows(db, "rule_replayed"), []);
+  assert.equal((await db.query("SELECT 1 FROM reply_limits")).length, 0);
+  // The same token still confirms: nothing of the killed attempt stayed.
+  assert.ok((await replayRule(deps(db), ruleId, request(dry.value.token), "ana")).ok);
+  assert.equal((await outbox(db)).length, 2);
 });
