@@ -115,9 +115,9 @@ export function replyBatchStep(deps: ReplyStepDeps) {
 
 /**
  * The reply step of a replay (src/actions/rule_replay.ts): `rule` alone, as enabled, decides for
- * one stored message (as the rules see it: src/store/message_detail.ts), and a reply goes through the same settlement, rate-window reservation and
- * outbox insert — the same dedup key — as the collector's, so a message already answered is
- * never answered again. The person's date (`since`) stands in for the account's connection time
+ * one stored message (as the rules see it: src/store/message_detail.ts), and a reply goes through
+ * the same settlement, rate-window reservation and outbox insert — the same dedup key — as the
+ * collector's, so a message already answered is never answered again. The person's date (`since`) stands in for the account's connection time
  * in the guard: they chose to answer the mail received from that date on. A message the replay
  * does not answer is left as it was (its decision and the audit log keep the collector's word,
  * the replay's own audit event counts it); a reply replaces the message's decision.
