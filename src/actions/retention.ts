@@ -54,7 +54,7 @@ export interface Erasure extends ErasureReport {
 
 /** Carries a dry run's report out of the transaction it rolls back. */
 class DryRun extends Error {
-  constructor(readonly report: ErasureReport) {
+  constructor(readonly report: ErasureReport | "sending") {
     super("dry run");
   }
 }
@@ -62,7 +62,8 @@ class DryRun extends Error {
 /**
  * Erases everything naming `addressInput` (src/store/erasure.ts) and records `address_erased`
  * with the address's SHA-256 and the counts. An address that is not one is `invalid`, and so is
- * an account's own address (delete the account instead).
+ * an account's own address (delete the account instead); a reply to it being sent right now is a
+ * `conflict` (try again once it is settled).
  */
 export async function eraseAddress(
   deps: ActionDeps,
@@ -83,19 +84,22 @@ export async function eraseAddress(
       "delete the account (with its messages) instead";
     return problem("invalid", why, [why]);
   }
+  const sending = "a reply to this address is being sent right now; try again in a minute";
   if (options.dryRun) {
     try {
       await deps.db.transaction(async (tx) => {
         throw new DryRun(await eraseAddressRows(tx, address, deps.now()));
       });
     } catch (e) {
-      if (e instanceof DryRun) return done({ ...e.report, addressSha256, dryRun: true });
-      throw e;
+      if (!(e instanceof DryRun)) throw e;
+      if (e.report === "sending") return problem("conflict", sending, [sending]);
+      return done({ ...e.report, addressSha256, dryRun: true });
     }
   }
   return await transact(deps.db, async (tx) => {
     const at = deps.now();
     const report = await eraseAddressRows(tx, address, at);
+    if (report === "sending") return problem("conflict", sending, [sending]);
     await recordEvent(tx, {
       event: "address_erased",
       at,

@@ -52,13 +52,15 @@ const OUTBOX_TEXT = `concat_ws(' ', o.recipient, o.recipient_name, o.from_addres
 
 /**
  * Removes everything naming `address` (lower-case) in the caller's transaction, holding off every
- * account's collection meanwhile; returns the counts per table.
+ * account's collection meanwhile; returns the counts per table. Returns `sending`, having changed
+ * nothing, while one of the replies it would remove is being sent: the sender's record of that
+ * send would name the address again.
  */
 export async function eraseAddressRows(
   q: Queryable,
   address: string,
   at: Date,
-): Promise<ErasureReport> {
+): Promise<ErasureReport | "sending"> {
   const accounts = await q.query<{ id: number }>("SELECT id FROM accounts ORDER BY id");
   for (const a of accounts) {
     await q.query("SELECT pg_advisory_xact_lock($1::int, $2::int)", [LockNamespace.collect, a.id]);
@@ -83,6 +85,12 @@ export async function eraseAddressRows(
     [pattern, ids],
   );
   const replyIds = replies.map((r) => Number(r.id));
+  const inFlight = await q.query(
+    `SELECT 1 AS ok FROM outbox WHERE status = 'sending'
+       AND (message_id = ANY($1::bigint[]) OR id = ANY($2::bigint[])) LIMIT 1`,
+    [ids, replyIds],
+  );
+  if (inFlight.length > 0) return "sending";
   await forgetReplyKeys(q, replyIds, at);
   const [copies] = await q.query<{ n: number }>(
     "SELECT count(*)::int AS n FROM sent_copies WHERE outbox_id = ANY($1::bigint[])",

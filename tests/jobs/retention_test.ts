@@ -336,32 +336,48 @@ storeTest(
   },
 );
 
-storeTest("an erasure refuses what is not an address, and an account's own", async (db) => {
-  await setup(db);
-  const deps = { db, now: () => NOW };
-  for (const bad of ["", "zeca", "@cliente.test", "a b@c.test", 42]) {
-    const r = await eraseAddress(deps, bad, "cli", { dryRun: false });
-    assert.ok(!r.ok && r.problem.code === "invalid", String(bad));
-  }
-  const own = await eraseAddress(deps, BOX.toUpperCase(), "cli", { dryRun: false });
-  assert.ok(!own.ok && /account/.test(own.problem.message));
-  assert.equal(
-    (await db.query("SELECT id FROM audit_events WHERE event = 'address_erased'")).length,
-    0,
-  );
-  // The address as a whole: not inside a longer one, a full stop after it allowed.
-  const pattern = addressPattern("ana@cliente.test");
-  const [m] = await db.query<Record<string, boolean>>(
-    `SELECT 'Para: Ana <ana@cliente.test>' ~* $1 AS named, 'escreva a ana@cliente.test.' ~* $1 AS dot,
+storeTest(
+  "an erasure refuses what is not an address, an account's own, and a send in flight",
+  async (db) => {
+    const { arrive } = await setup(db);
+    const deps = { db, now: () => NOW };
+    for (const bad of ["", "zeca", "@cliente.test", "a b@c.test", 42]) {
+      const r = await eraseAddress(deps, bad, "cli", { dryRun: false });
+      assert.ok(!r.ok && r.problem.code === "invalid", String(bad));
+    }
+    const own = await eraseAddress(deps, BOX.toUpperCase(), "cli", { dryRun: false });
+    assert.ok(!own.ok && /account/.test(own.problem.message));
+    // A reply being sent: the sender's record of it would name the address again.
+    const zeca = await arrive(letter("zeca@cliente.test", "Pedido", NOW), NOW);
+    await db.query(
+      "UPDATE outbox SET status = 'sending', claim_token = 'c' WHERE message_id = $1",
+      [
+        zeca,
+      ],
+    );
+    for (const dryRun of [true, false]) {
+      const busy = await eraseAddress(deps, "zeca@cliente.test", "cli", { dryRun });
+      assert.ok(!busy.ok && busy.problem.code === "conflict", JSON.stringify(busy));
+    }
+    assert.equal(await repliesOf(db, zeca), 1);
+    assert.equal(
+      (await db.query("SELECT id FROM audit_events WHERE event = 'address_erased'")).length,
+      0,
+    );
+    // The address as a whole: not inside a longer one, a full stop after it allowed.
+    const pattern = addressPattern("ana@cliente.test");
+    const [m] = await db.query<Record<string, boolean>>(
+      `SELECT 'Para: Ana <ana@cliente.test>' ~* $1 AS named, 'escreva a ana@cliente.test.' ~* $1 AS dot,
        'joana@cliente.test' ~* $1 AS longer_before, 'ana@cliente.test.br' ~* $1 AS longer_after,
        'ANA@Cliente.Test' ~* $1 AS cased`,
-    [pattern],
-  );
-  assert.deepEqual(m, {
-    named: true,
-    dot: true,
-    longer_before: false,
-    longer_after: false,
-    cased: true,
-  });
-});
+      [pattern],
+    );
+    assert.deepEqual(m, {
+      named: true,
+      dot: true,
+      longer_before: false,
+      longer_after: false,
+      cased: true,
+    });
+  },
+);
