@@ -77,6 +77,22 @@ function SettingsEditor(
         {t.rateLimits} {hint(fill(t.rateLimitsHint, { defaults: DEFAULT_LIMITS_JSON }))}
         <textarea name="limits" rows={6} spellcheck={false}>{form.limits}</textarea>
       </label>
+      <fieldset>
+        <legend>{t.retention}</legend>
+        <label>
+          {t.keepRawDays} {hint(t.keepDaysHint)}
+          <input type="text" inputmode="numeric" name="keep_raw_days" value={form.keep_raw_days} />
+        </label>
+        <label>
+          {t.keepMessagesDays} {hint(t.keepDaysHint)}
+          <input
+            type="text"
+            inputmode="numeric"
+            name="keep_messages_days"
+            value={form.keep_messages_days}
+          />
+        </label>
+      </fieldset>
       <p>
         <a href="/accounts">{t.accounts}</a> <button type="submit">{t.save}</button>
       </p>

@@ -16,6 +16,9 @@ export interface AccountSettingsForm {
   check_spam: boolean;
   trusted_forwarders: string;
   limits: string;
+  /** Days, or empty: for ever. */
+  keep_raw_days: string;
+  keep_messages_days: string;
 }
 
 /** The form showing stored settings. */
@@ -28,6 +31,8 @@ export function settingsFormOf(s: AccountReplySettings): AccountSettingsForm {
     check_spam: s.checkSpam,
     trusted_forwarders: (s.trustedForwarders ?? []).join(", "),
     limits: json.limits ? JSON.stringify(json.limits, null, 2) : "",
+    keep_raw_days: s.keepRawDays === null ? "" : String(s.keepRawDays),
+    keep_messages_days: s.keepMessagesDays === null ? "" : String(s.keepMessagesDays),
   };
 }
 
@@ -51,6 +56,8 @@ export function readSettingsForm(body: Record<string, unknown>): {
     check_spam: b("check_spam"),
     trusted_forwarders: s("trusted_forwarders"),
     limits: s("limits"),
+    keep_raw_days: s("keep_raw_days"),
+    keep_messages_days: s("keep_messages_days"),
   };
   let limits: unknown = null;
   if (form.limits !== "") {
@@ -72,6 +79,8 @@ export function readSettingsForm(body: Record<string, unknown>): {
       check_spam: form.check_spam,
       trusted_forwarders: forwarders.length === 0 ? null : forwarders,
       limits,
+      keep_raw_days: form.keep_raw_days === "" ? null : form.keep_raw_days,
+      keep_messages_days: form.keep_messages_days === "" ? null : form.keep_messages_days,
     },
   };
 }

@@ -18,6 +18,7 @@ import { ruleApiRoutes } from "./api/rules.ts";
 import { neverAnswerApiRoutes } from "./api/never_answer.ts";
 import { breakerApiRoutes } from "./api/breakers.ts";
 import { accountSettingsApiRoutes } from "./api/account_settings.ts";
+import { retentionApiRoutes } from "./api/retention.ts";
 import { testAccount } from "./account_check.ts";
 import { encodeCursor, listMessages, type MessageListRow } from "../src/store/message_list.ts";
 import { encodeAuditCursor, listAudit } from "../src/store/audit_list.ts";
@@ -138,6 +139,7 @@ function messageDetailJson(m: MessageDetail) {
     collected_at: iso(m.collectedAt),
     parse_status: m.parseStatus,
     parse_error: m.parseError,
+    raw_purged_at: iso(m.rawPurgedAt),
     after_processing: m.afterProcessing && {
       state: m.afterProcessing.state,
       action: m.afterProcessing.action,
@@ -345,6 +347,9 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
     const id = idParam(c.req.param("id"));
     const raw = id ? await getRawMessage(deps.db, id) : null;
     if (!raw || !id) return notFound(c, "message");
+    if (raw === "purged") {
+      return apiError(c, 410, "raw_purged", "the raw source was purged by retention");
+    }
     return c.body(raw as Uint8Array<ArrayBuffer>, 200, {
       "Content-Type": "message/rfc822",
       "Content-Disposition": `attachment; filename="message-${id}.eml"`,
@@ -398,6 +403,7 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
   // --- loop breakers and accounts' reply settings (routes/api/) ------------------------------
   api.route("/", breakerApiRoutes(deps));
   api.route("/", accountSettingsApiRoutes(deps));
+  api.route("/", retentionApiRoutes(deps));
 
   // --- accounts and stats ---------------------------------------------------------------------
   api.get("/accounts", async (c) => {

@@ -35,6 +35,7 @@ import { countOpenBreakers } from "../src/store/breakers.ts";
 import { wantsFragment } from "./htmx.ts";
 import { breakerRoutes } from "./breakers.tsx";
 import { accountSettingsRoutes } from "./account_settings.tsx";
+import { retentionRoutes } from "./retention.tsx";
 
 export type { AppDeps } from "./deps.ts";
 
@@ -148,6 +149,7 @@ export function createApp(deps: AppDeps, reportError?: ErrorReporter): Hono<AppE
   app.route("/", oauthRoutes(deps));
   app.route("/", accountRoutes(deps));
   app.route("/", accountSettingsRoutes(deps));
+  app.route("/", retentionRoutes(deps));
   app.route("/", tokenRoutes(deps));
   app.route("/", userRoutes(deps));
   app.route("/", passwordRoutes(deps));

@@ -416,6 +416,35 @@ const en = {
   loginCodeWrong: "This code is not valid (or was already used).",
   secondFactor: "Two-step",
   totpReset: "Turn off two-step",
+  retention: "Retention",
+  retentionTitle: "Retention and erasure",
+  retentionIntro:
+    "Each account keeps raw sources and messages for the days set on its settings page; the audit log is kept for the days set here. A daily purge removes what is older and writes one audit row with the counts. A purged message's keys stay, hashed, so a copy delivered again is not answered again.",
+  keepRawDays: "Keep raw sources (days)",
+  keepMessagesDays: "Keep messages (days)",
+  keepAuditDays: "Keep the audit log (days)",
+  keepDaysHint: "Empty: for ever.",
+  forEver: "for ever",
+  nDays: "{n} days",
+  dueRaw: "Raw sources due",
+  dueMessages: "Messages due",
+  dueAudit: "Audit rows due: {n}.",
+  purgeNow: "Purge now",
+  purgedSummary:
+    "Purged: {raw} raw sources, {messages} messages, {replies} replies, {audit} audit rows.",
+  eraseTitle: "Erase an address",
+  eraseIntro:
+    "Removes every message from or to the address (or naming it in its headers, text or source), their decisions and replies, every reply to it, and the audit rows naming it. The erasure's own audit row names the address only by its SHA-256.",
+  eraseAddress: "Address",
+  eraseCheck: "Review what would be removed",
+  eraseReview: "Erasing {address} removes these rows, for good:",
+  eraseConfirm: "Erase for good",
+  eraseDone: "Erased. Rows removed:",
+  eraseTable: "Table",
+  eraseRows: "Rows",
+  eraseLeftRules: "Still named in these rules (edit them by hand): {rules}",
+  eraseLeftUser: "A user logs in with this address: remove them on the Users page.",
+  rawPurged: "raw source purged",
 };
 
 export type Dict = typeof en;
@@ -838,6 +867,35 @@ const ptBR: Dict = {
   loginCodeWrong: "Este código não é válido (ou já foi usado).",
   secondFactor: "Duas etapas",
   totpReset: "Desativar duas etapas",
+  retention: "Retenção",
+  retentionTitle: "Retenção e apagamento",
+  retentionIntro:
+    "Cada conta guarda fontes brutas e mensagens pelos dias definidos na sua página de configurações; a auditoria é guardada pelos dias definidos aqui. Uma limpeza diária remove o que for mais antigo e grava uma linha de auditoria com as contagens. As chaves de uma mensagem removida ficam, em hash, para que uma cópia entregue de novo não seja respondida outra vez.",
+  keepRawDays: "Guardar fontes brutas (dias)",
+  keepMessagesDays: "Guardar mensagens (dias)",
+  keepAuditDays: "Guardar a auditoria (dias)",
+  keepDaysHint: "Vazio: para sempre.",
+  forEver: "para sempre",
+  nDays: "{n} dias",
+  dueRaw: "Fontes brutas a remover",
+  dueMessages: "Mensagens a remover",
+  dueAudit: "Linhas de auditoria a remover: {n}.",
+  purgeNow: "Limpar agora",
+  purgedSummary:
+    "Removidos: {raw} fontes brutas, {messages} mensagens, {replies} respostas, {audit} linhas de auditoria.",
+  eraseTitle: "Apagar um endereço",
+  eraseIntro:
+    "Remove toda mensagem de ou para o endereço (ou que o cite nos cabeçalhos, no texto ou na fonte), suas decisões e respostas, toda resposta a ele e as linhas de auditoria que o citam. A linha de auditoria do apagamento só identifica o endereço pelo seu SHA-256.",
+  eraseAddress: "Endereço",
+  eraseCheck: "Ver o que seria removido",
+  eraseReview: "Apagar {address} remove estas linhas, para sempre:",
+  eraseConfirm: "Apagar para sempre",
+  eraseDone: "Apagado. Linhas removidas:",
+  eraseTable: "Tabela",
+  eraseRows: "Linhas",
+  eraseLeftRules: "Ainda citado nestas regras (edite-as à mão): {rules}",
+  eraseLeftUser: "Um usuário entra com este endereço: remova-o na página Usuários.",
+  rawPurged: "fonte bruta descartada",
 };
 
 const DICTS: Record<Lang, Dict> = { "pt-BR": ptBR, en };

@@ -359,7 +359,13 @@ function MessagePage(
           />
         </details>
         <p>
-          <a href={`/messages/${m.id}/raw`} download>{t.rawSource}</a>
+          {m.rawPurgedAt
+            ? (
+              <span class="sub raw-purged">
+                {t.rawSource}: {t.rawPurged} ({fmtDate(m.rawPurgedAt)})
+              </span>
+            )
+            : <a href={`/messages/${m.id}/raw`} download>{t.rawSource}</a>}
         </p>
       </section>
       <ReportForSection t={t} m={m} />
@@ -538,6 +544,9 @@ export function messageRoutes(deps: AppDeps): Hono<AppEnv> {
     const id = idParam(c.req.param("id"));
     const raw = id ? await getRawMessage(deps.db, id) : null;
     if (!raw || !id) return c.notFound();
+    if (raw === "purged") {
+      return c.text(`${c.get("t").rawSource}: ${c.get("t").rawPurged}`, 410);
+    }
     return c.body(raw as Uint8Array<ArrayBuffer>, 200, {
       "Content-Type": "message/rfc822",
       "Content-Disposition": `attachment; filename="message-${id}.eml"`,

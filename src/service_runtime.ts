@@ -1,5 +1,6 @@
 /**
- * The service's life, on a server and on Deno Deploy: the two minute crons, the HTTP server, and
+ * The service's life, on a server and on Deno Deploy: the two minute crons and the daily purge
+ * (docs/retention.md), the HTTP server, and
  * a clean stop on SIGINT or SIGTERM that lets the jobs in flight finish (a send holds its row until
  * settled). main.ts hands over `Deno.cron`, `Deno.serve` and the signals as a `ServiceHost`: it
  * stays the only module that touches them.
@@ -14,6 +15,7 @@ import { serveCommands } from "./cli/command_line.ts";
 import type { CommandSocket } from "./cli/command_socket_server.ts";
 import { collectWithin, drainWithin, type RunBudget } from "./jobs/bounded_run.ts";
 import type { Services } from "./services.ts";
+import type { PurgeReport } from "./jobs/retention_purge.ts";
 import type { Logger } from "./log.ts";
 
 /** One HTTP request's handler, as `Deno.serve` calls it. */
@@ -78,6 +80,8 @@ interface ServiceParts {
   /** The two minute jobs, tracked. */
   collect: () => Promise<void>;
   send: () => Promise<void>;
+  /** The daily retention purge, tracked. */
+  purge: () => Promise<void>;
   fetch: HttpHandler;
   /** Named in the "listening" line. */
   database: string;
@@ -93,6 +97,8 @@ interface ServiceParts {
 function startService(host: ServiceHost, config: Config, log: Logger, parts: ServiceParts) {
   host.cron("collect mail", "* * * * *", parts.collect);
   host.cron("send replies", "* * * * *", parts.send);
+  // Daily, at a quiet hour (UTC); one instance purges, the others find its lock and skip.
+  host.cron("purge expired data", "17 3 * * *", parts.purge);
   const server = host.serve({
     hostname: config.http.hostname,
     port: config.http.port,
@@ -118,6 +124,16 @@ function startService(host: ServiceHost, config: Config, log: Logger, parts: Ser
   return server;
 }
 
+/** Runs one purge and logs what it removed (a failure is logged; the next day's run tries again). */
+async function purgeLogged(run: () => Promise<PurgeReport>, log: Logger): Promise<void> {
+  try {
+    const report = await run();
+    if (!report.skipped) log.info("purged expired data", { ...report.totals });
+  } catch (e) {
+    log.error("the purge failed", { error: e instanceof Error ? e.message : String(e) });
+  }
+}
+
 /**
  * The service on a server: cron, IMAP IDLE and the web admin over one open database; on the
  * embedded database it also serves the command socket, so CLI commands run here.
@@ -132,7 +148,8 @@ export async function runServer(
   // no user exists.
   const setupToken = newSecret();
   const services = await openAsOwner(host, open, setupToken);
-  const { db, app, collectOnce, sendOnce, startWatching, reportIdleHealth, close } = services;
+  const { db, app, collectOnce, sendOnce, purgeOnce, startWatching, reportIdleHealth, close } =
+    services;
   let commands: CommandSocket | null = null;
   if (config.database.kind === "pglite") {
     try {
@@ -164,6 +181,7 @@ export async function runServer(
     jobs,
     collect,
     send,
+    purge: jobs.track(() => purgeLogged(() => purgeOnce({ dryRun: false, by: "cron" }), log)),
     fetch: app.fetch,
     database: db.kind,
     beforeShutdown: [
@@ -261,6 +279,9 @@ export function runOnDeploy(
       })
     ),
     send: jobs.track(() => drainWithin({ ...budget, drain })),
+    purge: jobs.track(() =>
+      purgeLogged(async () => (await services()).purgeOnce({ dryRun: false, by: "cron" }), log)
+    ),
     fetch: async (request, info) => {
       let app;
       try {

@@ -45,6 +45,7 @@ import { copySentReplies, type CopyStep } from "./jobs/copy_sent.ts";
 import { copyToSent } from "./mail/sent_copy.ts";
 import { replayStep, replyStep } from "./jobs/reply_step.ts";
 import { rerunRules } from "./jobs/rerun_rules.ts";
+import { purgeExpired } from "./jobs/retention_purge.ts";
 import type { Logger } from "./log.ts";
 
 /** Who opens the embedded database: named in the data folder's lock for a second process. */
@@ -247,6 +248,8 @@ export async function openServices(config: Config, log: Logger, options: Service
     reportIdleHealth,
     collectOnce: ingest.collectAll,
     sendOnce,
+    /** The retention purge (src/jobs/retention_purge.ts): daily from the cron, or asked for. */
+    purgeOnce: (options: { dryRun: boolean; by: string }) => purgeExpired({ db, now }, options),
     importRules,
     exportRules: async () => exportRules(await loadRules(db)),
     /** The embedded database as SQL (`cli db dump`); null on a PostgreSQL server. */

@@ -15,6 +15,7 @@ export type ApiErrorCode =
   | "invalid_request"
   | "wrong_status"
   | "conflict"
+  | "raw_purged"
   | "internal";
 
 /** An error answer: `{ "error": { "code", "message", "details"? } }`. */

@@ -12,6 +12,7 @@ import { userCommand } from "./user_commands.ts";
 import { neverAnswerCommand } from "./never_answer_commands.ts";
 import { rulesReplayCommand } from "./replay_commands.ts";
 import { accountCommand, breakersCommand } from "./limits_commands.ts";
+import { retentionCommand } from "./retention_commands.ts";
 import { type CliDeps, type CliServices, needsDatabase, runCli } from "./run_cli.ts";
 import { type CommandSocket, serveCommandSocket } from "./command_socket_server.ts";
 import { forwardCommand } from "./command_socket_client.ts";
@@ -46,6 +47,7 @@ function cliServices(services: Services, io: CommandIo, owned: boolean): CliServ
     breakers: (args) => breakersCommand(services.db, args, admin),
     account: (args) =>
       accountCommand(services.db, args, admin, createSecretBox(services.web.secretKey)),
+    retention: (args) => retentionCommand(services.db, args, admin),
     close: owned ? services.close : async () => {},
   };
 }

@@ -24,6 +24,8 @@ export interface CliServices {
   breakers(args: string[]): Promise<number>;
   /** `account settings | set | budget`: an account's reply settings and send budget. */
   account(args: string[]): Promise<number>;
+  /** `purge`, `erase` and `retention` (the first of `args`). Resolves to the exit code. */
+  retention(args: string[]): Promise<number>;
   stats(): Promise<Stats>;
   /**
    * The embedded database as SQL for `psql`, or null when the database is a PostgreSQL server
@@ -84,7 +86,7 @@ commands:
   breakers reset ID | breakers reset --all
                      resets breaker ID, or every open one: replies in its scope may go again
   account settings NAME
-                     prints account NAME's reply settings (time zone, checks, forwarders, limits)
+                     prints account NAME's settings (zone, checks, forwarders, limits, retention)
   account set NAME JSON
                      changes them: the JSON's keys replace the stored ones
   account budget NAME [--per-minute N] [--per-day N]
@@ -100,6 +102,13 @@ commands:
   account delete NAME --erase|--keep
                      deletes a stored account: --erase its messages, decisions and replies,
                      or --keep the messages as "(deleted account)"; unsent replies are cancelled
+  purge [--dry-run]  removes now what the retention settings say is expired (raw sources,
+                     messages, audit rows); --dry-run prints the counts per account and kind only
+  erase ADDRESS [--dry-run]
+                     removes every message from or to ADDRESS, its replies and the audit rows
+                     naming it; prints the rows removed per table (--dry-run: would remove)
+  retention show | retention set --audit-days N|never
+                     prints or sets how long the audit log is kept (docs/retention.md)
   db dump            prints the embedded database as SQL that psql loads into PostgreSQL
   classify FILE...   classifies .eml files without touching the database (one JSON line each)`;
 
@@ -115,6 +124,9 @@ const DATABASE_COMMANDS = new Set([
   "never-answer",
   "breakers",
   "account",
+  "purge",
+  "erase",
+  "retention",
 ]);
 
 /** Whether the command line names a command that uses the database. */
@@ -164,6 +176,10 @@ export async function runCli(args: string[], deps: CliDeps): Promise<number> {
       return await withServices(deps, (s) => s.breakers(rest));
     case "account":
       return await withServices(deps, (s) => s.account(rest));
+    case "purge":
+    case "erase":
+    case "retention":
+      return await withServices(deps, (s) => s.retention(args));
     case "stats":
       return await withServices(deps, async (s) => {
         deps.print(await s.stats());

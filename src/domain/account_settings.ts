@@ -2,7 +2,8 @@
  * An account's reply settings — the ones its rules and the guard read, apart from how the account
  * is reached: its time zone, its receiving server's authserv-ids (RFC 8601
  * `Authentication-Results`), whether the SPF/DMARC and spam checks run, who may forward mail to be
- * answered to its author, and its rate limits. The JSON form (API, CLI) is snake_case; the same
+ * answered to its author, its rate limits, and how long its raw sources and messages are kept
+ * (docs/retention.md). The JSON form (API, CLI) is snake_case; the same
  * reader checks the admin form, so every door says the same thing about the same mistake.
  */
 import { isTimeZone } from "./schedule.ts";
@@ -13,6 +14,7 @@ import {
   type RateLimitOverrides,
 } from "./rate_limit.ts";
 import { isObject } from "./json_checks.ts";
+import { readKeepDays } from "./retention.ts";
 
 /** An account's reply settings. */
 export interface AccountReplySettings {
@@ -28,6 +30,10 @@ export interface AccountReplySettings {
   trustedForwarders: string[] | null;
   /** Its rate window, breakers and cool-down over the defaults; null: the defaults. */
   limits: RateLimitOverrides | null;
+  /** Days a message's raw source is kept (then only the parsed message stays); null: for ever. */
+  keepRawDays: number | null;
+  /** Days a message, its decision and its replies are kept; null: for ever. */
+  keepMessagesDays: number | null;
 }
 
 /** A new account's settings: the server's zone, both checks on, its own domain trusted. */
@@ -38,6 +44,8 @@ export const DEFAULT_ACCOUNT_REPLY_SETTINGS: Readonly<AccountReplySettings> = Ob
   checkSpam: true,
   trustedForwarders: null,
   limits: null,
+  keepRawDays: null,
+  keepMessagesDays: null,
 });
 
 /** The JSON keys, in the order they are shown. */
@@ -48,6 +56,8 @@ export const ACCOUNT_SETTING_KEYS = [
   "check_spam",
   "trusted_forwarders",
   "limits",
+  "keep_raw_days",
+  "keep_messages_days",
 ] as const;
 
 /** At most this many authserv-ids and trusted forwarders. */
@@ -151,6 +161,13 @@ export function readAccountSettings(
     }
   }
 
+  if (input.keep_raw_days !== undefined) {
+    out.keepRawDays = readKeepDays(input.keep_raw_days, "keep_raw_days", errors);
+  }
+  if (input.keep_messages_days !== undefined) {
+    out.keepMessagesDays = readKeepDays(input.keep_messages_days, "keep_messages_days", errors);
+  }
+
   return errors.length > 0 ? { ok: false, errors } : { ok: true, settings: out, notes };
 }
 
@@ -163,6 +180,8 @@ export function exportAccountSettings(s: Readonly<AccountReplySettings>) {
     check_spam: s.checkSpam,
     trusted_forwarders: s.trustedForwarders && [...s.trustedForwarders],
     limits: s.limits && exportRateLimitOverrides(s.limits),
+    keep_raw_days: s.keepRawDays,
+    keep_messages_days: s.keepMessagesDays,
   };
 }
 

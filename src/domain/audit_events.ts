@@ -212,6 +212,25 @@ export interface AuditDetails {
   };
   /** An account's reply settings changed: the keys that changed and the settings now. */
   account_settings_changed: By & { changed: string[]; settings: Record<string, unknown> };
+  /** How long the audit log is kept changed (null: for ever). */
+  retention_changed: By & { keep_audit_days: number | null };
+  /**
+   * One run of the purge (daily, or `cli purge`): what it removed, in all and per account — raw
+   * sources dropped, messages deleted with their decisions and replies, audit rows deleted.
+   */
+  retention_purged: By & {
+    raw: number;
+    messages: number;
+    decisions: number;
+    replies: number;
+    audit: number;
+    accounts: Array<{ account_id: number; raw: number; messages: number; replies: number }>;
+  };
+  /**
+   * Everything naming one address removed: the address only as its SHA-256 (of the lower-case
+   * address), and the rows removed per table.
+   */
+  address_erased: By & { address_sha256: string; removed: Record<string, number> };
 
   // Sessions (routes/login.tsx).
   /** `second_factor`: the code given after the password, for a user with a second factor. */
@@ -270,6 +289,9 @@ const NAMES: Record<AuditEventName, true> = {
   rule_attachment_removed: true,
   breaker_reset: true,
   account_settings_changed: true,
+  retention_changed: true,
+  retention_purged: true,
+  address_erased: true,
   user_created: true,
   user_changed: true,
   user_removed: true,

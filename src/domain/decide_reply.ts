@@ -200,6 +200,11 @@ export type ReplyDecision = Extract<Decision, { outcome: "reply" }>;
 export interface ReplyFacts {
   /** The message already has a reply in the outbox (one that was not cancelled). */
   alreadyAnswered: boolean;
+  /**
+   * A copy of this message (the same dedup key, content or Message-ID) was answered and then
+   * removed by retention or erasure: it is not answered again (src/domain/retention.ts).
+   */
+  answeredBeforeRemoval?: boolean;
   /** Replies already reserved, by the keys of `countRequests(policy)`. */
   counts: RateCounts;
   /** When this account's and this recipient's breakers tripped, if they are tripped. */
@@ -279,6 +284,12 @@ export function settleReply(
   });
   if (facts.alreadyAnswered) {
     return suppressed("already_answered", "this message already has a reply in the outbox");
+  }
+  if (facts.answeredBeforeRemoval) {
+    return suppressed(
+      "already_answered",
+      "a copy of this message was answered before it was removed (retention or erasure)",
+    );
   }
   const bouncedAt = facts.recipientBouncedAt;
   if (bouncedAt && now.getTime() - bouncedAt.getTime() < policy.windowSeconds * 1000) {

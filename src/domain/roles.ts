@@ -19,8 +19,11 @@ export function isRole(value: string): value is Role {
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
-/** Pages only an admin may even look at: who can log in, and the API tokens. */
-const ADMIN_PAGES = [/^\/users(\/|$)/, /^\/tokens(\/|$)/];
+/**
+ * Pages only an admin may even look at: who can log in, the API tokens, and retention and
+ * erasure (docs/retention.md).
+ */
+const ADMIN_PAGES = [/^\/users(\/|$)/, /^\/tokens(\/|$)/, /^\/retention(\/|$)/];
 
 /**
  * What every person may post: their session, language, own password and own second factor, and

@@ -28,6 +28,9 @@ import {
   resolveRateLimitPolicy,
 } from "../domain/rate_limit.ts";
 import type { ClassifiedMessage } from "./process_messages.ts";
+import { anyForgotten } from "../store/retention.ts";
+import { contentKey, messageIdKey } from "../domain/retention.ts";
+import { sha256Hex } from "../domain/sha256.ts";
 import type { HolidayCalendar } from "../domain/schedule.ts";
 import type { AuditDetails, AuditEvent, AuditEventName } from "../domain/audit_events.ts";
 import type { Rule } from "../domain/rules.ts";
@@ -237,7 +240,7 @@ async function answer(
   const audit = <E extends AuditEventName>(event: E, detail: AuditDetails[E]) =>
     recordEvent(tx, { event, at, accountId: m.accountId, messageId: m.id, detail });
   if (mode !== "replay") await audit("rule_matched", { rule: decision.rule.name, action: "reply" });
-  const facts = await replyFacts(tx, policy, m.id, m.accountId, decision, at);
+  const facts = await replyFacts(tx, policy, m, decision, at);
   let settled = settleReply(decision, facts, policy, at);
   // A replay that reaches a breaker's count is a person's bulk action, not a loop: its replies
   // stop there (suppressed as the breaker says) without opening the breaker on new mail.
@@ -322,17 +325,18 @@ async function answer(
 }
 
 /**
- * What the store holds that bears on a reply: an earlier reply, a hard bounce of the recipient,
- * the counts, the breakers.
+ * What the store holds that bears on a reply: an earlier reply (or the kept keys of an answered
+ * message since removed: src/store/retention.ts), a hard bounce of the recipient, the counts,
+ * the breakers.
  */
 async function replyFacts(
   tx: Queryable,
   policy: RateLimitPolicy,
-  messageId: number,
-  accountId: number,
+  m: ClassifiedMessage,
   decision: ReplyDecision,
   at: Date,
 ): Promise<ReplyFacts> {
+  const { id: messageId, accountId } = m;
   const recipient = recipientKey(decision.recipient.address);
   const counts: Record<string, number> = {};
   for (const req of countRequests(policy)) {
@@ -347,6 +351,11 @@ async function replyFacts(
   }
   return {
     alreadyAnswered: await hasReply(tx, messageId),
+    answeredBeforeRemoval: await anyForgotten(tx, [
+      sha256Hex(decision.dedupKey),
+      contentKey(accountId, m.sha256),
+      ...[messageIdKey(accountId, m.email.messageId)].filter((k) => k !== null),
+    ]),
     recipientBouncedAt: await lastHardBounce(tx, accountId, recipient),
     counts,
     breakers: await breakerState(tx, accountId, recipient),

@@ -17,7 +17,8 @@ export interface RerunDeps {
 /**
  * Runs the rules again for one stored message with its current (possibly corrected)
  * classification, in the caller's transaction. The reply step never enqueues a second reply for
- * a message that already has one. Returns false when the message is not parsed.
+ * a message that already has one. Returns false when the message is not parsed, or its raw
+ * source was purged (docs/retention.md).
  */
 export async function rerunRules(
   deps: RerunDeps,
@@ -29,7 +30,7 @@ export async function rerunRules(
     `SELECT account_id, raw, content_sha256, internal_date, collected_at, kind, confidence,
        evidence, original_from_address, original_from_name, original_subject, original_date,
        original_date_iso
-     FROM messages WHERE id = $1 AND parse_status = 'parsed'`,
+     FROM messages WHERE id = $1 AND parse_status = 'parsed' AND raw IS NOT NULL`,
     [messageId],
   );
   if (!row) return false;

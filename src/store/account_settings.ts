@@ -18,9 +18,11 @@ export async function readAccountReplySettings(
     reply_check_spam: boolean;
     reply_trusted_forwarders: string[] | null;
     reply_limits: unknown;
+    keep_raw_days: number | null;
+    keep_messages_days: number | null;
   }>(
     `SELECT reply_time_zone, reply_authserv_ids, reply_check_auth, reply_check_spam,
-       reply_trusted_forwarders, reply_limits
+       reply_trusted_forwarders, reply_limits, keep_raw_days, keep_messages_days
      FROM accounts WHERE id = $1`,
     [id],
   );
@@ -34,6 +36,8 @@ export async function readAccountReplySettings(
     checkSpam: r.reply_check_spam,
     trustedForwarders: r.reply_trusted_forwarders ?? null,
     limits: limits?.ok ? limits.overrides : null,
+    keepRawDays: r.keep_raw_days ?? null,
+    keepMessagesDays: r.keep_messages_days ?? null,
   };
 }
 
@@ -46,7 +50,7 @@ export async function writeAccountReplySettings(
   const rows = await q.query(
     `UPDATE accounts SET reply_time_zone = $2, reply_authserv_ids = $3::jsonb,
        reply_check_auth = $4, reply_check_spam = $5, reply_trusted_forwarders = $6::jsonb,
-       reply_limits = $7::jsonb
+       reply_limits = $7::jsonb, keep_raw_days = $8, keep_messages_days = $9
      WHERE id = $1 RETURNING 1 AS ok`,
     [
       id,
@@ -56,6 +60,8 @@ export async function writeAccountReplySettings(
       s.checkSpam,
       s.trustedForwarders === null ? null : JSON.stringify(s.trustedForwarders),
       s.limits === null ? null : JSON.stringify(exportRateLimitOverrides(s.limits)),
+      s.keepRawDays,
+      s.keepMessagesDays,
     ],
   );
   return rows.length === 1;

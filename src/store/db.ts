@@ -40,4 +40,6 @@ export const LockNamespace = {
   send: 7303,
   /** Held (per transaction) while the setup link checks that no user exists and makes one. */
   firstUser: 7304,
+  /** Held by the purge run (src/jobs/retention_purge.ts): one at a time across instances. */
+  retention: 7305,
 } as const;

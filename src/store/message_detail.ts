@@ -24,6 +24,8 @@ export interface MessageDetail {
   collectedAt: Date;
   parseStatus: "pending" | "parsed" | "failed";
   parseError: string | null;
+  /** When retention dropped its raw source (the parsed message stays); null: the source is kept. */
+  rawPurgedAt: Date | null;
   /**
    * What the account's after-processing setting did on the server (mark `\Seen`, move): null
    * when nothing was to be done; `failed` leaves the mail where it was, tried again next run.
@@ -100,7 +102,7 @@ const DETAIL_COLUMNS = `m.id, m.account_id, a.name AS account_name, m.mailbox, m
   m.original_from_address, m.original_from_name, m.original_subject, m.original_date,
   m.original_date_iso, m.sender, m.in_reply_to, m."references", m.content_sha256,
   m.internal_date, m.after_state, m.after_action, m.after_folder, m.after_error,
-  m.after_attempts, m.after_at`;
+  m.after_attempts, m.after_at, m.raw_purged_at`;
 
 /** One message with its decision and the outbox rows it produced; null when there is none. */
 export async function getMessageDetail(q: Queryable, id: number): Promise<MessageDetail | null> {
@@ -138,6 +140,7 @@ export async function getMessageDetail(q: Queryable, id: number): Promise<Messag
     collectedAt: r.collected_at as Date,
     parseStatus: r.parse_status as MessageDetail["parseStatus"],
     parseError: (r.parse_error as string | null) ?? null,
+    rawPurgedAt: (r.raw_purged_at as Date | null) ?? null,
     afterProcessing: r.after_state
       ? {
         state: r.after_state as "pending" | "done" | "failed",
@@ -209,10 +212,20 @@ export async function getMessageHtml(
   return r ? { html: r.html_body } : undefined;
 }
 
-/** The message's exact bytes as collected; null when there is no such message. */
-export async function getRawMessage(q: Queryable, id: number): Promise<Uint8Array | null> {
-  const [r] = await q.query<{ raw: Uint8Array }>("SELECT raw FROM messages WHERE id = $1", [id]);
-  return r ? new Uint8Array(r.raw) : null;
+/**
+ * The message's exact bytes as collected; `purged` when retention dropped them (the parsed
+ * message stays); null when there is no such message.
+ */
+export async function getRawMessage(
+  q: Queryable,
+  id: number,
+): Promise<Uint8Array | "purged" | null> {
+  const [r] = await q.query<{ raw: Uint8Array | null }>(
+    "SELECT raw FROM messages WHERE id = $1",
+    [id],
+  );
+  if (!r) return null;
+  return r.raw === null ? "purged" : new Uint8Array(r.raw);
 }
 
 /**

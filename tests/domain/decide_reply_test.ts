@@ -322,6 +322,16 @@ Deno.test("settleReply: a message already answered is not answered again, whatev
   });
 });
 
+Deno.test("settleReply: a copy of an answered message since purged or erased is not answered", () => {
+  const d = replyOf(decide());
+  const s = settleReply(d, facts({ answeredBeforeRemoval: true }), POLICY, NOW);
+  assert.equal(s.outcome, "suppressed");
+  if (s.outcome !== "suppressed") return;
+  assert.equal(s.reason, "already_answered");
+  assert.match(s.detail, /answered before it was removed \(retention or erasure\)/);
+  assert.equal(s.trip, null);
+});
+
 Deno.test("settleReply: a recipient that bounced permanently is not answered within the window", () => {
   const d = replyOf(decide());
   const bouncedAt = new Date(NOW.getTime() - 3 * 86_400_000);

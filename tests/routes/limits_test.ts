@@ -184,6 +184,8 @@ Deno.test("reply settings form: shown for an account from the environment, 422 a
       checkSpam: true,
       trustedForwarders: null,
       limits: { coolDownSeconds: 600 },
+      keepRawDays: null,
+      keepMessagesDays: null,
     });
     const shown = await (await h.request("/accounts/1/settings")).text();
     assert.match(shown, /value="mx\.empresa\.test, mx2\.empresa\.test"/);
@@ -208,6 +210,8 @@ Deno.test("API: an account's reply settings read and patched, problems with thei
       check_spam: true,
       trusted_forwarders: null,
       limits: null,
+      keep_raw_days: null,
+      keep_messages_days: null,
       limits_in_force: {
         window_seconds: 604_800,
         breakers: [

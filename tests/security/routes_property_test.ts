@@ -54,6 +54,8 @@ const ACCOUNT_SETTINGS = [
   "check_spam",
   "trusted_forwarders",
   "limits",
+  "keep_raw_days",
+  "keep_messages_days",
 ];
 
 const ROUTES: Record<string, RouteParams> = {
@@ -131,6 +133,14 @@ const ROUTES: Record<string, RouteParams> = {
   "GET /api/v1/breakers": { query: ["open"] },
   "POST /api/v1/breakers/:id/reset": {},
   "POST /api/v1/breakers/reset": {},
+  "GET /retention": {},
+  "POST /retention/audit": { form: ["keep_audit_days"] },
+  "POST /retention/purge": {},
+  "POST /retention/erase": { form: ["address", "confirm"] },
+  "GET /api/v1/retention": {},
+  "PUT /api/v1/retention": { json: ["keep_audit_days"] },
+  "POST /api/v1/purge": { json: ["dry_run"] },
+  "POST /api/v1/erase": { json: ["address", "dry_run"] },
   "GET /api/v1/accounts/:id/settings": {},
   "PATCH /api/v1/accounts/:id/settings": { json: ACCOUNT_SETTINGS },
   "GET /api/v1/rules/:id/attachments": {},
