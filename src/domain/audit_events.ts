@@ -197,6 +197,17 @@ export interface AuditDetails {
     /** Whether it was still open (else it had cooled down and only its record went). */
     was_open: boolean;
   };
+  /**
+   * Messages (mbox, zip, CSV) or outbox rows (CSV) exported with the list's filter as given:
+   * `count` rows went out; `complete` is false when the reader went away or a read failed.
+   */
+  exported: By & {
+    what: "messages" | "outbox";
+    format: "mbox" | "zip" | "csv";
+    filter: Record<string, string | boolean>;
+    count: number;
+    complete: boolean;
+  };
   /** An account's reply settings changed: the keys that changed and the settings now. */
   account_settings_changed: By & { changed: string[]; settings: Record<string, unknown> };
 
@@ -256,6 +267,7 @@ const NAMES: Record<AuditEventName, true> = {
   rule_attachment_removed: true,
   breaker_reset: true,
   account_settings_changed: true,
+  exported: true,
   user_created: true,
   user_changed: true,
   user_removed: true,
