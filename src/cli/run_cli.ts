@@ -22,6 +22,8 @@ export interface CliServices {
   breakers(args: string[]): Promise<number>;
   /** `account settings | set | budget`: an account's reply settings and send budget. */
   account(args: string[]): Promise<number>;
+  /** `export`: messages (mbox, zip, CSV) or the outbox (CSV) to a file. Resolves to the exit code. */
+  exportData(args: string[]): Promise<number>;
   stats(): Promise<Stats>;
   /**
    * The embedded database as SQL for `psql`, or null when the database is a PostgreSQL server
@@ -93,6 +95,13 @@ commands:
   account delete NAME --erase|--keep
                      deletes a stored account: --erase its messages, decisions and replies,
                      or --keep the messages as "(deleted account)"; unsent replies are cancelled
+  export --format mbox|zip|csv [FILTERS] --out FILE
+                     writes the messages that pass the message list's filters, newest first:
+                     --account NAME|ID --kind forwarded|direct --reply STATUS --since YYYY-MM-DD
+                     --until YYYY-MM-DD --unparsed --q TEXT (mbox and zip: raw sources as
+                     collected); prints a JSON summary
+  export --outbox --format csv [--status STATUS] [--account NAME|ID] --out FILE
+                     writes the outbox rows as CSV
   db dump            prints the embedded database as SQL that psql loads into PostgreSQL
   classify FILE...   classifies .eml files without touching the database (one JSON line each)`;
 
@@ -108,6 +117,7 @@ const DATABASE_COMMANDS = new Set([
   "never-answer",
   "breakers",
   "account",
+  "export",
 ]);
 
 /** Whether the command line names a command that uses the database. */
@@ -157,6 +167,8 @@ export async function runCli(args: string[], deps: CliDeps): Promise<number> {
       return await withServices(deps, (s) => s.breakers(rest));
     case "account":
       return await withServices(deps, (s) => s.account(rest));
+    case "export":
+      return await withServices(deps, (s) => s.exportData(rest));
     case "stats":
       return await withServices(deps, async (s) => {
         deps.print(await s.stats());
