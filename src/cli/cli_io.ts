@@ -39,7 +39,7 @@ export async function createLocalFile(path: string): Promise<FileSink> {
       let written = 0;
       while (written < bytes.length) written += await file.write(bytes.subarray(written));
     },
-    close: async () => file.close(),
+    close: () => Promise.resolve(file.close()),
   };
 }
 
