@@ -234,3 +234,33 @@ Deno.test("export links carry the list's filter; a viewer may export; the API wi
     await h.close();
   }
 });
+
+Deno.test("an export whose reader goes away stops reading and is audited as incomplete", async () => {
+  const h = await harness();
+  try {
+    // Six messages of 200 KB: more than the stream reads ahead (256 KB) before it is asked.
+    for (let i = 0; i < 6; i++) {
+      await seedMessage(h.db, eml({ subject: `Grande ${i}`, text: `${i}`.repeat(200_000) }), {
+        receivedAt: new Date(Date.UTC(2026, 2, 1 + i)),
+      });
+    }
+    await h.login();
+    const res = await h.request("/messages/export?format=mbox");
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    assert.ok(first.value && first.value.length > 0);
+    await reader.cancel();
+    let events: Record<string, unknown>[] = [];
+    // The audit row is written as the cancel reaches the stream.
+    for (let waited = 0; waited < 30_000 && events.length === 0; waited += 50) {
+      events = await exported(h, "messages");
+      if (events.length === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(events.length, 1);
+    assert.equal(events[0].complete, false);
+    assert.ok((events[0].count as number) < 6, `read ${events[0].count} of 6 before the cancel`);
+  } finally {
+    await h.close();
+  }
+});
