@@ -218,10 +218,11 @@ const nothing = () => {};
 
 /**
  * fflate keeps each finished file of a streamed zip as the file object itself, with its closures
- * and their scopes — about 2.7 KB a file, 270 MB for 100,000 messages (bench/export.ts). Once a
- * file is written only the fields its central directory entry is made of are needed (`Zip.e` and
- * `wzh` in fflate 0.8.3, pinned), so its record is replaced by those alone: a few hundred bytes a
- * file. A record not shaped as expected (another fflate) is left as it is.
+ * and their scopes until the central directory is written at the end: ~3 KB of RSS a message
+ * (bench/RESULTS.md: 403 MB at 100,000). Once a file is written only the fields its central
+ * directory entry is made of are needed (`Zip.e` and `wzh` in fflate 0.8.3, pinned), so its record
+ * is replaced by those alone (~1.7 KB of RSS a message remains, 276 MB at 100,000). A record not
+ * shaped as expected (another fflate) is left as it is.
  */
 function compactLastEntry(zip: Zip): void {
   const entries = (zip as unknown as { u?: Record<string, unknown>[] }).u;
