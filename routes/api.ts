@@ -20,6 +20,7 @@ import { breakerApiRoutes } from "./api/breakers.ts";
 import { accountSettingsApiRoutes } from "./api/account_settings.ts";
 import { retentionApiRoutes } from "./api/retention.ts";
 import { testAccount } from "./account_check.ts";
+import { messageExportHandler, outboxExportHandler } from "./exports.tsx";
 import { encodeCursor, listMessages, type MessageListRow } from "../src/store/message_list.ts";
 import { encodeAuditCursor, listAudit } from "../src/store/audit_list.ts";
 import {
@@ -337,6 +338,9 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
     });
   });
 
+  // Before `/messages/:id`, which would take "export" for an id.
+  api.get("/messages/export", messageExportHandler(deps, badQuery));
+
   api.get("/messages/:id", async (c) => {
     const id = idParam(c.req.param("id"));
     const m = id ? await getMessageDetail(deps.db, id) : null;
@@ -362,6 +366,8 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
     if (!page) return badQuery(c, query.errors);
     return c.json({ data: page.rows.map(outboxJson), next_before: page.next });
   });
+
+  api.get("/outbox/export", outboxExportHandler(deps, badQuery));
 
   const outboxAction = async (c: Context<AppEnv>, action: OutboxAction) => {
     const id = idParam(c.req.param("id"));

@@ -1,14 +1,6 @@
 /** The audit log as CSV (RFC 4180) and JSON, for export. */
 import type { AuditRow } from "../src/store/audit_list.ts";
-
-/**
- * One CSV field: quoted when needed, and a leading `= + - @` (or tab/CR) prefixed with `'` so
- * that a spreadsheet does not read text from mail as a formula (OWASP "CSV injection").
- */
-export function csvField(value: string): string {
-  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
-}
+import { csvField } from "../src/domain/csv.ts";
 
 /** id, at, event, account_id, message_id, detail (JSON), CRLF line ends. */
 export function auditCsv(rows: readonly AuditRow[]): string {

@@ -20,6 +20,7 @@ import { Params } from "./params.ts";
 import { fullPageRedirect, wantsFragment } from "./htmx.ts";
 import { remoteImagesAllowed, remoteImagesKey } from "./remote_images.ts";
 import { type MessageQuery, parseMessageQuery, readList } from "./list_queries.ts";
+import { ExportLinks, messageExportHandler } from "./exports.tsx";
 import {
   type Column,
   type FilterField,
@@ -127,6 +128,14 @@ export function MessageResults(
       t={t}
       id="results"
       errors={query.errors}
+      top={
+        <ExportLinks
+          t={t}
+          path="/messages/export"
+          query={query}
+          formats={["mbox", "zip", "csv"]}
+        />
+      }
       rows={page?.rows ?? null}
       empty={t.noMessages}
       table={{
@@ -475,6 +484,12 @@ export function messageRoutes(deps: AppDeps): Hono<AppEnv> {
     const list = <MessageResults t={t} query={query} page={page} />;
     return await respondList(c, { title: t.messages, nav: "/messages", list, above, query });
   });
+
+  // The list's filter as mbox, zip or CSV (routes/exports.tsx).
+  app.get(
+    "/messages/export",
+    messageExportHandler(deps, (c, errors) => c.text(errors.join("\n"), 422)),
+  );
 
   // Remote images: a POST with the CSRF token (the gate checks it), then the page with this
   // session's key for them (routes/remote_images.ts).

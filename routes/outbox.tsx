@@ -21,6 +21,7 @@ import { type OutboxQuery, parseOutboxQuery, readList } from "./list_queries.ts"
 import { type Column, ListView, respondList, TableRow } from "./list_view.tsx";
 import { applyOutboxAction } from "../src/actions/outbox.ts";
 import { SentCopyNote } from "./sent_copy_note.tsx";
+import { ExportLinks, outboxExportHandler } from "./exports.tsx";
 
 function ActionButton(
   props: {
@@ -156,6 +157,7 @@ function OutboxResults(
       t={t}
       id="results"
       errors={query.errors}
+      top={<ExportLinks t={t} path="/outbox/export" query={query} formats={["csv"]} />}
       rows={page?.rows ?? null}
       empty={t.noOutbox}
       table={{ class: "list outbox", columns: outboxColumns(t, props.csrf), rowAttrs }}
@@ -208,6 +210,12 @@ export function outboxRoutes(deps: AppDeps): Hono<AppEnv> {
     const list = <OutboxResults t={t} query={query} page={page} csrf={c.get("csrfToken")} />;
     return await respondList(c, { title: t.outbox, nav: "/outbox", list, above, query });
   });
+
+  // The list's filter as CSV (routes/exports.tsx).
+  app.get(
+    "/outbox/export",
+    outboxExportHandler(deps, (c, errors) => c.text(errors.join("\n"), 422)),
+  );
 
   /** The row as it stands now, with a notice, as the fragment an action answers with. */
   const rowAnswer = (

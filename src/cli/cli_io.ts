@@ -6,7 +6,7 @@
 import { readOneLine } from "./admin_commands.ts";
 import { createProgressReporter, type ProgressReporter } from "./progress_line.ts";
 import type { RemoteIo } from "./command_socket_server.ts";
-import { pieces } from "./command_socket_protocol.ts";
+import { type FileSink, pieces } from "./command_socket_protocol.ts";
 
 /** One terminal, as a command uses it. */
 export interface CommandIo {
@@ -18,6 +18,8 @@ export interface CommandIo {
   write(text: string): Promise<void>;
   readLine(): Promise<string | null>;
   readFile(path: string): Promise<Uint8Array>;
+  /** A new file (emptied if it exists), readable by its owner only: it may hold mail. */
+  createFile(path: string): Promise<FileSink>;
   /** The collect progress line, on stderr. */
   progress: ProgressReporter;
 }
@@ -29,6 +31,18 @@ export async function writeAll(stream: typeof Deno.stdout, text: string): Promis
   while (written < bytes.length) written += await stream.write(bytes.subarray(written));
 }
 
+/** A file of this process's, created (or emptied) with mode 0600. */
+export async function createLocalFile(path: string): Promise<FileSink> {
+  const file = await Deno.open(path, { write: true, create: true, truncate: true, mode: 0o600 });
+  return {
+    write: async (bytes) => {
+      let written = 0;
+      while (written < bytes.length) written += await file.write(bytes.subarray(written));
+    },
+    close: () => Promise.resolve(file.close()),
+  };
+}
+
 /** This process's own stdin, stdout and stderr. */
 export function terminalIo(): CommandIo {
   const encoder = new TextEncoder();
@@ -38,6 +52,7 @@ export function terminalIo(): CommandIo {
     write: (text) => writeAll(Deno.stdout, text),
     readLine: () => readOneLine(Deno.stdin.readable),
     readFile: (path) => Deno.readFile(path),
+    createFile: createLocalFile,
     // Progress goes to stderr: stdout carries only the JSON documents.
     progress: createProgressReporter({
       tty: Deno.stderr.isTerminal(),
@@ -60,6 +75,7 @@ export function remoteIo(remote: RemoteIo, tty: boolean): CommandIo {
     },
     readLine: remote.readLine,
     readFile: remote.readFile,
+    createFile: remote.createFile,
     progress: createProgressReporter({ tty, write: remote.err, now: () => performance.now() }),
   };
 }

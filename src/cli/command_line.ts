@@ -13,6 +13,7 @@ import { neverAnswerCommand } from "./never_answer_commands.ts";
 import { rulesReplayCommand } from "./replay_commands.ts";
 import { accountCommand, breakersCommand } from "./limits_commands.ts";
 import { retentionCommand } from "./retention_commands.ts";
+import { exportCommand } from "./export_commands.ts";
 import { type CliDeps, type CliServices, needsDatabase, runCli } from "./run_cli.ts";
 import { type CommandSocket, serveCommandSocket } from "./command_socket_server.ts";
 import { forwardCommand } from "./command_socket_client.ts";
@@ -48,6 +49,12 @@ function cliServices(services: Services, io: CommandIo, owned: boolean): CliServ
     account: (args) =>
       accountCommand(services.db, args, admin, createSecretBox(services.web.secretKey)),
     retention: (args) => retentionCommand(services.db, args, admin),
+    exportData: (args) =>
+      exportCommand({ db: services.db, now: () => new Date() }, args, {
+        say: io.say,
+        print: io.print,
+        createFile: io.createFile,
+      }),
     close: owned ? services.close : async () => {},
   };
 }
@@ -128,6 +135,7 @@ export async function runCommandLine(args: string[], host: CommandLineHost): Pro
         stderr: (text) => writeAll(Deno.stderr, text),
         readLine: io.readLine,
         readFile: io.readFile,
+        createFile: io.createFile,
       }),
     runHere: async () => {
       let services: Services;

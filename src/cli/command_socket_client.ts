@@ -5,6 +5,7 @@
  */
 import {
   type CommandRequest,
+  type FileSink,
   JsonLineReader,
   JsonLineWriter,
   MAX_FILE_BYTES,
@@ -16,6 +17,8 @@ export interface LocalIo {
   stderr(text: string): Promise<void>;
   readLine(): Promise<string | null>;
   readFile(path: string): Promise<Uint8Array>;
+  /** Creates (or empties) a file the command writes. */
+  createFile(path: string): Promise<FileSink>;
 }
 
 /**
@@ -47,6 +50,10 @@ export async function forwardCommand(
   const reader = new JsonLineReader(conn.readable);
   const writer = new JsonLineWriter(conn);
   let started = false;
+  // The file the command writes, and the first failure writing it (told at its close).
+  let sink: FileSink | null = null;
+  let sinkError: string | null = null;
+  const message = (e: unknown) => e instanceof Error ? e.message : String(e);
   try {
     await writer.send(request);
     while (true) {
@@ -65,9 +72,28 @@ export async function forwardCommand(
       else if (doc.read === "line") await writer.send({ line: await io.readLine() });
       else if (doc.read === "file" && typeof doc.path === "string") {
         await writer.send(await fileAnswer(doc.path, io));
+      } else if (doc.write === "open" && typeof doc.path === "string") {
+        try {
+          await sink?.close().catch(() => {});
+          sink = await io.createFile(doc.path);
+          sinkError = null;
+          await writer.send({ opened: true });
+        } catch (e) {
+          sink = null;
+          await writer.send({ file_error: message(e) });
+        }
+      } else if (doc.write === "chunk" && typeof doc.data === "string") {
+        if (sink && sinkError === null) {
+          await sink.write(Uint8Array.fromBase64(doc.data)).catch((e) => sinkError = message(e));
+        }
+      } else if (doc.write === "close") {
+        await sink?.close().catch((e) => sinkError ??= message(e));
+        sink = null;
+        await writer.send(sinkError === null ? { closed: true } : { file_error: sinkError });
       }
     }
   } finally {
+    await sink?.close().catch(() => {});
     reader.release();
     try {
       conn.close();

@@ -7,9 +7,14 @@
  *                    {"out": text} | {"err": text}             the command's stdout / stderr
  *                    {"read": "line"}                          asks for one line of stdin
  *                    {"read": "file", "path": p}               asks for a file of the client's
+ *                    {"write": "open", "path": p}              asks the client to create a file
+ *                    {"write": "chunk", "data": base64}        bytes for it, in order (no answer)
+ *                    {"write": "close"}                        asks the client to close it
  *                    {"exit": code}                            the end
  *   client → owner   {"line": text | null}                     the line asked for (null at EOF)
  *                    {"file": base64} | {"file_error": text}   the file asked for
+ *                    {"opened": true} | {"closed": true}       the file created, closed (or
+ *                                                              {"file_error": text})
  *
  * A connection that ends before `started` ran nothing: the client may try again elsewhere.
  */
@@ -28,6 +33,16 @@ export const SOCKET_FILE = "carteiro.sock";
 export const MAX_FILE_BYTES = 16 * 1024 * 1024;
 /** Longest line either side reads: a file in base64 and its JSON wrapping, with room to spare. */
 const MAX_LINE = Math.ceil(MAX_FILE_BYTES / 3) * 4 + 1024;
+
+/** A file a command writes (an export): bytes in order, then `close`. */
+export interface FileSink {
+  write(bytes: Uint8Array): Promise<void>;
+  /** Closes the file; rejects when a write or the close failed. */
+  close(): Promise<void>;
+}
+
+/** Most bytes of a file one `chunk` document carries (base64 and JSON make it a third larger). */
+export const CHUNK_BYTES = 1024 * 1024;
 
 /** Reads JSON documents, one per line, from a byte stream. */
 export class JsonLineReader {

@@ -5,7 +5,9 @@
  * Protocol: src/cli/command_socket_protocol.ts.
  */
 import {
+  CHUNK_BYTES,
   type CommandRequest,
+  type FileSink,
   JsonLineReader,
   JsonLineWriter,
   MAX_FILE_BYTES,
@@ -23,6 +25,8 @@ export interface RemoteIo {
   readLine(): Promise<string | null>;
   /** A file as the client reads it (its own working folder and permissions). */
   readFile(path: string): Promise<Uint8Array>;
+  /** A new file the client writes (its own working folder and permissions). */
+  createFile(path: string): Promise<FileSink>;
 }
 
 /** The longest Unix socket path Linux takes (`sun_path` holds 108 bytes with the final NUL). */
@@ -152,6 +156,36 @@ async function serveOne(conn: Deno.Conn, options: CommandSocketOptions): Promise
         throw new Error(
           typeof reply?.file_error === "string" ? reply.file_error : "the client sent no file",
         );
+      },
+      createFile: async (path) => {
+        const opened = await ask({ write: "open", path }) as
+          | { opened?: unknown; file_error?: unknown }
+          | null;
+        if (opened?.opened !== true) {
+          throw new Error(
+            typeof opened?.file_error === "string" ? opened.file_error : `${path}: not created`,
+          );
+        }
+        return {
+          // Each chunk waits until it has left: the export reads on as the client writes.
+          write: async (bytes) => {
+            for (let at = 0; at < bytes.length; at += CHUNK_BYTES) {
+              const data = bytes.subarray(at, at + CHUNK_BYTES).toBase64();
+              await writer.send({ write: "chunk", data });
+              if (writer.failed) throw new Error("the client went away");
+            }
+          },
+          close: async () => {
+            const closed = await ask({ write: "close" }) as
+              | { closed?: unknown; file_error?: unknown }
+              | null;
+            if (closed?.closed !== true) {
+              throw new Error(
+                typeof closed?.file_error === "string" ? closed.file_error : `${path}: not closed`,
+              );
+            }
+          },
+        };
       },
     };
     let code: number;

@@ -26,6 +26,8 @@ export interface CliServices {
   account(args: string[]): Promise<number>;
   /** `purge`, `erase` and `retention` (the first of `args`). Resolves to the exit code. */
   retention(args: string[]): Promise<number>;
+  /** `export`: messages (mbox, zip, CSV) or the outbox (CSV) to a file. Resolves to the exit code. */
+  exportData(args: string[]): Promise<number>;
   stats(): Promise<Stats>;
   /**
    * The embedded database as SQL for `psql`, or null when the database is a PostgreSQL server
@@ -109,6 +111,13 @@ commands:
                      naming it; prints the rows removed per table (--dry-run: would remove)
   retention show | retention set --audit-days N|never
                      prints or sets how long the audit log is kept (docs/retention.md)
+  export --format mbox|zip|csv [FILTERS] --out FILE
+                     writes the messages that pass the message list's filters, newest first:
+                     --account NAME|ID --kind forwarded|direct --reply STATUS --since YYYY-MM-DD
+                     --until YYYY-MM-DD --unparsed --q TEXT (mbox and zip: raw sources as
+                     collected); prints a JSON summary
+  export --outbox --format csv [--status STATUS] [--account NAME|ID] --out FILE
+                     writes the outbox rows as CSV
   db dump            prints the embedded database as SQL that psql loads into PostgreSQL
   classify FILE...   classifies .eml files without touching the database (one JSON line each)`;
 
@@ -127,6 +136,7 @@ const DATABASE_COMMANDS = new Set([
   "purge",
   "erase",
   "retention",
+  "export",
 ]);
 
 /** Whether the command line names a command that uses the database. */
@@ -180,6 +190,8 @@ export async function runCli(args: string[], deps: CliDeps): Promise<number> {
     case "erase":
     case "retention":
       return await withServices(deps, (s) => s.retention(args));
+    case "export":
+      return await withServices(deps, (s) => s.exportData(rest));
     case "stats":
       return await withServices(deps, async (s) => {
         deps.print(await s.stats());

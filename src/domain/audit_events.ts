@@ -210,6 +210,17 @@ export interface AuditDetails {
     /** Whether it was still open (else it had cooled down and only its record went). */
     was_open: boolean;
   };
+  /**
+   * Messages (mbox, zip, CSV) or outbox rows (CSV) exported with the list's filter as given:
+   * `count` rows went out; `complete` is false when the reader went away or a read failed.
+   */
+  exported: By & {
+    what: "messages" | "outbox";
+    format: "mbox" | "zip" | "csv";
+    filter: Record<string, string | boolean>;
+    count: number;
+    complete: boolean;
+  };
   /** An account's reply settings changed: the keys that changed and the settings now. */
   account_settings_changed: By & { changed: string[]; settings: Record<string, unknown> };
   /** How long the audit log is kept changed (null: for ever). */
@@ -292,6 +303,7 @@ const NAMES: Record<AuditEventName, true> = {
   retention_changed: true,
   retention_purged: true,
   address_erased: true,
+  exported: true,
   user_created: true,
   user_changed: true,
   user_removed: true,

@@ -1,6 +1,7 @@
 /**
  * Who may do what in the admin. Three roles, each including the one below it:
- * - `viewer` looks: every page and list, read only (and their own password and language);
+ * - `viewer` looks: every page and list, read only, and exports them (mbox, zip, CSV: reading
+ *   too); and sets their own password and language;
  * - `operator` runs the desk: settles outbox rows, edits rules and the never-answer list, resets
  *   breakers, corrects classifications;
  * - `admin` also manages accounts, users and API tokens — and anything not named here, so that

@@ -9,7 +9,7 @@ import { forwardCommand, type LocalIo } from "../../src/cli/command_socket_clien
 
 function recordingIo(input: { lines?: string[]; files?: Record<string, string> } = {}) {
   const lines = [...(input.lines ?? [])];
-  const seen = { stdout: "", stderr: "" };
+  const seen = { stdout: "", stderr: "", written: {} as Record<string, Uint8Array[]> };
   const io: LocalIo = {
     stdout: (text) => Promise.resolve(void (seen.stdout += text)),
     stderr: (text) => Promise.resolve(void (seen.stderr += text)),
@@ -18,6 +18,18 @@ function recordingIo(input: { lines?: string[]; files?: Record<string, string> }
       const text = input.files?.[path];
       if (text === undefined) return Promise.reject(new Error(`${path}: not found`));
       return Promise.resolve(new TextEncoder().encode(text));
+    },
+    createFile: (path) => {
+      if (path.startsWith("/forbidden/")) return Promise.reject(new Error(`${path}: denied`));
+      const chunks: Uint8Array[] = seen.written[path] = [];
+      return Promise.resolve({
+        write: (bytes) => {
+          if (path.endsWith(".full")) return Promise.reject(new Error("no space left"));
+          chunks.push(bytes.slice());
+          return Promise.resolve();
+        },
+        close: () => Promise.resolve(),
+      });
     },
   };
   return { io, seen };
@@ -30,6 +42,42 @@ async function socketPath(): Promise<{ path: string; cleanup: () => Promise<void
     cleanup: () => Deno.remove(dir, { recursive: true }),
   };
 }
+
+Deno.test("a command writes a file of the client's, in order, and learns of a failed write", async () => {
+  const { path, cleanup } = await socketPath();
+  const big = new Uint8Array(3_000_000).map((_, i) => i % 251);
+  const socket = await serveCommandSocket({
+    path,
+    run: async (_request, remote) => {
+      const file = await remote.createFile("export.mbox");
+      await file.write(new TextEncoder().encode("From "));
+      await file.write(big);
+      await file.close();
+      await assert.rejects(remote.createFile("/forbidden/x"), /\/forbidden\/x: denied/);
+      const full = await remote.createFile("disk.full");
+      await full.write(new Uint8Array(10));
+      await assert.rejects(full.close(), /no space left/);
+      return 0;
+    },
+  });
+  try {
+    const { io, seen } = recordingIo();
+    assert.deepEqual(await forwardCommand(path, { args: ["export"], tty: false }, io), {
+      reached: true,
+      code: 0,
+    });
+    const parts = seen.written["export.mbox"];
+    const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) bytes.set(p, (at += p.length) - p.length);
+    assert.equal(bytes.length, 5 + big.length);
+    assert.equal(new TextDecoder().decode(bytes.subarray(0, 5)), "From ");
+    assert.deepEqual(bytes.subarray(5), big);
+  } finally {
+    await socket.close();
+    await cleanup();
+  }
+});
 
 Deno.test("a command runs at the owner with the client's stdin and files, output in order", async () => {
   const { path, cleanup } = await socketPath();

@@ -125,6 +125,7 @@ Deno.test("never-answer runs inside the service that owns the embedded database"
       stderr: (text) => Promise.resolve(void (seen.stderr += text)),
       readLine: () => Promise.resolve(null),
       readFile: () => Promise.reject(new Error("no files here")),
+      createFile: () => Promise.reject(new Error("no files here")),
     });
     assert.ok(result.reached, `never-answer ${args.join(" ")} did not reach the service`);
     return { code: result.code, ...seen };

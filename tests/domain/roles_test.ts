@@ -4,6 +4,9 @@ import { roleIncludes, roleNeeded } from "../../src/domain/roles.ts";
 Deno.test("roles: viewers read, operators run the desk, admins manage; unknown changes are admin's", () => {
   const cases: [string, string, string][] = [
     ["GET", "/messages", "viewer"],
+    // Exporting is reading: every role may download what it may see.
+    ["GET", "/messages/export", "viewer"],
+    ["GET", "/outbox/export", "viewer"],
     ["GET", "/rules/3", "viewer"],
     ["GET", "/accounts", "viewer"],
     ["GET", "/users", "admin"],

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { harness } from "./support.ts";
 import type { AuditEvent } from "../../src/domain/audit_events.ts";
 import { recordEvents } from "../../src/store/audit.ts";
-import { csvField } from "../../routes/audit_export.ts";
+import { csvField } from "../../src/domain/csv.ts";
 
 Deno.test("audit: filters and paging as fragments; 422 on bad filters", async () => {
   const h = await harness();

@@ -1,0 +1,88 @@
+/** mboxrd quoting and reading, CSV fields and records, the ZIP64 end of a large zip: pure. */
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { unzipSync, Zip, ZipPassThrough } from "fflate";
+import { asctime, mboxrdEntry, mboxSeparator, readMboxrd } from "../../src/domain/mbox.ts";
+import { csvField, csvLine } from "../../src/domain/csv.ts";
+import { zipEnd } from "../../src/domain/zip64_end.ts";
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+const AT = new Date("2026-03-05T09:04:05Z");
+
+Deno.test("mboxrd: a separator line, From lines quoted with one more '>', an empty line after", () => {
+  const raw = bytes(
+    "From: a@b.test\r\nSubject: x\r\n\r\nFrom here on\r\n>From there\r\n>>From afar\r\nnot From\r\n",
+  );
+  assert.equal(
+    text(mboxrdEntry(raw, "a@b.test", AT)),
+    "From a@b.test Thu Mar  5 09:04:05 2026\n" +
+      "From: a@b.test\r\nSubject: x\r\n\r\n>From here on\r\n>>From there\r\n>>>From afar\r\n" +
+      "not From\r\n\n",
+  );
+  // "From:" (a header) is not a From_ line; only "From " is.
+  assert.equal(asctime(new Date("2026-12-25T23:59:59Z")), "Fri Dec 25 23:59:59 2026");
+  assert.equal(mboxSeparator(null, AT), "From MAILER-DAEMON Thu Mar  5 09:04:05 2026\n");
+  assert.equal(mboxSeparator("a b@c", AT), "From MAILER-DAEMON Thu Mar  5 09:04:05 2026\n");
+  // A source without a final line break gets one before the empty line.
+  assert.equal(text(mboxrdEntry(bytes("garbage"), null, AT)).endsWith("\ngarbage\n\n"), true);
+});
+
+Deno.test("mboxrd: reading gives every message back byte for byte", () => {
+  const line = fc.oneof(
+    fc.constantFrom("From ", ">From ", ">>From x", "From: h", "", "\r", " From "),
+    fc.string({ maxLength: 12 }),
+  );
+  const message = fc.array(line, { minLength: 1, maxLength: 8 }).map((ls) =>
+    bytes(ls.join(ls.length % 2 ? "\r\n" : "\n") + "\r\n")
+  );
+  fc.assert(
+    fc.property(fc.array(message, { minLength: 1, maxLength: 5 }), (messages) => {
+      const parts = messages.map((m, i) => mboxrdEntry(m, i % 2 ? null : "s@x.test", AT));
+      const mbox = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let o = 0;
+      for (const p of parts) mbox.set(p, (o += p.length) - p.length);
+      const back = readMboxrd(mbox);
+      assert.equal(back.length, messages.length);
+      back.forEach((m, i) => assert.deepEqual(m, messages[i]));
+    }),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("CSV: RFC 4180 quoting, formulas kept as text, CRLF records", () => {
+  assert.equal(csvField("=1+1"), "'=1+1");
+  assert.equal(csvField("+5"), "'+5");
+  assert.equal(csvField("-2"), "'-2");
+  assert.equal(csvField("@SUM(A1)"), "'@SUM(A1)");
+  assert.equal(csvField('say "hi", then'), '"say ""hi"", then"');
+  assert.equal(csvField("two\nlines"), '"two\nlines"');
+  assert.equal(csvField("plain"), "plain");
+  assert.equal(csvLine([1, null, "=x", "a,b"]), `1,,'=x,"a,b"\r\n`);
+});
+
+Deno.test("zip: past 65,535 files the ZIP64 end record carries the count", () => {
+  const files = 66_000;
+  const chunks: Uint8Array[] = [];
+  const zip = new Zip((err, chunk) => {
+    if (err) throw err;
+    chunks.push(chunk);
+  });
+  for (let i = 0; i < files; i++) {
+    const f = new ZipPassThrough(`${i}.eml`);
+    f.mtime = AT;
+    zip.add(f);
+    f.push(bytes(`m${i}`), true);
+  }
+  zip.end();
+  const last = chunks.pop()!;
+  const all = [...chunks, ...zipEnd(last, files)];
+  const out = new Uint8Array(all.reduce((n, c) => n + c.length, 0));
+  let o = 0;
+  for (const c of all) out.set(c, (o += c.length) - c.length);
+  const read = unzipSync(out);
+  assert.equal(Object.keys(read).length, files);
+  assert.equal(text(read["65999.eml"]), "m65999");
+  // Small archives keep the writer's own end record.
+  assert.deepEqual(zipEnd(last, 3), [last]);
+});
