@@ -127,6 +127,11 @@ export interface Config {
     /** How long temporary failures are retried before the reply fails. */
     deadlineHours: number;
     /**
+     * Replies sent at once, each over its own SMTP connection of the account's pool (within the
+     * account's send budget). A process that dies leaves at most this many replies `unknown`.
+     */
+    parallel: number;
+    /**
      * After an account's SMTP server refused its login, how long its replies wait before one is
      * tried again (an edit of the account tries at once).
      */
@@ -224,6 +229,7 @@ export function loadConfig(env: Env): ConfigResult {
     leaseSeconds: whole("SEND_LEASE_SECONDS", 300, 1, 86_400),
     retrySeconds: whole("SEND_RETRY_SECONDS", 60, 1, 86_400),
     deadlineHours: whole("SEND_DEADLINE_HOURS", 24, 1, 24 * 30),
+    parallel: whole("SEND_PARALLEL", 4, 1, 32),
     authRecheckMinutes: whole("SMTP_AUTH_RECHECK_MINUTES", 30, 1, 7 * 24 * 60),
   };
   // Deno Deploy's cron handlers run about a minute apart and may be cut short; the default

@@ -121,13 +121,18 @@ export async function openServices(config: Config, log: Logger, options: Service
     saveProgress,
   });
 
-  // One pooled SMTP transport per account, opened on first use.
-  const senders = new Map<number, SmtpSender>();
-  const senderFor = async (accountId: number): Promise<SmtpSender> => {
+  // One pooled SMTP transport per account, opened on first use, with a connection for each
+  // reply the drain sends in parallel. The promise is kept, so parallel sends share one pool.
+  const senders = new Map<number, Promise<SmtpSender>>();
+  const senderFor = (accountId: number): Promise<SmtpSender> => {
     const open = senders.get(accountId);
     if (open) return open;
-    const sender = createSmtpSender(await smtpLogin(access, accountId));
+    const sender = smtpLogin(access, accountId).then((conn) =>
+      createSmtpSender({ ...conn, maxConnections: config.send.parallel })
+    );
     senders.set(accountId, sender);
+    // A failed login is not kept: the next send asks again.
+    sender.catch(() => senders.get(accountId) === sender && senders.delete(accountId));
     return sender;
   };
   /**
@@ -149,8 +154,9 @@ export async function openServices(config: Config, log: Logger, options: Service
       smtpHostOf: (accountId, stored) =>
         accountId === access.envAccount?.id ? access.envAccount.smtp.host : stored,
       authRecheckMs: config.send.authRecheckMinutes * 60_000,
+      parallel: config.send.parallel,
       forgetSender: (accountId) => {
-        senders.get(accountId)?.close();
+        senders.get(accountId)?.then((s) => s.close(), () => {});
         senders.delete(accountId);
       },
     });
@@ -255,7 +261,7 @@ export async function openServices(config: Config, log: Logger, options: Service
     /** The embedded database as SQL (`cli db dump`); null on a PostgreSQL server. */
     dumpDatabase: async () => dump ? await dump() : null,
     close: async () => {
-      for (const s of senders.values()) s.close();
+      for (const s of senders.values()) s.then((open) => open.close(), () => {});
       analyzer.close();
       await db.close();
     },

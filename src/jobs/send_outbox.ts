@@ -40,10 +40,16 @@ export interface SendDeps {
   log: Logger;
   leaseMs?: number;
   /**
-   * Rows claimed at a time. One by default: a sender that dies leaves at most the row it held
-   * `unknown` for a person to settle, not a whole batch.
+   * Rows claimed at a time by each of the `parallel` senders. One by default: a sender that dies
+   * leaves at most the row it held `unknown` for a person to settle, not a whole batch.
    */
   batch?: number;
+  /**
+   * Replies in flight at once (default 1): each is a loop of claim, send, settle of its own, as
+   * if that many instances drained the outbox, so the claims' row locks and the account's send
+   * budget keep them apart. A process that dies leaves at most this many rows `unknown`.
+   */
+  parallel?: number;
   /** First retry delay; later ones double (see retry_backoff.ts). */
   retryBaseMs?: number;
   /** Called at each step; the fault-injection tests end the process here. */
@@ -111,6 +117,13 @@ export async function drainOutbox(deps: SendDeps): Promise<SendSummary> {
     return rows.length;
   });
   summary.expired = expired;
+  const senders = Math.max(1, deps.parallel ?? 1);
+  await Promise.all(Array.from({ length: senders }, () => drainLoop(deps, summary)));
+  return summary;
+}
+
+/** One sender's loop: claim, send, settle, until nothing is due or the drain is told to stop. */
+async function drainLoop(deps: SendDeps, summary: SendSummary) {
   while (!deps.shouldStop?.()) {
     const claimed = await claimWithinBudget(deps, summary);
     if (claimed === null) break;
@@ -119,7 +132,6 @@ export async function drainOutbox(deps: SendDeps): Promise<SendSummary> {
     await deps.checkpoint?.("after_claim");
     for (const row of claimed) await sendOne(deps, row, summary);
   }
-  return summary;
 }
 
 /**

@@ -52,6 +52,8 @@ export interface SmtpConnection {
   allowInvalidCertificate?: boolean;
   /** One connection per message instead of a pool (for comparison in benchmarks). */
   pooled?: boolean;
+  /** Connections the pool may open at once (default 2): one per reply sent in parallel. */
+  maxConnections?: number;
   timeoutMs?: number;
 }
 
@@ -113,7 +115,7 @@ export function smtpTransportOptions(conn: SmtpConnection) {
       ? { user: conn.user, pass: conn.pass ?? "" }
       : undefined,
     pool: conn.pooled ?? true,
-    maxConnections: 2,
+    maxConnections: conn.maxConnections ?? 2,
     connectionTimeout: conn.timeoutMs ?? 30_000,
     greetingTimeout: conn.timeoutMs ?? 30_000,
     socketTimeout: conn.timeoutMs ?? 60_000,

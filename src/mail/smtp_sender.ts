@@ -63,30 +63,51 @@ export interface SmtpSender {
  */
 export function createSmtpSender(conn: SmtpConnection): SmtpSender {
   const transport = nodemailer.createTransport(smtpTransportOptions(conn));
-  return {
-    async send(reply) {
-      const raw = await compose(reply);
-      let bodyStarted = false;
-      // The body is handed over as a stream so that we know whether DATA began: a failure
-      // before that point sent nothing; after it, the server may have the message.
-      const body = new Readable({
-        read() {
-          bodyStarted = true;
-          this.push(raw);
-          this.push(null);
-        },
+  // Until the server has taken one reply, sends go one at a time: a refused login or a quota
+  // answer is then met once, and the sends already waiting get the same answer without logging
+  // in again (providers lock accounts after repeated failed logins). Later sends try anew.
+  let proven = false;
+  let turn: Promise<unknown> = Promise.resolve();
+  let issued = 0;
+  let refusal: { result: SendResult; upTo: number } | null = null;
+  const firstSends = (reply: OutgoingReply): Promise<SendResult> => {
+    const ticket = ++issued;
+    const mine = turn.then(async () => {
+      if (proven) return await sendNow(reply);
+      if (refusal && ticket <= refusal.upTo) return refusal.result;
+      const result = await sendNow(reply);
+      if (result.kind === "accepted") proven = true;
+      if (result.kind === "auth" || result.kind === "quota") refusal = { result, upTo: issued };
+      return result;
+    });
+    turn = mine.catch(() => {});
+    return mine;
+  };
+  const sendNow = async (reply: OutgoingReply): Promise<SendResult> => {
+    const raw = await compose(reply);
+    let bodyStarted = false;
+    // The body is handed over as a stream so that we know whether DATA began: a failure
+    // before that point sent nothing; after it, the server may have the message.
+    const body = new Readable({
+      read() {
+        bodyStarted = true;
+        this.push(raw);
+        this.push(null);
+      },
+    });
+    try {
+      const info = await transport.sendMail({
+        envelope: { from: reply.from.address, to: envelopeRecipients(reply) },
+        raw: body,
+        dsn: deliveryStatusRequest(reply),
       });
-      try {
-        const info = await transport.sendMail({
-          envelope: { from: reply.from.address, to: envelopeRecipients(reply) },
-          raw: body,
-          dsn: deliveryStatusRequest(reply),
-        });
-        return { kind: "accepted", response: String(info.response ?? ""), raw };
-      } catch (e) {
-        return classifyFailure(e, bodyStarted);
-      }
-    },
+      return { kind: "accepted", response: String(info.response ?? ""), raw };
+    } catch (e) {
+      return classifyFailure(e, bodyStarted);
+    }
+  };
+  return {
+    send: (reply) => proven ? sendNow(reply) : firstSends(reply),
     close() {
       transport.close();
     },

@@ -130,6 +130,10 @@ export async function deferAccount(
 /**
  * Records that the account's SMTP server refused its login; true when the account was not in
  * that state already (the start of a failure, worth an audit event).
+ *
+ * The account row is locked `FOR NO KEY UPDATE`, never `FOR UPDATE`: a settling send has already
+ * inserted rows that reference the account (its audit event), which holds a `KEY SHARE` lock on
+ * it, so two sends settling at once under `FOR UPDATE` would each wait for the other's lock.
  */
 export async function markSmtpAuthFailure(
   q: Queryable,
@@ -139,7 +143,7 @@ export async function markSmtpAuthFailure(
 ): Promise<boolean> {
   const [r] = await q.query<{ was: string | null }>(
     `UPDATE accounts a SET smtp_auth_failure = $2, smtp_auth_failure_at = $3::timestamptz
-     FROM (SELECT id, smtp_auth_failure FROM accounts WHERE id = $1 FOR UPDATE) before
+     FROM (SELECT id, smtp_auth_failure FROM accounts WHERE id = $1 FOR NO KEY UPDATE) before
      WHERE a.id = before.id
      RETURNING before.smtp_auth_failure AS was`,
     [accountId, error, at.toISOString()],
@@ -147,15 +151,19 @@ export async function markSmtpAuthFailure(
   return r !== undefined && r.was === null;
 }
 
-/** Clears the account's SMTP login failure; returns what it was (null: there was none). */
+/**
+ * Clears the account's SMTP login failure; returns what it was (null: there was none). An
+ * account with no failure is not locked at all: every accepted send asks this.
+ */
 export async function clearSmtpAuthFailure(
   q: Queryable,
   accountId: number,
 ): Promise<string | null> {
   const [r] = await q.query<{ was: string | null }>(
     `UPDATE accounts a SET smtp_auth_failure = NULL, smtp_auth_failure_at = NULL
-     FROM (SELECT id, smtp_auth_failure FROM accounts WHERE id = $1 FOR UPDATE) before
-     WHERE a.id = before.id AND before.smtp_auth_failure IS NOT NULL
+     FROM (SELECT id, smtp_auth_failure FROM accounts
+           WHERE id = $1 AND smtp_auth_failure IS NOT NULL FOR NO KEY UPDATE) before
+     WHERE a.id = before.id
      RETURNING before.smtp_auth_failure AS was`,
     [accountId],
   );

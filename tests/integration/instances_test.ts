@@ -39,6 +39,8 @@ const MESSAGES = 48;
  * send on loopback never outlives its lease.
  */
 const LEASE_SECONDS = 4;
+/** Replies each instance sends at once (the service's default): a dead one leaves at most this many. */
+const SEND_PARALLEL = 4;
 
 type KillPlan = "after_accept" | "holding_lock";
 
@@ -337,6 +339,7 @@ async function scenario(plan: KillPlan) {
       DATABASE_URL: database.url,
       SEND_LEASE_SECONDS: String(LEASE_SECONDS),
       SEND_RETRY_SECONDS: "1",
+      SEND_PARALLEL: String(SEND_PARALLEL),
     };
     await Deno.writeTextFile(rulesFile, JSON.stringify(RULES));
     const imported = await runCli(["rules", "import", rulesFile], env);
@@ -525,9 +528,13 @@ async function scenario(plan: KillPlan) {
     );
     assert.ok(rows.every((r) => r.attempts === 1), "no row was claimed twice");
     const unknown = rows.filter((r) => r.status === "unknown");
-    assert.ok(unknown.length <= 1, `at most one unknown row: ${JSON.stringify(unknown)}`);
+    // The dead instance held at most one row per reply it was sending in parallel.
+    assert.ok(
+      unknown.length <= SEND_PARALLEL,
+      `at most ${SEND_PARALLEL} unknown rows: ${JSON.stringify(unknown)}`,
+    );
     assert.equal(rows.filter((r) => r.status === "sent").length, rows.length - unknown.length);
-    if (failpointFired) assert.equal(unknown.length, 1, "c died holding a row it had sent");
+    if (failpointFired) assert.ok(unknown.length >= 1, "c died holding a row it had sent");
     const [breakers] = await db.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM reply_breakers",
     );
@@ -563,9 +570,9 @@ async function scenario(plan: KillPlan) {
       const path = (transitions.get(r.id) ?? []).map((t) => t.new_status);
       assert.deepEqual(path, ["pending", "sending", r.status], `outbox row ${r.id}`);
     }
-    if (unknown.length === 1) {
-      const [, claim, expiry] = transitions.get(unknown[0].id)!;
-      assert.equal(claim.app, c.app, "only the dead instance's row is left unknown");
+    for (const row of unknown) {
+      const [, claim, expiry] = transitions.get(row.id)!;
+      assert.equal(claim.app, c.app, "only the dead instance's rows are left unknown");
       assert.notEqual(expiry.app, c.app);
       assert.ok(
         expiry.at.getTime() >= claim.at.getTime() + LEASE_SECONDS * 1000,
@@ -597,17 +604,23 @@ async function scenario(plan: KillPlan) {
     );
     assert.deepEqual(troubles, [], "no lost claim, failed collection or failed send");
 
-    // Each person's INBOX: one reply per `sent` row, at most one for an unknown row (exactly one
-    // when the failpoint killed after the server accepted it), none for robots, never two.
+    // Each person's INBOX: one reply per `sent` row, at most one for an unknown row (and for one
+    // of them exactly one when the failpoint killed after the server accepted it; the others the
+    // dead instance held beside it may or may not have gone out), none for robots, never two.
     const expectedMin = new Map<string, number>();
     for (const r of rows) {
-      const counted = r.status === "sent" || failpointFired;
-      expectedMin.set(r.recipient, (expectedMin.get(r.recipient) ?? 0) + (counted ? 1 : 0));
+      expectedMin.set(
+        r.recipient,
+        (expectedMin.get(r.recipient) ?? 0) + (r.status === "sent" ? 1 : 0),
+      );
     }
+    const unknownArrived = (got: Map<string, string[]>) =>
+      unknown.filter((r) => (got.get(r.recipient) ?? []).includes(r.message_id_header)).length;
     await waitFor(
       async () => {
         const got = await repliesBySender(answerable.map((m) => m.sender));
-        return [...expectedMin].every(([addr, n]) => (got.get(addr)?.length ?? 0) >= n)
+        return [...expectedMin].every(([addr, n]) => (got.get(addr)?.length ?? 0) >= n) &&
+            (!failpointFired || unknownArrived(got) >= 1)
           ? got
           : null;
       },
@@ -628,8 +641,10 @@ async function scenario(plan: KillPlan) {
           got.length <= 1 && got.every((id) => id === row.message_id_header),
           `message ${m.index}: its unknown reply arrived at most once: ${got}`,
         );
-        if (failpointFired) assert.equal(got.length, 1, `the accepted reply to ${m.index} arrived`);
       }
+    }
+    if (failpointFired) {
+      assert.ok(unknownArrived(replies) >= 1, "the reply accepted just before the kill arrived");
     }
 
     // The survivors kept working: what came after the kill is answered, by them.

@@ -296,7 +296,8 @@ async function countDelivered(people: Person[], rows: Array<{ message_id_header:
 
 for (const step of ["after_claim", "before_data", "after_accept", "after_commit"]) {
   Deno.test(`a sender killed ${step.replace("_", " ")} never sends twice`, async () => {
-    const t = await setup();
+    // One reply at a time, so that the kill finds exactly one row in hand.
+    const t = await setup({ SEND_PARALLEL: "1" });
     const people = await Promise.all([0, 1, 2, 3, 4].map(() => freshUser("p")));
     try {
       await deliverRaw(t.box.user, people.map((p, i) => message(p, t.box.address, `Msg ${i}`)));
@@ -332,6 +333,49 @@ for (const step of ["after_claim", "before_data", "after_accept", "after_commit"
       assert.equal(unknown.length, expected.unknown);
       assert.deepEqual(unknownDelivered, expected.delivered);
       assert.equal(rows.filter((r) => r.status === "sent").length, rows.length - unknown.length);
+    } finally {
+      await t.close();
+    }
+  });
+}
+
+for (const step of ["after_claim", "after_accept"]) {
+  Deno.test(`a sender with four replies in flight killed ${step.replace("_", " ")} never sends twice`, async () => {
+    const parallel = 4;
+    const t = await setup({ SEND_PARALLEL: String(parallel) });
+    const people = await Promise.all(Array.from({ length: 10 }, () => freshUser("q")));
+    try {
+      await deliverRaw(t.box.user, people.map((p, i) => message(p, t.box.address, `Msg ${i}`)));
+      await cli(["collect", "--once"], t.env);
+      assert.equal((await outboxRows(t.db)).length, people.length);
+      const killed = await runCli(["send", "--once"], { ...t.env, CARTEIRO_KILL_AT: step });
+      assert.notEqual(killed.code, 0, "the sender was killed");
+      await new Promise((r) => setTimeout(r, 2500));
+      await cli(["send", "--once"], t.env);
+      await cli(["send", "--once"], t.env);
+      const rows = await outboxRows(t.db);
+      await settledInbox(imapConfig(people[0].user, people[0].pass), 0);
+      const delivered = await countDelivered(people, rows);
+      assert.ok(delivered.every((n) => n <= 1), `never two: ${delivered}`);
+      for (const [i, row] of rows.entries()) {
+        assert.ok(
+          (row.status === "sent" && delivered[i] === 1) || row.status === "unknown",
+          `row ${row.id}: status ${row.status}, delivered ${delivered[i]} times`,
+        );
+      }
+      // Only the rows in hand at the kill are left unknown: one at least, the one whose
+      // checkpoint fired, and at most one per reply in flight.
+      const unknown = rows.flatMap((r, i) => r.status === "unknown" ? [delivered[i]] : []);
+      assert.ok(
+        unknown.length >= 1 && unknown.length <= parallel,
+        `${unknown.length} unknown rows, at most ${parallel}`,
+      );
+      if (step === "after_claim") {
+        // Killed right after a claim, before that reply's SMTP began: it went nowhere.
+        assert.ok(unknown.includes(0), `the claimed row was not delivered: ${unknown}`);
+      } else {
+        assert.ok(unknown.includes(1), `the accepted row was delivered once: ${unknown}`);
+      }
     } finally {
       await t.close();
     }

@@ -108,8 +108,11 @@ Deno.test("a budget of 5 a minute: 5 of 12 replies go out, 7 wait and go out as 
     await deliverRaw(t.box.user, people.map((p, i) => message(p, t.box.address, `Pedido ${i}`)));
     assert.equal((await cli(["collect", "--once"], t.env)).stored, 12);
 
+    // `waiting` counts each move of a row to a later time: with replies sent in parallel
+    // (SEND_PARALLEL) a row may be moved once more by a second sender that counted a later end.
     const first = await cli(["send", "--once"], t.env);
-    assert.deepEqual([first.sent, first.waiting, first.failed], [5, 7, 0]);
+    assert.deepEqual([first.sent, first.failed], [5, 0]);
+    assert.ok(first.waiting >= 7, `${first.waiting} moved to later`);
     let now = await rows(t.db);
     assert.deepEqual([count(now, "sent"), count(now, "retry")], [5, 7]);
     const firstSent = now.filter((r) => r.sent_at).map((r) => r.sent_at!.getTime());
@@ -123,7 +126,8 @@ Deno.test("a budget of 5 a minute: 5 of 12 replies go out, 7 wait and go out as 
 
     await sleepUntil(new Date(Math.max(...firstSent) + 60_000));
     const second = await cli(["send", "--once"], t.env);
-    assert.deepEqual([second.sent, second.waiting], [5, 2]);
+    assert.equal(second.sent, 5);
+    assert.ok(second.waiting >= 2, `${second.waiting} moved to later`);
     now = await rows(t.db);
     const secondSent = now.filter((r) => r.sent_at).map((r) => r.sent_at!.getTime())
       .filter((s) => !firstSent.includes(s));
@@ -164,7 +168,10 @@ Deno.test("a quota answer (550 5.4.5) makes the account's replies wait, never fa
     await cli(["collect", "--once"], t.env);
     const started = Date.now();
     const sent = await cli(["send", "--once"], t.env);
-    assert.deepEqual([sent.claimed, sent.retry, sent.failed], [1, 1, 0]);
+    // The first reply met the quota answer; one the drain held beside it (replies go out in
+    // parallel) got the same answer without trying.
+    assert.deepEqual([sent.retry, sent.failed], [sent.claimed, 0]);
+    assert.ok(sent.claimed >= 1, "a reply was tried");
     const now = await rows(t.db);
     assert.deepEqual(now.map((r) => r.status), ["retry", "retry"]);
     for (const r of now) {
@@ -199,8 +206,10 @@ Deno.test("a refused login (535) marks the account; its replies wait until it is
     await deliverRaw(t.box.user, people.map((p, i) => message(p, t.box.address, `Login ${i}`)));
     await cli(["collect", "--once"], t.env);
     const first = await cli(["send", "--once"], t.env);
-    // One reply tried; the others were not taken one by one to fail the same way.
-    assert.deepEqual([first.claimed, first.retry, first.failed], [1, 1, 0]);
+    // One login tried: the replies held beside the first (replies go out in parallel) got its
+    // answer without logging in, and the others were not taken one by one to fail the same way.
+    assert.deepEqual([first.retry, first.failed], [first.claimed, 0]);
+    assert.ok(first.claimed >= 1 && first.claimed <= 3, `${first.claimed} claimed`);
     assert.equal(provider.logins, 1);
     let now = await rows(t.db);
     assert.equal(count(now, "failed"), 0);

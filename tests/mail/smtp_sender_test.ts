@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createSmtpSender, type OutgoingReply } from "../../src/mail/smtp_sender.ts";
 import { startResponder } from "../support/smtp_responder.ts";
+import { startProviderSmtp } from "../support/provider_smtp.ts";
 import { SMTPServer } from "smtp-server";
 
 const REPLY: OutgoingReply = {
@@ -122,5 +123,67 @@ Deno.test("where the server offers DSN, the reply's Message-ID is the envelope i
   } finally {
     sender.close();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+Deno.test("sends in parallel log in once while the login is refused, and all go out once it is taken", async () => {
+  const provider = await startProviderSmtp({
+    refuseLogin: "535 5.7.8 Username and Password not accepted",
+  });
+  const connect = () =>
+    createSmtpSender({
+      host: "127.0.0.1",
+      port: provider.port,
+      secure: false,
+      requireTls: false,
+      user: "box",
+      pass: "secret",
+      maxConnections: 4,
+      timeoutMs: 5_000,
+    });
+  let sender = connect();
+  try {
+    const refused = await Promise.all([0, 1, 2, 3].map(() => sender.send(REPLY)));
+    assert.deepEqual(refused.map((r) => r.kind), ["auth", "auth", "auth", "auth"]);
+    assert.equal(provider.logins, 1, "the sends held beside the first got its answer");
+    // Sent after the refusal: tried anew.
+    assert.equal((await sender.send(REPLY)).kind, "auth");
+    assert.equal(provider.logins, 2);
+    sender.close();
+
+    provider.script.refuseLogin = undefined;
+    sender = connect();
+    const taken = await Promise.all([0, 1, 2, 3, 4, 5].map(() => sender.send(REPLY)));
+    assert.deepEqual(taken.map((r) => r.kind), taken.map(() => "accepted"));
+    assert.equal(provider.accepted, 6);
+  } finally {
+    sender.close();
+    await provider.close();
+  }
+});
+
+Deno.test("a quota answer is met once by the sends waiting behind it; later sends try again", async () => {
+  const provider = await startProviderSmtp({
+    mailFrom: "550 5.4.5 Daily user sending quota exceeded",
+  });
+  const sender = createSmtpSender({
+    host: "127.0.0.1",
+    port: provider.port,
+    secure: false,
+    requireTls: false,
+    user: null,
+    pass: null,
+    maxConnections: 4,
+    timeoutMs: 5_000,
+  });
+  try {
+    const held = await Promise.all([0, 1, 2].map(() => sender.send(REPLY)));
+    assert.deepEqual(held.map((r) => r.kind), ["quota", "quota", "quota"]);
+    provider.script.mailFrom = undefined;
+    assert.equal((await sender.send(REPLY)).kind, "accepted");
+    assert.equal(provider.accepted, 1);
+  } finally {
+    sender.close();
+    await provider.close();
   }
 });
