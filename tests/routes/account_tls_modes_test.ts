@@ -171,7 +171,10 @@ Deno.test("page: a select of the three modes, the stored one chosen, plain refus
     const refused = await h.post("/accounts", form);
     assert.equal(refused.status, 422);
     const page = await refused.text();
-    assert.match(page, /imap_tls: plain \(no TLS, no STARTTLS\) is allowed only to a loopback host/);
+    assert.match(
+      page,
+      /imap_tls: plain \(no TLS, no STARTTLS\) is allowed only to a loopback host/,
+    );
     assert.doesNotMatch(page, /smtp_tls: plain/, "plain SMTP to 127.0.0.1 is fine");
 
     const saved = await h.post("/accounts", { ...form, imap_tls: "starttls" });
