@@ -70,7 +70,7 @@ export async function startBenchService(o: BenchServiceOptions): Promise<BenchSe
     address: o.box.address,
     imapHost: imap.host,
     imapPort: imap.port,
-    imapTls: false,
+    imapTls: "starttls",
     imapUser: imap.user,
     mailboxes: ["INBOX"],
   });

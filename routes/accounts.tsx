@@ -30,6 +30,7 @@ import {
 import { readAccountHealth } from "../src/store/account_health.ts";
 import { createSecretBox } from "../src/auth/secret_box.ts";
 import { cspWithProviders, OAuthButtons, providerLabel } from "./oauth.tsx";
+import { TLS_MODES, type TlsMode } from "../src/domain/tls_mode.ts";
 
 function TestResult(props: { t: Dict; id: number; ok: boolean; message: string }) {
   return (
@@ -96,6 +97,11 @@ function AccountEditor(
       <input type="checkbox" name={name} value="1" checked={Boolean(form[name])} /> {label}
     </label>
   );
+  const modeLabel: Record<TlsMode, string> = {
+    tls: t.tlsModeTls,
+    starttls: t.tlsModeStarttls,
+    plain: t.tlsModePlain,
+  };
   const password = (name: string, set: boolean) =>
     oauth ? null : (
       <label>
@@ -108,7 +114,14 @@ function AccountEditor(
       <legend>{legend}</legend>
       {text(`${kind}_host`, t.host)}
       {text(`${kind}_port`, t.port)}
-      {check(`${kind}_tls`, t.tls)}
+      <label>
+        {t.tlsMode}
+        <select name={`${kind}_tls`}>
+          {TLS_MODES.map((mode) => (
+            <option value={mode} selected={form[`${kind}_tls`] === mode}>{modeLabel[mode]}</option>
+          ))}
+        </select>
+      </label>
       {text(`${kind}_user`, t.user)}
       {password(`${kind}_pass`, passwordSet)}
       {more}

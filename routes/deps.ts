@@ -15,6 +15,8 @@ export interface ConnectionTarget {
     host: string;
     port: number;
     secure: boolean;
+    /** Without `secure`: STARTTLS required (true, the default) or plain IMAP (false). */
+    startTls?: boolean;
     user: string;
     pass: string | null;
     oauth?: boolean;

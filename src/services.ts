@@ -33,7 +33,7 @@ import {
   connectWithLogin,
   smtpLogin,
 } from "./mail/account_access.ts";
-import { testMailConnection } from "./mail/connection_test.ts";
+import { type MailTarget, testMailConnection } from "./mail/connection_test.ts";
 import { connectIdleSession, startIdleWatcher } from "./mail/imap_idle.ts";
 import { createSmtpSender, type SmtpSender } from "./mail/smtp_sender.ts";
 import { ingestChain, startAnalyzer } from "./jobs/ingest.ts";
@@ -233,7 +233,7 @@ export async function openServices(config: Config, log: Logger, options: Service
     connectionTarget: (accountId: number, box: SecretBox): Promise<AccountTarget | null> =>
       accountTarget({ ...access, secrets: box }, accountId),
     /** IMAP login and INBOX, reported as a category; private targets only when allowed. */
-    testConnection: (t: Pick<AccountTarget, "imap">) =>
+    testConnection: (t: { imap: MailTarget }) =>
       testMailConnection(t.imap, {
         allowPrivateHosts: config.allowPrivateHosts,
         timeoutMs: 15_000,
@@ -276,7 +276,11 @@ async function envAccount(db: Db, config: Config): Promise<AccountAccess["envAcc
     address: config.account.address,
     imapHost: config.account.imap.host,
     imapPort: config.account.imap.port,
-    imapTls: config.account.imap.secure,
+    imapTls: config.account.imap.secure
+      ? "tls"
+      : config.account.imap.startTls
+      ? "starttls"
+      : "plain",
     imapUser: config.account.imap.user,
     mailboxes: config.account.mailboxes,
     afterProcessing: config.account.afterProcessing,

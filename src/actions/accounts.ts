@@ -19,6 +19,7 @@ import type { Queryable } from "../store/db.ts";
 import { budgetJson, type SendBudget } from "../domain/send_budget.ts";
 import { type SecretBox, SecretKeyError } from "../auth/secret_box.ts";
 import { readAfterProcessing } from "../domain/after_processing.ts";
+import { tlsModeProblem } from "../domain/tls_mode.ts";
 import { type ActionDeps, done, problem, type Result, transact } from "./result.ts";
 
 /** An account's settings as a person typed them, and its passwords (empty: keep the stored). */
@@ -82,6 +83,14 @@ export function saveAccount(
     if (existing?.source === "env") {
       return problem("read_only", "this account's settings come from the environment");
     }
+    // Plain IMAP or SMTP only to this machine, whoever calls (src/domain/tls_mode.ts).
+    const plain = [
+      tlsModeProblem("imap", settings.imapTls, settings.imapHost),
+      settings.smtpHost && settings.smtpTls
+        ? tlsModeProblem("smtp", settings.smtpTls, settings.smtpHost)
+        : null,
+    ].filter((p): p is string => p !== null);
+    if (plain.length > 0) return problem("invalid", plain[0], plain);
     if (existing) {
       const moved = passwordsLeftBehind(existing, settings, passwords);
       if (moved.length > 0) return problem("invalid", moved[0], moved);

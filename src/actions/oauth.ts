@@ -149,13 +149,13 @@ export async function finishOAuth(
       imap: {
         host: provider.imap.host,
         port: provider.imap.port,
-        tls: provider.imap.security === "tls",
+        tls: provider.imap.security,
         user: identity,
       },
       smtp: {
         host: provider.smtp.host,
         port: provider.smtp.port,
-        tls: provider.smtp.security !== "plain",
+        tls: provider.smtp.security,
         user: identity,
       },
       refreshEnc,

@@ -6,6 +6,7 @@ import type { AccountInput, AccountView } from "../store/accounts_admin.ts";
 import { readAfterProcessing } from "../domain/after_processing.ts";
 import { CAP_LIMITS, parseConnectionCap } from "../domain/idle_leases.ts";
 import { parseSendBudget, type SendBudget } from "../domain/send_budget.ts";
+import { readTlsMode, type TlsMode, tlsModeProblem } from "../domain/tls_mode.ts";
 
 /** The form as typed; passwords are never put back into it. */
 export interface AccountForm {
@@ -15,7 +16,8 @@ export interface AccountForm {
   enabled: boolean;
   imap_host: string;
   imap_port: string;
-  imap_tls: boolean;
+  /** tls | starttls | plain (src/domain/tls_mode.ts); an older client's true/false is read too. */
+  imap_tls: string;
   imap_user: string;
   mailboxes: string;
   /** keep | seen | move (src/domain/after_processing.ts). */
@@ -25,7 +27,8 @@ export interface AccountForm {
   imap_connection_cap: string;
   smtp_host: string;
   smtp_port: string;
-  smtp_tls: boolean;
+  /** As `imap_tls`. */
+  smtp_tls: string;
   smtp_user: string;
   copy_to_sent: boolean;
   /** A budget of one's own instead of the provider's default; empty windows have no limit. */
@@ -42,7 +45,7 @@ export const EMPTY_FORM: AccountForm = {
   enabled: true,
   imap_host: "",
   imap_port: "993",
-  imap_tls: true,
+  imap_tls: "tls",
   imap_user: "",
   mailboxes: "INBOX",
   after_processing: "keep",
@@ -50,7 +53,7 @@ export const EMPTY_FORM: AccountForm = {
   imap_connection_cap: "",
   smtp_host: "",
   smtp_port: "465",
-  smtp_tls: true,
+  smtp_tls: "tls",
   smtp_user: "",
   copy_to_sent: true,
   budget_custom: false,
@@ -75,7 +78,7 @@ export function formOf(a: AccountView): AccountForm {
     imap_connection_cap: a.imapConnectionCap === null ? "" : String(a.imapConnectionCap),
     smtp_host: a.smtpHost ?? "",
     smtp_port: a.smtpPort === null ? "" : String(a.smtpPort),
-    smtp_tls: a.smtpTls ?? true,
+    smtp_tls: a.smtpTls ?? "tls",
     smtp_user: a.smtpUser ?? "",
     copy_to_sent: a.copyToSent,
     budget_custom: a.sendBudget !== null,
@@ -107,7 +110,7 @@ export function readAccountForm(body: Record<string, unknown>): {
     enabled: b("enabled"),
     imap_host: s("imap_host"),
     imap_port: s("imap_port"),
-    imap_tls: b("imap_tls"),
+    imap_tls: s("imap_tls"),
     imap_user: s("imap_user"),
     mailboxes: s("mailboxes"),
     after_processing: s("after_processing") || "keep",
@@ -115,7 +118,7 @@ export function readAccountForm(body: Record<string, unknown>): {
     imap_connection_cap: s("imap_connection_cap"),
     smtp_host: s("smtp_host"),
     smtp_port: s("smtp_port"),
-    smtp_tls: b("smtp_tls"),
+    smtp_tls: s("smtp_tls"),
     smtp_user: s("smtp_user"),
     copy_to_sent: b("copy_to_sent"),
     budget_custom: b("budget_custom"),
@@ -144,6 +147,19 @@ export function readAccountForm(body: Record<string, unknown>): {
     return n;
   };
   const imapPort = port(form.imap_port, "imap_port");
+  const mode = (kind: "imap" | "smtp", host: string, portNumber: number): TlsMode => {
+    const read = readTlsMode(kind, form[`${kind}_tls`], portNumber);
+    if (read === null) {
+      errors.push(`${kind}_tls: one of tls, starttls, plain`);
+      return "tls";
+    }
+    const problem = tlsModeProblem(kind, read, host);
+    if (problem) errors.push(problem);
+    // The form shows the mode as read: an older client's true/false becomes its name.
+    form[`${kind}_tls`] = read;
+    return read;
+  };
+  const imapTls = mode("imap", form.imap_host, imapPort);
   if (!form.imap_user || form.imap_user.length > 320) errors.push("imap_user: required");
   const mailboxes = form.mailboxes.split(",").map((m) => m.trim()).filter(Boolean);
   if (mailboxes.length === 0 || mailboxes.some((m) => m.length > 200 || /[\r\n]/.test(m))) {
@@ -160,6 +176,7 @@ export function readAccountForm(body: Record<string, unknown>): {
   const smtp = form.smtp_host !== "";
   if (smtp && !HOST.test(form.smtp_host)) errors.push("smtp_host: must be a host name or address");
   const smtpPort = smtp ? port(form.smtp_port, "smtp_port") : null;
+  const smtpTls = smtp ? mode("smtp", form.smtp_host, smtpPort ?? 0) : null;
   if (passwords.imap.length > 1024 || passwords.smtp.length > 1024) {
     errors.push("passwords: at most 1024 characters");
   }
@@ -184,7 +201,7 @@ export function readAccountForm(body: Record<string, unknown>): {
       enabled: form.enabled,
       imapHost: form.imap_host,
       imapPort,
-      imapTls: form.imap_tls,
+      imapTls,
       imapUser: form.imap_user,
       mailboxes,
       afterProcessing: "problem" in after ? "keep" : after.mode,
@@ -192,7 +209,7 @@ export function readAccountForm(body: Record<string, unknown>): {
       imapConnectionCap: cap.ok ? cap.value : null,
       smtpHost: smtp ? form.smtp_host : null,
       smtpPort,
-      smtpTls: smtp ? form.smtp_tls : null,
+      smtpTls,
       smtpUser: smtp ? form.smtp_user || null : null,
       copyToSent: form.copy_to_sent,
     },

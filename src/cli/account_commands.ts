@@ -70,9 +70,32 @@ function readBudgetArgs(
   return out;
 }
 
+/**
+ * The options of `account add` after its JSON: the password flags, and `--imap-tls MODE` /
+ * `--smtp-tls MODE` (also `--imap-tls=MODE`); null when one is unknown or lacks its value.
+ */
+function readAddOptions(
+  args: string[],
+): { flags: Set<string>; tls: Record<string, string> } | null {
+  const flags = new Set<string>();
+  const tls: Record<string, string> = {};
+  for (let i = 0; i < args.length; i++) {
+    const [name, inline] = args[i].split(/=(.*)/s, 2);
+    if ((name === "--imap-password" || name === "--smtp-password") && inline === undefined) {
+      flags.add(name);
+    } else if (name === "--imap-tls" || name === "--smtp-tls") {
+      const value = inline ?? args[++i];
+      if (value === undefined) return null;
+      tls[name === "--imap-tls" ? "imap_tls" : "smtp_tls"] = value;
+    } else return null;
+  }
+  return { flags, tls };
+}
+
 /** How the lifecycle commands are called. */
 export const ACCOUNT_LIFECYCLE_USAGE = "usage: account list | account add JSON [--imap-password] " +
-  "[--smtp-password] | account disable NAME | account enable NAME | " +
+  "[--smtp-password] [--imap-tls tls|starttls|plain] [--smtp-tls tls|starttls|plain] | " +
+  "account disable NAME | account enable NAME | " +
   "account delete NAME --erase|--keep";
 
 /** An account as `account list` prints it: settings and health, never a password. */
@@ -116,11 +139,12 @@ export async function accountLifecycleCommand(
     return 0;
   }
   if (sub === "add" && arg !== undefined) {
-    const flags = new Set(rest);
-    if (rest.some((r) => r !== "--imap-password" && r !== "--smtp-password")) {
+    const options = readAddOptions(rest);
+    if (!options) {
       io.say(ACCOUNT_LIFECYCLE_USAGE);
       return 2;
     }
+    const { flags, tls } = options;
     let json: unknown;
     try {
       json = JSON.parse(arg);
@@ -133,7 +157,8 @@ export async function accountLifecycleCommand(
     if ("imap_pass" in json || "smtp_pass" in json) {
       return fail(io, ["passwords are read from stdin (--imap-password, --smtp-password)"]);
     }
-    const body = formBodyOfJson(json as Record<string, unknown>);
+    // --imap-tls / --smtp-tls go over the JSON's imap_tls / smtp_tls (a mode, or true/false).
+    const body = formBodyOfJson({ ...(json as Record<string, unknown>), ...tls });
     if (flags.has("--imap-password")) body.imap_pass = (await io.readLine()) ?? "";
     if (flags.has("--smtp-password")) body.smtp_pass = (await io.readLine()) ?? "";
     const read = readAccountForm(body);

@@ -96,9 +96,10 @@ commands:
   account budget NAME --default
                      back to the provider's default budget (docs/sending_limits.md)
   account list       prints the accounts (settings and health, never a password) as JSON
-  account add JSON [--imap-password] [--smtp-password]
+  account add JSON [--imap-password] [--smtp-password] [--imap-tls MODE] [--smtp-tls MODE]
                      adds an account (the admin form's field names); each password flag reads
-                     one line of stdin, IMAP first — never a password on the command line
+                     one line of stdin, IMAP first — never a password on the command line;
+                     MODE is tls, starttls, or plain (loopback hosts only)
   account disable NAME | account enable NAME
                      stops collecting and sending for an account, or starts again
   account delete NAME --erase|--keep

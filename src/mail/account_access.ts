@@ -12,6 +12,7 @@ import type { AccountRow } from "../store/accounts.ts";
 import { type Endpoint, getAccountSecrets } from "../store/accounts_admin.ts";
 import type { SecretBox } from "../auth/secret_box.ts";
 import { isLoopbackHost } from "../domain/private_address.ts";
+import type { TlsMode } from "../domain/tls_mode.ts";
 import type { OAuthEndpoint, OAuthProviderSettings } from "../config.ts";
 
 /** Where and how to log in to one IMAP account. */
@@ -145,40 +146,53 @@ function oauthSmtpAuth(user: string, token: (renew: boolean) => Promise<AccessTo
 }
 
 /**
- * A stored account's IMAP settings: an unchecked TLS box never means plain, it means STARTTLS,
- * required.
+ * A stored account's IMAP settings in its TLS mode (src/domain/tls_mode.ts). Throws for plain
+ * IMAP to a host that is not loopback: the settings refuse to save it, and a row that says so
+ * anyway must not send a password in clear.
  */
 export function storedAccountImap(
-  endpoint: { host: string; port: number; tls: boolean; user: string },
+  endpoint: { host: string; port: number; tls: TlsMode; user: string },
   pass: string,
 ): ImapConnection {
+  refusePlain("IMAP", endpoint);
   return {
     host: endpoint.host,
     port: endpoint.port,
-    secure: endpoint.tls,
-    startTls: !endpoint.tls,
+    secure: endpoint.tls === "tls",
+    startTls: endpoint.tls === "starttls",
     user: endpoint.user,
     pass,
   };
 }
 
 /**
- * A stored account's SMTP settings. As with IMAP, an unchecked TLS box never means plain: it
- * means STARTTLS, required. Port 465 with TLS is TLS from the first byte (RFC 8314 §3.3); any
- * other port upgrades with STARTTLS.
+ * A stored account's SMTP settings in its TLS mode: `tls` is TLS from the first byte (RFC 8314
+ * §3.3, usually port 465), `starttls` requires STARTTLS (RFC 3207) before anything else, login
+ * included, and `plain` is plain SMTP, to a loopback host only (`smtpTransportOptions` refuses
+ * others as well).
  */
 export function storedAccountSmtp(
-  endpoint: { host: string; port: number; tls: boolean; user: string | null },
+  endpoint: { host: string; port: number; tls: TlsMode; user: string | null },
   pass: string | null,
 ): SmtpConnection {
+  refusePlain("SMTP", endpoint);
   return {
     host: endpoint.host,
     port: endpoint.port,
-    secure: endpoint.tls && endpoint.port === 465,
-    requireTls: true,
+    secure: endpoint.tls === "tls",
+    requireTls: endpoint.tls !== "plain",
     user: endpoint.user,
     pass,
   };
+}
+
+function refusePlain(kind: "IMAP" | "SMTP", e: { host: string; port: number; tls: TlsMode }) {
+  if (e.tls === "plain" && !isLoopbackHost(e.host)) {
+    throw new Error(
+      `${kind} ${e.host}:${e.port}: plain ${kind} (no TLS, no STARTTLS) is allowed only to a ` +
+        "loopback host; edit the account and choose TLS or STARTTLS",
+    );
+  }
 }
 
 /** An OAuth2 access token and when it stops being accepted (a little before it expires). */
@@ -335,6 +349,8 @@ export interface AccountTarget {
     host: string;
     port: number;
     secure: boolean;
+    /** Without `secure`: STARTTLS required (true), or plain IMAP (false, loopback only). */
+    startTls: boolean;
     user: string;
     pass: string | null;
     oauth?: boolean;
@@ -366,6 +382,7 @@ export async function accountTarget(
         host: provider.imap.host,
         port: provider.imap.port,
         secure: provider.imap.security === "tls",
+        startTls: provider.imap.security === "starttls",
         user: stored.imap.user ?? "",
         pass: token?.accessToken ?? null,
         oauth: true,
@@ -385,7 +402,8 @@ export async function accountTarget(
     imap: {
       host: imap.host,
       port: imap.port,
-      secure: imap.tls,
+      secure: imap.tls === "tls",
+      startTls: imap.tls === "starttls",
       user: imap.user ?? "",
       pass: imapPass,
     },

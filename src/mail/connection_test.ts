@@ -6,7 +6,6 @@
  */
 import { lookup } from "node:dns/promises";
 import { connectImap } from "./imap_reader.ts";
-import { storedAccountImap } from "./account_access.ts";
 import type { ConnectionProblem } from "../domain/connection_problem.ts";
 import { addressScope, isLoopbackHost, isPrivateAddress } from "../domain/private_address.ts";
 
@@ -14,8 +13,10 @@ import { addressScope, isLoopbackHost, isPrivateAddress } from "../domain/privat
 export interface MailTarget {
   host: string;
   port: number;
-  /** TLS from the first byte; otherwise STARTTLS, required. */
+  /** TLS from the first byte; otherwise STARTTLS, required, unless `startTls` is false. */
   secure: boolean;
+  /** Without `secure`: false is plain IMAP (a loopback or trusted-LAN server). Default true. */
+  startTls?: boolean;
   user: string;
   pass: string | null;
   /** An OAuth account: `pass` is an access token, sent with OAUTHBEARER / XOAUTH2. */
@@ -57,12 +58,13 @@ export async function testMailConnection(
     if (probed !== "imap") return { ok: false, error: probed };
   }
   try {
-    const stored = storedAccountImap(
-      { host, port: target.port, tls: target.secure, user: target.user },
-      target.pass,
-    );
     const imap = await connectImap({
-      ...stored,
+      host,
+      port: target.port,
+      secure: target.secure,
+      startTls: !target.secure && (target.startTls ?? true),
+      user: target.user,
+      pass: target.pass,
       ...(target.oauth ? { pass: "", accessToken: target.pass } : {}),
       allowInvalidCertificate: options.allowInvalidCertificate,
       timeoutMs: options.timeoutMs,

@@ -1,6 +1,7 @@
 import type { Queryable } from "./db.ts";
 import type { AfterProcessing } from "../domain/after_processing.ts";
 import { camelRow } from "./row.ts";
+import type { TlsMode } from "../domain/tls_mode.ts";
 
 /** An account as stored. Secrets are never part of this row. */
 export interface AccountRow {
@@ -9,7 +10,8 @@ export interface AccountRow {
   address: string;
   imapHost: string;
   imapPort: number;
-  imapTls: boolean;
+  /** TLS from the first byte, STARTTLS required, or plain (src/domain/tls_mode.ts). */
+  imapTls: TlsMode;
   imapUser: string;
   mailboxes: string[];
   source: "env" | "db";

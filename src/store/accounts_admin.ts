@@ -3,6 +3,7 @@ import type { AfterProcessing } from "../domain/after_processing.ts";
 import { camelRow } from "./row.ts";
 import { readBudget } from "./send_budget.ts";
 import type { SendBudget } from "../domain/send_budget.ts";
+import type { TlsMode } from "../domain/tls_mode.ts";
 
 /**
  * An account as the admin shows it: settings and health, and whether each password is set —
@@ -17,7 +18,8 @@ export interface AccountView {
   enabled: boolean;
   imapHost: string;
   imapPort: number;
-  imapTls: boolean;
+  /** TLS from the first byte, STARTTLS required, or plain (loopback only). */
+  imapTls: TlsMode;
   imapUser: string;
   mailboxes: string[];
   /** What is done on the server to a message once processed (src/domain/after_processing.ts). */
@@ -29,7 +31,8 @@ export interface AccountView {
   imapPasswordSet: boolean;
   smtpHost: string | null;
   smtpPort: number | null;
-  smtpTls: boolean | null;
+  /** As `imapTls`; null without SMTP. */
+  smtpTls: TlsMode | null;
   smtpUser: string | null;
   smtpPasswordSet: boolean;
   connectedAt: Date;
@@ -151,12 +154,12 @@ export async function updateAccount(q: Queryable, id: number, a: AccountInput): 
        imap_pass_enc = CASE
          WHEN $17::text IS NOT NULL THEN $17::text
          WHEN (imap_host, imap_port, imap_tls, imap_user)
-           IS DISTINCT FROM ($5::text, $6::int, $7::boolean, $8::text) THEN NULL
+           IS DISTINCT FROM ($5::text, $6::int, $7::text, $8::text) THEN NULL
          ELSE imap_pass_enc END,
        smtp_pass_enc = CASE
          WHEN $18::text IS NOT NULL THEN $18::text
          WHEN (smtp_host, smtp_port, smtp_tls, smtp_user)
-           IS DISTINCT FROM ($10::text, $11::int, $12::boolean, $13::text) THEN NULL
+           IS DISTINCT FROM ($10::text, $11::int, $12::text, $13::text) THEN NULL
          ELSE smtp_pass_enc END,
        imap_connection_cap = $19::int
      WHERE id = $20 AND source = 'db'
@@ -254,7 +257,7 @@ function inputParams(a: AccountInput): unknown[] {
 export interface Endpoint {
   host: string;
   port: number;
-  tls: boolean;
+  tls: TlsMode;
   user: string | null;
 }
 
@@ -291,14 +294,14 @@ export async function getAccountSecrets(
     imap: {
       host: r.imap_host as string,
       port: r.imap_port as number,
-      tls: r.imap_tls as boolean,
+      tls: r.imap_tls as TlsMode,
       user: r.imap_user as string,
     },
     smtp: r.smtp_host && r.smtp_port
       ? {
         host: r.smtp_host as string,
         port: r.smtp_port as number,
-        tls: (r.smtp_tls as boolean | null) ?? true,
+        tls: (r.smtp_tls as TlsMode | null) ?? "starttls",
         user: (r.smtp_user as string | null) ?? null,
       }
       : null,

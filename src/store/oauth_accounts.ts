@@ -3,6 +3,7 @@
  * with a provider, their tokens (encrypted by the caller) and the `reauthorization_needed` state.
  */
 import type { Queryable } from "./db.ts";
+import type { TlsMode } from "../domain/tls_mode.ts";
 
 /** How long an authorization may take from the redirect to the callback. */
 const PENDING_MS = 15 * 60_000;
@@ -58,8 +59,8 @@ export interface OAuthAccountInput {
   address: string;
   provider: string;
   identity: string;
-  imap: { host: string; port: number; tls: boolean; user: string };
-  smtp: { host: string; port: number; tls: boolean; user: string };
+  imap: { host: string; port: number; tls: TlsMode; user: string };
+  smtp: { host: string; port: number; tls: TlsMode; user: string };
   refreshEnc: string;
   accessEnc: string;
   accessExpiresAt: Date;

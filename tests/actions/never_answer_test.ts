@@ -19,7 +19,7 @@ async function account(db: Db, name: string): Promise<number> {
     address: `${name}@empresa.test`,
     imapHost: "127.0.0.1",
     imapPort: 993,
-    imapTls: true,
+    imapTls: "tls",
     imapUser: name,
     mailboxes: ["INBOX"],
   })).id;

@@ -112,7 +112,7 @@ storeTest("accounts, messages and the outbox: conflict, not found, wrong status"
       enabled: true,
       imapHost: "imap.empresa.test",
       imapPort: 993,
-      imapTls: true,
+      imapTls: "tls",
       imapUser: name,
       mailboxes: ["INBOX"],
       smtpHost: null,

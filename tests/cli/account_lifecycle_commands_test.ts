@@ -112,3 +112,52 @@ Deno.test("account add (passwords on stdin), list, disable, enable, delete", asy
     await store.close();
   }
 });
+
+Deno.test("account add --imap-tls / --smtp-tls: a mode each, plain to loopback only", async () => {
+  const store = await openTestStore("pglite");
+  try {
+    const db = store.db;
+    const run = runner(db);
+    const local = JSON.stringify({ ...JSON.parse(LOJA), name: "local", smtp_port: 1025 });
+    const added = await run(
+      ["s"],
+      "add",
+      local,
+      "--imap-password",
+      "--imap-tls",
+      "plain",
+      "--smtp-tls=plain",
+    );
+    assert.equal(added.code, 0, added.said.join("\n"));
+    const a = added.printed[0] as { imap: { tls: string }; smtp: { tls: string } };
+    assert.deepEqual([a.imap.tls, a.smtp.tls], ["plain", "plain"]);
+
+    // The JSON's field works too; the flag goes over it.
+    const named = JSON.stringify({
+      ...JSON.parse(LOJA),
+      name: "remoto",
+      imap_host: "imap.empresa.test",
+      imap_tls: "plain",
+      smtp_host: "smtp.empresa.test",
+      smtp_port: 587,
+      smtp_tls: "starttls",
+    });
+    const refused = await run(["s"], "add", named, "--imap-password");
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.said.join("\n"),
+      /imap_tls: plain .*only to a loopback host.*imap\.empresa\.test/,
+    );
+    const fixed = await run(["s"], "add", named, "--imap-password", "--imap-tls", "starttls");
+    assert.equal(fixed.code, 0, fixed.said.join("\n"));
+    const f = fixed.printed[0] as { imap: { tls: string }; smtp: { tls: string } };
+    assert.deepEqual([f.imap.tls, f.smtp.tls], ["starttls", "starttls"]);
+
+    assert.equal((await run([], "add", named, "--imap-tls")).code, 2, "a flag without its mode");
+    const unknown = await run(["s"], "add", named, "--imap-password", "--smtp-tls", "ssl");
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.said.join("\n"), /smtp_tls: one of tls, starttls, plain/);
+  } finally {
+    await store.close();
+  }
+});

@@ -37,7 +37,7 @@ async function setup(db: Db) {
     address: BOX,
     imapHost: "127.0.0.1",
     imapPort: 1143,
-    imapTls: false,
+    imapTls: "starttls",
     imapUser: "box",
     mailboxes: ["INBOX"],
   });

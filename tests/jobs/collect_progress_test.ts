@@ -48,7 +48,7 @@ Deno.test("a real mailbox: progress at the start and after each committed batch,
       address: box.address,
       imapHost: imap.host,
       imapPort: imap.port,
-      imapTls: false,
+      imapTls: "starttls",
       imapUser: box.user,
       mailboxes: ["INBOX"],
     });
@@ -121,7 +121,7 @@ Deno.test("the service's writer: a real run leaves a row while it runs and none 
       address: box.address,
       imapHost: imap.host,
       imapPort: imap.port,
-      imapTls: false,
+      imapTls: "starttls",
       imapUser: box.user,
       mailboxes: ["INBOX"],
     });
@@ -218,7 +218,7 @@ Deno.test("the IDLE report: written at once, on a change of state, and deleted o
       address: "caixa@example.test",
       imapHost: "127.0.0.1",
       imapPort: 1143,
-      imapTls: false,
+      imapTls: "starttls",
       imapUser: "caixa",
       mailboxes: ["INBOX"],
     })).id;
@@ -292,7 +292,7 @@ Deno.test("a mailbox larger than the listing window is read window by window: ev
       address: box.address,
       imapHost: imap.host,
       imapPort: imap.port,
-      imapTls: false,
+      imapTls: "starttls",
       imapUser: box.user,
       mailboxes: ["INBOX"],
     });

@@ -36,7 +36,7 @@ function account(id: number, name = `conta${id}`): AccountRow {
     address: `${name}@example.test`,
     imapHost: "127.0.0.1",
     imapPort: 1143,
-    imapTls: false,
+    imapTls: "starttls",
     imapUser: `${name}@example.test`,
     mailboxes: ["INBOX"],
     source: "env",
@@ -460,7 +460,7 @@ async function endToEnd(
       address: box.address,
       imapHost: imap.host,
       imapPort: imap.port,
-      imapTls: false,
+      imapTls: "starttls",
       imapUser: box.user,
       mailboxes: ["INBOX"],
     });

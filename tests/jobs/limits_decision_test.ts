@@ -73,7 +73,7 @@ storeTest("a rule's limits beat the account's, which beat the defaults", async (
     address: "box@example.test",
     imapHost: "127.0.0.1",
     imapPort: 1143,
-    imapTls: false,
+    imapTls: "starttls",
     imapUser: "box",
     mailboxes: ["INBOX"],
   });

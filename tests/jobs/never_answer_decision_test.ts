@@ -64,7 +64,7 @@ storeTest("a sender on the never-answer list is not answered; another one is", a
     address: "box@example.test",
     imapHost: "127.0.0.1",
     imapPort: 1143,
-    imapTls: false,
+    imapTls: "starttls",
     imapUser: "box",
     mailboxes: ["INBOX"],
   });

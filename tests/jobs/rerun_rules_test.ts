@@ -40,7 +40,7 @@ async function seed(db: Db): Promise<number> {
     address: "box@example.test",
     imapHost: "127.0.0.1",
     imapPort: 1143,
-    imapTls: false,
+    imapTls: "starttls",
     imapUser: "box",
     mailboxes: ["INBOX"],
   });

@@ -26,7 +26,7 @@ async function seed(db: Db, recipient: string, replies: number) {
     address: "box@empresa.test",
     imapHost: "127.0.0.1",
     imapPort: 1143,
-    imapTls: false,
+    imapTls: "starttls",
     imapUser: "box",
     mailboxes: ["INBOX"],
   });
@@ -194,7 +194,7 @@ storeTest(
       address: "other@empresa.test",
       imapHost: "127.0.0.1",
       imapPort: 1143,
-      imapTls: false,
+      imapTls: "starttls",
       imapUser: "other",
       mailboxes: ["INBOX"],
     });

@@ -102,7 +102,7 @@ export async function harness(
     address: "atendimento@empresa.test",
     imapHost: "127.0.0.1",
     imapPort: 993,
-    imapTls: true,
+    imapTls: "tls",
     imapUser: "atendimento@empresa.test",
     mailboxes: ["INBOX"],
   });

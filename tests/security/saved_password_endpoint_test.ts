@@ -30,12 +30,12 @@ function account(over: Partial<AccountInput> = {}): AccountInput {
     enabled: true,
     imapHost: "imap.empresa.test",
     imapPort: 993,
-    imapTls: true,
+    imapTls: "tls",
     imapUser: "vendas@empresa.test",
     mailboxes: ["INBOX"],
     smtpHost: "smtp.empresa.test",
     smtpPort: 465,
-    smtpTls: true,
+    smtpTls: "tls",
     smtpUser: "vendas@empresa.test",
     copyToSent: true,
     imapPassEnc: "imap-enc",
@@ -64,7 +64,7 @@ storeTest(
 
     // Each of host, port, TLS and user moves the IMAP password out; SMTP's stays.
     for (
-      const moved of [{ imapHost: "evil.test" }, { imapPort: 143 }, { imapTls: false }, {
+      const moved of [{ imapHost: "evil.test" }, { imapPort: 143 }, { imapTls: "starttls" }, {
         imapUser: "x@empresa.test",
       }] as Partial<AccountInput>[]
     ) {
@@ -74,7 +74,7 @@ storeTest(
     }
     // The same for SMTP.
     for (
-      const moved of [{ smtpHost: "evil.test" }, { smtpPort: 587 }, { smtpTls: false }, {
+      const moved of [{ smtpHost: "evil.test" }, { smtpPort: 587 }, { smtpTls: "starttls" }, {
         smtpUser: "x@empresa.test",
       }] as Partial<AccountInput>[]
     ) {

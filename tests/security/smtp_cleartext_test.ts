@@ -114,10 +114,10 @@ Deno.test("TLS off: the password never goes out in clear where STARTTLS is offer
     assert.notEqual(fromEnv.kind, "accepted");
     assert.ok(server.lines.some((l) => /^STARTTLS/i.test(l)), server.lines.join("\n"));
 
-    // A stored account with its TLS box unchecked: STARTTLS is required there too.
+    // A stored account in STARTTLS mode: STARTTLS is required there too.
     const stored = await sendOnce(
       storedAccountSmtp(
-        { host: "127.0.0.1", port: server.port, tls: false, user: "box@example.test" },
+        { host: "127.0.0.1", port: server.port, tls: "starttls", user: "box@example.test" },
         secret,
       ),
     );

@@ -178,7 +178,7 @@ storeTest(
       enabled: true,
       imapHost: "imap.test",
       imapPort: 993,
-      imapTls: true,
+      imapTls: "tls" as const,
       imapUser: "vendas",
       mailboxes: ["INBOX"],
       smtpHost: null,
@@ -196,7 +196,7 @@ storeTest(
       oauthProvider: null,
       imapPassEnc: "v1:aaa:bbb",
       smtpPassEnc: null,
-      imap: { host: "imap.test", port: 993, tls: true, user: "vendas" },
+      imap: { host: "imap.test", port: 993, tls: "tls", user: "vendas" },
       smtp: null,
     });
     const view = await getAccountView(db, id);

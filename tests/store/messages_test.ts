@@ -23,7 +23,7 @@ async function account(db: Db) {
     address: "box@example.test",
     imapHost: "127.0.0.1",
     imapPort: 1143,
-    imapTls: false,
+    imapTls: "starttls",
     imapUser: "box@example.test",
     mailboxes: ["INBOX"],
   });

@@ -26,7 +26,7 @@ async function seed(db: Db): Promise<{ accountId: number; messageId: number }> {
     address: "box@example.test",
     imapHost: "127.0.0.1",
     imapPort: 1143,
-    imapTls: false,
+    imapTls: "starttls",
     imapUser: "box",
     mailboxes: ["INBOX"],
   });

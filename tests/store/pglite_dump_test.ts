@@ -55,7 +55,7 @@ Deno.test("the embedded database's dump loads into PostgreSQL with psql, every r
     address: "caixa@example.test",
     imapHost: "127.0.0.1",
     imapPort: 1143,
-    imapTls: false,
+    imapTls: "starttls",
     imapUser: "caixa@example.test",
     mailboxes: ["INBOX"],
   });

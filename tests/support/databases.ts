@@ -81,7 +81,7 @@ export function seedBoxAccount(db: Db) {
     address: "box@empresa.test",
     imapHost: "127.0.0.1",
     imapPort: 993,
-    imapTls: true,
+    imapTls: "tls",
     imapUser: "box",
     mailboxes: ["INBOX"],
   });

@@ -145,14 +145,30 @@ export function mailboxEnv(
 }
 
 /**
+ * Dovecot's login lines for `user`, oldest first: each ends with how the session was protected
+ * (`TLS` after TLS or STARTTLS; `secured` for plain IMAP on loopback), as Dovecot saw it.
+ */
+export async function dovecotLogins(user: string): Promise<string[]> {
+  const log = `${await stackState()}/log/dovecot.log`;
+  const lines = (await Deno.readTextFile(log)).split("\n");
+  return lines.filter((l) => l.includes(" Login: ") && l.includes(`user=<${user}>`));
+}
+
+/** The stack's state folder, as `scripts/mailstack.sh status` names it. */
+async function stackState(): Promise<string> {
+  const state = /^state: (.+)$/m.exec(await mailstack(["status"]))?.[1];
+  if (!state) throw new Error("scripts/mailstack.sh status printed no state folder");
+  return state;
+}
+
+/**
  * Hands `raw` to the loopback Postfix (its `sendmail`, as a local program would) with
  * `envelopeFrom` as sender and a recipient in a domain it never delivers to: Postfix bounces it,
  * and its own delivery status notification (RFC 3464) goes back to `envelopeFrom`'s mailbox.
  * Returns the recipient that bounced.
  */
 export async function bounceThroughPostfix(raw: Uint8Array, envelopeFrom: string): Promise<string> {
-  const state = /^state: (.+)$/m.exec(await mailstack(["status"]))?.[1];
-  if (!state) throw new Error("scripts/mailstack.sh status printed no state folder");
+  const state = await stackState();
   const recipient = `nobody-${crypto.randomUUID().slice(0, 8)}@bounce.invalid`;
   const child = new Deno.Command("/usr/sbin/sendmail", {
     args: [
