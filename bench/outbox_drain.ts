@@ -38,7 +38,7 @@ async function queue(db: Db, to: string, run: string): Promise<number> {
     address: `atendimento-${run}@example.test`,
     imapHost: "127.0.0.1",
     imapPort: 1143,
-    imapTls: false,
+    imapTls: "plain",
     imapUser: `bench-${run}`,
     mailboxes: ["INBOX"],
   });

@@ -45,7 +45,7 @@ async function setup(db: Db) {
     address: BOX,
     imapHost: "127.0.0.1",
     imapPort: 1143,
-    imapTls: false,
+    imapTls: "plain",
     imapUser: "box",
     mailboxes: ["INBOX"],
   });
