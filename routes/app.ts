@@ -16,6 +16,7 @@ import { messageHtmlRoutes } from "./message_html.ts";
 import { outboxRoutes } from "./outbox.tsx";
 import { auditRoutes } from "./audit.tsx";
 import { ruleRoutes } from "./rules.tsx";
+import { ruleTransferRoutes } from "./rule_transfer.tsx";
 import { accountRoutes } from "./accounts.tsx";
 import { oauthRoutes } from "./oauth.tsx";
 import { tokenRoutes } from "./tokens.tsx";
@@ -141,6 +142,7 @@ export function createApp(deps: AppDeps, reportError?: ErrorReporter): Hono<AppE
   app.route("/", outboxRoutes(deps));
   app.route("/", auditRoutes(deps));
   app.route("/", ruleRoutes(deps));
+  app.route("/", ruleTransferRoutes(deps));
   app.route("/", exceptionRoutes(deps));
   app.route("/", breakerRoutes(deps));
   app.route("/", oauthRoutes(deps));
