@@ -246,7 +246,11 @@ function SchedulePicker(
         {t.scheduleZone}
         <select name={zoneName} {...invalid(problems, zoneName)}>
           <option value="">{t.scheduleZoneDefault}</option>
-          {zones.map((z) => <option value={z} selected={s.timezone === z}>{z}</option>)}
+          {zones.map((z) => (
+            <option value={z} selected={s.timezone === z}>
+              {z}
+            </option>
+          ))}
         </select>
         <FieldError problems={problems} name={zoneName} />
       </label>

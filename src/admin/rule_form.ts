@@ -122,6 +122,11 @@ function conditionKey(field: string, op: string): keyof RuleConditions | null {
 
 /** Most rows, groups and breakers read from one post: far more than a person writes. */
 const MAX_ITEMS = 60;
+/** Most groups (any, except when) and rows one post is read with, in all. */
+const MAX_GROUPS = 200;
+const MAX_ROWS = 1_000;
+/** Longest input name read from a post. */
+const MAX_NAME_LENGTH = 200;
 /** Deepest nesting of `any`/`not` read from a post (the rules allow 5 levels). */
 const MAX_DEPTH = 6;
 
@@ -356,16 +361,55 @@ export function ruleFormFields(form: RuleForm): Array<[string, string]> {
   return out;
 }
 
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+/**
+ * The posted names sorted by the group they belong to (`when`, `when.any.1`, `when.any.1.not`),
+ * in one pass, so that reading a post costs time in proportion to its size however many groups
+ * it names.
+ */
+function namesByGroup(keys: readonly string[]) {
+  /** Group → the rest of its names (`r.0.field`, `s.hours.mon`, `g`). */
+  const rest = new Map<string, string[]>();
+  for (const key of keys) {
+    // The form's names are short (six levels deep is under 100 characters); longer ones are not
+    // the form's, and are not worth a regex's time.
+    if (key.length > MAX_NAME_LENGTH) continue;
+    const m = /^(when(?:\.(?:any\.\d{1,4}|not))*)\.([^]+)$/.exec(key);
+    if (!m) continue;
+    const list = rest.get(m[1]) ?? [];
+    list.push(m[2]);
+    rest.set(m[1], list);
+  }
+  /** Group → the numbers of its `any` groups that were posted (with their `g`), in order. */
+  const children = new Map<string, number[]>();
+  for (const [g, names] of rest) {
+    const m = /^(.+)\.any\.(\d{1,4})$/.exec(g);
+    if (!m || !names.includes("g")) continue;
+    children.set(m[1], [...(children.get(m[1]) ?? []), Number(m[2])]);
+  }
+  for (const [g, list] of children) {
+    children.set(g, [...new Set(list)].sort((a, b) => a - b).slice(0, MAX_ITEMS));
+  }
+  /** Numbers `n` for which `${part}.n.${suffix}` is one of the group's names, in order. */
+  const indices = (group: string, part: string, suffix: string) => {
+    const found = new Set<number>();
+    for (const r of rest.get(group) ?? []) {
+      const m = /^(r|any)\.(\d{1,4})\.(.+)$/.exec(r);
+      if (m && m[1] === part && m[3] === suffix) found.add(Number(m[2]));
+    }
+    return [...found].sort((a, b) => a - b).slice(0, MAX_ITEMS);
+  };
+  return {
+    rows: (group: string) => indices(group, "r", "field"),
+    /** Children `group.any.n` that exist: their own `g` name was posted. */
+    any: (group: string) => children.get(group) ?? [],
+  };
 }
 
-/** Numbers `n` for which `${prefix}.n.${suffix}` is a posted name, in order, at most MAX_ITEMS. */
-function indices(keys: readonly string[], prefix: string, suffix: string): number[] {
-  const re = new RegExp(`^${escapeRegex(prefix)}\\.(\\d{1,4})\\.${escapeRegex(suffix)}$`);
+/** Numbers `n` for which `limits.breakers.n.scope` was posted, in order. */
+function breakerIndices(keys: readonly string[]): number[] {
   const found = new Set<number>();
   for (const k of keys) {
-    const m = re.exec(k);
+    const m = /^limits\.breakers\.(\d{1,4})\.scope$/.exec(k);
     if (m) found.add(Number(m[1]));
   }
   return [...found].sort((a, b) => a - b).slice(0, MAX_ITEMS);
@@ -374,6 +418,7 @@ function indices(keys: readonly string[], prefix: string, suffix: string): numbe
 /** Reads the form back from a post's fields (strings; files are left out by the caller). */
 export function readRuleForm(body: Readonly<Record<string, string>>): RuleForm {
   const keys = Object.keys(body);
+  const groups = namesByGroup(keys);
   const get = (name: string) => (Object.hasOwn(body, name) ? body[name] : "");
   const ticked = (name: string) => Object.hasOwn(body, name) && body[name] !== "";
   const variant = (language: ReplyLanguage): VariantForm => ({
@@ -382,8 +427,13 @@ export function readRuleForm(body: Readonly<Record<string, string>>): RuleForm {
     html: lf(get(names.variant(language, "html"))),
     locale: get(names.variant(language, "locale")),
   });
+  // A post names at most this many groups and rows in all: the page it comes back as stays small.
+  const left = { groups: MAX_GROUPS, rows: MAX_ROWS };
   const group = (at: string, depth: number): GroupForm => {
-    const rows = indices(keys, `${at}.r`, "field").map((i) => ({
+    left.groups--;
+    const rowIds = groups.rows(at).slice(0, Math.max(0, left.rows));
+    left.rows -= rowIds.length;
+    const rows = rowIds.map((i) => ({
       field: get(names.row(at, i, "field")),
       op: get(names.row(at, i, "op")),
       arg: get(names.row(at, i, "arg")),
@@ -399,14 +449,15 @@ export function readRuleForm(body: Readonly<Record<string, string>>): RuleForm {
       }
       : null;
     const deeper = depth < MAX_DEPTH;
-    return {
-      rows,
-      schedule,
-      any: deeper
-        ? indices(keys, `${at}.any`, "g").map((i) => group(names.any(at, i), depth + 1))
-        : [],
-      not: deeper && ticked(names.group(names.not(at))) ? group(names.not(at), depth + 1) : null,
-    };
+    const any: GroupForm[] = [];
+    for (const i of deeper ? groups.any(at) : []) {
+      if (left.groups <= 0) break;
+      any.push(group(names.any(at, i), depth + 1));
+    }
+    const not = deeper && left.groups > 0 && ticked(names.group(names.not(at)))
+      ? group(names.not(at), depth + 1)
+      : null;
+    return { rows, schedule, any, not };
   };
   return {
     name: get("name"),
@@ -431,7 +482,7 @@ export function readRuleForm(body: Readonly<Record<string, string>>): RuleForm {
       window: get("limits.window_seconds"),
       coolDown: get("limits.cool_down_seconds"),
       coolDownManual: ticked("limits.cool_down_manual"),
-      breakers: indices(keys, "limits.breakers", "scope").map((i) => ({
+      breakers: breakerIndices(keys).map((i) => ({
         scope: get(names.breaker(i, "scope")),
         max: get(names.breaker(i, "max")),
         within: get(names.breaker(i, "within")),

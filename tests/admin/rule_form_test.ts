@@ -5,6 +5,7 @@ import {
   applyFormEdit,
   formShows,
   formToDefinition,
+  type GroupForm,
   newRuleForm,
   problemPath,
   problemsByInput,
@@ -334,4 +335,28 @@ Deno.test("property: any valid rule → form → posted fields → rule is uncha
     }),
     { numRuns: 150 },
   );
+});
+
+Deno.test("a hostile post of many groups and long names is read in time in proportion to it", () => {
+  const body: Record<string, string> = {};
+  for (let i = 0; i < 5_000; i++) {
+    body[`when.any.${i % 60}.any.${Math.floor(i / 60)}.g`] = "1";
+    body[`when.any.${i % 60}.g`] = "1";
+    body[`when.any.${i % 60}.r.${i}.field`] = "subject";
+  }
+  body["when." + "not.".repeat(100_000) + "g"] = "1";
+  const started = performance.now();
+  const form = readRuleForm(body);
+  // Generous: the machine may be busy; quadratic reading would take minutes.
+  assert.ok(performance.now() - started < 20_000);
+  // At most 200 groups and 1,000 rows in all are read: the editor that comes back stays small.
+  const count = (g: GroupForm): [number, number] =>
+    [...g.any, ...(g.not ? [g.not] : [])].map(count).reduce(
+      ([a, b], [c, d]) => [a + c, b + d],
+      [1, g.rows.length],
+    );
+  const [groups, rows] = count(form.when);
+  assert.ok(groups <= 201 && groups > 100, `${groups} groups`);
+  assert.ok(rows <= 1_000, `${rows} rows`);
+  assert.ok(form.when.any.length > 0 && form.when.any.every((g) => g.any.length <= 60));
 });

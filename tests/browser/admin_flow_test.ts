@@ -284,6 +284,9 @@ Deno.test({
         page.waitForURL(/\/rules\/\d+$/),
         page.click("text=confirmar-recebimento"),
       ]);
+      // The rule opens in the form; its JSON is under "Advanced".
+      await page.click('button[name="edit"][value="view:json"]');
+      await page.waitForSelector('textarea[name="definition"]');
       const definition = JSON.parse(await page.inputValue('textarea[name="definition"]'));
       definition.reply.text =
         "Olá {{from_name}}, recebemos sua mensagem e responderemos em até 24 horas.";
