@@ -163,7 +163,6 @@ function ConditionRows(props: { t: Dict; group: GroupForm; at: string; problems:
       <tbody>
         {group.rows.map((row, i) => {
           const n = (part: "field" | "op" | "arg" | "value") => names.row(at, i, part);
-          const ops = CONDITION_FIELDS[row.field];
           return (
             <tr class="condition" data-row={`${at}.r.${i}`}>
               <td>
@@ -183,11 +182,7 @@ function ConditionRows(props: { t: Dict; group: GroupForm; at: string; problems:
                 <select name={n("op")} aria-label={t.condOp} {...invalid(problems, n("op"))}>
                   <option value="" selected={row.op === ""}>{t.opDefault}</option>
                   {CONDITION_OPS.map((op) => (
-                    <option
-                      value={op}
-                      selected={row.op === op}
-                      disabled={ops !== undefined && !ops.includes(op) && row.op !== op}
-                    >
+                    <option value={op} selected={row.op === op}>
                       {opLabel(t, op)}
                     </option>
                   ))}

@@ -61,7 +61,8 @@ export interface RuleEditDetail extends By {
 
 /**
  * Rules imported from a file: by the CLI (`rules import`, every rule replaced), or on the rules
- * page (`admin import`: rules of the same name replaced, the others added, the rest kept).
+ * page or `POST /api/v1/rules/import` (`admin import`: rules of the same name replaced, the others
+ * added, the rest kept).
  */
 export interface RulesImportDetail {
   via: "cli import" | "admin import";

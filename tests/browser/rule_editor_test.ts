@@ -2,10 +2,11 @@
  * The rule editor's form in real Chromium: a person builds a rule with opening hours, alternatives
  * (any) and an exception (except when) by adding rows with htmx, switches to the JSON and back,
  * previews the reply for a stored message, saves, exports the rule as a JSON file and imports that
- * file back — and the rule is the same JSON throughout.
+ * file back — and the rule is the same JSON throughout. With CARTEIRO_SCREENSHOTS=1 it writes
+ * docs/screenshots/rule-form.png.
  */
 import assert from "node:assert/strict";
-import { browserRig, logIn } from "./support.ts";
+import { browserRig, logIn, screenshot } from "./support.ts";
 import { eml, seedMessage } from "../routes/support.ts";
 import { listRuleRows } from "../../src/store/rules_admin.ts";
 
@@ -114,6 +115,7 @@ Deno.test({
       assert.match(preview, /Re: Pedido 4471/);
       assert.match(preview, /Olá Ana Souza,\s*estamos fora do horário/);
       assert.match(preview, /one reply per recipient every 7 d/);
+      await screenshot(page, "rule-form");
 
       await Promise.all([page.waitForURL(`${base}/rules`), page.click('button[value="save"]')]);
       const [stored] = await listRuleRows(rig.h.db);

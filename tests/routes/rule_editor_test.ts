@@ -339,3 +339,38 @@ Deno.test("the form's post is read back exactly as the pure reader reads it", ()
     not: { header: { name: "List-Id" } },
   });
 });
+
+Deno.test("API: import one rule or a list, as the page does", async () => {
+  const h = await harness();
+  try {
+    const token = await h.apiToken();
+    const call = (body: unknown) =>
+      h.app.request("http://localhost/api/v1/rules/import", {
+        method: "POST",
+        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const first = await call(RULE);
+    assert.equal(first.status, 200);
+    assert.deepEqual((await first.json()).data, { created: ["fora do horário"], updated: [] });
+    const again = await call([canonical(RULE), { name: "outra", ignore: true }]);
+    assert.deepEqual((await again.json()).data, {
+      created: ["outra"],
+      updated: ["fora do horário"],
+    });
+    assert.deepEqual(await storedDefinitions(h), [
+      canonical(RULE),
+      canonical({ name: "outra", ignore: true }),
+    ]);
+    const bad = await call({ name: "x", when: { kind: "dirct" }, ignore: true });
+    assert.equal(bad.status, 422);
+    assert.match(JSON.stringify(await bad.json()), /when.kind: must be/);
+    const [e] = await h.db.query<{ detail: Record<string, unknown> }>(
+      "SELECT detail FROM audit_events WHERE event = 'rule_changed' ORDER BY id LIMIT 1",
+    );
+    assert.equal(e.detail.via, "admin import");
+    assert.match(String(e.detail.by), /^token:/);
+  } finally {
+    await h.close();
+  }
+});

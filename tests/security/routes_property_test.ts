@@ -179,6 +179,7 @@ const ROUTES: Record<string, RouteParams> = {
   "PUT /api/v1/rules/order": { json: ["ids"] },
   "POST /api/v1/rules/dry-run": { json: ["definition", "days", "replaces_id"] },
   "POST /api/v1/rules/preview": { json: ["definition", "message_id"] },
+  "POST /api/v1/rules/import": { json: ["name", "when", "reply", "ignore", "enabled"] },
   "GET /api/v1/rules/:id": {},
   "PUT /api/v1/rules/:id": { json: ["definition", "name", "when", "reply", "enabled"] },
   "POST /api/v1/rules/:id/enabled": { json: ["enabled"] },
