@@ -236,6 +236,7 @@ const en = {
   scheduleZoneDefault: "the account's (else the server's)",
   scheduleHoursHelp:
     "Ranges HH:MM-HH:MM separated by commas; an empty day is closed. A night shift: 22:00-24:00, then 00:00-06:00 on the next day.",
+  closedDay: "closed",
   dayMon: "Monday",
   dayTue: "Tuesday",
   dayWed: "Wednesday",
@@ -741,6 +742,7 @@ const ptBR: Dict = {
   scheduleZoneDefault: "o da conta (senão o do servidor)",
   scheduleHoursHelp:
     "Intervalos HH:MM-HH:MM separados por vírgulas; um dia vazio fica fechado. Um turno noturno: 22:00-24:00, e 00:00-06:00 no dia seguinte.",
+  closedDay: "fechado",
   dayMon: "Segunda",
   dayTue: "Terça",
   dayWed: "Quarta",

@@ -260,7 +260,7 @@ function SchedulePicker(
                   problems={problems}
                   name={names.scheduleDay(at, d)}
                   value={s.hours[d] ?? ""}
-                  placeholder="09:00-12:00, 13:00-18:00"
+                  placeholder={t.closedDay}
                   size={32}
                 />
               </td>

@@ -286,6 +286,17 @@ function RuleEditor(
     >
       {s.ruleId && <input type="hidden" name="rule_id" value={String(s.ruleId)} />}
       <input type="hidden" name="view" value={s.view} />
+      {/* Enter in a field saves: the first submit button in the form is the one it presses. */}
+      <button
+        type="submit"
+        name="do"
+        value="save"
+        class="default-submit"
+        tabindex={-1}
+        aria-hidden="true"
+      >
+        {t.save}
+      </button>
       <p class="tabs" role="group" aria-label={t.ruleViews}>
         {!s.formUnavailable && tab("form", t.ruleViewForm)}
         {tab("json", t.ruleViewJson)}

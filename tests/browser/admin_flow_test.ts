@@ -305,7 +305,10 @@ Deno.test({
       await page.waitForSelector("#preview .reply-preview");
       assert.match(await page.textContent("#preview") ?? "", /responderemos em até 24 horas/);
       await screenshot(page, "rule-edit");
-      await Promise.all([page.waitForURL(`${base}/rules`), page.click('button[value="save"]')]);
+      await Promise.all([
+        page.waitForURL(`${base}/rules`),
+        page.click('button[value="save"]:not(.default-submit)'),
+      ]);
       const [rule] = await rig.h.db.query<{ definition: { reply: { text: string } } }>(
         "SELECT definition FROM rules WHERE name = 'confirmar-recebimento'",
       );

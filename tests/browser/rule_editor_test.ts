@@ -117,7 +117,11 @@ Deno.test({
       assert.match(preview, /one reply per recipient every 7 d/);
       await screenshot(page, "rule-form");
 
-      await Promise.all([page.waitForURL(`${base}/rules`), page.click('button[value="save"]')]);
+      // Enter in a field saves, as the Save button does.
+      await Promise.all([
+        page.waitForURL(`${base}/rules`),
+        page.press('input[name="name"]', "Enter"),
+      ]);
       const [stored] = await listRuleRows(rig.h.db);
       assert.deepEqual(stored.definition, EXPECTED);
 
