@@ -17,6 +17,7 @@ import { outboxRoutes } from "./outbox.tsx";
 import { auditRoutes } from "./audit.tsx";
 import { ruleRoutes } from "./rules.tsx";
 import { ruleReplayRoutes } from "./rule_replay.tsx";
+import { ruleTransferRoutes } from "./rule_transfer.tsx";
 import { accountRoutes } from "./accounts.tsx";
 import { oauthRoutes } from "./oauth.tsx";
 import { tokenRoutes } from "./tokens.tsx";
@@ -144,6 +145,7 @@ export function createApp(deps: AppDeps, reportError?: ErrorReporter): Hono<AppE
   app.route("/", auditRoutes(deps));
   app.route("/", ruleRoutes(deps));
   app.route("/", ruleReplayRoutes(deps));
+  app.route("/", ruleTransferRoutes(deps));
   app.route("/", exceptionRoutes(deps));
   app.route("/", breakerRoutes(deps));
   app.route("/", oauthRoutes(deps));

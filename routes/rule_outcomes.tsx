@@ -7,6 +7,8 @@ import { fill } from "./i18n.ts";
 import { Problems } from "./layout.tsx";
 import { fmtDate } from "./render.tsx";
 import { type Column, ListTable } from "./list_view.tsx";
+import type { RateLimitPolicy } from "../src/domain/rate_limit.ts";
+import type { RuleTrailEntry } from "../src/domain/rules.ts";
 import {
   DRY_RUN_MAX_MESSAGES,
   type DryRunItem,
@@ -59,12 +61,80 @@ function OutcomeView(props: { t: Dict; o: RuleOutcome }) {
   }
 }
 
+/** What else a preview tells: the message, the rule's Reply-To, and the limits in force. */
+export interface PreviewFacts {
+  messageId: number;
+  replyTo: string | null;
+  /** The rate window and breakers for this message's account and the rule. */
+  limits: RateLimitPolicy;
+}
+
+/** Seconds as the largest whole unit: "7 d", "1 h", "10 min", "45 s". */
+function span(seconds: number): string {
+  for (const [unit, size] of [["d", 86_400], ["h", 3_600], ["min", 60]] as const) {
+    if (seconds % size === 0) return `${seconds / size} ${unit}`;
+  }
+  return `${seconds} s`;
+}
+
+function Trail(props: { t: Dict; trail: RuleTrailEntry[] }) {
+  if (props.trail.length === 0) return null;
+  return (
+    <details class="trail" hx-disable>
+      <summary>{props.t.decisionTrail}</summary>
+      <ul>
+        {props.trail.map((e) => (
+          <li>
+            <span class={`badge ${e.hit ? "reply" : "no_rule"}`}>{e.hit ? "✓" : "✗"}</span>{" "}
+            <b>{e.rule}</b>: {e.why}
+          </li>
+        ))}
+      </ul>
+    </details>
+  );
+}
+
+function Limits(props: { t: Dict; facts: PreviewFacts }) {
+  const { t, facts } = props;
+  const l = facts.limits;
+  const breakers = l.breakers.map((b) =>
+    fill(b.scope === "recipient" ? t.breakerRecipientLine : t.breakerAccountLine, {
+      max: b.max,
+      within: span(b.withinSeconds),
+    })
+  ).join("; ");
+  return (
+    <div class="preview-limits" hx-disable>
+      <p>
+        {t.previewMessage}: <a href={`/messages/${facts.messageId}`}>#{facts.messageId}</a>
+        {facts.replyTo && (
+          <>
+            {" · "}Reply-To: <b>{facts.replyTo}</b>
+          </>
+        )}
+      </p>
+      <p>
+        {fill(t.previewLimits, {
+          window: span(l.windowSeconds),
+          breakers,
+          cool: l.coolDownSeconds === null ? t.coolDownManual : span(l.coolDownSeconds),
+        })}
+      </p>
+      <p class="sub">{t.previewLimitsNote}</p>
+    </div>
+  );
+}
+
 /** The preview of a rule on one stored message: the `#preview` fragment. */
-export function PreviewSection(props: { t: Dict; outcome?: RuleOutcome; errors?: string[] }) {
+export function PreviewSection(
+  props: { t: Dict; outcome?: RuleOutcome; errors?: string[]; facts?: PreviewFacts },
+) {
   return (
     <section id="preview">
       <Problems t={props.t} errors={props.errors ?? []} />
       {props.outcome && <OutcomeView t={props.t} o={props.outcome} />}
+      {props.facts && <Limits t={props.t} facts={props.facts} />}
+      {props.outcome && <Trail t={props.t} trail={props.outcome.trail} />}
     </section>
   );
 }

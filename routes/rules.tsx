@@ -32,7 +32,7 @@ import {
   previewRule,
   type RuleOutcome,
 } from "../src/admin/rule_simulation.ts";
-import { DryRunSection, PreviewSection } from "./rule_outcomes.tsx";
+import { DryRunSection, type PreviewFacts, PreviewSection } from "./rule_outcomes.tsx";
 import { rulePeriod } from "./rule_period.ts";
 import type { Queryable } from "../src/store/db.ts";
 import { problemLines } from "../src/actions/result.ts";
@@ -41,6 +41,20 @@ import { addRuleAttachment, removeRuleAttachment } from "../src/actions/rule_att
 import { MAX_RULE_ATTACHMENT_BYTES } from "../src/domain/rule_attachment.ts";
 import { Problems } from "./layout.tsx";
 import { fill } from "./i18n.ts";
+import { EditButton, type FieldProblems, RuleFormFields } from "./rule_form_view.tsx";
+import {
+  applyFormEdit,
+  type FormProblem,
+  formShows,
+  formToDefinition,
+  newRuleForm,
+  problemsByInput,
+  readRuleForm,
+  type RuleForm,
+  ruleToForm,
+} from "../src/admin/rule_form.ts";
+import { parseRules } from "../src/domain/rules.ts";
+import { DEFAULT_RATE_LIMIT_POLICY, resolveRateLimitPolicy } from "../src/domain/rate_limit.ts";
 
 type Choice = { id: number; subject: string | null; fromAddress: string | null };
 
@@ -135,16 +149,29 @@ function RulesList(
 
 interface EditorState {
   ruleId: number | null;
+  /** Which view holds the rule: the form, or the JSON text ("Advanced"). */
+  view: "form" | "json";
+  /** The form's fields (the form view). */
+  form: RuleForm;
+  /** The JSON text (the JSON view), or the form's rule written as JSON. */
   definition: string;
+  /** The form has no input for something in this rule: it is edited as JSON. */
+  formUnavailable?: boolean;
+  /** Problems shown next to the form's inputs. */
+  fieldProblems?: FieldProblems;
   messageId: string;
+  /** A message id typed instead of one chosen from the list. */
+  messageRef: string;
   days: string;
   errors: string[];
-  preview?: { outcome?: RuleOutcome; errors?: string[] };
+  preview?: PreviewState;
   dryRun?: { days?: number; report?: DryRunReport; errors?: string[]; capped?: boolean };
   /** The rule's stored files (a saved rule only), and what an upload got wrong. */
   files?: RuleAttachmentRow[];
   fileErrors?: string[];
 }
+
+type PreviewState = { outcome?: RuleOutcome; errors?: string[]; facts?: PreviewFacts };
 
 function fileSize(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
@@ -209,7 +236,9 @@ function RuleFiles(
   );
 }
 
-function RuleEditor(props: { t: Dict; s: EditorState; csrf: string; choices: Choice[] }) {
+function RuleEditor(
+  props: { t: Dict; s: EditorState; csrf: string; choices: Choice[]; zones: string[] },
+) {
   const { t, s } = props;
   const save = s.ruleId ? `/rules/${s.ruleId}` : "/rules";
   // Preview and dry-run post the same form elsewhere; their answer replaces their own section.
@@ -217,12 +246,20 @@ function RuleEditor(props: { t: Dict; s: EditorState; csrf: string; choices: Cho
     <button
       type="submit"
       formaction={`/rules/${what}`}
+      formnovalidate
       hx-post={`/rules/${what}`}
       hx-target={`#${what}`}
       hx-swap="outerHTML"
     >
       {label}
     </button>
+  );
+  const tab = (view: "form" | "json", label: string) => (
+    <EditButton
+      edit={`view:${view}`}
+      label={label}
+      class={s.view === view ? "tab current" : "tab"}
+    />
   );
   return (
     <EditorFrame
@@ -249,15 +286,44 @@ function RuleEditor(props: { t: Dict; s: EditorState; csrf: string; choices: Cho
       }
     >
       {s.ruleId && <input type="hidden" name="rule_id" value={String(s.ruleId)} />}
-      <label>
-        {t.definition}
-        <textarea name="definition" rows={18} spellcheck={false} class="code">
-          {s.definition}
-        </textarea>
-      </label>
+      <input type="hidden" name="view" value={s.view} />
+      {/* Enter in a field saves: the first submit button in the form is the one it presses. */}
+      <button
+        type="submit"
+        name="do"
+        value="save"
+        class="default-submit"
+        tabindex={-1}
+        aria-hidden="true"
+      >
+        {t.save}
+      </button>
+      <p class="tabs" role="group" aria-label={t.ruleViews}>
+        {!s.formUnavailable && tab("form", t.ruleViewForm)}
+        {tab("json", t.ruleViewJson)}
+      </p>
+      {s.formUnavailable && <p class="note">{t.formCannotShow}</p>}
+      {s.view === "form"
+        ? (
+          <RuleFormFields
+            t={t}
+            form={s.form}
+            problems={s.fieldProblems ?? new Map()}
+            zones={props.zones}
+          />
+        )
+        : (
+          <label>
+            {t.definition}
+            <textarea name="definition" rows={18} spellcheck={false} class="code">
+              {s.definition}
+            </textarea>
+          </label>
+        )}
       <p>
         <a href="/rules">{t.rules}</a>{" "}
-        <button type="submit" name="do" value="save">{t.save}</button>
+        <button type="submit" name="do" value="save">{t.save}</button>{" "}
+        {s.ruleId && <a href={`/rules/${s.ruleId}/export`} download>{t.exportRule}</a>}
       </p>
       <fieldset class="inline-form">
         <label>
@@ -269,6 +335,10 @@ function RuleEditor(props: { t: Dict; s: EditorState; csrf: string; choices: Cho
               </option>
             ))}
           </select>
+        </label>
+        <label>
+          {t.messageRef}
+          <input type="text" inputmode="numeric" name="message_ref" value={s.messageRef} size={8} />
         </label>
         {trial("preview", t.preview)}
       </fieldset>
@@ -312,12 +382,16 @@ export function ruleRoutes(deps: AppDeps): Hono<AppEnv> {
         <>
           <p class="sub">{t.rulesHelp}</p>
           <p>
-            <a class="button" href="/rules/new">{t.newRule}</a>
+            <a class="button" href="/rules/new">{t.newRule}</a>{" "}
+            <a href="/rules/export" download>{t.exportAll}</a>{" "}
+            <a href="/rules/import">{t.importRules}</a>
           </p>
         </>
       ),
     });
   };
+
+  const zones = Intl.supportedValuesOf("timeZone");
 
   const editor = async (c: Context<AppEnv>, s: EditorState, status?: 422) => {
     const t = c.get("t");
@@ -331,6 +405,7 @@ export function ruleRoutes(deps: AppDeps): Hono<AppEnv> {
         s={s}
         csrf={c.get("csrfToken")}
         choices={await recentMessageChoices(deps.db, 50)}
+        zones={zones}
       />
     );
     return respond(c, { title: t.rules, nav: "/rules", fragment: e, status });
@@ -338,36 +413,127 @@ export function ruleRoutes(deps: AppDeps): Hono<AppEnv> {
 
   const by = (c: Context<AppEnv>) => actorName(c.get("actor"));
 
+  /** The posted form as the editor holds it; a post without `view` is the JSON text. */
   const formState = async (c: Context<AppEnv>): Promise<EditorState> => {
-    const body = await c.req.parseBody();
-    const str = (k: string) => (typeof body[k] === "string" ? (body[k] as string) : "");
+    const body = stringFields(await c.req.parseBody());
+    const str = (k: string) => body[k] ?? "";
+    const view = str("view") === "form" ? "form" : "json";
+    const form = view === "form" ? readRuleForm(body) : newRuleForm();
     return {
       ruleId: idParam(str("rule_id")),
-      definition: str("definition"),
+      view,
+      form,
+      definition: view === "form"
+        ? JSON.stringify(formToDefinition(form).definition, null, 2)
+        : str("definition"),
       messageId: str("message_id"),
+      messageRef: str("message_ref"),
       days: str("days") || "30",
       errors: [],
     };
   };
 
+  /**
+   * The rule a state holds, as the actions take it: the JSON text, or the form's rule; with
+   * where each path of the form's rule came from and the form's own problems.
+   */
+  const candidate = (s: EditorState) => {
+    if (s.view === "json") {
+      return { definition: s.definition as unknown, inputs: new Map(), problems: [] };
+    }
+    const written = formToDefinition(s.form);
+    return {
+      definition: written.definition as unknown,
+      inputs: written.inputs,
+      problems: written.problems,
+    };
+  };
+
+  /** The state with an action's problem lines: by input in the form view, listed in JSON's. */
+  const withProblems = (
+    c: Context<AppEnv>,
+    s: EditorState,
+    lines: string[],
+    inputs: ReadonlyMap<string, string>,
+    own: FormProblem[] = [],
+  ): EditorState => {
+    if (s.view === "json") return { ...s, errors: lines };
+    const { byInput, unplaced } = problemsByInput(lines, inputs);
+    for (const p of own) byInput.set(p.field, [...(byInput.get(p.field) ?? []), p.message]);
+    const errors = unplaced.length > 0 ? unplaced : [c.get("t").fieldsHaveProblems];
+    return { ...s, errors, fieldProblems: byInput };
+  };
+
   app.get("/rules", (c) => listPage(c));
 
-  /** The editor as a GET opens it: the definition as stored, nothing previewed yet. */
-  const opened = (ruleId: number | null, definition: unknown): EditorState => ({
-    ruleId,
-    definition: JSON.stringify(definition, null, 2),
-    messageId: "",
-    days: "30",
-    errors: [],
-  });
+  /**
+   * The editor as a GET opens it: the definition as stored, nothing previewed yet; in the form
+   * unless `?view=json` asks for the JSON or the form has no input for something in the rule.
+   */
+  const opened = (
+    ruleId: number | null,
+    definition: unknown,
+    want: string | undefined,
+  ): EditorState => {
+    const parsed = parseRules([definition]);
+    const rule = parsed.ok ? parsed.rules[0] : null;
+    const shows = rule !== null && formShows(rule);
+    return {
+      ruleId,
+      view: shows && want !== "json" ? "form" : "json",
+      form: rule && shows ? ruleToForm(rule) : newRuleForm(),
+      formUnavailable: !shows,
+      definition: JSON.stringify(definition, null, 2),
+      messageId: "",
+      messageRef: "",
+      days: "30",
+      errors: [],
+    };
+  };
 
-  app.get("/rules/new", (c) => editor(c, opened(null, NEW_RULE_TEMPLATE)));
+  app.get("/rules/new", (c) => editor(c, opened(null, NEW_RULE_TEMPLATE, c.req.query("view"))));
 
   app.get("/rules/:id{[0-9]+}", async (c) => {
     const row = await getRuleRow(deps.db, idParam(c.req.param("id")) ?? 0);
     if (!row) return c.notFound();
     if (wantsFragment(c)) fullPageRedirect(c, `/rules/${row.id}`);
-    return await editor(c, opened(row.id, row.definition));
+    return await editor(c, opened(row.id, row.definition, c.req.query("view")));
+  });
+
+  /**
+   * The editor's own buttons: add or remove a row, a group, a schedule or a breaker, and switch
+   * between the form and the JSON. Nothing is saved; the editor comes back as it now is.
+   */
+  app.post("/rules/form", async (c) => {
+    const t = c.get("t");
+    const s = await formState(c);
+    const body = stringFields(await c.req.parseBody());
+    const edit = body.edit ?? "";
+    if (edit === "view:json") {
+      if (s.view === "json") return await editor(c, s);
+      const written = candidate(s);
+      const input = readRuleInput(written.definition, []);
+      const definition = input.ok ? input.definition : written.definition;
+      return await editor(c, {
+        ...s,
+        view: "json",
+        definition: JSON.stringify(definition, null, 2),
+      });
+    }
+    if (edit === "view:form") {
+      if (s.view === "form") return await editor(c, s);
+      // Only a rule that reads cleanly becomes a form (another rule's name does not matter here).
+      const input = readRuleInput(s.definition, []);
+      if (!input.ok) {
+        return await editor(c, { ...s, errors: [t.jsonNotAForm, ...input.errors] }, 422);
+      }
+      if (!formShows(input.rule)) {
+        return await editor(c, { ...s, formUnavailable: true, errors: [t.formCannotShow] }, 422);
+      }
+      return await editor(c, { ...s, view: "form", form: ruleToForm(input.rule) });
+    }
+    const changed = s.view === "form" ? applyFormEdit(s.form, edit) : null;
+    return await editor(c, changed ? { ...s, form: changed } : s);
   });
 
   const saved = (c: Context<AppEnv>) => {
@@ -379,10 +545,15 @@ export function ruleRoutes(deps: AppDeps): Hono<AppEnv> {
   };
 
   app.post("/rules", async (c) => {
-    const s = await formState(c);
-    s.ruleId = null;
-    const created = await createRule(deps, s.definition, by(c));
-    if (!created.ok) return await editor(c, { ...s, errors: problemLines(created.problem) }, 422);
+    const s = { ...(await formState(c)), ruleId: null };
+    const rule = candidate(s);
+    if (rule.problems.length > 0) {
+      return await editor(c, withProblems(c, s, [], rule.inputs, rule.problems), 422);
+    }
+    const created = await createRule(deps, rule.definition, by(c));
+    if (!created.ok) {
+      return await editor(c, withProblems(c, s, problemLines(created.problem), rule.inputs), 422);
+    }
     return saved(c);
   });
 
@@ -390,10 +561,14 @@ export function ruleRoutes(deps: AppDeps): Hono<AppEnv> {
     const id = idParam(c.req.param("id"));
     if (!id) return c.notFound();
     const s = { ...(await formState(c)), ruleId: id };
-    const updated = await updateRule(deps, id, s.definition, by(c));
+    const rule = candidate(s);
+    if (rule.problems.length > 0) {
+      return await editor(c, withProblems(c, s, [], rule.inputs, rule.problems), 422);
+    }
+    const updated = await updateRule(deps, id, rule.definition, by(c));
     if (updated.ok) return saved(c);
     if (updated.problem.code === "not_found") return c.notFound();
-    return await editor(c, { ...s, errors: problemLines(updated.problem) }, 422);
+    return await editor(c, withProblems(c, s, problemLines(updated.problem), rule.inputs), 422);
   });
 
   const afterListAction = (c: Context<AppEnv>) =>
@@ -444,7 +619,7 @@ export function ruleRoutes(deps: AppDeps): Hono<AppEnv> {
       }, by(c));
     if (added.ok) return c.redirect(`/rules/${row.id}#rule-files`, 303);
     return await editor(c, {
-      ...opened(row.id, row.definition),
+      ...opened(row.id, row.definition, undefined),
       fileErrors: problemLines(added.problem),
     }, 422);
   });
@@ -474,16 +649,38 @@ export function ruleRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post("/rules/preview", async (c) => {
     const t = c.get("t");
     const s = await formState(c);
-    const input = readRuleInput(s.definition, await otherNames(deps.db, s.ruleId));
-    let preview: EditorState["preview"];
-    if (!input.ok) preview = { errors: input.errors };
+    const rule = candidate(s);
+    const input = readRuleInput(rule.definition, await otherNames(deps.db, s.ruleId));
+    let preview: PreviewState;
+    if (rule.problems.length > 0) preview = { errors: rule.problems.map((p) => p.message) };
+    else if (!input.ok) preview = { errors: input.errors };
     else {
-      const messageId = idParam(s.messageId);
+      // A typed id wins over the list of recent messages.
+      const ref = s.messageRef.trim().replace(/^#/, "");
+      const chosen = ref !== "" ? ref : s.messageId;
+      const messageId = idParam(chosen);
       const message = messageId ? await getStoredEmail(deps.db, messageId) : null;
-      const missing = s.messageId && !messageId ? "message_id: must be a message id" : t.noMessage;
-      preview = message
-        ? { outcome: await previewRule(input.rule, message, sim) }
-        : { errors: [missing] };
+      const missing = chosen && !messageId
+        ? `${ref !== "" ? "message_ref" : "message_id"}: must be a message id`
+        : chosen
+        ? fill(t.noSuchMessage, { id: chosen })
+        : t.noMessage;
+      if (!message) preview = { errors: [missing] };
+      else {
+        const account = await deps.accountContext(message.accountId);
+        const limits = resolveRateLimitPolicy(
+          DEFAULT_RATE_LIMIT_POLICY,
+          account.limits,
+          input.rule.limits,
+        );
+        const replyTo = input.rule.action.type === "reply"
+          ? input.rule.action.replyTo ?? null
+          : null;
+        preview = {
+          outcome: await previewRule(input.rule, message, sim),
+          facts: { messageId: message.id, limits, replyTo },
+        };
+      }
     }
     const status = preview.errors ? 422 : undefined;
     if (wantsFragment(c)) {
@@ -500,10 +697,13 @@ export function ruleRoutes(deps: AppDeps): Hono<AppEnv> {
     const t = c.get("t");
     const s = await formState(c);
     const days = /^\d{1,3}$/.test(s.days) ? Number(s.days) : NaN;
-    const input = readRuleInput(s.definition, await otherNames(deps.db, s.ruleId));
+    const rule = candidate(s);
+    const input = readRuleInput(rule.definition, await otherNames(deps.db, s.ruleId));
     let dryRun: EditorState["dryRun"];
     if (!(days >= 1 && days <= DRY_RUN_MAX_DAYS)) {
       dryRun = { errors: [`days: must be from 1 to ${DRY_RUN_MAX_DAYS}`] };
+    } else if (rule.problems.length > 0) {
+      dryRun = { errors: rule.problems.map((p) => p.message) };
     } else if (!input.ok) {
       dryRun = { errors: input.errors };
     } else {
@@ -524,4 +724,11 @@ export function ruleRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   return app;
+}
+
+/** A post's text fields (a file field is not text and is left out). */
+function stringFields(body: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(body)) if (typeof v === "string") out[k] = v;
+  return out;
 }

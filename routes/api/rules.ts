@@ -23,6 +23,7 @@ import {
 import {
   createRule,
   deleteRule,
+  mergeRules,
   reorderRules,
   setRuleEnabled,
   updateRule,
@@ -133,6 +134,15 @@ export function ruleApiRoutes(deps: AppDeps): Hono<AppEnv> {
         unmatched: report.unmatched,
       },
     });
+  });
+
+  // One rule or a list, as exported: same names replace, new names are added, others stay.
+  api.post("/rules/import", async (c) => {
+    const body = await jsonBody(c);
+    if (!body.ok) return badJson(c);
+    const merged = await mergeRules(deps, body.value, by(c));
+    if (!merged.ok) return problemAnswer(c, merged.problem);
+    return c.json({ data: merged.value });
   });
 
   api.post("/rules/preview", async (c) => {

@@ -18,7 +18,7 @@ import {
 } from "../store/rules_admin.ts";
 import { replaceRules } from "../store/rule_set.ts";
 import { readRuleInput } from "../admin/rule_input.ts";
-import { parseRules } from "../domain/rules.ts";
+import { exportRules, parseRules } from "../domain/rules.ts";
 import type { RuleEditDetail } from "../domain/audit_events.ts";
 import { type ActionDeps, done, problem, type Result, transact } from "./result.ts";
 
@@ -154,4 +154,61 @@ export function importRules(deps: ActionDeps, json: unknown): Promise<Result<{ c
     });
     return done({ count: parsed.rules.length });
   }, "two rules have the same name");
+}
+
+/** What an import on the rules page did: the names added and the names replaced. */
+export interface RulesMerge {
+  created: string[];
+  updated: string[];
+}
+
+/**
+ * Imports one rule (an object) or several (a list) as exported: a rule whose name a stored rule
+ * has (case-insensitively) replaces that rule's definition, keeping its row, place and files;
+ * the others are added last, in file order. Every other stored rule stays. Nothing changes when
+ * one rule is invalid.
+ */
+export function mergeRules(
+  deps: ActionDeps,
+  json: unknown,
+  by: string,
+): Promise<Result<RulesMerge>> {
+  return transact(deps.db, async (tx) => {
+    const list = Array.isArray(json) ? json : [json];
+    if (list.length === 0) return problem("invalid", "the file has no rule");
+    const parsed = parseRules(list);
+    if (!parsed.ok) return problem("invalid", "no rule was imported", parsed.errors);
+    const at = deps.now();
+    const stored = await listRuleRows(tx);
+    const definitions = exportRules(parsed.rules);
+    const merged: RulesMerge = { created: [], updated: [] };
+    for (const [i, rule] of parsed.rules.entries()) {
+      const fields = {
+        name: rule.name,
+        enabled: rule.enabled,
+        priority: rule.priority,
+        definition: definitions[i],
+      };
+      const same = stored.find((r) => r.name.toLowerCase() === rule.name.toLowerCase());
+      if (same) {
+        await updateRuleRow(tx, same.id, fields, at);
+        merged.updated.push(rule.name);
+      } else {
+        await insertRule(tx, fields, at);
+        merged.created.push(rule.name);
+      }
+    }
+    await recordEvent(tx, {
+      event: "rule_changed",
+      at,
+      detail: {
+        via: "admin import",
+        rules: parsed.rules.map((r) => r.name),
+        by,
+        created: merged.created,
+        updated: merged.updated,
+      },
+    });
+    return done(merged);
+  }, TAKEN);
 }

@@ -59,10 +59,18 @@ export interface RuleEditDetail extends By {
   direction?: "up" | "down";
 }
 
-/** Every rule replaced by an import from a file (`deno task cli rules import`). */
+/**
+ * Rules imported from a file: by the CLI (`rules import`, every rule replaced), or on the rules
+ * page or `POST /api/v1/rules/import` (`admin import`: rules of the same name replaced, the others
+ * added, the rest kept).
+ */
 export interface RulesImportDetail {
-  via: "cli import";
+  via: "cli import" | "admin import";
   rules: string[];
+  /** Admin import: who imported, and which rules were added and which replaced. */
+  by?: string;
+  created?: string[];
+  updated?: string[];
 }
 
 /** An entry of the never-answer list: its id, pattern and account (null: every account). */

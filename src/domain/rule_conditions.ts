@@ -84,7 +84,7 @@ export function parseConditions(
   }
   if (raw.kind !== undefined) {
     if (raw.kind !== "forwarded" && raw.kind !== "direct") {
-      errors.push(`when.kind: must be "forwarded" or "direct", got ${show(raw.kind)}`);
+      errors.push(`${at}.kind: must be "forwarded" or "direct", got ${show(raw.kind)}`);
     } else {
       when.kind = raw.kind;
     }

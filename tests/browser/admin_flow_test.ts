@@ -284,6 +284,9 @@ Deno.test({
         page.waitForURL(/\/rules\/\d+$/),
         page.click("text=confirmar-recebimento"),
       ]);
+      // The rule opens in the form; its JSON is under "Advanced".
+      await page.click('button[name="edit"][value="view:json"]');
+      await page.waitForSelector('textarea[name="definition"]');
       const definition = JSON.parse(await page.inputValue('textarea[name="definition"]'));
       definition.reply.text =
         "Olá {{from_name}}, recebemos sua mensagem e responderemos em até 24 horas.";
@@ -302,7 +305,10 @@ Deno.test({
       await page.waitForSelector("#preview .reply-preview");
       assert.match(await page.textContent("#preview") ?? "", /responderemos em até 24 horas/);
       await screenshot(page, "rule-edit");
-      await Promise.all([page.waitForURL(`${base}/rules`), page.click('button[value="save"]')]);
+      await Promise.all([
+        page.waitForURL(`${base}/rules`),
+        page.click('button[value="save"]:not(.default-submit)'),
+      ]);
       const [rule] = await rig.h.db.query<{ definition: { reply: { text: string } } }>(
         "SELECT definition FROM rules WHERE name = 'confirmar-recebimento'",
       );

@@ -79,7 +79,9 @@ Deno.test("edit, enable/disable, reorder and delete, as list fragments with htmx
     const list = await (await h.request("/rules")).text();
     assert.match(list, /<a href="\/rules\/\d+">ack<\/a>[\s\S]*newsletters[\s\S]*third/);
 
-    const edit = await h.request(`/rules/${a}`);
+    // The editor opens in the form; ?view=json opens the JSON.
+    assert.match(await (await h.request(`/rules/${a}`)).text(), /name="name" value="ack"/);
+    const edit = await h.request(`/rules/${a}?view=json`);
     assert.match(await edit.text(), /&quot;name&quot;: &quot;ack&quot;/);
     const saved = await h.post(`/rules/${a}`, {
       definition: JSON.stringify({
