@@ -10,6 +10,7 @@ import type { Logger } from "../log.ts";
 import { tokenCreate } from "./admin_commands.ts";
 import { userCommand } from "./user_commands.ts";
 import { neverAnswerCommand } from "./never_answer_commands.ts";
+import { webhookCommand } from "./webhook_commands.ts";
 import { accountCommand, breakersCommand } from "./limits_commands.ts";
 import { type CliDeps, type CliServices, needsDatabase, runCli } from "./run_cli.ts";
 import { type CommandSocket, serveCommandSocket } from "./command_socket_server.ts";
@@ -37,6 +38,7 @@ function cliServices(services: Services, io: CommandIo, owned: boolean): CliServ
     tokenCreate: (args) => tokenCreate(services.db, args, admin),
     neverAnswer: (args) => neverAnswerCommand(services.db, args, admin),
     breakers: (args) => breakersCommand(services.db, args, admin),
+    webhook: (args) => webhookCommand(services.db, args, admin, () => services.deliverWebhooks()),
     account: (args) =>
       accountCommand(services.db, args, admin, createSecretBox(services.web.secretKey)),
     close: owned ? services.close : async () => {},

@@ -100,10 +100,13 @@ export function postWebhook(
     };
     const req = client.request(url, {
       method: "POST",
+      // A connection per request, closed after it: no pooled socket is reused after a timeout.
+      agent: false,
       lookup: guardedLookup(options.allowPrivate, (why) => refusal = why) as never,
       headers: {
         "Content-Type": "application/json",
         "Content-Length": String(body.length),
+        "Connection": "close",
         "User-Agent": options.userAgent ?? "Carteiro-Webhooks",
         [SIGNATURE_HEADER]: request.signature,
         "Carteiro-Event-Id": request.eventId,
