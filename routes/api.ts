@@ -17,6 +17,7 @@ import { apiError, badJson, field, iso, jsonBody, notFound, problemAnswer } from
 import { ruleApiRoutes } from "./api/rules.ts";
 import { neverAnswerApiRoutes } from "./api/never_answer.ts";
 import { breakerApiRoutes } from "./api/breakers.ts";
+import { webhookApiRoutes } from "./api/webhooks.ts";
 import { accountSettingsApiRoutes } from "./api/account_settings.ts";
 import { testAccount } from "./account_check.ts";
 import { encodeCursor, listMessages, type MessageListRow } from "../src/store/message_list.ts";
@@ -398,6 +399,9 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
   // --- loop breakers and accounts' reply settings (routes/api/) ------------------------------
   api.route("/", breakerApiRoutes(deps));
   api.route("/", accountSettingsApiRoutes(deps));
+
+  // --- webhook endpoints and their deliveries (routes/api/webhooks.ts) ------------------------
+  api.route("/", webhookApiRoutes(deps));
 
   // --- accounts and stats ---------------------------------------------------------------------
   api.get("/accounts", async (c) => {

@@ -19,6 +19,7 @@ import { ruleRoutes } from "./rules.tsx";
 import { accountRoutes } from "./accounts.tsx";
 import { oauthRoutes } from "./oauth.tsx";
 import { tokenRoutes } from "./tokens.tsx";
+import { webhookRoutes } from "./webhooks.tsx";
 import { exceptionRoutes } from "./exceptions.tsx";
 import { userRoutes } from "./users.tsx";
 import { passwordRoutes } from "./password.tsx";
@@ -147,6 +148,7 @@ export function createApp(deps: AppDeps, reportError?: ErrorReporter): Hono<AppE
   app.route("/", accountRoutes(deps));
   app.route("/", accountSettingsRoutes(deps));
   app.route("/", tokenRoutes(deps));
+  app.route("/", webhookRoutes(deps));
   app.route("/", userRoutes(deps));
   app.route("/", passwordRoutes(deps));
   app.route("/", securityRoutes(deps));

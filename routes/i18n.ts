@@ -398,6 +398,24 @@ const en = {
   loginCode: "Code",
   loginCodeWrong: "This code is not valid (or was already used).",
   secondFactor: "Two-step",
+  webhooks: "Webhooks",
+  whHelp:
+    "Each endpoint receives the events it asks for as a signed JSON POST (see docs/webhooks.md), retried for a day, in order per account.",
+  whUrl: "URL",
+  whEvents: "Events",
+  whDescription: "Description",
+  whAdd: "Add endpoint",
+  whNone: "No webhook endpoint.",
+  whCreated:
+    "Endpoint #{id} added. Its signing secret (give it to the receiver; admins can see it again on the endpoint's page):",
+  whDeliveries: "Recent deliveries",
+  whNoDeliveries: "No delivery yet.",
+  whEndpoint: "Endpoint",
+  whResend: "Resend",
+  whSecret: "Signing secret",
+  whSecretHelp:
+    "The receiver checks the Carteiro-Signature header with this secret. Anyone with it can sign events as Carteiro.",
+  whEditTitle: "Webhook #{id}",
   totpReset: "Turn off two-step",
 };
 
@@ -802,6 +820,24 @@ const ptBR: Dict = {
   loginCode: "Código",
   loginCodeWrong: "Este código não é válido (ou já foi usado).",
   secondFactor: "Duas etapas",
+  webhooks: "Webhooks",
+  whHelp:
+    "Cada endpoint recebe os eventos que pediu como um POST JSON assinado (veja docs/webhooks.md), com novas tentativas por um dia, em ordem por conta.",
+  whUrl: "URL",
+  whEvents: "Eventos",
+  whDescription: "Descrição",
+  whAdd: "Adicionar endpoint",
+  whNone: "Nenhum endpoint de webhook.",
+  whCreated:
+    "Endpoint #{id} adicionado. Seu segredo de assinatura (entregue-o a quem recebe; administradores podem vê-lo de novo na página do endpoint):",
+  whDeliveries: "Entregas recentes",
+  whNoDeliveries: "Nenhuma entrega ainda.",
+  whEndpoint: "Endpoint",
+  whResend: "Reenviar",
+  whSecret: "Segredo de assinatura",
+  whSecretHelp:
+    "Quem recebe confere o cabeçalho Carteiro-Signature com este segredo. Quem o tiver pode assinar eventos como o Carteiro.",
+  whEditTitle: "Webhook #{id}",
   totpReset: "Desativar duas etapas",
 };
 

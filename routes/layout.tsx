@@ -52,7 +52,7 @@ export function Layout(
   props: { page: PageContext; title: string; nav?: string; children?: Child },
 ) {
   const { t, lang, csrfToken, user, role } = props.page;
-  const adminOnly = new Set(["/users", "/tokens"]);
+  const adminOnly = new Set(["/users", "/tokens", "/webhooks"]);
   const nav = [
     ["/overview", t.overview],
     ["/messages", t.messages],
@@ -64,6 +64,7 @@ export function Layout(
     ["/accounts", t.accounts],
     ["/users", t.users],
     ["/tokens", t.tokens],
+    ["/webhooks", t.webhooks],
   ].filter(([href]) => role === "admin" || !adminOnly.has(href));
   return (
     <html lang={lang}>

@@ -8,10 +8,10 @@
 import type { Db } from "../store/db.ts";
 import { listAccounts } from "../store/accounts.ts";
 import {
+  deliveryJson,
   listWebhookDeliveries,
   listWebhookEndpoints,
-  type WebhookDeliveryRow,
-  type WebhookEndpoint,
+  webhookJson,
 } from "../store/webhooks.ts";
 import {
   createWebhook,
@@ -30,40 +30,6 @@ export const WEBHOOK_USAGE = `usage: webhook list
        webhook deliveries [--endpoint ID] [--status STATUS] [--limit N]
        webhook resend DELIVERY_ID
        webhook deliver --once`;
-
-/** An endpoint as JSON; `secret` only when asked (`add` prints it, once, for the receiver). */
-export function webhookJson(e: WebhookEndpoint, withSecret = false) {
-  return {
-    id: e.id,
-    url: e.url,
-    events: e.events,
-    account_id: e.accountId,
-    enabled: e.enabled,
-    description: e.description,
-    created_at: e.createdAt.toISOString(),
-    updated_at: e.updatedAt.toISOString(),
-    ...(withSecret ? { secret: e.secret } : {}),
-  };
-}
-
-/** A delivery as JSON. */
-export function deliveryJson(d: WebhookDeliveryRow) {
-  return {
-    id: d.id,
-    endpoint_id: d.endpointId,
-    url: d.url,
-    event_id: d.eventId,
-    event_type: d.eventType,
-    account_id: d.accountId,
-    status: d.status,
-    attempts: d.attempts,
-    last_status: d.lastStatus,
-    last_error: d.lastError,
-    next_attempt_at: d.nextAttemptAt.toISOString(),
-    created_at: d.createdAt.toISOString(),
-    delivered_at: d.deliveredAt?.toISOString() ?? null,
-  };
-}
 
 const ID = /^[1-9][0-9]{0,14}$/;
 

@@ -15,7 +15,7 @@ type Who = "viewer" | "operator" | "admin";
 /** What the issue asks of each role, written out here apart from the code that enforces it. */
 function allowed(who: Who, method: string, path: string): boolean {
   if (who === "admin") return true;
-  if (/^\/(users|tokens)(\/|$)/.test(path)) return false;
+  if (/^\/(users|tokens|webhooks)(\/|$)/.test(path)) return false;
   if (method === "GET" || path === "/logout" || path === "/password") return true;
   // Their own second factor (turning it on, confirming, turning it off).
   if (/^\/security(\/|$)/.test(path)) return true;
