@@ -7,15 +7,22 @@
  *   the next drain runs, once the dead one's lease is over.
  * - Without WEBHOOK_ALLOW_PRIVATE, a loopback target (an address or a name resolving to one) is
  *   refused and nothing reaches it.
+ * - The receiver printed in docs/webhooks.md runs and checks signatures as it says.
  */
 import assert from "node:assert/strict";
 import { lookup } from "node:dns/promises";
 import { freshPostgresDatabase } from "../support/databases.ts";
 import { cliCommand, runCli } from "../support/cli.ts";
-import { startedService } from "../support/service_process.ts";
+import { freePort, startedService } from "../support/service_process.ts";
 import { deliverRaw, ensureMailstack, freshUser, mailboxEnv } from "../support/mailstack.ts";
 import { openPostgres } from "../../src/store/postgres_db.ts";
-import { SIGNATURE_HEADER, verifyWebhookSignature } from "../../src/domain/webhooks.ts";
+import {
+  SIGNATURE_HEADER,
+  signWebhook,
+  verifyWebhookSignature,
+  webhookBody,
+} from "../../src/domain/webhooks.ts";
+import { postWebhook } from "../../src/jobs/webhook_post.ts";
 import { isPrivateAddress } from "../../src/domain/private_address.ts";
 
 const RULES = [{
@@ -322,5 +329,47 @@ Deno.test("a target on this machine is refused unless WEBHOOK_ALLOW_PRIVATE is s
   } finally {
     await receiver.close();
     await t.close();
+  }
+});
+
+Deno.test("the receiver of docs/webhooks.md takes a signed delivery and refuses a forged one", async () => {
+  const docs = await Deno.readTextFile(new URL("../../docs/webhooks.md", import.meta.url));
+  const code = /```ts\n(\/\/ receiver\.ts[\s\S]*?)```/.exec(docs)?.[1];
+  assert.ok(code, "docs/webhooks.md has the receiver.ts block");
+  const file = await Deno.makeTempFile({ suffix: ".ts" });
+  await Deno.writeTextFile(file, code);
+  const port = freePort();
+  const secret = "whsec_docs_example";
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-env", file],
+    env: { WEBHOOK_SECRET: secret, PORT: String(port), NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output = child.output();
+  try {
+    const url = `http://127.0.0.1:${port}/`;
+    const body = webhookBody({
+      id: crypto.randomUUID(),
+      type: "reply.sent",
+      createdAt: new Date(),
+      accountId: 1,
+      data: { outbox_id: 7 },
+    });
+    const send = (key: string) =>
+      postWebhook(
+        { url, body, signature: signWebhook(key, new Date(), body), eventId: "e", eventType: "t" },
+        { allowPrivate: true, timeoutMs: 5_000 },
+      );
+    const taken = await until("the receiver listening", async () => {
+      const r = await send(secret);
+      return r.kind === "answered" ? r : null;
+    }, 60_000);
+    assert.deepEqual(taken, { kind: "answered", status: 204 });
+    assert.deepEqual(await send("whsec_forged"), { kind: "answered", status: 400 });
+  } finally {
+    child.kill("SIGTERM");
+    await output;
+    await Deno.remove(file);
   }
 });
