@@ -41,4 +41,6 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at, id)
   WHERE status IN ('pending', 'retry');
 CREATE INDEX webhook_deliveries_open ON webhook_deliveries (endpoint_id, account_id, id)
   WHERE status IN ('pending', 'retry', 'sending');
-CREATE INDEX webhook_deliveries_recent ON webhook_deliveries (id DESC);
+-- Deliveries delivered or given up are forgotten after a while.
+CREATE INDEX webhook_deliveries_done ON webhook_deliveries (updated_at)
+  WHERE status IN ('delivered', 'failed');

@@ -11,11 +11,15 @@ import {
   claimWebhookDeliveries,
   type DeliveryOutcome,
   expireWebhookLeases,
+  forgetOldDeliveries,
   settleWebhookDelivery,
 } from "../store/webhooks.ts";
 import { isDelivered, nextWebhookAttempt, signWebhook } from "../domain/webhooks.ts";
 import type { WebhookRequest, WebhookResponse } from "./webhook_post.ts";
 import type { Logger } from "../log.ts";
+
+/** How long a delivery delivered or given up stays listed. */
+const KEEP_DAYS = 30;
 
 /** The points at which the fault-injection tests can end the process. */
 export type WebhookStep = "webhook_claimed" | "webhook_posted";
@@ -56,7 +60,9 @@ export async function drainWebhooks(deps: WebhookDrainDeps): Promise<WebhookSumm
     failed: 0,
     lost: 0,
   };
-  summary.expired = (await expireWebhookLeases(deps.db, deps.now())).length;
+  const start = deps.now();
+  summary.expired = (await expireWebhookLeases(deps.db, start)).length;
+  await forgetOldDeliveries(deps.db, new Date(start.getTime() - KEEP_DAYS * 86_400_000));
   while (!deps.shouldStop?.()) {
     const claimed = await deps.db.transaction((tx) =>
       claimWebhookDeliveries(tx, deps.now(), deps.leaseMs, deps.newToken(), deps.batch ?? 8)

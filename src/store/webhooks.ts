@@ -260,6 +260,26 @@ export async function expireWebhookLeases(q: Queryable, at: Date): Promise<numbe
   return rows.map((r) => Number(r.id));
 }
 
+/**
+ * Deletes up to `limit` deliveries delivered or given up before `before` (they have been listed
+ * long enough); returns how many went.
+ */
+export async function forgetOldDeliveries(
+  q: Queryable,
+  before: Date,
+  limit = 1000,
+): Promise<number> {
+  const rows = await q.query(
+    `DELETE FROM webhook_deliveries WHERE id IN (
+       SELECT id FROM webhook_deliveries
+       WHERE status IN ('delivered', 'failed') AND updated_at < $1::timestamptz
+       ORDER BY id LIMIT $2)
+     RETURNING 1 AS ok`,
+    [before.toISOString(), limit],
+  );
+  return rows.length;
+}
+
 /** A delivery as the admin lists it. */
 export interface WebhookDeliveryRow {
   id: number;

@@ -5,6 +5,7 @@ import { recordSyncOutcome, upsertEnvAccount } from "../../src/store/accounts.ts
 import {
   claimWebhookDeliveries,
   expireWebhookLeases,
+  forgetOldDeliveries,
   insertWebhookEndpoint,
   listWebhookDeliveries,
   resendWebhookDelivery,
@@ -221,3 +222,19 @@ storeTest("a collection's outcome returns the failures in a row before it", asyn
   assert.equal(await recordSyncOutcome(db, id, T, null), 0);
   assert.equal(await recordSyncOutcome(db, 9999, T, null), 0);
 });
+
+storeTest(
+  "deliveries delivered or given up long ago are forgotten, open ones never",
+  async (db) => {
+    const { id: box } = await seedBoxAccount(db);
+    await endpoint(db, ["reply.sent"]);
+    await sent(db, box, 1);
+    await sent(db, box, 2);
+    const [d] = await claimWebhookDeliveries(db, at(0), 10_000, "a", 10);
+    await settleWebhookDelivery(db, d.id, "a", { status: "delivered", httpStatus: 200 }, at(0));
+    assert.equal(await forgetOldDeliveries(db, at(-1000)), 0, "not old yet");
+    assert.equal(await forgetOldDeliveries(db, at(86_400_000)), 1);
+    const left = await listWebhookDeliveries(db);
+    assert.deepEqual(left.map((r) => r.status), ["pending"]);
+  },
+);
