@@ -416,6 +416,11 @@ const en = {
   whSecretHelp:
     "The receiver checks the Carteiro-Signature header with this secret. Anyone with it can sign events as Carteiro.",
   whEditTitle: "Webhook #{id}",
+  whStatusPending: "pending",
+  whStatusSending: "sending",
+  whStatusRetry: "waiting to retry",
+  whStatusDelivered: "delivered",
+  whStatusFailed: "given up",
   totpReset: "Turn off two-step",
 };
 
@@ -838,6 +843,11 @@ const ptBR: Dict = {
   whSecretHelp:
     "Quem recebe confere o cabeçalho Carteiro-Signature com este segredo. Quem o tiver pode assinar eventos como o Carteiro.",
   whEditTitle: "Webhook #{id}",
+  whStatusPending: "pendente",
+  whStatusSending: "enviando",
+  whStatusRetry: "aguardando nova tentativa",
+  whStatusDelivered: "entregue",
+  whStatusFailed: "desistiu",
   totpReset: "Desativar duas etapas",
 };
 

@@ -130,13 +130,21 @@ function endpointColumns(t: Dict, csrf: string, accounts: Account[]): Column<Web
   ];
 }
 
+const STATUS_LABELS = {
+  pending: "whStatusPending",
+  sending: "whStatusSending",
+  retry: "whStatusRetry",
+  delivered: "whStatusDelivered",
+  failed: "whStatusFailed",
+} as const;
+
 function deliveryColumns(t: Dict, csrf: string): Column<WebhookDeliveryRow>[] {
   return [
     { label: "#", cell: (d) => String(d.id) },
     { label: t.event, cell: (d) => <code>{d.eventType}</code> },
     { label: t.whEndpoint, cell: (d) => `#${d.endpointId}` },
     { label: t.created, cell: (d) => fmtDate(d.createdAt) },
-    { label: t.status, cell: (d) => d.status },
+    { label: t.status, cell: (d) => t[STATUS_LABELS[d.status]] },
     { label: t.attempts, cell: (d) => String(d.attempts) },
     {
       label: t.lastError,
