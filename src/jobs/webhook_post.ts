@@ -92,6 +92,7 @@ export function postWebhook(
   return new Promise((resolve) => {
     let settled = false;
     let refusal: string | null = null;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const finish = (r: WebhookResponse) => {
       if (settled) return;
       settled = true;
@@ -118,7 +119,7 @@ export function postWebhook(
       res.on("end", () => finish({ kind: "answered", status: res.statusCode ?? 0 }));
       res.on("error", (e) => finish({ kind: "failed", error: e.message }));
     });
-    const timer = setTimeout(() => {
+    timer = setTimeout(() => {
       req.destroy();
       finish({ kind: "failed", error: `no answer within ${options.timeoutMs} ms` });
     }, options.timeoutMs);
