@@ -17,6 +17,7 @@ import { apiError, badJson, field, iso, jsonBody, notFound, problemAnswer } from
 import { ruleApiRoutes } from "./api/rules.ts";
 import { neverAnswerApiRoutes } from "./api/never_answer.ts";
 import { breakerApiRoutes } from "./api/breakers.ts";
+import { webhookApiRoutes } from "./api/webhooks.ts";
 import { accountSettingsApiRoutes } from "./api/account_settings.ts";
 import { retentionApiRoutes } from "./api/retention.ts";
 import { testAccount } from "./account_check.ts";
@@ -410,6 +411,9 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
   api.route("/", breakerApiRoutes(deps));
   api.route("/", accountSettingsApiRoutes(deps));
   api.route("/", retentionApiRoutes(deps));
+
+  // --- webhook endpoints and their deliveries (routes/api/webhooks.ts) ------------------------
+  api.route("/", webhookApiRoutes(deps));
 
   // --- accounts and stats ---------------------------------------------------------------------
   api.get("/accounts", async (c) => {

@@ -21,6 +21,7 @@ import { ruleTransferRoutes } from "./rule_transfer.tsx";
 import { accountRoutes } from "./accounts.tsx";
 import { oauthRoutes } from "./oauth.tsx";
 import { tokenRoutes } from "./tokens.tsx";
+import { webhookRoutes } from "./webhooks.tsx";
 import { exceptionRoutes } from "./exceptions.tsx";
 import { userRoutes } from "./users.tsx";
 import { passwordRoutes } from "./password.tsx";
@@ -153,6 +154,7 @@ export function createApp(deps: AppDeps, reportError?: ErrorReporter): Hono<AppE
   app.route("/", accountSettingsRoutes(deps));
   app.route("/", retentionRoutes(deps));
   app.route("/", tokenRoutes(deps));
+  app.route("/", webhookRoutes(deps));
   app.route("/", userRoutes(deps));
   app.route("/", passwordRoutes(deps));
   app.route("/", securityRoutes(deps));

@@ -52,7 +52,7 @@ export function Layout(
   props: { page: PageContext; title: string; nav?: string; children?: Child },
 ) {
   const { t, lang, csrfToken, user, role } = props.page;
-  const adminOnly = new Set(["/users", "/tokens", "/retention"]);
+  const adminOnly = new Set(["/users", "/tokens", "/retention", "/webhooks"]);
   const nav = [
     ["/overview", t.overview],
     ["/messages", t.messages],
@@ -65,6 +65,7 @@ export function Layout(
     ["/users", t.users],
     ["/tokens", t.tokens],
     ["/retention", t.retention],
+    ["/webhooks", t.webhooks],
   ].filter(([href]) => role === "admin" || !adminOnly.has(href));
   return (
     <html lang={lang}>

@@ -137,6 +137,17 @@ export interface Config {
      */
     authRecheckMinutes: number;
   };
+  webhooks: {
+    /**
+     * WEBHOOK_ALLOW_PRIVATE: endpoints on this machine or a private network may be reached. Off,
+     * such targets are refused, checked on the addresses resolved at each delivery.
+     */
+    allowPrivate: boolean;
+    /** WEBHOOK_TIMEOUT_SECONDS: how long one request may take, connection to answer. */
+    timeoutSeconds: number;
+    /** WEBHOOK_RETRY_SECONDS: the first retry delay; later ones double, up to an hour. */
+    retrySeconds: number;
+  };
   database: DatabaseSettings;
   /** Connecting accounts with Google, Microsoft or an OpenID provider (empty: none configured). */
   oauth: OAuthSettings;
@@ -232,6 +243,11 @@ export function loadConfig(env: Env): ConfigResult {
     parallel: whole("SEND_PARALLEL", 4, 1, 32),
     authRecheckMinutes: whole("SMTP_AUTH_RECHECK_MINUTES", 30, 1, 7 * 24 * 60),
   };
+  const webhooks = {
+    allowPrivate: bool("WEBHOOK_ALLOW_PRIVATE", false),
+    timeoutSeconds: whole("WEBHOOK_TIMEOUT_SECONDS", 10, 1, 120),
+    retrySeconds: whole("WEBHOOK_RETRY_SECONDS", 10, 1, 3600),
+  };
   // Deno Deploy's cron handlers run about a minute apart and may be cut short; the default
   // leaves room to finish the batch or send in hand before the next run is due.
   const runtime: RuntimeSettings = mode.deploy
@@ -248,6 +264,7 @@ export function loadConfig(env: Env): ConfigResult {
       collectBatch,
       parseWorkers,
       send,
+      webhooks,
       database,
       oauth,
       http,

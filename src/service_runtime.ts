@@ -150,6 +150,7 @@ export async function runServer(
   const services = await openAsOwner(host, open, setupToken);
   const { db, app, collectOnce, sendOnce, purgeOnce, startWatching, reportIdleHealth, close } =
     services;
+  const { deliverWebhooks } = services;
   let commands: CommandSocket | null = null;
   if (config.database.kind === "pglite") {
     try {
@@ -164,6 +165,18 @@ export async function runServer(
   const send = jobs.track(async () => {
     const summary = await sendOnce();
     if (summary.claimed + summary.expired > 0) log.info("outbox drained", { ...summary });
+  });
+  // Webhook events go out within seconds of their change, on a short loop beside the crons.
+  const webhooks = jobs.track(async () => {
+    const summary = await deliverWebhooks(() => jobs.stopping);
+    if (summary.claimed + summary.expired > 0) log.info("webhooks delivered", { ...summary });
+  });
+  const webhookLoop = repeatEvery(WEBHOOK_POLL_MS, async () => {
+    try {
+      await webhooks();
+    } catch (e) {
+      log.error("webhook delivery failed", { error: e instanceof Error ? e.message : String(e) });
+    }
   });
   // The minute cron stays the safety net under IMAP IDLE: nothing waits longer when IDLE is down.
   const watching = await startWatching();
@@ -185,6 +198,7 @@ export async function runServer(
     fetch: app.fetch,
     database: db.kind,
     beforeShutdown: [
+      () => webhookLoop.stop(),
       () => idleReport.stop(),
       () => watching.stop(),
       async () => await commands?.close(),
@@ -199,6 +213,32 @@ export async function runServer(
     token: setupToken,
   });
   if (hint) console.error(hint);
+}
+
+/** How often the server looks for webhook deliveries due. */
+const WEBHOOK_POLL_MS = 2_000;
+
+/**
+ * Runs `tick` now and then `ms` after each run ends (never two at once) until `stop`, which
+ * resolves once the run in hand has ended.
+ */
+function repeatEvery(ms: number, tick: () => Promise<void>) {
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let current: Promise<void> = Promise.resolve();
+  const run = () => {
+    current = tick().finally(() => {
+      if (!stopped) timer = setTimeout(run, ms);
+    });
+  };
+  run();
+  return {
+    stop: async () => {
+      stopped = true;
+      clearTimeout(timer);
+      await current;
+    },
+  };
 }
 
 /**
@@ -268,7 +308,13 @@ export function runOnDeploy(
     cancelled: () => jobs.stopping,
     log,
   };
-  const drain = async (shouldStop: () => boolean) => (await services()).sendOnce(shouldStop);
+  // The send cron delivers the webhook events due as well, in what its budget leaves.
+  const drain = async (shouldStop: () => boolean) => {
+    const opened = await services();
+    const summary = await opened.sendOnce(shouldStop);
+    await opened.deliverWebhooks(shouldStop);
+    return summary;
+  };
   startService(host, config, log, {
     jobs,
     collect: jobs.track(() =>

@@ -44,6 +44,8 @@ import { drainOutbox, type SendStep } from "./jobs/send_outbox.ts";
 import { copySentReplies, type CopyStep } from "./jobs/copy_sent.ts";
 import { copyToSent } from "./mail/sent_copy.ts";
 import { replayStep, replyStep } from "./jobs/reply_step.ts";
+import { drainWebhooks, type WebhookStep } from "./jobs/deliver_webhooks.ts";
+import { postWebhook } from "./jobs/webhook_post.ts";
 import { rerunRules } from "./jobs/rerun_rules.ts";
 import { purgeExpired } from "./jobs/retention_purge.ts";
 import type { Logger } from "./log.ts";
@@ -55,7 +57,7 @@ export interface ServiceOptions {
   /** Default: the service (`deno task start`). */
   owner?: Owner;
   /** Told of each step a send or a Sent copy reaches (fault injection for exactly-once tests). */
-  checkpoint?: (step: SendStep | CopyStep) => void;
+  checkpoint?: (step: SendStep | CopyStep | WebhookStep) => void;
 }
 
 /** What `openServices` wires. */
@@ -178,6 +180,27 @@ export async function openServices(config: Config, log: Logger, options: Service
     return { ...summary, sentCopies };
   };
 
+  /**
+   * Delivers the webhook events due now. `shouldStop`, when given, is asked before each claim.
+   * A request waits at most WEBHOOK_TIMEOUT_SECONDS; a claim's lease outlasts two of them.
+   */
+  const deliverWebhooks = (shouldStop?: () => boolean) =>
+    drainWebhooks({
+      shouldStop,
+      db,
+      now,
+      log,
+      newToken: () => crypto.randomUUID(),
+      leaseMs: (config.webhooks.timeoutSeconds * 2 + 5) * 1000,
+      retryBaseMs: config.webhooks.retrySeconds * 1000,
+      post: (request) =>
+        postWebhook(request, {
+          allowPrivate: config.webhooks.allowPrivate,
+          timeoutMs: config.webhooks.timeoutSeconds * 1000,
+        }),
+      checkpoint: options.checkpoint,
+    });
+
   const importRules = (json: unknown) => rulesImport(db, json, now);
 
   /** This instance, as its IDLE leases and reports name it. */
@@ -256,6 +279,7 @@ export async function openServices(config: Config, log: Logger, options: Service
     sendOnce,
     /** The retention purge (src/jobs/retention_purge.ts): daily from the cron, or asked for. */
     purgeOnce: (options: { dryRun: boolean; by: string }) => purgeExpired({ db, now }, options),
+    deliverWebhooks,
     importRules,
     exportRules: async () => exportRules(await loadRules(db)),
     /** The embedded database as SQL (`cli db dump`); null on a PostgreSQL server. */

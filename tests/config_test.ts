@@ -171,6 +171,31 @@ Deno.test("collection batches and parser threads: defaults, choices and bad valu
   assert.ok(bad.errors.some((e) => e.startsWith("COLLECT_BATCH must be a whole number")));
 });
 
+Deno.test("webhooks: private targets refused, 10 s timeout and first retry by default", () => {
+  const defaults = loadConfig({});
+  assert.ok(defaults.ok);
+  assert.deepEqual(defaults.config.webhooks, {
+    allowPrivate: false,
+    timeoutSeconds: 10,
+    retrySeconds: 10,
+  });
+  const chosen = loadConfig({
+    WEBHOOK_ALLOW_PRIVATE: "1",
+    WEBHOOK_TIMEOUT_SECONDS: "2",
+    WEBHOOK_RETRY_SECONDS: "1",
+  });
+  assert.ok(chosen.ok);
+  assert.deepEqual(chosen.config.webhooks, {
+    allowPrivate: true,
+    timeoutSeconds: 2,
+    retrySeconds: 1,
+  });
+  const bad = loadConfig({ WEBHOOK_ALLOW_PRIVATE: "maybe", WEBHOOK_TIMEOUT_SECONDS: "0" });
+  assert.ok(!bad.ok);
+  assert.ok(bad.errors.some((e) => e.startsWith("WEBHOOK_ALLOW_PRIVATE must be true or false")));
+  assert.ok(bad.errors.some((e) => e.startsWith("WEBHOOK_TIMEOUT_SECONDS must be a whole number")));
+});
+
 Deno.test("TRUSTED_PROXIES: addresses and CIDR ranges, each bad entry named", () => {
   const r = loadConfig({ TRUSTED_PROXIES: " 10.0.0.1, fd00::/8 ,192.168.0.0/16" });
   assert.ok(r.ok);

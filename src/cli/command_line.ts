@@ -11,6 +11,7 @@ import { tokenCreate } from "./admin_commands.ts";
 import { userCommand } from "./user_commands.ts";
 import { neverAnswerCommand } from "./never_answer_commands.ts";
 import { rulesReplayCommand } from "./replay_commands.ts";
+import { webhookCommand } from "./webhook_commands.ts";
 import { accountCommand, breakersCommand } from "./limits_commands.ts";
 import { retentionCommand } from "./retention_commands.ts";
 import { exportCommand } from "./export_commands.ts";
@@ -46,6 +47,7 @@ function cliServices(services: Services, io: CommandIo, owned: boolean): CliServ
     tokenCreate: (args) => tokenCreate(services.db, args, admin),
     neverAnswer: (args) => neverAnswerCommand(services.db, args, admin),
     breakers: (args) => breakersCommand(services.db, args, admin),
+    webhook: (args) => webhookCommand(services.db, args, admin, () => services.deliverWebhooks()),
     account: (args) =>
       accountCommand(services.db, args, admin, createSecretBox(services.web.secretKey)),
     retention: (args) => retentionCommand(services.db, args, admin),

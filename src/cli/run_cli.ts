@@ -20,6 +20,8 @@ export interface CliServices {
   tokenCreate(args: string[]): Promise<number>;
   /** `never-answer list | add | remove`: the never-answer list. Resolves to the exit code. */
   neverAnswer(args: string[]): Promise<number>;
+  /** `webhook list | add | remove | enable | disable | deliveries | resend | deliver --once`. */
+  webhook(args: string[]): Promise<number>;
   /** `breakers list | reset`: the loop breakers. Resolves to the exit code. */
   breakers(args: string[]): Promise<number>;
   /** `account settings | set | budget`: an account's reply settings and send budget. */
@@ -83,6 +85,18 @@ commands:
                      adds an address, glob or domain, for every account or for NAME only
   never-answer remove ID
                      removes entry ID of the list
+  webhook list       prints the webhook endpoints (without their secrets) as JSON
+  webhook add URL --events EVENT,... [--account NAME] [--description TEXT]
+                     adds an endpoint for the events named (or *), of every account or of NAME;
+                     prints it with its signing secret
+  webhook remove ID | webhook enable ID | webhook disable ID
+                     removes an endpoint (with its deliveries), or starts or stops its deliveries
+  webhook deliveries [--endpoint ID] [--status STATUS] [--limit N]
+                     prints the most recent deliveries with their status, attempts and last error
+  webhook resend DELIVERY_ID
+                     sends a delivery again (the same event id and body)
+  webhook deliver --once
+                     delivers the webhook events due now; prints a JSON summary
   breakers list [--open]
                      prints the loop breakers on record (or only the open ones) as JSON
   breakers reset ID | breakers reset --all
@@ -138,6 +152,7 @@ const DATABASE_COMMANDS = new Set([
   "erase",
   "retention",
   "export",
+  "webhook",
 ]);
 
 /** Whether the command line names a command that uses the database. */
@@ -185,6 +200,8 @@ export async function runCli(args: string[], deps: CliDeps): Promise<number> {
       return await withServices(deps, (s) => s.neverAnswer(rest));
     case "breakers":
       return await withServices(deps, (s) => s.breakers(rest));
+    case "webhook":
+      return await withServices(deps, (s) => s.webhook(rest));
     case "account":
       return await withServices(deps, (s) => s.account(rest));
     case "purge":

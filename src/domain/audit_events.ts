@@ -94,6 +94,13 @@ export interface AuditDetails {
   // Collection (src/jobs/collect_account.ts).
   collected: { mailbox: string; uid: number; size: number };
   collect_failed: { error: string };
+  /**
+   * The account's collections have failed `failures` times in a row: written once, when the run
+   * of failures reaches the threshold (src/domain/webhooks.ts `ACCOUNT_FAILING_AFTER`).
+   */
+  collect_failing: { error: string; failures: number };
+  /** A collection succeeded after the account was failing. */
+  collect_recovered: { failures: number };
   uidvalidity_changed: { mailbox: string; from: number | null; to: number };
   /** A configured mailbox the server refused to open; written once, when the report begins. */
   mailbox_unavailable: { mailbox: string; error: string };
@@ -251,6 +258,19 @@ export interface AuditDetails {
    */
   address_erased: By & { address_sha256: string; removed: Record<string, number> };
 
+  // Webhooks (src/actions/webhooks.ts); the secret is never written here.
+  webhook_created: By & { id: number; url: string; events: string[]; account_id: number | null };
+  webhook_changed: By & {
+    id: number;
+    url: string;
+    events: string[];
+    account_id: number | null;
+    enabled: boolean;
+  };
+  webhook_removed: By & { id: number; url: string };
+  /** A delivery sent again by a person: the status it left. */
+  webhook_resent: By & { delivery_id: number; endpoint_id: number; from_status: string };
+
   // Sessions (routes/login.tsx).
   /** `second_factor`: the code given after the password, for a user with a second factor. */
   login: { email: string; ip: string; second_factor?: "totp" | "recovery" };
@@ -265,6 +285,8 @@ export type AuditEventName = keyof AuditDetails;
 const NAMES: Record<AuditEventName, true> = {
   collected: true,
   collect_failed: true,
+  collect_failing: true,
+  collect_recovered: true,
   uidvalidity_changed: true,
   mailbox_unavailable: true,
   mailbox_available: true,
@@ -319,6 +341,10 @@ const NAMES: Record<AuditEventName, true> = {
   totp_enabled: true,
   totp_disabled: true,
   recovery_code_used: true,
+  webhook_created: true,
+  webhook_changed: true,
+  webhook_removed: true,
+  webhook_resent: true,
   login: true,
   login_failed: true,
   logout: true,

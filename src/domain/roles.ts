@@ -4,7 +4,7 @@
  *   too); and sets their own password and language;
  * - `operator` runs the desk: settles outbox rows, edits rules and the never-answer list, resets
  *   breakers, corrects classifications;
- * - `admin` also manages accounts, users and API tokens — and anything not named here, so that
+ * - `admin` also manages accounts, users, API tokens and webhooks — and anything not named here, so that
  *   a new page is closed until it is placed.
  * API tokens are not people: their scopes decide (src/domain/token_access.ts).
  */
@@ -21,10 +21,15 @@ export function isRole(value: string): value is Role {
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /**
- * Pages only an admin may even look at: who can log in, the API tokens, and retention and
- * erasure (docs/retention.md).
+ * Pages only an admin may even look at: who can log in, the API tokens, retention and erasure
+ * (docs/retention.md), and the webhooks (their signing secrets).
  */
-const ADMIN_PAGES = [/^\/users(\/|$)/, /^\/tokens(\/|$)/, /^\/retention(\/|$)/];
+const ADMIN_PAGES = [
+  /^\/users(\/|$)/,
+  /^\/tokens(\/|$)/,
+  /^\/retention(\/|$)/,
+  /^\/webhooks(\/|$)/,
+];
 
 /**
  * What every person may post: their session, language, own password and own second factor, and

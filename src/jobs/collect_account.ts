@@ -2,6 +2,7 @@ import type { Db, Queryable } from "../store/db.ts";
 import { LockNamespace } from "../store/db.ts";
 import type { AccountRow } from "../store/accounts.ts";
 import { recordSyncOutcome } from "../store/accounts.ts";
+import { accountHealthChange } from "../domain/webhooks.ts";
 import type { AuditEvent } from "../domain/audit_events.ts";
 import { recordEvent, recordEvents } from "../store/audit.ts";
 import { advanceMailbox, finishMailbox, reconcileMailbox } from "../store/mailbox_state.ts";
@@ -124,24 +125,45 @@ export async function collectAccount(
   const locked = await deps.db.tryWithLock(LockNamespace.collect, account.id, async () => {
     try {
       await collectLocked(deps, account, summary);
-      await recordSyncOutcome(deps.db, account.id, deps.now(), null);
+      await syncOutcome(deps, account.id, null);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       summary.status = "error";
       summary.error = message;
       // Whatever was committed before the failure stays: the next run resumes from there.
-      await recordSyncOutcome(deps.db, account.id, deps.now(), message);
-      await recordEvent(deps.db, {
-        event: "collect_failed",
-        at: deps.now(),
-        accountId: account.id,
-        detail: { error: message },
-      });
+      await syncOutcome(deps, account.id, message);
       deps.log.warn("collection failed", { account: account.name, error: message });
     }
   });
   if (!locked.acquired) summary.status = "skipped";
   return summary;
+}
+
+/**
+ * Records a run's outcome and, in the same transaction, its audit events: each failure, and the
+ * account's change of health (failing after several failures in a row, recovered after that).
+ */
+async function syncOutcome(deps: CollectDeps, accountId: number, error: string | null) {
+  await deps.db.transaction(async (tx) => {
+    const at = deps.now();
+    const before = await recordSyncOutcome(tx, accountId, at, error);
+    const change = accountHealthChange(before, error !== null);
+    const events: AuditEvent[] = [];
+    if (error !== null) {
+      events.push({ event: "collect_failed", at, accountId, detail: { error } });
+    }
+    if (change === "failing" && error !== null) {
+      events.push({
+        event: "collect_failing",
+        at,
+        accountId,
+        detail: { error, failures: before + 1 },
+      });
+    } else if (change === "recovered") {
+      events.push({ event: "collect_recovered", at, accountId, detail: { failures: before } });
+    }
+    await recordEvents(tx, events);
+  });
 }
 
 async function collectLocked(deps: CollectDeps, account: AccountRow, summary: CollectSummary) {

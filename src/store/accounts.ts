@@ -90,25 +90,27 @@ export async function listAccounts(q: Queryable): Promise<AccountRow[]> {
 /**
  * Records the outcome of a collection run on the account: a success resets the count of failures
  * in a row, an error adds one. Either way the run is over, so its progress row goes with it.
+ * Returns the failures in a row before this outcome (0 when the account is gone).
  */
 export async function recordSyncOutcome(
   q: Queryable,
   accountId: number,
   at: Date,
   error: string | null,
-): Promise<void> {
-  const ended = "WITH ended AS (DELETE FROM collect_progress WHERE account_id = $1)";
-  if (error === null) {
-    await q.query(
-      `${ended} UPDATE accounts SET last_sync_at = $2::timestamptz, last_error = NULL,
-         consecutive_failures = 0 WHERE id = $1`,
+): Promise<number> {
+  const ended = `WITH ended AS (DELETE FROM collect_progress WHERE account_id = $1),
+    old AS (SELECT id, consecutive_failures AS before FROM accounts WHERE id = $1 FOR UPDATE)`;
+  const rows = error === null
+    ? await q.query<{ before: number }>(
+      `${ended} UPDATE accounts a SET last_sync_at = $2::timestamptz, last_error = NULL,
+         consecutive_failures = 0 FROM old WHERE a.id = old.id RETURNING old.before`,
       [accountId, at.toISOString()],
-    );
-  } else {
-    await q.query(
-      `${ended} UPDATE accounts SET last_error = $2, last_error_at = $3::timestamptz,
-         consecutive_failures = consecutive_failures + 1 WHERE id = $1`,
+    )
+    : await q.query<{ before: number }>(
+      `${ended} UPDATE accounts a SET last_error = $2, last_error_at = $3::timestamptz,
+         consecutive_failures = a.consecutive_failures + 1 FROM old WHERE a.id = old.id
+       RETURNING old.before`,
       [accountId, error, at.toISOString()],
     );
-  }
+  return rows[0]?.before ?? 0;
 }

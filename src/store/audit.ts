@@ -1,6 +1,8 @@
 import type { Queryable } from "./db.ts";
 import { pgSafe } from "./pg_safe.ts";
 import type { AuditEvent, AuditEventName, AuditEventOf } from "../domain/audit_events.ts";
+import { type WebhookEvent, webhookEventOf } from "../domain/webhooks.ts";
+import { enqueueWebhooks } from "./webhooks.ts";
 
 /**
  * Appends an audit event of the vocabulary (src/domain/audit_events.ts), in the caller's
@@ -13,7 +15,12 @@ export async function recordEvent<E extends AuditEventName>(
   await recordEvents(q, [e as AuditEvent]);
 }
 
-/** Appends several audit events with one statement, in the caller's transaction. */
+/**
+ * Appends several audit events with one statement, in the caller's transaction. The events a
+ * webhook may tell of (src/domain/webhooks.ts `webhookEventOf`) are enqueued for the endpoints
+ * that want them in the same transaction (a transactional outbox): a change, its audit row and
+ * its webhook deliveries commit together or not at all.
+ */
 export async function recordEvents(q: Queryable, events: readonly AuditEvent[]): Promise<void> {
   if (events.length === 0) return;
   const params: unknown[] = [];
@@ -33,4 +40,7 @@ export async function recordEvents(q: Queryable, events: readonly AuditEvent[]):
     }`,
     params,
   );
+  const told = events.map((e) => webhookEventOf(e, () => crypto.randomUUID()))
+    .filter((w): w is WebhookEvent => w !== null);
+  if (told.length > 0) await enqueueWebhooks(q, told, told[0].createdAt);
 }

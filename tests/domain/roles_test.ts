@@ -12,6 +12,8 @@ Deno.test("roles: viewers read, operators run the desk, admins manage; unknown c
     ["GET", "/users", "admin"],
     ["GET", "/tokens", "admin"],
     ["POST", "/tokens/4/revoke", "admin"],
+    ["GET", "/webhooks", "admin"],
+    ["POST", "/webhooks/deliveries/3/resend", "admin"],
     ["POST", "/logout", "viewer"],
     ["POST", "/password", "viewer"],
     ["POST", "/outbox/7/settle", "operator"],

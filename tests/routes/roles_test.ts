@@ -15,8 +15,9 @@ type Who = "viewer" | "operator" | "admin";
 /** What the issue asks of each role, written out here apart from the code that enforces it. */
 function allowed(who: Who, method: string, path: string): boolean {
   if (who === "admin") return true;
-  // Retention and erasure too: erasing removes mail for good (docs/retention.md).
-  if (/^\/(users|tokens|retention)(\/|$)/.test(path)) return false;
+  // Retention and erasure too: erasing removes mail for good (docs/retention.md); and the
+  // webhooks, which hold signing secrets.
+  if (/^\/(users|tokens|retention|webhooks)(\/|$)/.test(path)) return false;
   if (method === "GET" || path === "/logout" || path === "/password") return true;
   // Their own second factor (turning it on, confirming, turning it off).
   if (/^\/security(\/|$)/.test(path)) return true;
