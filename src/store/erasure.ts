@@ -24,6 +24,8 @@ export interface ErasureReport {
     never_answer: number;
     login_attempts: number;
     login_counters: number;
+    /** Webhook deliveries whose event names the address, told or not yet. */
+    webhook_deliveries: number;
   };
   /** Rules whose definition names the address, and whether a user logs in with it. */
   left: { rules: string[]; user: boolean };
@@ -125,6 +127,10 @@ export async function eraseAddressRows(
       login_counters: await count(
         "DELETE FROM login_counters WHERE key = $1 RETURNING 1 AS ok",
         [`email:${address}`],
+      ),
+      webhook_deliveries: await count(
+        "DELETE FROM webhook_deliveries WHERE body ~* $1 RETURNING 1 AS ok",
+        [pattern],
       ),
     },
     left: {

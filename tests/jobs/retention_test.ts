@@ -26,6 +26,7 @@ import { saveAccountSettings } from "../../src/actions/account_settings.ts";
 import { eraseAddress, saveRetentionSettings } from "../../src/actions/retention.ts";
 import { getMessageDetail, getRawMessage } from "../../src/store/message_detail.ts";
 import { addressPattern } from "../../src/store/erasure.ts";
+import { insertWebhookEndpoint } from "../../src/store/webhooks.ts";
 
 const NOW = new Date("2026-06-01T10:00:00Z");
 const DAY = 86_400_000;
@@ -276,6 +277,15 @@ storeTest(
   "an erased address appears nowhere, and a copy of its mail is not answered",
   async (db) => {
     const { arrive } = await setup(db);
+    // A webhook told of every classified message: its deliveries name the address too.
+    await insertWebhookEndpoint(db, {
+      accountId: null,
+      url: "https://hooks.example.com/in",
+      secret: "whsec_test",
+      events: ["message.classified"],
+      enabled: true,
+      description: "",
+    }, NOW);
     const ERASED = "Zeca.Erased@cliente.test";
     const at = new Date(NOW.getTime() - 2 * DAY);
     const raw = letter(ERASED, "Quero meus dados apagados", at, "zeca-1");
@@ -313,6 +323,7 @@ storeTest(
     assert.equal(erased.value.removed.outbox, 2);
     assert.equal(erased.value.removed.reply_limits, 1);
     assert.equal(erased.value.removed.login_attempts, 1);
+    assert.equal(erased.value.removed.webhook_deliveries, 2, "zeca's and lia's classified events");
     assert.ok(erased.value.removed.audit_events >= 4);
 
     assert.deepEqual(await whereFound(db, ERASED), []);
