@@ -7,7 +7,10 @@
  * user's would.
  *
  *   deno run -A bench/ingest.ts [--count 10000] [--batch COLLECT_BATCH] [--no-mbsync] [--json]
- *     [--cpu-prof DIR]
+ *     [--cpu-prof DIR] [--pglite]
+ *
+ * `--pglite` collects into the embedded database (no DATABASE_URL, a fresh DATA_DIR), the default
+ * install, instead of PostgreSQL.
  *
  * `--cpu-prof DIR` writes V8 CPU profiles of the collector into DIR (Deno's `--cpu-prof`), to see
  * where its time goes; the profiler's own cost then shows in the CPU figures.
@@ -33,6 +36,7 @@ import {
   table,
 } from "./support.ts";
 import { openPostgres } from "../src/store/postgres_db.ts";
+import { openPglite } from "../src/store/pglite_db.ts";
 
 export interface CollectorRun {
   seconds: number;
@@ -79,6 +83,8 @@ export interface IngestOptions {
   mbsync?: boolean;
   /** COLLECT_BATCH for the collector (messages per UID FETCH and per commit; default 200). */
   collectBatch?: number;
+  /** Collect into the embedded PGlite (no DATABASE_URL) instead of PostgreSQL. */
+  pglite?: boolean;
   /** A directory for V8 CPU profiles of the collector (Deno's `--cpu-prof`). */
   cpuProfileDir?: string;
   say?: (line: string) => void;
@@ -90,6 +96,10 @@ export async function runIngest(o: IngestOptions): Promise<IngestResult> {
   const box = await freshUser("ingest");
   const tmp = await Deno.makeTempDir({ prefix: "carteiro-bench-" });
   const database = await freshPostgresDatabase();
+  let pgliteRuns = 0;
+  // The embedded database starts empty in a new folder for each measured run.
+  const store = (url: string): CollectorStore =>
+    o.pglite ? { dataDir: `${tmp}/data-${++pgliteRuns}` } : { url };
   try {
     say(`ingest ${o.count}: generating the corpus`);
     let t = performance.now();
@@ -128,14 +138,14 @@ export async function runIngest(o: IngestOptions): Promise<IngestResult> {
     say(`ingest ${o.count}: main.ts cli collect --once`);
     let carteiro: CollectorRun;
     try {
-      carteiro = await runCollector(box, database.url, corpus, o.collectBatch, o.cpuProfileDir);
+      carteiro = await runCollector(box, store(database.url), corpus, o.collectBatch, o.cpuProfileDir);
     } catch (e) {
       // A run cut short (the mail stack restarted under it, say) is measured again from an
       // empty database rather than resumed, so that the figure is one whole run.
       say(`ingest ${o.count}: collection failed, measuring again from scratch: ${e}`);
       const again = await freshPostgresDatabase();
       try {
-        carteiro = await runCollector(box, again.url, corpus, o.collectBatch, o.cpuProfileDir);
+        carteiro = await runCollector(box, store(again.url), corpus, o.collectBatch, o.cpuProfileDir);
       } finally {
         await again.drop();
       }
@@ -163,9 +173,16 @@ export async function runIngest(o: IngestOptions): Promise<IngestResult> {
   }
 }
 
-async function runCollector(
+/**
+ * Where the collector stores: a PostgreSQL database (its URL), or the embedded PGlite in a data
+ * folder (no DATABASE_URL, as the default install runs).
+ */
+export type CollectorStore = { url: string } | { dataDir: string };
+
+/** Runs `main.ts cli collect --once` on `box` into `store` and samples its memory and CPU. */
+export async function runCollector(
   box: { user: string; pass: string; address: string },
-  databaseUrl: string,
+  store: CollectorStore,
   corpus: { messages: number; bytes: number },
   collectBatch?: number,
   cpuProfileDir?: string,
@@ -174,7 +191,7 @@ async function runCollector(
   const env: Record<string, string> = {
     ...task.env,
     ...mailboxEnv(box),
-    DATABASE_URL: databaseUrl,
+    ...("url" in store ? { DATABASE_URL: store.url } : { DATA_DIR: store.dataDir }),
     NO_COLOR: "1",
   };
   if (collectBatch) env.COLLECT_BATCH = String(collectBatch);
@@ -208,7 +225,7 @@ async function runCollector(
   let hwmKb = 0;
   let cpu = 0;
   const backendCpu = new Map<number, number>();
-  const dbName = new URL(databaseUrl).pathname.slice(1);
+  const dbName = "url" in store ? new URL(store.url).pathname.slice(1) : null;
   const admin = openPostgres({ url: POSTGRES_ADMIN_URL, max: 1 });
   let tick = 0;
   try {
@@ -223,7 +240,7 @@ async function runCollector(
         }
         cpu = (await cpuSecondsOf(pid)) ?? cpu;
       }
-      if (tick++ % 4 === 0) {
+      if (dbName && tick++ % 4 === 0) {
         const pids = await admin.query<{ pid: number }>(
           "SELECT pid FROM pg_stat_activity WHERE datname = $1",
           [dbName],
@@ -252,7 +269,9 @@ async function runCollector(
     if (Number.isFinite(user + sys)) cpu = user + sys;
   }
 
-  const db = openPostgres({ url: databaseUrl, max: 1 });
+  const db = "url" in store
+    ? openPostgres({ url: store.url, max: 1 })
+    : await openPglite(store.dataDir);
   let counts;
   try {
     [counts] = await db.query<
@@ -410,6 +429,7 @@ if (import.meta.main) {
     count: value("--count") ?? 10_000,
     collectBatch: value("--batch"),
     mbsync: !Deno.args.includes("--no-mbsync"),
+    pglite: Deno.args.includes("--pglite"),
     cpuProfileDir: Deno.args.includes("--cpu-prof")
       ? Deno.args[Deno.args.indexOf("--cpu-prof") + 1]
       : undefined,
