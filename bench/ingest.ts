@@ -7,10 +7,11 @@
  * user's would.
  *
  *   deno run -A bench/ingest.ts [--count 10000] [--batch COLLECT_BATCH] [--no-mbsync] [--json]
- *     [--cpu-prof DIR] [--pglite]
+ *     [--cpu-prof DIR] [--pglite [existing]]
  *
- * `--pglite` collects into the embedded database (no DATABASE_URL, a fresh DATA_DIR), the default
- * install, instead of PostgreSQL.
+ * `--pglite` collects into the embedded database (no DATABASE_URL, a new DATA_DIR), the default
+ * install, instead of PostgreSQL; `--pglite existing` has the folder created (initdb and
+ * migrations) by another process first, so that the figure is a later run's, not the first's.
  *
  * `--cpu-prof DIR` writes V8 CPU profiles of the collector into DIR (Deno's `--cpu-prof`), to see
  * where its time goes; the profiler's own cost then shows in the CPU figures.
@@ -83,8 +84,11 @@ export interface IngestOptions {
   mbsync?: boolean;
   /** COLLECT_BATCH for the collector (messages per UID FETCH and per commit; default 200). */
   collectBatch?: number;
-  /** Collect into the embedded PGlite (no DATABASE_URL) instead of PostgreSQL. */
-  pglite?: boolean;
+  /**
+   * Collect into the embedded PGlite (no DATABASE_URL) instead of PostgreSQL: into an empty
+   * folder (`fresh`, the first run of an install), or one a run of `cli stats` created before.
+   */
+  pglite?: "fresh" | "existing";
   /** A directory for V8 CPU profiles of the collector (Deno's `--cpu-prof`). */
   cpuProfileDir?: string;
   say?: (line: string) => void;
@@ -97,9 +101,14 @@ export async function runIngest(o: IngestOptions): Promise<IngestResult> {
   const tmp = await Deno.makeTempDir({ prefix: "carteiro-bench-" });
   const database = await freshPostgresDatabase();
   let pgliteRuns = 0;
-  // The embedded database starts empty in a new folder for each measured run.
-  const store = (url: string): CollectorStore =>
-    o.pglite ? { dataDir: `${tmp}/data-${++pgliteRuns}` } : { url };
+  // The embedded database starts in a new folder for each measured run: empty (the collector's
+  // process creates it, initdb included), or created beforehand by another process.
+  const store = async (url: string): Promise<CollectorStore> => {
+    if (!o.pglite) return { url };
+    const dataDir = `${tmp}/data-${++pgliteRuns}`;
+    if (o.pglite === "existing") await createDataDir(box, dataDir);
+    return { dataDir };
+  };
   try {
     say(`ingest ${o.count}: generating the corpus`);
     let t = performance.now();
@@ -138,14 +147,26 @@ export async function runIngest(o: IngestOptions): Promise<IngestResult> {
     say(`ingest ${o.count}: main.ts cli collect --once`);
     let carteiro: CollectorRun;
     try {
-      carteiro = await runCollector(box, store(database.url), corpus, o.collectBatch, o.cpuProfileDir);
+      carteiro = await runCollector(
+        box,
+        await store(database.url),
+        corpus,
+        o.collectBatch,
+        o.cpuProfileDir,
+      );
     } catch (e) {
       // A run cut short (the mail stack restarted under it, say) is measured again from an
       // empty database rather than resumed, so that the figure is one whole run.
       say(`ingest ${o.count}: collection failed, measuring again from scratch: ${e}`);
       const again = await freshPostgresDatabase();
       try {
-        carteiro = await runCollector(box, store(again.url), corpus, o.collectBatch, o.cpuProfileDir);
+        carteiro = await runCollector(
+          box,
+          await store(again.url),
+          corpus,
+          o.collectBatch,
+          o.cpuProfileDir,
+        );
       } finally {
         await again.drop();
       }
@@ -178,6 +199,24 @@ export async function runIngest(o: IngestOptions): Promise<IngestResult> {
  * folder (no DATABASE_URL, as the default install runs).
  */
 export type CollectorStore = { url: string } | { dataDir: string };
+
+/** Creates an embedded database in `dataDir` with `main.ts cli stats`, as a first start would. */
+export async function createDataDir(
+  box: { user: string; pass: string; address: string },
+  dataDir: string,
+): Promise<void> {
+  const task = await cliTask();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ...task.v8Flags, MAIN, "cli", "stats"],
+    env: { ...task.env, ...mailboxEnv(box), DATA_DIR: dataDir, NO_COLOR: "1" },
+    cwd: ROOT,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`cli stats failed (${out.code}): ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
 
 /** Runs `main.ts cli collect --once` on `box` into `store` and samples its memory and CPU. */
 export async function runCollector(
@@ -429,7 +468,9 @@ if (import.meta.main) {
     count: value("--count") ?? 10_000,
     collectBatch: value("--batch"),
     mbsync: !Deno.args.includes("--no-mbsync"),
-    pglite: Deno.args.includes("--pglite"),
+    pglite: Deno.args.includes("--pglite")
+      ? (Deno.args[Deno.args.indexOf("--pglite") + 1] === "existing" ? "existing" : "fresh")
+      : undefined,
     cpuProfileDir: Deno.args.includes("--cpu-prof")
       ? Deno.args[Deno.args.indexOf("--cpu-prof") + 1]
       : undefined,
