@@ -181,12 +181,17 @@ async function insertInPieces(
   return inserted.length === 1 ? { outcome: "stored", id: inserted[0].id } : { outcome: "present" };
 }
 
-/** Stored messages of an account that have not been parsed yet, oldest first, after `afterId`. */
+/**
+ * Stored messages of an account that have not been parsed yet, oldest first, after `afterId`: at
+ * most `limit` of them and, past the first, no more than about `maxBytes` of raw bytes, so that
+ * reading back large messages left pending holds a few of them at a time, not `limit`.
+ */
 export async function pendingMessages(
   q: Queryable,
   accountId: number,
   limit: number,
   afterId = 0,
+  maxBytes = 16 << 20,
 ): Promise<
   Array<{
     id: number;
@@ -205,9 +210,15 @@ export async function pendingMessages(
       collected_at: Date;
     }
   >(
-    `SELECT id, raw, content_sha256, internal_date, collected_at FROM messages
-     WHERE account_id = $1 AND parse_status = 'pending' AND id > $3 ORDER BY id LIMIT $2`,
-    [accountId, limit, afterId],
+    `WITH next AS (
+       SELECT id, sum(size::bigint) OVER (ORDER BY id) - size AS before
+       FROM messages
+       WHERE account_id = $1 AND parse_status = 'pending' AND id > $3 ORDER BY id LIMIT $2)
+     SELECT m.id, m.raw, m.content_sha256, m.internal_date, m.collected_at
+     FROM next JOIN messages m ON m.id = next.id
+     WHERE next.before = 0 OR next.before < $4
+     ORDER BY m.id`,
+    [accountId, limit, afterId, maxBytes],
   );
   return rows.map((r) => ({
     id: r.id,

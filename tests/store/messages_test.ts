@@ -228,6 +228,9 @@ storeTest(
       (await pendingMessages(db, a.id, 10, pending[1].id)).map((p) => p.id),
       [pending[2].id],
     );
+    // A byte budget: the first message always, then as many as fit.
+    assert.deepEqual((await pendingMessages(db, a.id, 10, 0, 1)).map((p) => p.id), [before.id]);
+    assert.equal((await pendingMessages(db, a.id, 10, 0, 10_000)).length, 3);
     assert.deepEqual(await storeArrivals(db, a.id, "INBOX", 7, [], AT), []);
   },
 );
