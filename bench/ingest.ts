@@ -7,7 +7,11 @@
  * user's would.
  *
  *   deno run -A bench/ingest.ts [--count 10000] [--batch COLLECT_BATCH] [--no-mbsync] [--json]
- *     [--cpu-prof DIR]
+ *     [--cpu-prof DIR] [--pglite [existing]]
+ *
+ * `--pglite` collects into the embedded database (no DATABASE_URL, a new DATA_DIR), the default
+ * install, instead of PostgreSQL; `--pglite existing` has the folder created (initdb and
+ * migrations) by another process first, so that the figure is a later run's, not the first's.
  *
  * `--cpu-prof DIR` writes V8 CPU profiles of the collector into DIR (Deno's `--cpu-prof`), to see
  * where its time goes; the profiler's own cost then shows in the CPU figures.
@@ -33,6 +37,7 @@ import {
   table,
 } from "./support.ts";
 import { openPostgres } from "../src/store/postgres_db.ts";
+import { openPglite } from "../src/store/pglite_db.ts";
 
 export interface CollectorRun {
   seconds: number;
@@ -79,6 +84,11 @@ export interface IngestOptions {
   mbsync?: boolean;
   /** COLLECT_BATCH for the collector (messages per UID FETCH and per commit; default 200). */
   collectBatch?: number;
+  /**
+   * Collect into the embedded PGlite (no DATABASE_URL) instead of PostgreSQL: into an empty
+   * folder (`fresh`, the first run of an install), or one a run of `cli stats` created before.
+   */
+  pglite?: "fresh" | "existing";
   /** A directory for V8 CPU profiles of the collector (Deno's `--cpu-prof`). */
   cpuProfileDir?: string;
   say?: (line: string) => void;
@@ -90,6 +100,15 @@ export async function runIngest(o: IngestOptions): Promise<IngestResult> {
   const box = await freshUser("ingest");
   const tmp = await Deno.makeTempDir({ prefix: "carteiro-bench-" });
   const database = await freshPostgresDatabase();
+  let pgliteRuns = 0;
+  // The embedded database starts in a new folder for each measured run: empty (the collector's
+  // process creates it, initdb included), or created beforehand by another process.
+  const store = async (url: string): Promise<CollectorStore> => {
+    if (!o.pglite) return { url };
+    const dataDir = `${tmp}/data-${++pgliteRuns}`;
+    if (o.pglite === "existing") await createDataDir(box, dataDir);
+    return { dataDir };
+  };
   try {
     say(`ingest ${o.count}: generating the corpus`);
     let t = performance.now();
@@ -128,14 +147,26 @@ export async function runIngest(o: IngestOptions): Promise<IngestResult> {
     say(`ingest ${o.count}: main.ts cli collect --once`);
     let carteiro: CollectorRun;
     try {
-      carteiro = await runCollector(box, database.url, corpus, o.collectBatch, o.cpuProfileDir);
+      carteiro = await runCollector(
+        box,
+        await store(database.url),
+        corpus,
+        o.collectBatch,
+        o.cpuProfileDir,
+      );
     } catch (e) {
       // A run cut short (the mail stack restarted under it, say) is measured again from an
       // empty database rather than resumed, so that the figure is one whole run.
       say(`ingest ${o.count}: collection failed, measuring again from scratch: ${e}`);
       const again = await freshPostgresDatabase();
       try {
-        carteiro = await runCollector(box, again.url, corpus, o.collectBatch, o.cpuProfileDir);
+        carteiro = await runCollector(
+          box,
+          await store(again.url),
+          corpus,
+          o.collectBatch,
+          o.cpuProfileDir,
+        );
       } finally {
         await again.drop();
       }
@@ -163,9 +194,34 @@ export async function runIngest(o: IngestOptions): Promise<IngestResult> {
   }
 }
 
-async function runCollector(
+/**
+ * Where the collector stores: a PostgreSQL database (its URL), or the embedded PGlite in a data
+ * folder (no DATABASE_URL, as the default install runs).
+ */
+export type CollectorStore = { url: string } | { dataDir: string };
+
+/** Creates an embedded database in `dataDir` with `main.ts cli stats`, as a first start would. */
+export async function createDataDir(
   box: { user: string; pass: string; address: string },
-  databaseUrl: string,
+  dataDir: string,
+): Promise<void> {
+  const task = await cliTask();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ...task.v8Flags, MAIN, "cli", "stats"],
+    env: { ...task.env, ...mailboxEnv(box), DATA_DIR: dataDir, NO_COLOR: "1" },
+    cwd: ROOT,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`cli stats failed (${out.code}): ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
+/** Runs `main.ts cli collect --once` on `box` into `store` and samples its memory and CPU. */
+export async function runCollector(
+  box: { user: string; pass: string; address: string },
+  store: CollectorStore,
   corpus: { messages: number; bytes: number },
   collectBatch?: number,
   cpuProfileDir?: string,
@@ -174,7 +230,7 @@ async function runCollector(
   const env: Record<string, string> = {
     ...task.env,
     ...mailboxEnv(box),
-    DATABASE_URL: databaseUrl,
+    ...("url" in store ? { DATABASE_URL: store.url } : { DATA_DIR: store.dataDir }),
     NO_COLOR: "1",
   };
   if (collectBatch) env.COLLECT_BATCH = String(collectBatch);
@@ -208,7 +264,7 @@ async function runCollector(
   let hwmKb = 0;
   let cpu = 0;
   const backendCpu = new Map<number, number>();
-  const dbName = new URL(databaseUrl).pathname.slice(1);
+  const dbName = "url" in store ? new URL(store.url).pathname.slice(1) : null;
   const admin = openPostgres({ url: POSTGRES_ADMIN_URL, max: 1 });
   let tick = 0;
   try {
@@ -223,7 +279,7 @@ async function runCollector(
         }
         cpu = (await cpuSecondsOf(pid)) ?? cpu;
       }
-      if (tick++ % 4 === 0) {
+      if (dbName && tick++ % 4 === 0) {
         const pids = await admin.query<{ pid: number }>(
           "SELECT pid FROM pg_stat_activity WHERE datname = $1",
           [dbName],
@@ -252,7 +308,9 @@ async function runCollector(
     if (Number.isFinite(user + sys)) cpu = user + sys;
   }
 
-  const db = openPostgres({ url: databaseUrl, max: 1 });
+  const db = "url" in store
+    ? openPostgres({ url: store.url, max: 1 })
+    : await openPglite(store.dataDir);
   let counts;
   try {
     [counts] = await db.query<
@@ -410,6 +468,9 @@ if (import.meta.main) {
     count: value("--count") ?? 10_000,
     collectBatch: value("--batch"),
     mbsync: !Deno.args.includes("--no-mbsync"),
+    pglite: Deno.args.includes("--pglite")
+      ? (Deno.args[Deno.args.indexOf("--pglite") + 1] === "existing" ? "existing" : "fresh")
+      : undefined,
     cpuProfileDir: Deno.args.includes("--cpu-prof")
       ? Deno.args[Deno.args.indexOf("--cpu-prof") + 1]
       : undefined,

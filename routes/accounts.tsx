@@ -170,6 +170,16 @@ function AccountEditor(
               value={form.imap_connection_cap}
             />
           </label>
+          <label>
+            {t.maxMessageMb} <span class="sub">({t.maxMessageMbHint})</span>
+            <input
+              type="number"
+              name="max_message_mb"
+              min="1"
+              max="1024"
+              value={form.max_message_mb}
+            />
+          </label>
         </>,
       )}
       <fieldset>

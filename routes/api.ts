@@ -59,6 +59,7 @@ import {
   testAccountConnection,
 } from "../src/actions/accounts.ts";
 import { formBodyOfJson, formOf, readAccountForm } from "../src/admin/account_form.ts";
+import { maxMessageMb } from "../src/domain/message_size.ts";
 import { budgetJson, effectiveBudget, parseSendBudget } from "../src/domain/send_budget.ts";
 
 function periodsJson(p: PeriodCounts) {
@@ -276,6 +277,8 @@ export function accountJson(
       password_set: a.imapPasswordSet,
     },
     after_processing: { mode: a.afterProcessing, folder: a.afterFolder },
+    /** The largest message collected whole; a larger one is kept with its headers only. */
+    max_message_mb: maxMessageMb(a.maxMessageBytes),
     smtp: a.smtpHost
       ? {
         host: a.smtpHost,

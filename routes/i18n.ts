@@ -362,6 +362,9 @@ const en = {
   idleSinceOn: "since {at}, on {instance}",
   idleFailures: "{n} failed sessions in a row",
   idleMissing: "no such mailbox on the server",
+  maxMessageMb: "Largest message collected whole (MB)",
+  maxMessageMbHint:
+    "a larger message is kept with its headers only and the reason, and is not answered; blank: 50",
   connectionCap: "IMAP connection cap",
   connectionCapHint:
     "at most this many connections to the account, across instances; blank: Gmail 10, Microsoft 365 15, others 10",
@@ -947,6 +950,9 @@ const ptBR: Dict = {
   idleSinceOn: "desde {at}, em {instance}",
   idleFailures: "{n} sessões falharam em seguida",
   idleMissing: "a pasta não existe no servidor",
+  maxMessageMb: "Maior mensagem coletada inteira (MB)",
+  maxMessageMbHint:
+    "uma mensagem maior fica só com os cabeçalhos e o motivo, e não é respondida; em branco: 50",
   connectionCap: "Limite de conexões IMAP",
   connectionCapHint:
     "no máximo tantas conexões à conta, somando as instâncias; em branco: Gmail 10, Microsoft 365 15, outros 10",

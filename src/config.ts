@@ -6,6 +6,11 @@
 import { isLoopbackHost } from "./domain/private_address.ts";
 import { type AfterProcessing, readAfterProcessing } from "./domain/after_processing.ts";
 import { CAP_LIMITS, parseConnectionCap } from "./domain/idle_leases.ts";
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  MAX_MESSAGE_MB_LIMITS,
+  parseMaxMessageMb,
+} from "./domain/message_size.ts";
 import ipaddr from "ipaddr.js";
 
 export interface ImapSettings {
@@ -46,6 +51,8 @@ export interface EnvAccountSettings {
   afterFolder: string | null;
   /** IMAP_CONNECTION_CAP; null: the provider's default (src/domain/idle_leases.ts). */
   imapConnectionCap: number | null;
+  /** MAX_MESSAGE_MB, in bytes: a larger message is stored with its headers only. */
+  maxMessageBytes: number;
   imap: ImapSettings;
   smtp: SmtpSettings;
 }
@@ -358,6 +365,13 @@ function readAccount(
         "(or unset: the provider's default)",
     );
   }
+  const maxMessage = parseMaxMessageMb(read("MAX_MESSAGE_MB"));
+  if (!maxMessage.ok) {
+    errors.push(
+      `MAX_MESSAGE_MB must be a whole number from ${MAX_MESSAGE_MB_LIMITS.min} to ` +
+        `${MAX_MESSAGE_MB_LIMITS.max} (or unset: 50)`,
+    );
+  }
   const insecure = bool("TLS_ALLOW_INVALID_CERTIFICATE", false);
   return {
     name: read("EMAIL_ACCOUNT_NAME") ?? address ?? user ?? "default",
@@ -366,6 +380,7 @@ function readAccount(
     afterProcessing: "problem" in after ? "keep" : after.mode,
     afterFolder: "problem" in after ? null : after.folder,
     imapConnectionCap: cap.ok ? cap.value : null,
+    maxMessageBytes: maxMessage.ok ? maxMessage.bytes : DEFAULT_MAX_MESSAGE_BYTES,
     imap: {
       host: host ?? "",
       port: imapPort,

@@ -310,6 +310,7 @@ async function envAccount(db: Db, config: Config): Promise<AccountAccess["envAcc
     afterProcessing: config.account.afterProcessing,
     afterFolder: config.account.afterFolder,
     imapConnectionCap: config.account.imapConnectionCap,
+    maxMessageBytes: config.account.maxMessageBytes,
   });
   return { id, imap: config.account.imap, smtp: config.account.smtp };
 }

@@ -122,6 +122,9 @@ export function saveAccount(
         smtp_password_changed: smtpPassEnc !== null,
         after_processing: account.afterProcessing ?? "keep",
         after_folder: account.afterFolder ?? null,
+        ...(account.maxMessageBytes !== undefined
+          ? { max_message_bytes: account.maxMessageBytes }
+          : {}),
         ...(input.sendBudget !== undefined ? { send_budget: budgetJson(input.sendBudget) } : {}),
       },
     });

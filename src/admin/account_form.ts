@@ -5,6 +5,12 @@
 import type { AccountInput, AccountView } from "../store/accounts_admin.ts";
 import { readAfterProcessing } from "../domain/after_processing.ts";
 import { CAP_LIMITS, parseConnectionCap } from "../domain/idle_leases.ts";
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  MAX_MESSAGE_MB_LIMITS,
+  maxMessageMb,
+  parseMaxMessageMb,
+} from "../domain/message_size.ts";
 import { parseSendBudget, type SendBudget } from "../domain/send_budget.ts";
 import { readTlsMode, type TlsMode, tlsModeProblem } from "../domain/tls_mode.ts";
 
@@ -25,6 +31,8 @@ export interface AccountForm {
   after_folder: string;
   /** Blank: the provider's default. */
   imap_connection_cap: string;
+  /** Whole megabytes; blank: the default (src/domain/message_size.ts). */
+  max_message_mb: string;
   smtp_host: string;
   smtp_port: string;
   /** As `imap_tls`. */
@@ -51,6 +59,7 @@ export const EMPTY_FORM: AccountForm = {
   after_processing: "keep",
   after_folder: "",
   imap_connection_cap: "",
+  max_message_mb: String(maxMessageMb(DEFAULT_MAX_MESSAGE_BYTES)),
   smtp_host: "",
   smtp_port: "465",
   smtp_tls: "tls",
@@ -76,6 +85,7 @@ export function formOf(a: AccountView): AccountForm {
     after_processing: a.afterProcessing,
     after_folder: a.afterFolder ?? "",
     imap_connection_cap: a.imapConnectionCap === null ? "" : String(a.imapConnectionCap),
+    max_message_mb: String(maxMessageMb(a.maxMessageBytes)),
     smtp_host: a.smtpHost ?? "",
     smtp_port: a.smtpPort === null ? "" : String(a.smtpPort),
     smtp_tls: a.smtpTls ?? "tls",
@@ -116,6 +126,7 @@ export function readAccountForm(body: Record<string, unknown>): {
     after_processing: s("after_processing") || "keep",
     after_folder: s("after_folder"),
     imap_connection_cap: s("imap_connection_cap"),
+    max_message_mb: s("max_message_mb"),
     smtp_host: s("smtp_host"),
     smtp_port: s("smtp_port"),
     smtp_tls: s("smtp_tls"),
@@ -173,6 +184,12 @@ export function readAccountForm(body: Record<string, unknown>): {
       `imap_connection_cap: blank, or a whole number from ${CAP_LIMITS.min} to ${CAP_LIMITS.max}`,
     );
   }
+  const maxMessage = parseMaxMessageMb(form.max_message_mb);
+  if (!maxMessage.ok) {
+    errors.push(
+      `max_message_mb: blank, or a whole number of MB from ${MAX_MESSAGE_MB_LIMITS.min} to ${MAX_MESSAGE_MB_LIMITS.max}`,
+    );
+  }
   const smtp = form.smtp_host !== "";
   if (smtp && !HOST.test(form.smtp_host)) errors.push("smtp_host: must be a host name or address");
   const smtpPort = smtp ? port(form.smtp_port, "smtp_port") : null;
@@ -207,6 +224,7 @@ export function readAccountForm(body: Record<string, unknown>): {
       afterProcessing: "problem" in after ? "keep" : after.mode,
       afterFolder: "problem" in after ? null : after.folder,
       imapConnectionCap: cap.ok ? cap.value : null,
+      maxMessageBytes: maxMessage.ok ? maxMessage.bytes : undefined,
       smtpHost: smtp ? form.smtp_host : null,
       smtpPort,
       smtpTls,

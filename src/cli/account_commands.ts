@@ -15,6 +15,7 @@ import {
 } from "../actions/accounts.ts";
 import { type AccountView, getAccountView, listAccountViews } from "../store/accounts_admin.ts";
 import { formBodyOfJson, readAccountForm } from "../admin/account_form.ts";
+import { maxMessageMb } from "../domain/message_size.ts";
 import type { SecretBox } from "../auth/secret_box.ts";
 import { problemLines } from "../actions/result.ts";
 import { budgetJson, parseSendBudget, type SendBudget } from "../domain/send_budget.ts";
@@ -109,6 +110,7 @@ export function accountListJson(a: AccountView) {
     imap: { host: a.imapHost, port: a.imapPort, tls: a.imapTls, user: a.imapUser },
     imap_password_set: a.imapPasswordSet,
     mailboxes: a.mailboxes,
+    max_message_mb: maxMessageMb(a.maxMessageBytes),
     smtp: a.smtpHost
       ? { host: a.smtpHost, port: a.smtpPort, tls: a.smtpTls, user: a.smtpUser }
       : null,

@@ -275,6 +275,10 @@ function collectReport(accounts: CollectSummary[]) {
     present: sum("present"),
     parsed: sum("parsed"),
     failed: sum("failed"),
+    // Messages over their account's limit, kept with their headers only (named only when some).
+    ...(accounts.some((a) => a.tooLarge)
+      ? { tooLarge: accounts.reduce((n, a) => n + (a.tooLarge ?? 0), 0) }
+      : {}),
     accounts,
   };
 }

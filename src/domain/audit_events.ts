@@ -93,6 +93,11 @@ export interface RuleAttachmentDetail extends By {
 export interface AuditDetails {
   // Collection (src/jobs/collect_account.ts).
   collected: { mailbox: string; uid: number; size: number };
+  /**
+   * A message over the account's limit (`limit`, bytes; its `size` is the server's RFC822.SIZE):
+   * stored with its headers only, marked failed with the reason; the collection went on.
+   */
+  message_too_large: { mailbox: string; uid: number; size: number; limit: number };
   collect_failed: { error: string };
   /**
    * The account's collections have failed `failures` times in a row: written once, when the run
@@ -184,6 +189,8 @@ export interface AuditDetails {
     /** The after-processing setting saved (src/domain/after_processing.ts). */
     after_processing?: "keep" | "seen" | "move";
     after_folder?: string | null;
+    /** The largest message collected whole, bytes (src/domain/message_size.ts). */
+    max_message_bytes?: number;
     /** The send budget set (null: the provider's default), when the edit changed it. */
     send_budget?: { per_minute: number | null; per_day: number | null } | null;
   };
@@ -284,6 +291,7 @@ export type AuditEventName = keyof AuditDetails;
 // A record, so that the compiler finds a name missing from the list.
 const NAMES: Record<AuditEventName, true> = {
   collected: true,
+  message_too_large: true,
   collect_failed: true,
   collect_failing: true,
   collect_recovered: true,

@@ -6,7 +6,13 @@ import { accountHealthChange } from "../domain/webhooks.ts";
 import type { AuditEvent } from "../domain/audit_events.ts";
 import { recordEvent, recordEvents } from "../store/audit.ts";
 import { advanceMailbox, finishMailbox, reconcileMailbox } from "../store/mailbox_state.ts";
-import { type ArrivalOutcome, storeArrival, storeArrivals } from "../store/messages.ts";
+import {
+  type ArrivalOutcome,
+  markTooLarge,
+  storeArrival,
+  storeArrivals,
+} from "../store/messages.ts";
+import { tooLargeReason } from "../domain/message_size.ts";
 import { type ImapReader, MailboxUnavailableError, type RawMessage } from "../mail/imap_reader.ts";
 import { afterAction } from "../domain/after_processing.ts";
 import { markAfterPending } from "../store/after_processing.ts";
@@ -21,8 +27,11 @@ import type { Logger } from "../log.ts";
 import type { PendingMessage } from "./process_messages.ts";
 import type { Analysis } from "../mail/analyze.ts";
 
-/** A fetched message with its content hash, and its analysis when one was started. */
-type Fetched = RawMessage & { sha256: string; analysis?: Promise<Analysis> };
+/**
+ * A fetched message with its content hash, and its analysis when one was started. `tooLarge` is
+ * the server's size of a message over the account's limit, of which only the headers were read.
+ */
+type Fetched = RawMessage & { sha256: string; analysis?: Promise<Analysis>; tooLarge?: number };
 
 export interface CollectDeps {
   db: Db;
@@ -87,6 +96,8 @@ export interface CollectSummary {
   present: number;
   parsed: number;
   failed: number;
+  /** Messages over the account's limit, stored with their headers only and the reason. */
+  tooLarge?: number;
   mailboxes: Array<{ mailbox: string; uidValidity: number; lastUid: number; rescan: boolean }>;
   /** Configured mailboxes the server refused to open this run; the others were collected. */
   unavailable: Array<{ mailbox: string; error: string }>;
@@ -224,14 +235,26 @@ async function collectMailbox(
     deps.onProgress?.({ accountId: account.id, account: account.name, mailbox, done, total });
   if (total > 0) await progress();
   // The next batch is fetched while this one is stored and parsed (at most two in memory).
-  const fetchBatch = async (batch: Array<{ uid: number }>) => {
+  // A message over the account's limit is never downloaded: its size (RFC822.SIZE, listed before
+  // any FETCH of bytes) decides, and only its header block is read and kept, with the reason.
+  const limit = account.maxMessageBytes;
+  const fetchBatch = async (batch: Array<{ uid: number; size: number }>) => {
     const out: Fetched[] = [];
-    for await (const m of reader.fetchRaw(batch.map((b) => b.uid))) {
+    const whole = batch.filter((b) => b.size <= limit).map((b) => b.uid);
+    for await (const m of reader.fetchRaw(whole)) {
       out.push({ ...m, sha256: await sha256Hex(m.raw), analysis: deps.analyze?.(m.raw) });
+    }
+    const over = batch.filter((b) => b.size > limit);
+    if (over.length > 0) {
+      const sizes = new Map(over.map((b) => [b.uid, b.size]));
+      for await (const m of reader.fetchHeaders(over.map((b) => b.uid))) {
+        out.push({ ...m, sha256: await sha256Hex(m.raw), tooLarge: sizes.get(m.uid) });
+      }
+      out.sort((a, b) => a.uid - b.uid);
     }
     return out;
   };
-  const prefetch = (plan: Array<Array<{ uid: number }>>, i: number) => {
+  const prefetch = (plan: Array<Array<{ uid: number; size: number }>>, i: number) => {
     if (i >= plan.length) return null;
     // Each run of an account takes at least its first batch, however little time is left, so
     // that a short budget still makes progress.
@@ -266,11 +289,13 @@ async function collectMailbox(
           arrivals,
           batchEnd,
           rescanning: state.rescanning,
+          limit,
           afterPendingSince: afterAction(account.afterProcessing, account.afterFolder)
             ? account.connectedAt
             : null,
         });
         for (const o of stored.outcomes) summary[o.outcome]++;
+        if (stored.tooLarge > 0) summary.tooLarge = (summary.tooLarge ?? 0) + stored.tooLarge;
         lastUid = batchEnd;
         done += plan[i].length;
         await progress();
@@ -316,8 +341,12 @@ async function storeBatch(
      * account was connected) is never touched, as it is never answered.
      */
     afterPendingSince: Date | null;
+    /** The account's largest message collected whole, bytes. */
+    limit: number;
   },
-): Promise<{ kept: PendingMessage[]; outcomes: Array<{ outcome: ArrivalOutcome }> }> {
+): Promise<
+  { kept: PendingMessage[]; outcomes: Array<{ outcome: ArrivalOutcome }>; tooLarge: number }
+> {
   const { arrivals } = batch;
   const at = deps.now();
   return await deps.db.transaction(async (tx) => {
@@ -326,9 +355,21 @@ async function storeBatch(
       : await storeArrivals(tx, accountId, mailbox, uidValidity, arrivals, at);
     const kept: PendingMessage[] = [];
     const events: AuditEvent[] = [];
+    const tooLarge: Array<{ id: number; size: number }> = [];
     outcomes.forEach((o, i) => {
       if (o.outcome !== "stored") return;
       const m = arrivals[i];
+      if (m.tooLarge !== undefined) {
+        tooLarge.push({ id: o.id, size: m.tooLarge });
+        events.push({
+          event: "message_too_large",
+          at,
+          accountId,
+          messageId: o.id,
+          detail: { mailbox, uid: m.uid, size: m.tooLarge, limit: batch.limit },
+        });
+        return;
+      }
       kept.push({
         id: o.id,
         raw: m.raw,
@@ -345,6 +386,9 @@ async function storeBatch(
         detail: { mailbox, uid: m.uid, size: m.raw.length },
       });
     });
+    for (const t of tooLarge) {
+      await markTooLarge(tx, t.id, t.size, tooLargeReason(t.size, batch.limit), at);
+    }
     await recordEvents(tx, events);
     const since = batch.afterPendingSince;
     if (since) {
@@ -353,7 +397,7 @@ async function storeBatch(
     }
     // A UID listed but gone by the time of the FETCH (expunged meanwhile) is passed over too.
     await advanceMailbox(tx, accountId, mailbox, uidValidity, batch.batchEnd);
-    return { kept, outcomes };
+    return { kept, outcomes, tooLarge: tooLarge.length };
   });
 }
 

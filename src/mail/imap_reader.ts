@@ -43,6 +43,11 @@ export interface ImapReader {
   /** The exact bytes of the given messages, fetched with one UID FETCH per call. */
   fetchRaw(uids: number[]): AsyncIterable<RawMessage>;
   /**
+   * The header block alone of the given messages (BODY.PEEK[HEADER], RFC 3501 §6.4.5: the
+   * header and the blank line that ends it), for messages too large to fetch whole.
+   */
+  fetchHeaders(uids: number[]): AsyncIterable<RawMessage>;
+  /**
    * Marks `\Seen` or moves the messages `uids` of `mailbox`, opened read-write (SELECT) for it.
    * A move uses MOVE (RFC 6851), or COPY + \Deleted + UID EXPUNGE where the server has no MOVE
    * (imapflow's fallback), and creates the folder when the server answers TRYCREATE. Throws,
@@ -203,19 +208,28 @@ class ImapFlowReader implements ImapReader {
   }
 
   async *fetchRaw(uids: number[]): AsyncIterable<RawMessage> {
+    yield* this.#fetch(uids, "source");
+  }
+
+  async *fetchHeaders(uids: number[]): AsyncIterable<RawMessage> {
+    yield* this.#fetch(uids, "headers");
+  }
+
+  async *#fetch(uids: number[], part: "source" | "headers"): AsyncIterable<RawMessage> {
     if (uids.length === 0) return;
     for await (
       const msg of this.#client.fetch(
         uids.join(","),
-        { uid: true, source: true, internalDate: true },
+        { uid: true, [part]: true, internalDate: true },
         { uid: true },
       )
     ) {
-      if (!msg.source) continue;
+      const bytes = msg[part];
+      if (!bytes) continue;
       const internal = msg.internalDate ? new Date(msg.internalDate) : null;
       yield {
         uid: msg.uid,
-        raw: new Uint8Array(msg.source.buffer, msg.source.byteOffset, msg.source.byteLength),
+        raw: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
         internalDate: internal && !Number.isNaN(internal.getTime()) ? internal : null,
       };
     }

@@ -1,5 +1,13 @@
 import { Buffer } from "node:buffer";
-import { type AddressObject, type EmailAddress, simpleParser } from "mailparser";
+import {
+  type AddressObject,
+  type AttachmentStream,
+  type EmailAddress,
+  type HeaderLines,
+  type Headers,
+  MailParser,
+  type MessageText,
+} from "mailparser";
 import libmime from "libmime";
 import type {
   Address,
@@ -39,7 +47,7 @@ export async function parseMessage(raw: Uint8Array): Promise<ParseOutcome> {
 }
 
 async function parseToEmail(raw: Uint8Array, depth: number): Promise<ParsedEmail> {
-  const parsed = await simpleParser(Buffer.from(repairHeaderCharset(raw)), PARSER_OPTIONS);
+  const parsed = await streamParse(repairHeaderCharset(raw), depth);
   const headers = collectHeaders(parsed.headerLines);
   const attachments: AttachmentMeta[] = [];
   const attachedMessages: AttachedMessage[] = [];
@@ -48,7 +56,7 @@ async function parseToEmail(raw: Uint8Array, depth: number): Promise<ParsedEmail
     attachments.push({
       filename: a.filename ?? null,
       contentType: a.contentType,
-      size: a.size ?? a.content?.length ?? 0,
+      size: a.size,
       contentId: a.contentId ?? null,
       disposition: a.contentDisposition ?? null,
     });
@@ -73,18 +81,16 @@ async function parseToEmail(raw: Uint8Array, depth: number): Promise<ParsedEmail
   const dateMs = dateHeader ? Date.parse(dateHeader.replace(/\s*\([^)]*\)\s*$/, "")) : NaN;
   const date = Number.isNaN(dateMs) ? null : new Date(dateMs);
   return {
-    messageId: parsed.messageId ?? null,
-    from: addresses(parsed.from),
+    messageId: stringHeader(parsed.headers, "message-id"),
+    from: addresses(parsed.headers.get("from") as AddressObject | undefined),
     sender: addresses(parsed.headers.get("sender") as AddressObject | undefined)[0] ?? null,
-    replyTo: addresses(parsed.replyTo),
-    to: addresses(parsed.to),
-    cc: addresses(parsed.cc),
-    subject: parsed.subject ?? null,
+    replyTo: addresses(parsed.headers.get("reply-to") as AddressObject | undefined),
+    to: addresses(parsed.headers.get("to") as AddressObject | AddressObject[] | undefined),
+    cc: addresses(parsed.headers.get("cc") as AddressObject | AddressObject[] | undefined),
+    subject: stringHeader(parsed.headers, "subject"),
     date,
-    inReplyTo: parsed.inReplyTo ?? null,
-    references: typeof parsed.references === "string"
-      ? [parsed.references]
-      : (parsed.references ?? []),
+    inReplyTo: stringHeader(parsed.headers, "in-reply-to"),
+    references: referencesOf(parsed.headers.get("references")),
     headers,
     text: parsed.text ?? null,
     html: typeof parsed.html === "string" ? parsed.html : null,
@@ -92,6 +98,126 @@ async function parseToEmail(raw: Uint8Array, depth: number): Promise<ParsedEmail
     attachedMessages,
     deliveryReport,
   };
+}
+
+/** What the streaming parse keeps of a message: its headers, texts, and attachments' facts. */
+interface StreamParsed {
+  headers: Headers;
+  headerLines: HeaderLines;
+  text?: string;
+  html?: string | false;
+  attachments: Array<{
+    filename?: string;
+    contentType: string;
+    size: number;
+    contentId?: string;
+    contentDisposition?: string;
+    /** Only for the part types read below (see `keepsContent`); the others are counted. */
+    content?: Uint8Array;
+  }>;
+}
+
+/** Bytes handed to the parser at a time: its base64 and charset decoders work a chunk at once. */
+const FEED_CHUNK = 64 * 1024;
+
+/**
+ * The content of these attachments is read (an attached message is parsed on its own, a delivery
+ * report's fields are read); every other attachment is only counted as it streams by, so a
+ * 30 MB PDF costs the parser no memory (what simpleParser would buffer whole, decoded).
+ */
+function keepsContent(contentType: string, depth: number): boolean {
+  if (contentType === "message/rfc822") return depth < MAX_EMBEDDED_DEPTH;
+  return depth === 0 && (STATUS_TYPES.has(contentType) || RETURNED_TYPES.has(contentType));
+}
+
+/**
+ * mailparser's streaming parser, fed `raw` a chunk at a time (`simpleParser` is the same loop
+ * but buffers every attachment's content and feeds the message in one piece, which makes its
+ * decoders hold whole-part strings: ~5× a large message's size).
+ */
+function streamParse(raw: Uint8Array, depth: number): Promise<StreamParsed> {
+  return new Promise((resolve, reject) => {
+    const parser = new MailParser(PARSER_OPTIONS);
+    let settled = false;
+    const settle = (e: unknown, mail?: StreamParsed) => {
+      if (settled) return;
+      settled = true;
+      if (e) reject(e);
+      else resolve(mail!);
+    };
+    const mail: StreamParsed = {
+      headers: new Map(),
+      headerLines: [],
+      attachments: [],
+    };
+    parser.on("error", (e: unknown) => settle(e));
+    parser.on("headers", (headers: Headers) => {
+      mail.headers = headers;
+      mail.headerLines = parser.headerLines || [];
+    });
+    let reading = false;
+    const reader = () => {
+      reading = true;
+      const data = parser.read() as MessageText | AttachmentStream | null;
+      if (data === null) {
+        reading = false;
+        return;
+      }
+      if (data.type === "text") {
+        if (data.text !== undefined) mail.text = data.text;
+        if (data.html !== undefined) mail.html = data.html;
+        reader();
+        return;
+      }
+      const kept: Uint8Array[] | null = keepsContent(data.contentType, depth) ? [] : null;
+      let size = 0;
+      data.content.on("data", (chunk: Uint8Array) => {
+        size += chunk.length;
+        kept?.push(chunk);
+      });
+      data.content.on("end", () => {
+        mail.attachments.push({
+          filename: data.filename,
+          contentType: data.contentType,
+          size,
+          contentId: data.contentId,
+          contentDisposition: data.contentDisposition,
+          content: kept ? Buffer.concat(kept, size) : undefined,
+        });
+        data.release?.();
+        reader();
+      });
+    };
+    parser.on("readable", () => {
+      if (!reading) reader();
+    });
+    parser.on("end", () => settle(null, mail));
+    // Written with backpressure: the parser holds a chunk or two of the message at a time.
+    const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    let at = 0;
+    const feed = () => {
+      while (at < bytes.length) {
+        const chunk = bytes.subarray(at, at + FEED_CHUNK);
+        at += chunk.length;
+        if (!parser.write(chunk)) {
+          parser.once("drain", feed);
+          return;
+        }
+      }
+      parser.end();
+    };
+    feed();
+  });
+}
+
+function stringHeader(headers: Headers, name: string): string | null {
+  const v = headers.get(name);
+  return typeof v === "string" ? v : null;
+}
+
+function referencesOf(v: unknown): string[] {
+  if (typeof v === "string") return [v];
+  return Array.isArray(v) ? v.filter((r): r is string => typeof r === "string") : [];
 }
 
 /** Part types of a delivery report (RFC 3464 §2, RFC 6533 §6 for the internationalized ones). */

@@ -2,6 +2,7 @@ import type { Queryable } from "./db.ts";
 import type { AfterProcessing } from "../domain/after_processing.ts";
 import { camelRow } from "./row.ts";
 import type { TlsMode } from "../domain/tls_mode.ts";
+import { DEFAULT_MAX_MESSAGE_BYTES } from "../domain/message_size.ts";
 
 /** An account as stored. Secrets are never part of this row. */
 export interface AccountRow {
@@ -25,6 +26,8 @@ export interface AccountRow {
   afterFolder: string | null;
   /** The most IMAP connections Carteiro may hold to it; null: the provider's default. */
   imapConnectionCap: number | null;
+  /** A larger message is stored with its headers only (src/domain/message_size.ts). */
+  maxMessageBytes: number;
   /** How it logs in: a password, or an OAuth2 token from `oauthProvider`. */
   authKind: "password" | "oauth";
   oauthProvider: string | null;
@@ -42,12 +45,12 @@ export type EnvAccount =
     "name" | "address" | "imapHost" | "imapPort" | "imapTls" | "imapUser" | "mailboxes"
   >
   & Partial<Pick<AccountRow, "afterProcessing" | "afterFolder">>
-  & { imapConnectionCap?: number | null };
+  & { imapConnectionCap?: number | null; maxMessageBytes?: number };
 
 /** The columns of `AccountRow`, in its order (read back with `camelRow`). */
 const COLUMNS = `id, name, address, imap_host, imap_port, imap_tls, imap_user, mailboxes, source,
   enabled, connected_at, last_sync_at, last_error, after_processing, after_folder,
-  imap_connection_cap, auth_kind, oauth_provider, reauthorization_needed`;
+  imap_connection_cap, max_message_bytes, auth_kind, oauth_provider, reauthorization_needed`;
 
 /**
  * Creates or refreshes the environment's account. Its `connected_at` is set once, on the first
@@ -57,14 +60,15 @@ const COLUMNS = `id, name, address, imap_host, imap_port, imap_tls, imap_user, m
 export async function upsertEnvAccount(q: Queryable, a: EnvAccount): Promise<AccountRow> {
   const rows = await q.query(
     `INSERT INTO accounts (name, address, imap_host, imap_port, imap_tls, imap_user, mailboxes, source,
-       connected_at, after_processing, after_folder, imap_connection_cap)
+       connected_at, after_processing, after_folder, imap_connection_cap, max_message_bytes)
      VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, 'env', date_trunc('second', now()), $8, $9,
-       $10::int)
+       $10::int, $11::int)
      ON CONFLICT (name) DO UPDATE SET address = EXCLUDED.address, imap_host = EXCLUDED.imap_host,
        imap_port = EXCLUDED.imap_port, imap_tls = EXCLUDED.imap_tls,
        imap_user = EXCLUDED.imap_user, mailboxes = EXCLUDED.mailboxes,
        after_processing = EXCLUDED.after_processing, after_folder = EXCLUDED.after_folder,
-       imap_connection_cap = EXCLUDED.imap_connection_cap
+       imap_connection_cap = EXCLUDED.imap_connection_cap,
+       max_message_bytes = EXCLUDED.max_message_bytes
      RETURNING ${COLUMNS}`,
     [
       a.name,
@@ -77,6 +81,7 @@ export async function upsertEnvAccount(q: Queryable, a: EnvAccount): Promise<Acc
       a.afterProcessing ?? "keep",
       a.afterFolder ?? null,
       a.imapConnectionCap ?? null,
+      a.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     ],
   );
   return camelRow<AccountRow>(rows[0]);

@@ -1,6 +1,7 @@
 import type { Queryable } from "./db.ts";
 import type { AfterProcessing } from "../domain/after_processing.ts";
 import { camelRow } from "./row.ts";
+import { DEFAULT_MAX_MESSAGE_BYTES } from "../domain/message_size.ts";
 import { readBudget } from "./send_budget.ts";
 import type { SendBudget } from "../domain/send_budget.ts";
 import type { TlsMode } from "../domain/tls_mode.ts";
@@ -28,6 +29,8 @@ export interface AccountView {
   afterFolder: string | null;
   /** The most IMAP connections Carteiro may hold to it; null: the provider's default. */
   imapConnectionCap: number | null;
+  /** A larger message is stored with its headers only (src/domain/message_size.ts). */
+  maxMessageBytes: number;
   imapPasswordSet: boolean;
   smtpHost: string | null;
   smtpPort: number | null;
@@ -86,12 +89,14 @@ export interface AccountInput
   smtpPassEnc: string | null;
   /** The cap on IMAP connections; null or absent: the provider's default. */
   imapConnectionCap?: number | null;
+  /** The largest message collected whole; absent: the default (src/domain/message_size.ts). */
+  maxMessageBytes?: number;
 }
 
 /** The columns of `AccountView`, in its order (read back with `camelRow`). */
 const VIEW = `a.id, a.name, a.address, COALESCE(a.display_name, '') AS display_name, a.source,
   a.enabled, a.imap_host, a.imap_port, a.imap_tls, a.imap_user, a.mailboxes, a.after_processing,
-  a.after_folder, a.imap_connection_cap, a.imap_pass_enc IS NOT NULL AS imap_password_set, a.smtp_host, a.smtp_port, a.smtp_tls,
+  a.after_folder, a.imap_connection_cap, a.max_message_bytes, a.imap_pass_enc IS NOT NULL AS imap_password_set, a.smtp_host, a.smtp_port, a.smtp_tls,
   a.smtp_user, a.smtp_pass_enc IS NOT NULL AS smtp_password_set, a.connected_at, a.last_sync_at,
   a.last_error, a.last_error_at, a.consecutive_failures, a.copy_to_sent,
   (SELECT count(*)::int FROM messages m WHERE m.account_id = a.id) AS messages, a.send_budget,
@@ -122,9 +127,9 @@ export async function createAccount(q: Queryable, a: AccountInput, at: Date): Pr
     `INSERT INTO accounts (name, address, display_name, enabled, imap_host, imap_port, imap_tls,
        imap_user, mailboxes, smtp_host, smtp_port, smtp_tls, smtp_user, copy_to_sent,
        after_processing, after_folder, imap_pass_enc, smtp_pass_enc, imap_connection_cap, source,
-       connected_at, created_at)
+       connected_at, created_at, max_message_bytes)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14, $15, $16, $17,
-       $18, $19::int, 'db', $20::timestamptz, $20::timestamptz)
+       $18, $19::int, 'db', $20::timestamptz, $20::timestamptz, $21::int)
      RETURNING id`,
     [
       ...inputParams(a),
@@ -132,6 +137,7 @@ export async function createAccount(q: Queryable, a: AccountInput, at: Date): Pr
       a.smtpPassEnc,
       a.imapConnectionCap ?? null,
       at.toISOString(),
+      a.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     ],
   );
   return r.id;
@@ -161,10 +167,17 @@ export async function updateAccount(q: Queryable, id: number, a: AccountInput): 
          WHEN (smtp_host, smtp_port, smtp_tls, smtp_user)
            IS DISTINCT FROM ($10::text, $11::int, $12::text, $13::text) THEN NULL
          ELSE smtp_pass_enc END,
-       imap_connection_cap = $19::int
+       imap_connection_cap = $19::int, max_message_bytes = COALESCE($21::int, max_message_bytes)
      WHERE id = $20 AND source = 'db'
      RETURNING 1 AS ok`,
-    [...inputParams(a), a.imapPassEnc, a.smtpPassEnc, a.imapConnectionCap ?? null, id],
+    [
+      ...inputParams(a),
+      a.imapPassEnc,
+      a.smtpPassEnc,
+      a.imapConnectionCap ?? null,
+      id,
+      a.maxMessageBytes ?? null,
+    ],
   );
   return rows.length > 0;
 }

@@ -70,7 +70,43 @@ export async function storeArrivals(
   arrivals: RawArrival[],
   at: Date,
 ): Promise<Array<{ outcome: "stored"; id: number } | { outcome: "present" }>> {
-  if (arrivals.length === 0) return [];
+  const out: Array<{ outcome: "stored"; id: number } | { outcome: "present" }> = [];
+  // Runs of ordinary messages go in one statement each; a large one goes alone, in pieces, so
+  // that ids keep the order of the UIDs.
+  let run: RawArrival[] = [];
+  const flush = async () => {
+    if (run.length === 0) return;
+    out.push(...await insertArrivals(q, accountId, mailbox, uidValidity, run, at));
+    run = [];
+  };
+  for (const m of arrivals) {
+    if (m.raw.length <= PIECE_BYTES) {
+      run.push(m);
+      continue;
+    }
+    await flush();
+    out.push(await insertInPieces(q, accountId, mailbox, uidValidity, m, at));
+  }
+  await flush();
+  return out;
+}
+
+/**
+ * Raw bytes sent in one parameter at most. The driver turns a parameter into text and copies it
+ * three or four times on its way to the socket (postgres.js: the string, its Bind message, a
+ * concatenation, the write buffer), so a 42 MB message sent whole cost ~250 MB of this process's
+ * memory; in pieces of 2 MB it costs a few pieces' worth.
+ */
+const PIECE_BYTES = 2 << 20;
+
+async function insertArrivals(
+  q: Queryable,
+  accountId: number,
+  mailbox: string,
+  uidValidity: number,
+  arrivals: RawArrival[],
+  at: Date,
+): Promise<Array<{ outcome: "stored"; id: number } | { outcome: "present" }>> {
   const params: unknown[] = [accountId, mailbox, uidValidity, at.toISOString()];
   const rows = arrivals.map((m) => {
     const n = params.push(
@@ -99,12 +135,63 @@ export async function storeArrivals(
   });
 }
 
-/** Stored messages of an account that have not been parsed yet, oldest first, after `afterId`. */
+/**
+ * A large message: its pieces go to a temporary table of the transaction (no WAL, dropped at
+ * commit), and one statement joins them into the message's row, so the row is written once,
+ * whole — appending to the row instead would write a new version of the growing value per piece.
+ */
+async function insertInPieces(
+  q: Queryable,
+  accountId: number,
+  mailbox: string,
+  uidValidity: number,
+  m: RawArrival,
+  at: Date,
+): Promise<{ outcome: "stored"; id: number } | { outcome: "present" }> {
+  await q.query(
+    "CREATE TEMPORARY TABLE IF NOT EXISTS raw_pieces (n integer PRIMARY KEY, piece bytea NOT NULL) ON COMMIT DROP",
+  );
+  await q.query("DELETE FROM raw_pieces");
+  for (let at = 0, n = 0; at < m.raw.length; at += PIECE_BYTES, n++) {
+    await q.query("INSERT INTO raw_pieces (n, piece) VALUES ($1, decode($2, 'base64'))", [
+      n,
+      base64(m.raw.subarray(at, at + PIECE_BYTES)),
+    ]);
+  }
+  const inserted = await q.query<{ id: number }>(
+    `INSERT INTO messages (account_id, mailbox, uidvalidity, uid, content_sha256, raw, size,
+       internal_date, collected_at)
+     SELECT $1, $2, $3, $4, $5, string_agg(piece, ''::bytea ORDER BY n), $6, $7::timestamptz,
+       $8::timestamptz
+     FROM raw_pieces
+     ON CONFLICT (account_id, mailbox, uidvalidity, uid) DO NOTHING
+     RETURNING id`,
+    [
+      accountId,
+      mailbox,
+      uidValidity,
+      m.uid,
+      m.sha256,
+      m.raw.length,
+      m.internalDate?.toISOString() ?? null,
+      at.toISOString(),
+    ],
+  );
+  await q.query("DELETE FROM raw_pieces");
+  return inserted.length === 1 ? { outcome: "stored", id: inserted[0].id } : { outcome: "present" };
+}
+
+/**
+ * Stored messages of an account that have not been parsed yet, oldest first, after `afterId`: at
+ * most `limit` of them and, past the first, no more than about `maxBytes` of raw bytes, so that
+ * reading back large messages left pending holds a few of them at a time, not `limit`.
+ */
 export async function pendingMessages(
   q: Queryable,
   accountId: number,
   limit: number,
   afterId = 0,
+  maxBytes = 16 << 20,
 ): Promise<
   Array<{
     id: number;
@@ -123,9 +210,15 @@ export async function pendingMessages(
       collected_at: Date;
     }
   >(
-    `SELECT id, raw, content_sha256, internal_date, collected_at FROM messages
-     WHERE account_id = $1 AND parse_status = 'pending' AND id > $3 ORDER BY id LIMIT $2`,
-    [accountId, limit, afterId],
+    `WITH next AS (
+       SELECT id, sum(size::bigint) OVER (ORDER BY id) - size AS before
+       FROM messages
+       WHERE account_id = $1 AND parse_status = 'pending' AND id > $3 ORDER BY id LIMIT $2)
+     SELECT m.id, m.raw, m.content_sha256, m.internal_date, m.collected_at
+     FROM next JOIN messages m ON m.id = next.id
+     WHERE next.before = 0 OR next.before < $4
+     ORDER BY m.id`,
+    [accountId, limit, afterId, maxBytes],
   );
   return rows.map((r) => ({
     id: r.id,
@@ -183,6 +276,26 @@ export async function saveParsed(
       o?.date ?? null,
       o?.dateIso ?? null,
     ],
+  );
+}
+
+/**
+ * Marks a stored message as one over its account's limit: its raw bytes are its header block
+ * only, `size` is the whole message's on the server, and `reason` says so where a person looks.
+ * It is failed, so it is never classified or answered.
+ */
+export async function markTooLarge(
+  q: Queryable,
+  id: number,
+  size: number,
+  reason: string,
+  at: Date,
+): Promise<void> {
+  await q.query(
+    `UPDATE messages SET too_large = true, size = $2, parse_status = 'failed', parse_error = $3,
+       parsed_at = $4::timestamptz
+     WHERE id = $1`,
+    [id, Math.min(size, 2 ** 31 - 1), reason, at.toISOString()],
   );
 }
 

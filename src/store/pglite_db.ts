@@ -35,7 +35,7 @@ export async function openPglite(
     );
   }
   try {
-    const pg = dataDir ? new PGlite(dataDir) : new PGlite();
+    const pg = new PGlite({ dataDir, startParams: START_PARAMS, initDbStartParams: INITDB_PARAMS });
     await pg.waitReady;
     return new PgliteDb(pg, lock);
   } catch (e) {
@@ -43,6 +43,49 @@ export async function openPglite(
     throw e;
   }
 }
+
+/**
+ * The server's memory settings, for a process that is also the service. PGlite touches all of its
+ * shared memory when it starts, so PostgreSQL's default `shared_buffers` of 128 MB is 128 MB of
+ * resident memory before the first query (measured: 288 MB at open, 165 MB with 16 MB; see
+ * bench/RESULTS.md). The database is one session in one process: a small buffer pool only means
+ * more reads through the operating system's file cache, which keeps the pages anyway.
+ * `maintenance_work_mem` bounds index builds and VACUUM, `max_connections` the per-backend
+ * arrays in shared memory (PGlite has one backend).
+ */
+const MEMORY_SETTINGS = [
+  "shared_buffers=16MB",
+  "maintenance_work_mem=16MB",
+  "max_connections=8",
+];
+
+/** PGlite's own start parameters (its `defaultStartParams`, 0.5.17) and the settings above. */
+const START_PARAMS = [
+  "--single",
+  "-F",
+  "-O",
+  "-j",
+  "-c",
+  "search_path=public",
+  "-c",
+  "exit_on_error=false",
+  "-c",
+  "log_checkpoints=false",
+  "-c",
+  "max_worker_processes=0",
+  "-c",
+  "max_parallel_workers=0",
+  "-c",
+  "max_parallel_workers_per_gather=0",
+  "-c",
+  "io_method=sync",
+  "-c",
+  "max_parallel_maintenance_workers=0",
+  ...MEMORY_SETTINGS.flatMap((s) => ["-c", s]),
+];
+
+/** initdb writes the same settings into a new data folder's postgresql.conf. */
+const INITDB_PARAMS = MEMORY_SETTINGS.flatMap((s) => ["-c", s]);
 
 /**
  * Statements run shared; a dump runs alone. pg_dump talks to PGlite below its query queue, so

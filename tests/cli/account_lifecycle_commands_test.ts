@@ -60,6 +60,14 @@ Deno.test("account add (passwords on stdin), list, disable, enable, delete", asy
     assert.equal(added.code, 0, added.said.join("\n"));
     const a = added.printed[0] as Record<string, unknown>;
     assert.deepEqual([a.name, a.imap_password_set, a.smtp_password_set], ["loja", true, true]);
+    assert.equal(a.max_message_mb, 50, "the largest message collected whole: 50 MB by default");
+    const tooSmall = await run(
+      [],
+      "add",
+      JSON.stringify({ ...JSON.parse(LOJA), name: "loja-2", max_message_mb: 0 }),
+    );
+    assert.equal(tooSmall.code, 1);
+    assert.match(tooSmall.said.join("\n"), /max_message_mb: blank, or a whole number of MB from 1/);
     assert.deepEqual(added.unread, []);
     const [enc] = await db.query<{ imap_pass_enc: string }>(
       "SELECT imap_pass_enc FROM accounts WHERE name = 'loja'",

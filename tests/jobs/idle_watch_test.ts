@@ -47,6 +47,7 @@ function account(id: number, name = `conta${id}`): AccountRow {
     afterProcessing: "keep",
     afterFolder: null,
     imapConnectionCap: null,
+    maxMessageBytes: 50 * 2 ** 20,
     authKind: "password",
     oauthProvider: null,
     reauthorizationNeeded: false,

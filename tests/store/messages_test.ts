@@ -68,6 +68,38 @@ storeTest("a place is stored once; raw bytes come back identical", async (db) =>
 });
 
 storeTest(
+  "a large message is stored in pieces, byte for byte, in UID order with the rest",
+  async (db) => {
+    const a = await account(db);
+    // 5 MB and a bit: three pieces of 2 MB, the last one short; every byte value present.
+    const big = new Uint8Array(5 * 2 ** 20 + 12345);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7 + (i >> 11)) & 0xff;
+    const arrivals = [
+      arrival(1, "before"),
+      { uid: 2, raw: big, sha256: "sha-big", internalDate: null },
+      arrival(3, "after"),
+    ];
+    const stored = await db.transaction((tx) => storeArrivals(tx, a.id, "INBOX", 7, arrivals, AT));
+    assert.deepEqual(stored.map((s) => s.outcome), ["stored", "stored", "stored"]);
+    const ids = stored.map((s) => (s as { id: number }).id);
+    assert.ok(ids[0] < ids[1] && ids[1] < ids[2], "ids keep the order of the UIDs");
+    const [row] = await db.query<{ raw: Uint8Array; size: number }>(
+      "SELECT raw, size FROM messages WHERE uid = 2",
+    );
+    assert.equal(row.size, big.length);
+    assert.ok(new Uint8Array(row.raw).every((b, i) => b === big[i]), "the bytes are the same");
+    assert.equal(new Uint8Array(row.raw).length, big.length);
+    // Stored again (another run): present, nothing added; the pieces' table is gone at commit.
+    const again = await db.transaction((tx) =>
+      storeArrivals(tx, a.id, "INBOX", 7, [arrivals[1]], AT)
+    );
+    assert.deepEqual(again, [{ outcome: "present" }]);
+    const [{ n }] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM messages");
+    assert.equal(n, 3);
+  },
+);
+
+storeTest(
   "a UIDVALIDITY change remaps stored messages by content and adds only new ones",
   async (db) => {
     const a = await account(db);
@@ -197,6 +229,9 @@ storeTest(
       (await pendingMessages(db, a.id, 10, pending[1].id)).map((p) => p.id),
       [pending[2].id],
     );
+    // A byte budget: the first message always, then as many as fit.
+    assert.deepEqual((await pendingMessages(db, a.id, 10, 0, 1)).map((p) => p.id), [before.id]);
+    assert.equal((await pendingMessages(db, a.id, 10, 0, 10_000)).length, 3);
     assert.deepEqual(await storeArrivals(db, a.id, "INBOX", 7, [], AT), []);
   },
 );
