@@ -234,6 +234,8 @@ export async function openServices(config: Config, log: Logger, options: Service
     rerunRules: (tx: Queryable, messageId: number, at: Date) =>
       rerunRules({ parse: parseLazily, replyStep: replyStep(replyDeps) }, tx, messageId, at),
     trustedProxies: config.http.trustedProxies,
+    /** Dates on pages are in the viewer's zone; before the browser has told it, in this one. */
+    timeZone,
     /** Connect / Reconnect with the OAuth providers configured; absent when there are none. */
     oauth: config.oauth.providers.length > 0 ? oauthClient : undefined,
   };
