@@ -936,7 +936,7 @@ export function pickLang(cookie: string | undefined, acceptLanguage: string | un
  * translated too. In a pattern, `{name}` is data shown as it is, `{~name}` is itself a
  * sentence of this list and `{%name}` a word of `SAID_WORDS`. More specific patterns first.
  */
-const SENTENCES: readonly (readonly [en: string, pt: string])[] = [
+export const SENTENCES: readonly (readonly [en: string, pt: string])[] = [
   // The guard (src/domain/auto_reply_guard.ts, sender_verdicts.ts, reply_composer.ts).
   [
     "received {a}, before the account was connected {b}",
@@ -998,11 +998,11 @@ const SENTENCES: readonly (readonly [en: string, pt: string])[] = [
   ],
   [
     "1 reply already sent to this recipient by this rule in the last {%span}",
-    "1 resposta já enviada a este destinatário por esta regra nas últimas {%span}",
+    "1 resposta já enviada a este destinatário por esta regra na janela de {%span}",
   ],
   [
     "{n} replies already sent to this recipient by this rule in the last {%span}",
-    "{n} respostas já enviadas a este destinatário por esta regra nas últimas {%span}",
+    "{n} respostas já enviadas a este destinatário por esta regra na janela de {%span}",
   ],
   [
     "a reply to this recipient by this rule is already reserved in the window",
@@ -1010,11 +1010,11 @@ const SENTENCES: readonly (readonly [en: string, pt: string])[] = [
   ],
   [
     "{n} replies to this recipient in the last {%span} (limit {max})",
-    "{n} respostas a este destinatário nas últimas {%span} (limite {max})",
+    "{n} respostas a este destinatário na janela de {%span} (limite {max})",
   ],
   [
     "{n} replies from this account in the last {%span} (limit {max})",
-    "{n} respostas desta conta nas últimas {%span} (limite {max})",
+    "{n} respostas desta conta na janela de {%span} (limite {max})",
   ],
   // The rule trail (src/domain/rule_match.ts, schedule.ts, reply_variant.ts).
   ["disabled", "desativada"],
@@ -1233,6 +1233,7 @@ const SENTENCES: readonly (readonly [en: string, pt: string])[] = [
   ["the server could not be reached", "não foi possível alcançar o servidor"],
   // The sender's own words (src/jobs/send_outbox.ts).
   ["lease expired while sending", "a reserva expirou durante o envio"],
+  ["is not JSON ({~why})", "não é JSON ({~why})"],
   // JSON.parse's errors (V8's words): what and where.
   ["Unexpected end of JSON input", "o JSON termina no meio"],
   [
@@ -1414,6 +1415,10 @@ const SENTENCES: readonly (readonly [en: string, pt: string])[] = [
     "um número inteiro de 1 a {max}, ou vazio para sem limite",
   ],
   ["must be a whole number above 0", "deve ser um número inteiro acima de 0"],
+  [
+    "blank, or a whole number from {a} to {b}",
+    "vazio, ou um número inteiro de {a} a {b}",
+  ],
   [
     "must be a whole number of seconds from {a} to {b}",
     "deve ser um número inteiro de segundos de {a} a {b}",

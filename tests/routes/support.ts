@@ -216,6 +216,8 @@ export async function harness(
         at,
       ),
     setupToken: options.setupToken ?? null,
+    // Dates on pages in a known zone, whatever the machine's.
+    timeZone: "UTC",
     security: options.security,
   };
   h.app = createApp(h.deps, (error, id) => {
