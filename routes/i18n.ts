@@ -1591,8 +1591,12 @@ const COMPILED: readonly Sentence[] = SENTENCES.map(([en, pt]) => {
     last = m.index + m[0].length;
   }
   literals.push(escapeRegex(en.slice(last)));
+  // A placeholder followed by a lone space is one word: placeholders split by spaces alone
+  // would otherwise backtrack over every space of a long text.
   const build = (data: string) =>
-    new RegExp(`^${literals.map((l, i) => (i === 0 ? l : `(${data})${l}`)).join("")}$`);
+    new RegExp(
+      `^${literals.map((l, i) => (i === 0 ? l : `(${l === " " ? "\\S+?" : data})${l}`)).join("")}$`,
+    );
   return { strict: build("(?:(?!; | \\| )[\\s\\S])*?"), loose: build("[\\s\\S]*?"), slots, pt };
 });
 
@@ -1606,8 +1610,12 @@ function escapeRegex(s: string): string {
  * is shown as it came (tests/routes/pt_br_pages_test.ts fails on it).
  */
 export function say(t: Pick<Dict, "lang">, text: string): string {
-  return t.lang === "en" ? text : sayPt(text, 0);
+  // A sentence of the domain is short; a long text is someone's data echoed back (a megabyte
+  // form field), shown as it came rather than matched against every pattern.
+  return t.lang === "en" || text.length > MAX_SAID_LENGTH ? text : sayPt(text, 0);
 }
+
+const MAX_SAID_LENGTH = 2000;
 
 function sayPt(text: string, depth: number): string {
   if (depth > 8) return text;
@@ -1615,8 +1623,9 @@ function sayPt(text: string, depth: number): string {
   if (whole !== null) return whole;
   for (const sep of ["; ", " | "]) {
     if (!text.includes(sep)) continue;
-    const parts = text.split(sep).map((p) => sayPt(p, depth + 1));
-    if (parts.every((p, i) => p !== text.split(sep)[i] || p === "")) return parts.join(sep);
+    const pieces = text.split(sep);
+    const parts = pieces.map((p) => sayPt(p, depth + 1));
+    if (parts.every((p, i) => p !== pieces[i] || p === "")) return parts.join(sep);
     return sentence(text, "loose", depth) ?? parts.join(sep);
   }
   return sentence(text, "loose", depth) ?? text;
