@@ -9,7 +9,7 @@ import type { Context } from "hono";
 import type { AppEnv } from "./app_env.ts";
 import { actorName } from "./app_env.ts";
 import type { AppDeps } from "./deps.ts";
-import { type Dict, fill } from "./i18n.ts";
+import { type Dict, fill, say } from "./i18n.ts";
 import { EditorFrame } from "./forms.tsx";
 import { respondList } from "./list_view.tsx";
 import { AccountsTable, TestButton } from "./accounts_table.tsx";
@@ -35,7 +35,9 @@ import { TLS_MODES, type TlsMode } from "../src/domain/tls_mode.ts";
 function TestResult(props: { t: Dict; id: number; ok: boolean; message: string }) {
   return (
     <span id={`test-${props.id}`} class={props.ok ? "ok" : "problems"} hx-disable role="status">
-      {props.ok ? props.t.connectionOk : `${props.t.connectionFailed}: ${props.message}`}
+      {props.ok
+        ? props.t.connectionOk
+        : `${props.t.connectionFailed}: ${say(props.t, props.message ?? "")}`}
     </span>
   );
 }

@@ -6,7 +6,8 @@
  */
 import { type Dict, fill } from "./i18n.ts";
 import { CsrfField } from "./layout.tsx";
-import { fmtDate } from "./render.tsx";
+import { When } from "./render.tsx";
+import { fmtAgo, fmtDate } from "./viewer_time.ts";
 import { type Column, ListTable } from "./list_view.tsx";
 import type { AccountView } from "../src/store/accounts_admin.ts";
 import { effectiveBudget, type Provider, type SendBudget } from "../src/domain/send_budget.ts";
@@ -20,14 +21,13 @@ import {
   type MailboxWatch,
 } from "../src/store/account_health.ts";
 
-function lag(now: Date, a: AccountView): string {
-  return fmtLag(lagSeconds(a.lastSyncAt, now));
+function lag(now: Date, a: AccountView, t: Dict): string {
+  return fmtLag(lagSeconds(a.lastSyncAt, now), t);
 }
 
-/** A lag in seconds as the admin shows it: seconds, minutes or hours; "—" when never synced. */
-export function fmtLag(s: number | null): string {
-  if (s === null) return "—";
-  return s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`;
+/** A lag as the admin reads it ("2 minutes ago", "há 2 minutos"); "—" when never synced. */
+export function fmtLag(s: number | null, t: Dict): string {
+  return s === null ? "—" : fmtAgo(s, t);
 }
 
 /** 100000 → "100 000": groups of three, the same in both languages. */
@@ -62,7 +62,7 @@ export function IdleState(props: { t: Dict; idle: IdleStatus | null }) {
     <>
       {idleStateLabel(t, idle.state)}
       <div class="sub">
-        {fill(t.idleSinceOn, { at: fmtDate(idle.since), instance: idle.instance })}
+        {fill(t.idleSinceOn, { at: fmtDate(idle.since, t), instance: idle.instance })}
       </div>
       {idle.consecutiveFailures > 0 && (
         <div class="sub error">
@@ -155,7 +155,10 @@ function Sending(props: { t: Dict; a: AccountView; smtpHost: string | null }) {
         : text}
       {a.smtpAuthFailure && (
         <div class="sub error smtp-auth-failure">
-          {fill(t.smtpAuthRefused, { at: fmtDate(a.smtpAuthFailureAt), error: a.smtpAuthFailure })}
+          {fill(t.smtpAuthRefused, {
+            at: fmtDate(a.smtpAuthFailureAt, t),
+            error: a.smtpAuthFailure,
+          })}
         </div>
       )}
     </>
@@ -208,13 +211,13 @@ function accountColumns(
         const progress = health(a).progress;
         return (
           <>
-            <span class="nowrap">{a.lastSyncAt ? fmtDate(a.lastSyncAt) : t.never}</span>
+            <span class="nowrap">{a.lastSyncAt ? <When at={a.lastSyncAt} t={t} /> : t.never}</span>
             {progress && <ProgressLine t={t} progress={progress} />}
           </>
         );
       },
     },
-    { label: t.lag, cell: (a) => lag(now, a) },
+    { label: t.lag, cell: (a) => lag(now, a, t) },
     {
       label: t.idleColumn,
       class: (a) => `idle-${health(a).idle?.state ?? "none"}`,
@@ -238,10 +241,10 @@ function accountColumns(
       inert: true,
       cell: (a) => (
         <>
-          {a.lastError ? `${fmtDate(a.lastErrorAt)}: ${a.lastError}` : ""}
+          {a.lastError ? `${fmtDate(a.lastErrorAt, t)}: ${a.lastError}` : ""}
           {health(a).mailboxProblems.map((p) => (
             <div class="mailbox-problem" key={p.mailbox}>
-              {fill(t.mailboxUnavailable, { mailbox: p.mailbox, since: fmtDate(p.since) })}:{" "}
+              {fill(t.mailboxUnavailable, { mailbox: p.mailbox, since: fmtDate(p.since, t) })}:{" "}
               {p.error}
             </div>
           ))}

@@ -4,6 +4,7 @@ import { getCookie } from "hono/cookie";
 import type { AppEnv } from "./app_env.ts";
 import { type AppDeps, DEFAULT_SECURITY, type SecuritySettings } from "./deps.ts";
 import { dictionary, LANG_COOKIE, pickLang } from "./i18n.ts";
+import { pickTimeZone, TIME_ZONE_COOKIE } from "./viewer_time.ts";
 import { healthRoutes } from "./health.ts";
 import { securityHeaders } from "./security_headers.ts";
 import { isUploadPath, limitBodies, MAX_BODY_BYTES, MAX_UPLOAD_BODY_BYTES } from "./body_limit.ts";
@@ -80,12 +81,14 @@ export type ErrorReporter = (error: unknown, id: string) => void;
 export function createApp(deps: AppDeps, reportError?: ErrorReporter): Hono<AppEnv> {
   const security: SecuritySettings = { ...DEFAULT_SECURITY, ...deps.security };
   const app = new Hono<AppEnv>();
+  const serverZone = deps.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
 
   app.use("*", securityHeaders());
   app.use("*", async (c, next) => {
     const lang = pickLang(getCookie(c, LANG_COOKIE), c.req.header("Accept-Language"));
     c.set("lang", lang);
-    c.set("t", dictionary(lang));
+    const zone = pickTimeZone(getCookie(c, TIME_ZONE_COOKIE), serverZone);
+    c.set("t", dictionary(lang, zone));
     c.set("csrfToken", "");
     c.set("openBreakers", null);
     await next();

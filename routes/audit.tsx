@@ -6,8 +6,8 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import type { AppEnv } from "./app_env.ts";
 import type { AppDeps } from "./deps.ts";
-import type { Dict } from "./i18n.ts";
-import { fmtDate } from "./render.tsx";
+import { auditEventName, auditFieldName, type Dict, say } from "./i18n.ts";
+import { When } from "./render.tsx";
 import {
   type AuditCursor,
   auditEventNames,
@@ -22,27 +22,67 @@ import { type Column, type FilterField, FilterForm, ListView, respondList } from
 
 function auditColumns(t: Dict): Column<AuditRow>[] {
   return [
-    { label: t.at, class: "nowrap", cell: (r) => fmtDate(r.at) },
-    { label: t.event, cell: (r) => <code>{r.event}</code> },
+    { label: t.at, class: "nowrap", cell: (r) => <When at={r.at} t={t} /> },
+    {
+      label: t.event,
+      cell: (r) => (
+        <>
+          {auditEventName(t, r.event)} <code class="sub">{r.event}</code>
+        </>
+      ),
+    },
     { label: t.account, cell: (r) => r.accountId ?? "" },
     {
       label: t.message,
       cell: (r) => (r.messageId ? <a href={`/messages/${r.messageId}`}>{r.messageId}</a> : ""),
     },
-    {
-      label: t.detail,
-      class: "detail",
-      // JSON-encoded: control and bidi characters show as escapes (RELIABILITY J-07).
-      cell: (r) => (
-        <code>
-          {JSON.stringify(r.detail).replace(
-            /[\u202a-\u202e\u2066-\u2069]/g,
-            (ch) => `\\u${ch.charCodeAt(0).toString(16)}`,
-          )}
-        </code>
-      ),
-    },
+    { label: t.detail, class: "detail", cell: (r) => <AuditDetail t={t} detail={r.detail} /> },
   ];
+}
+
+/** The detail's sentences, which the domain writes in English: said in the viewer's language. */
+const SENTENCE_FIELDS = new Set(["detail", "why", "problem"]);
+
+/** JSON-encoded: control and bidi characters show as escapes (RELIABILITY J-07). */
+function jsonText(value: unknown): string {
+  return bidiSafe(JSON.stringify(value) ?? "null");
+}
+
+/** Control and bidi characters as escapes (RELIABILITY J-07). */
+function bidiSafe(text: string): string {
+  return text.replace(
+    // deno-lint-ignore no-control-regex
+    /[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]/g,
+    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/**
+ * An event's detail, field by field: the field's name in the viewer's language, its value as
+ * JSON (codes, data), a sentence of the domain translated (`say`).
+ */
+function AuditDetail(props: { t: Dict; detail: unknown }) {
+  const { t, detail } = props;
+  if (detail === null || typeof detail !== "object" || Array.isArray(detail)) {
+    return <code>{jsonText(detail)}</code>;
+  }
+  return (
+    <>
+      {Object.entries(detail as Record<string, unknown>).map(([key, value], i) => {
+        const name = auditFieldName(t, key);
+        // A code (`server_files_sent_mail`, `authentication`) stays code.
+        const sentence = SENTENCE_FIELDS.has(key) && typeof value === "string" &&
+          !/^[a-z0-9_]+$/.test(value);
+        return (
+          <span class="field">
+            {i > 0 && " · "}
+            {name ?? <code>{key}</code>}:{" "}
+            {sentence ? bidiSafe(say(t, value)) : <code>{jsonText(value)}</code>}
+          </span>
+        );
+      })}
+    </>
+  );
 }
 
 function AuditResults(
@@ -75,7 +115,12 @@ function AuditResults(
 
 function filterFields(t: Dict, events: string[]): FilterField[] {
   return [
-    { type: "select", name: "event", label: t.event, options: events.map((e) => [e, e] as const) },
+    {
+      type: "select",
+      name: "event",
+      label: t.event,
+      options: events.map((e) => [e, auditEventName(t, e)] as const),
+    },
     { type: "id", name: "account", label: t.account, size: 4 },
     { type: "id", name: "message", label: t.message, size: 6 },
     { type: "date", name: "since", label: t.since },

@@ -10,7 +10,7 @@ import { actorName } from "./app_env.ts";
 import type { AppDeps } from "./deps.ts";
 import type { Dict } from "./i18n.ts";
 import { CsrfField } from "./layout.tsx";
-import { fmtDate, idParam } from "./render.tsx";
+import { idParam, When } from "./render.tsx";
 import { type Column, ListView, respondList } from "./list_view.tsx";
 import { type BreakerRow, listBreakers } from "../src/store/breakers.ts";
 import { resetBreaker, resetOpenBreakers } from "../src/actions/breakers.ts";
@@ -22,11 +22,11 @@ function breakerColumns(t: Dict, csrf: string): Column<BreakerRow>[] {
       label: t.breakerScope,
       cell: (r) => (r.recipient === null ? t.breakerScopeAccount : <code>{r.recipient}</code>),
     },
-    { label: t.breakerTripped, class: "nowrap", cell: (r) => fmtDate(r.trippedAt) },
+    { label: t.breakerTripped, class: "nowrap", cell: (r) => <When at={r.trippedAt} t={t} /> },
     {
       label: t.breakerCloses,
       class: "nowrap",
-      cell: (r) => (r.openUntil ? fmtDate(r.openUntil) : t.breakerUntilReset),
+      cell: (r) => (r.openUntil ? <When at={r.openUntil} t={t} /> : t.breakerUntilReset),
     },
     {
       label: t.status,

@@ -121,6 +121,11 @@ export interface AppDeps {
    */
   trustedProxies?: readonly string[];
   /**
+   * The zone dates are shown in until the browser has said its own (the `carteiro_tz` cookie):
+   * the server's (TZ). Default: this process's zone.
+   */
+  timeZone?: string;
+  /**
    * The OAuth providers accounts can be connected with (Connect, Reconnect, the callback);
    * absent or with no provider: the buttons are not shown.
    */

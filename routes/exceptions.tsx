@@ -9,7 +9,7 @@ import { actorName } from "./app_env.ts";
 import type { AppDeps } from "./deps.ts";
 import type { Dict } from "./i18n.ts";
 import { CsrfField } from "./layout.tsx";
-import { fmtDate, idParam } from "./render.tsx";
+import { idParam, When } from "./render.tsx";
 import { parseId } from "./params.ts";
 import { type Column, ListView, respondList } from "./list_view.tsx";
 import { wantsFragment } from "./htmx.ts";
@@ -23,7 +23,7 @@ function exceptionColumns(t: Dict, csrf: string): Column<NeverAnswerRow>[] {
   return [
     { label: t.neverAnswerPattern, cell: (r) => <code>{r.pattern}</code> },
     { label: t.account, cell: (r) => r.accountName ?? t.allAccounts },
-    { label: t.created, cell: (r) => fmtDate(r.createdAt) },
+    { label: t.created, cell: (r) => <When at={r.createdAt} t={t} /> },
     { label: t.addedBy, cell: (r) => r.createdBy },
     {
       label: "",

@@ -3,6 +3,8 @@
  * cookie (the switch in the header), else from the browser's Accept-Language, else Portuguese.
  */
 
+import type { AuditEventName } from "../src/domain/audit_events.ts";
+
 export type Lang = "pt-BR" | "en";
 export const LANGS: readonly Lang[] = ["pt-BR", "en"];
 export const LANG_COOKIE = "carteiro_lang";
@@ -127,6 +129,47 @@ const en = {
   reportMessage: "the report",
   reason_recipient_bounced:
     "A reply to this address bounced permanently (status 5.x.x) within the reply window: it is not answered again until the window has passed.",
+  why_backfill: "older than the account's connection",
+  why_malformed: "malformed header",
+  why_own_reply: "our own reply",
+  why_reply_to_own_reply: "answer to our reply",
+  why_auto_submitted: "automatic message (Auto-Submitted)",
+  why_auto_response_suppress: "sender asks for no auto-reply",
+  why_list: "mailing list",
+  why_precedence: "bulk or list precedence",
+  why_null_sender: "null sender (Return-Path <>)",
+  why_bounce: "bounce or delivery report",
+  why_too_many_hops: "too many hops",
+  why_invalid_sender: "no valid sender",
+  why_own_address: "one of our addresses",
+  why_system_address: "system or robot address",
+  why_not_addressed: "not addressed to the account",
+  why_auth_failed: "SPF or DMARC failed",
+  why_spam: "marked as spam",
+  why_never_answer: "on the never-answer list",
+  why_untrusted_forwarder: "forwarded by someone not trusted",
+  why_invalid_rule: "the rule's texts have errors",
+  why_already_answered: "already answered",
+  why_recipient_bounced: "a reply to the address bounced",
+  why_rate_limited: "rate limit",
+  why_loop_suspected: "loop suspected (breaker open)",
+  dryRunCapped: "({n} at most)",
+  reasonUnknown: "{reason}",
+  outbox_pending: "pending",
+  outbox_sending: "sending",
+  outbox_sent: "sent",
+  outbox_retry: "to retry",
+  outbox_failed: "failed",
+  outbox_unknown: "unknown outcome",
+  outbox_suppressed: "suppressed",
+  outbox_cancelled: "cancelled",
+  outbox_bounced: "bounced",
+  langSwitchPt: "PT",
+  langSwitchEn: "EN",
+  noName: "(no name)",
+  badEnabled: "enabled: must be 1 or 0",
+  badDirection: "direction: must be up or down",
+  badChoice: "choice: must be sent or send_again",
   noOutboxRows: "No reply was queued.",
   parseFailed: "This message could not be parsed",
   counts: "By status",
@@ -588,9 +631,16 @@ const en = {
   rawPurged: "raw source purged",
 };
 
-export type Dict = typeof en;
+/** The words of one language. */
+export type Words = typeof en;
 
-const ptBR: Dict = {
+/**
+ * What a page renders with: the words of the viewer's language, the language itself and the
+ * viewer's time zone (dates and times are shown in it, see `routes/viewer_time.ts`).
+ */
+export type Dict = Words & { readonly lang: Lang; readonly zone: string };
+
+const ptBR: Words = {
   overview: "Visão geral",
   ovPeriod: "Período",
   ovToday: "Hoje",
@@ -710,6 +760,47 @@ const ptBR: Dict = {
   reportMessage: "o aviso",
   reason_recipient_bounced:
     "Uma resposta para este endereço voltou com falha permanente (status 5.x.x) dentro da janela de respostas: ele não é respondido de novo até a janela passar.",
+  why_backfill: "anterior à conexão da conta",
+  why_malformed: "cabeçalho malformado",
+  why_own_reply: "resposta nossa",
+  why_reply_to_own_reply: "resposta a uma resposta nossa",
+  why_auto_submitted: "mensagem automática (Auto-Submitted)",
+  why_auto_response_suppress: "o remetente pede sem resposta automática",
+  why_list: "lista de e-mails",
+  why_precedence: "precedência bulk ou de lista",
+  why_null_sender: "remetente nulo (Return-Path <>)",
+  why_bounce: "devolução ou relatório de entrega",
+  why_too_many_hops: "saltos demais",
+  why_invalid_sender: "sem remetente válido",
+  why_own_address: "um dos nossos endereços",
+  why_system_address: "endereço de sistema ou robô",
+  why_not_addressed: "não endereçada à conta",
+  why_auth_failed: "SPF ou DMARC falhou",
+  why_spam: "marcada como spam",
+  why_never_answer: "na lista de nunca responder",
+  why_untrusted_forwarder: "encaminhada por quem não é confiável",
+  why_invalid_rule: "os textos da regra têm erros",
+  why_already_answered: "já respondida",
+  why_recipient_bounced: "uma resposta ao endereço voltou",
+  why_rate_limited: "limite de frequência",
+  why_loop_suspected: "suspeita de laço (disjuntor aberto)",
+  dryRunCapped: "(no máximo {n})",
+  reasonUnknown: "{reason}",
+  outbox_pending: "pendente",
+  outbox_sending: "enviando",
+  outbox_sent: "enviada",
+  outbox_retry: "nova tentativa",
+  outbox_failed: "falhou",
+  outbox_unknown: "resultado desconhecido",
+  outbox_suppressed: "suprimida",
+  outbox_cancelled: "cancelada",
+  outbox_bounced: "devolvida",
+  langSwitchPt: "PT",
+  langSwitchEn: "EN",
+  noName: "(sem nome)",
+  badEnabled: "valor inválido: deve ser 1 (ativar) ou 0 (desativar)",
+  badDirection: "direção inválida: deve ser para cima ou para baixo",
+  badChoice: "escolha inválida: use um dos botões da linha",
   noOutboxRows: "Nenhuma resposta foi enfileirada.",
   parseFailed: "Não foi possível processar esta mensagem",
   counts: "Por situação",
@@ -1181,11 +1272,16 @@ const ptBR: Dict = {
   rawPurged: "fonte bruta descartada",
 };
 
-const DICTS: Record<Lang, Dict> = { "pt-BR": ptBR, en };
+const WORDS: Record<Lang, Words> = { "pt-BR": ptBR, en };
 
-/** The words of a language. */
-export function dictionary(lang: Lang): Dict {
-  return DICTS[lang];
+/** The words of a language, for a viewer in `zone` (an IANA time zone; default UTC). */
+export function dictionary(lang: Lang, zone = "UTC"): Dict {
+  return { ...WORDS[lang], lang, zone };
+}
+
+/** The words of a language alone (the catalog, for tests and for what has no viewer). */
+export function words(lang: Lang): Words {
+  return WORDS[lang];
 }
 
 /** Fills `{name}` placeholders. */
@@ -1206,4 +1302,1050 @@ export function pickLang(cookie: string | undefined, acceptLanguage: string | un
     if (w.tag.startsWith("en")) return "en";
   }
   return "pt-BR";
+}
+
+/**
+ * The English sentences the domain writes — guard details, decision trail lines, classifier
+ * evidence, rule and form problems — with their Portuguese. The domain stays pure and its
+ * English stays what the API, the CLI and the stored decisions carry; pages read each sentence
+ * back through this list (`say`), so decisions stored before a translation existed are shown
+ * translated too. In a pattern, `{name}` is data shown as it is, `{~name}` is itself a
+ * sentence of this list and `{%name}` a word of `SAID_WORDS`. More specific patterns first.
+ */
+export const SENTENCES: readonly (readonly [en: string, pt: string])[] = [
+  // The guard (src/domain/auto_reply_guard.ts, sender_verdicts.ts, reply_composer.ts).
+  [
+    "received {a}, before the account was connected {b}",
+    "recebida em {a}, antes de a conta ser conectada em {b}",
+  ],
+  [
+    "header block of {n} characters exceeds the limit",
+    "cabeçalho de {n} caracteres passa do limite",
+  ],
+  ["Message-ID {id}", "Message-ID {id}"],
+  ["In-Reply-To/References carry {id}", "In-Reply-To/References trazem {id}"],
+  ["{h} header present", "cabeçalho {h} presente"],
+  ["Return-Path is <>", "Return-Path é <>"],
+  ["{n} Received fields (limit {max})", "{n} campos Received (limite {max})"],
+  [
+    "the forwarded message's original sender was not found",
+    "o remetente original da mensagem encaminhada não foi encontrado",
+  ],
+  [
+    "the message is not a forward, so it has no original sender",
+    "a mensagem não é um encaminhamento, então não tem remetente original",
+  ],
+  ["no From address", "sem endereço From"],
+  ["{field} holds {n} mailboxes; expected one", "{field} tem {n} endereços; esperado um"],
+  ["{a} is not a valid address", "{a} não é um endereço válido"],
+  ["{a} is one of our addresses", "{a} é um dos nossos endereços"],
+  ["postmaster is a system address", "postmaster é um endereço de sistema"],
+  ["a no-reply address", "um endereço no-reply"],
+  ["{a} is a system address", "{a} é um endereço de sistema"],
+  ["a list owner address (owner-)", "um endereço de dono de lista (owner-)"],
+  ["a list robot address (-request)", "um endereço de robô de lista (-request)"],
+  ["a list bounce address", "um endereço de retorno de lista"],
+  [
+    "no account address in To, Cc or Resent-To/Cc/Bcc",
+    "nenhum endereço da conta em To, Cc ou Resent-To/Cc/Bcc",
+  ],
+  ["{a} is on the never-answer list ({entry})", "{a} está na lista de nunca responder ({entry})"],
+  [
+    "forwarded by {a}, who is not a trusted forwarder (none)",
+    "encaminhada por {a}, que não é um encaminhador confiável (nenhum)",
+  ],
+  [
+    "forwarded by {a}, who is not a trusted forwarder ({list})",
+    "encaminhada por {a}, que não é um encaminhador confiável ({list})",
+  ],
+  ["an invalid date", "uma data inválida"],
+  // src/domain/decide_reply.ts and rate_limit.ts.
+  [
+    "this message already has a reply in the outbox",
+    "esta mensagem já tem uma resposta na fila de saída",
+  ],
+  [
+    "a reply to {a} bounced permanently at {at}; not answered again until {until}",
+    "uma resposta para {a} voltou em definitivo em {at}; não é respondido de novo até {until}",
+  ],
+  [
+    "the {%scope} breaker tripped at {at} and is still open",
+    "o disjuntor {%scope} disparou em {at} e continua aberto",
+  ],
+  [
+    "1 reply already sent to this recipient by this rule in the last {%span}",
+    "1 resposta já enviada a este destinatário por esta regra na janela de {%span}",
+  ],
+  [
+    "{n} replies already sent to this recipient by this rule in the last {%span}",
+    "{n} respostas já enviadas a este destinatário por esta regra na janela de {%span}",
+  ],
+  [
+    "a reply to this recipient by this rule is already reserved in the window",
+    "uma resposta a este destinatário por esta regra já está reservada na janela",
+  ],
+  [
+    "{n} replies to this recipient in the last {%span} (limit {max})",
+    "{n} respostas a este destinatário na janela de {%span} (limite {max})",
+  ],
+  [
+    "{n} replies from this account in the last {%span} (limit {max})",
+    "{n} respostas desta conta na janela de {%span} (limite {max})",
+  ],
+  // The rule trail (src/domain/rule_match.ts, schedule.ts, reply_variant.ts).
+  ["disabled", "desativada"],
+  ["no conditions", "sem condições"],
+  [
+    "has an active period, and the message has no arrival time",
+    "tem um período ativo, e a mensagem não tem hora de chegada",
+  ],
+  [
+    "has a schedule, and the message has no arrival time",
+    "tem um horário, e a mensagem não tem hora de chegada",
+  ],
+  ["kind is {%a}, the rule wants {%b}", "o tipo é {%a}, a regra quer {%b}"],
+  ["kind is {%a}", "o tipo é {%a}"],
+  ["account {a} is not {b}", "a conta {a} não é {b}"],
+  ["account matches", "a conta confere"],
+  ["from {a} matches none of {list}", "o remetente {a} não casa com nenhum de {list}"],
+  ["from matches {g}", "o remetente casa com {g}"],
+  [
+    "original sender {a} matches none of {list}",
+    "o remetente original {a} não casa com nenhum de {list}",
+  ],
+  ["original sender matches {g}", "o remetente original casa com {g}"],
+  ["header {h} is absent", "o cabeçalho {h} está ausente"],
+  ["header {h} is present", "o cabeçalho {h} está presente"],
+  ["header {h} is not {v}", "o cabeçalho {h} não é {v}"],
+  ["header {h} is {v}", "o cabeçalho {h} é {v}"],
+  ["header {h} does not contain {v}", "o cabeçalho {h} não contém {v}"],
+  ["header {h} contains {v}", "o cabeçalho {h} contém {v}"],
+  ["none of any holds ({~misses})", "nenhuma condição de any vale ({~misses})"],
+  ["any: {~why}", "any: {~why}"],
+  ["not: {~why}", "not: {~why}"],
+  ["{%what} does not contain {v}", "{%what} não contém {v}"],
+  ["{%what} contains {v}", "{%what} contém {v}"],
+  ["{%what} does not match /{re}/", "{%what} não casa com /{re}/"],
+  ["{%what} matches /{re}/", "{%what} casa com /{re}/"],
+  ["invalid regex /{re}/: {error}", "regex inválida /{re}/: {error}"],
+  [
+    "{field} not evaluated: it would take {cost} steps and {left} of this message's budget of {budget} remain; treated as no match",
+    "{field} não avaliado: levaria {cost} passos e restam {left} do orçamento de {budget} desta mensagem; conta como não casar",
+  ],
+  [
+    "{%day} {date} {time} {zone} is a holiday (listed)",
+    "{%day} {date} {time} {zone} é feriado (da lista)",
+  ],
+  [
+    "{%day} {date} {time} {zone} is a holiday ({calendar})",
+    "{%day} {date} {time} {zone} é feriado ({calendar})",
+  ],
+  [
+    "{%day} {date} {time} {zone} is within opening hours",
+    "{%day} {date} {time} {zone} está no horário de atendimento",
+  ],
+  [
+    "{%day} {date} {time} {zone} is outside opening hours",
+    "{%day} {date} {time} {zone} está fora do horário de atendimento",
+  ],
+  [
+    "not active before {from} (today is {today}, {zone})",
+    "não ativa antes de {from} (hoje é {today}, {zone})",
+  ],
+  ["ended on {until} (today is {today}, {zone})", "terminou em {until} (hoje é {today}, {zone})"],
+  ["within its active period", "dentro do seu período ativo"],
+  [
+    "reply texts: the main ones (no variants)",
+    "textos da resposta: os principais (sem variantes)",
+  ],
+  ["reply texts: the main ones", "textos da resposta: os principais"],
+  ["reply texts: variant {lang}", "textos da resposta: variante {lang}"],
+  ["message language unknown", "idioma da mensagem desconhecido"],
+  [
+    "message language {lang} (Content-Language header)",
+    "idioma da mensagem {lang} (cabeçalho Content-Language)",
+  ],
+  [
+    "message language {lang} (detected in the text)",
+    "idioma da mensagem {lang} (detectado no texto)",
+  ],
+  // Template problems (src/domain/reply_composer.ts, template.ts).
+  ["subject {~problem}", "assunto: {~problem}"],
+  ["text {~problem}", "texto: {~problem}"],
+  ["html {~problem}", "html: {~problem}"],
+  ["recipient {a} is not one plain address", "o destinatário {a} não é um endereço simples"],
+  ["from {a} is not one plain address", "o remetente {a} não é um endereço simples"],
+  ["copy {a} is not one plain address", "a cópia {a} não é um endereço simples"],
+  ["contains {what} (U+{code}) at position {at}", "contém {what} (U+{code}) na posição {at}"],
+  ['has an unclosed "{{" at position {at}', 'tem um "{{" sem fechar na posição {at}'],
+  [
+    'has a fallback at position {at} that holds "{{" or is longer than {max} characters: write {{name|plain text}}',
+    'tem um texto alternativo na posição {at} que contém "{{" ou passa de {max} caracteres: escreva {{nome|texto simples}}',
+  ],
+  [
+    "has {v} at position {at}, which is not a variable: only {{name}} with a-z, 0-9 and _ is allowed, with no expressions",
+    "tem {v} na posição {at}, que não é uma variável: só {{nome}} com a-z, 0-9 e _, sem expressões",
+  ],
+  [
+    "uses unknown variable {v}; known variables: {list}",
+    "usa a variável desconhecida {v}; variáveis conhecidas: {list}",
+  ],
+  // The classifier's evidence (src/domain/classifier.ts).
+  [
+    "delivery report or bounce: its attached message is not a forward",
+    "relatório de entrega ou devolução: a mensagem anexada não é um encaminhamento",
+  ],
+  ["{n} more marks further down", "mais {n} marcas abaixo"],
+  ["In-Reply-To header present", "cabeçalho In-Reply-To presente"],
+  [
+    "reply prefix overruled by a forward separator on top",
+    "prefixo de resposta vencido por um separador de encaminhamento no topo",
+  ],
+  ["no forward marker", "nenhuma marca de encaminhamento"],
+  [
+    "quoted reply: an attribution line comes first",
+    "resposta com citação: uma linha de atribuição vem antes",
+  ],
+  [
+    "header block without a forward prefix: read as a reply",
+    "bloco de cabeçalhos sem prefixo de encaminhamento: lido como resposta",
+  ],
+  [
+    "forward separator only inside quoted text",
+    "separador de encaminhamento só dentro de texto citado",
+  ],
+  ["original sender not found in the body", "remetente original não encontrado no corpo"],
+  [
+    "nested forward: original taken from quoted block {n}",
+    "encaminhamento aninhado: original tirado do bloco citado {n}",
+  ],
+  ["original sender from {%source}", "remetente original tirado de {%source}"],
+  [
+    "original subject taken from the forward's own subject",
+    "assunto original tirado do assunto do próprio encaminhamento",
+  ],
+  [
+    "original sender has a name but no address",
+    "o remetente original tem nome mas não endereço",
+  ],
+  [
+    "{n} attached messages: the first is read",
+    "{n} mensagens anexadas: a primeira é lida",
+  ],
+  [
+    "attached message/rfc822, nested {n} deep: the innermost is the original",
+    "message/rfc822 anexada, aninhada {n} níveis: a mais interna é a original",
+  ],
+  ["attached message/rfc822", "message/rfc822 anexada"],
+  [
+    "the attached message is an inline forward: original from {%source}",
+    "a mensagem anexada é um encaminhamento no corpo: original tirado de {%source}",
+  ],
+  ["the attached message names no sender", "a mensagem anexada não diz o remetente"],
+  ["forward prefix agrees", "o prefixo de encaminhamento concorda"],
+  ["subject tag {tag} skipped", "marca de assunto {tag} ignorada"],
+  ["subject prefix {p}: {%meaning}", "prefixo de assunto {p}: {%meaning}"],
+  [
+    "{token} read as a {%reading}: Danish/Norwegian labels",
+    "{token} lido como {%reading}: rótulos dinamarqueses/noruegueses",
+  ],
+  [
+    "{token} read as a {%reading}: Finnish/Estonian labels",
+    "{token} lido como {%reading}: rótulos finlandeses/estonianos",
+  ],
+  [
+    "{token} read as a {%reading}: Content-Language {lang}",
+    "{token} lido como {%reading}: Content-Language {lang}",
+  ],
+  [
+    "{token} read as a {%reading}: In-Reply-To present",
+    "{token} lido como {%reading}: In-Reply-To presente",
+  ],
+  [
+    "{token} read as a {%reading}: no In-Reply-To (Outlook sets it on replies)",
+    "{token} lido como {%reading}: sem In-Reply-To (o Outlook o põe nas respostas)",
+  ],
+  ["body read from the HTML part", "corpo lido da parte HTML"],
+  [
+    "forward separator found by email-forward-parser at line {n}: {text}",
+    "separador de encaminhamento achado pelo email-forward-parser na linha {n}: {text}",
+  ],
+  ["forward separator at line {n}: {text}", "separador de encaminhamento na linha {n}: {text}"],
+  ['"Original Message" line at line {n}: {text}', 'linha "Original Message" na linha {n}: {text}'],
+  [
+    "Outlook separator and header block at line {n}{fields}",
+    "separador do Outlook e bloco de cabeçalhos na linha {n}{fields}",
+  ],
+  ["header block at line {n}{fields}", "bloco de cabeçalhos na linha {n}{fields}"],
+  ["attribution line at line {n}: {text}", "linha de atribuição na linha {n}: {text}"],
+  ["forward marker", "marca de encaminhamento"],
+  // The connection test's categories (src/domain/connection_problem.ts).
+  [
+    "the server refused the connection: check the host and port",
+    "o servidor recusou a conexão: confira o host e a porta",
+  ],
+  [
+    "no answer in time: check the host, the port and any firewall",
+    "sem resposta a tempo: confira o host, a porta e algum firewall",
+  ],
+  [
+    "the TLS settings don't match the server (TLS from the first byte or STARTTLS), or its certificate can't be verified",
+    "as configurações de TLS não batem com o servidor (TLS desde o primeiro byte ou STARTTLS), ou o certificado dele não pode ser verificado",
+  ],
+  ["the server refused the user name or password", "o servidor recusou o usuário ou a senha"],
+  [
+    "something answered, but not an IMAP server: check the port",
+    "algo respondeu, mas não um servidor IMAP: confira a porta",
+  ],
+  [
+    "the host is this machine or a private network; set ALLOW_PRIVATE_HOSTS=true to allow a mail server there",
+    "o host é esta máquina ou uma rede privada; defina ALLOW_PRIVATE_HOSTS=true para permitir um servidor de e-mail ali",
+  ],
+  ["the host name does not resolve", "o nome do host não resolve"],
+  [
+    "no IMAP password is stored for this account",
+    "nenhuma senha IMAP está guardada para esta conta",
+  ],
+  ["the server could not be reached", "não foi possível alcançar o servidor"],
+  // The sender's own words (src/jobs/send_outbox.ts).
+  ["lease expired while sending", "a reserva expirou durante o envio"],
+  ["is not JSON ({~why})", "não é JSON ({~why})"],
+  // JSON.parse's errors (V8's words): what and where.
+  ["Unexpected end of JSON input", "o JSON termina no meio"],
+  [
+    "{what} in JSON at position {n} (line {l} column {c})",
+    "erro de sintaxe na posição {n} do JSON (linha {l}, coluna {c})",
+  ],
+  ["{what} in JSON at position {n}", "erro de sintaxe na posição {n} do JSON"],
+  ["Unexpected token {v} is not valid JSON", "símbolo inesperado {v} não é JSON válido"],
+  ["not valid JSON: {~error}", "não é JSON válido: {~error}"],
+  // Problems of rules, forms and queries (src/domain/rules.ts, rule_conditions.ts, schedule.ts,
+  // json_checks.ts, account_settings.ts, src/admin/, src/actions/, routes/params.ts): the
+  // field's path is shown apart, as code (routes/layout.tsx), so these are the sentences alone.
+  ["must be an object", "deve ser um objeto"],
+  ["unknown field (known: {list})", "campo desconhecido (conhecidos: {list})"],
+  ["unknown condition (known: {list})", "condição desconhecida (conhecidas: {list})"],
+  ["unknown setting (known: {list})", "configuração desconhecida (conhecidas: {list})"],
+  ["unknown language (known: {list})", "idioma desconhecido (conhecidos: {list})"],
+  ["is required and must be a non-empty string", "é obrigatório e deve ser um texto não vazio"],
+  ["is required and must be a string", "é obrigatório e deve ser um texto"],
+  ["must be a string", "deve ser um texto"],
+  ["is longer than {n} characters", "tem mais de {n} caracteres"],
+  ["{v} is longer than {n} characters", "{v} tem mais de {n} caracteres"],
+  ["contains a control character", "contém um caractere de controle"],
+  ["must be true or false", "deve ser true ou false"],
+  [
+    "must be an integer between -1000000 and 1000000",
+    "deve ser um inteiro entre -1000000 e 1000000",
+  ],
+  ["{a} is before active_from {b}", "{a} é antes de active_from {b}"],
+  ["must be a date YYYY-MM-DD, got {v}", "deve ser uma data AAAA-MM-DD, veio {v}"],
+  ['must be "reply" or "ignore", got {v}', 'deve ser "reply" ou "ignore", veio {v}'],
+  [
+    '"reply" contradicts "ignore": true; keep one of them',
+    '"reply" contradiz "ignore": true; fique com um deles',
+  ],
+  [
+    "a rule that ignores a message cannot also reply; remove one of them",
+    "uma regra que ignora a mensagem não pode também responder; tire um dos dois",
+  ],
+  ['is required (or set "ignore": true)', 'é obrigatório (ou defina "ignore": true)'],
+  [
+    "must be an object with to, subject, text and html",
+    "deve ser um objeto com to, subject, text e html",
+  ],
+  [
+    'must be "sender" or "original_sender", got {v}',
+    'deve ser "sender" ou "original_sender", veio {v}',
+  ],
+  ['must be "forwarded" or "direct", got {v}', 'deve ser "forwarded" ou "direct", veio {v}'],
+  ["{v} is not one plain e-mail address", "{v} não é um endereço de e-mail simples"],
+  [
+    "must be an e-mail address or a list of e-mail addresses",
+    "deve ser um endereço de e-mail ou uma lista deles",
+  ],
+  ["has {n} addresses; the limit is {max}", "tem {n} endereços; o limite é {max}"],
+  ["{v} is listed twice", "{v} aparece duas vezes"],
+  [
+    '{v} is not a locale such as "pt-BR", "en-US" or "es"',
+    '{v} não é um locale como "pt-BR", "en-US" ou "es"',
+  ],
+  ["must be an object with subject, text and html", "deve ser um objeto com subject, text e html"],
+  ["{v} is already used by rule {n}", "{v} já é usado pela regra {n}"],
+  ["must be an object of conditions", "deve ser um objeto de condições"],
+  [
+    "any and not nest deeper than {n} levels",
+    "any e not se aninham mais de {n} níveis",
+  ],
+  ["must be a non-empty string", "deve ser um texto não vazio"],
+  ["must not be an empty list", "não pode ser uma lista vazia"],
+  [
+    "must be a list of 1 to {n} condition objects, one of which must hold",
+    "deve ser uma lista de 1 a {n} objetos de condições, dos quais um deve valer",
+  ],
+  [
+    'must be an object like {"name": "X-Priority", "equals": "1"}',
+    'deve ser um objeto como {"name": "X-Priority", "equals": "1"}',
+  ],
+  [
+    "must be a header field name (printable ASCII, no colon or space)",
+    "deve ser um nome de campo de cabeçalho (ASCII imprimível, sem dois-pontos nem espaço)",
+  ],
+  [
+    "must be a string of at most {n} characters",
+    "deve ser um texto de no máximo {n} caracteres",
+  ],
+  ["use either equals or contains, not both", "use equals ou contains, não os dois"],
+  [
+    "must be a non-empty string or a non-empty list of strings",
+    "deve ser um texto não vazio ou uma lista não vazia de textos",
+  ],
+  [
+    "must be an object with hours (and optionally timezone, holidays, outside)",
+    "deve ser um objeto com hours (e, se quiser, timezone, holidays, outside)",
+  ],
+  [
+    '{v} is not an IANA time zone (e.g. "America/Sao_Paulo")',
+    '{v} não é um fuso horário IANA (por exemplo "America/Sao_Paulo")',
+  ],
+  [
+    '{v} is not an IANA time zone (e.g. "America/Sao_Paulo", "Europe/Lisbon"; empty: the server\'s)',
+    '{v} não é um fuso horário IANA (por exemplo "America/Sao_Paulo", "Europe/Lisbon"; vazio: o do servidor)',
+  ],
+  [
+    "must be a list of dates (YYYY-MM-DD) and calendars (BR, BR-SP), at most {n}",
+    "deve ser uma lista de datas (AAAA-MM-DD) e calendários (BR, BR-SP), no máximo {n}",
+  ],
+  [
+    "{v} is neither a date (YYYY-MM-DD) nor a known holiday calendar (a country, BR, or a country and state, BR-SP)",
+    "{v} não é uma data (AAAA-MM-DD) nem um calendário de feriados conhecido (um país, BR, ou país e estado, BR-SP)",
+  ],
+  [
+    'is required: an object of days ("mon-fri", "sat") to "09:00-18:00"',
+    'é obrigatório: um objeto de dias ("mon-fri", "sat") para "09:00-18:00"',
+  ],
+  [
+    'not a day or a range of days (mon … sun, e.g. "mon-fri")',
+    'não é um dia nem um intervalo de dias (mon … sun, por exemplo "mon-fri")',
+  ],
+  [
+    'must be a time range "09:00-18:00" or a list of at most {n}',
+    'deve ser um intervalo de horas "09:00-18:00" ou uma lista de no máximo {n}',
+  ],
+  [
+    '{v} is not a range "HH:MM-HH:MM" that ends after it starts, within one day (split a night shift at midnight: "22:00-24:00", "00:00-06:00")',
+    '{v} não é um intervalo "HH:MM-HH:MM" que termina depois de começar, dentro de um dia (divida um turno da noite à meia-noite: "22:00-24:00", "00:00-06:00")',
+  ],
+  ["the pattern is longer than {n} characters", "o padrão tem mais de {n} caracteres"],
+  [
+    "the pattern is too large: it compiles to {n} instructions once repetitions are expanded; the limit is {max}",
+    "o padrão é grande demais: compila em {n} instruções com as repetições expandidas; o limite é {max}",
+  ],
+  ["the pattern ends with a lone backslash", "o padrão termina com uma barra invertida solta"],
+  [
+    "bad \\u escape at position {n} (use \\uHHHH or \\u{H…})",
+    "escape \\u inválido na posição {n} (use \\uHHHH ou \\u{H…})",
+  ],
+  ["backreferences ({v}) are not supported", "referências anteriores ({v}) não são aceitas"],
+  [
+    "named backreferences (\\k) are not supported",
+    "referências anteriores com nome (\\k) não são aceitas",
+  ],
+  [
+    "lookaround (?=, (?!, (?<=, (?<! at position {n} is not supported",
+    "lookaround (?=, (?!, (?<=, (?<! na posição {n} não é aceito",
+  ],
+  ["missing closing ): {v}", "falta fechar ): {v}"],
+  ["missing closing ]: {v}", "falta fechar ]: {v}"],
+  ["unexpected ): {v}", ") inesperado: {v}"],
+  ["missing argument to repetition operator: {v}", "falta o que repetir: {v}"],
+  ["invalid nested repetition operator: {v}", "repetição aninhada inválida: {v}"],
+  ["invalid escape sequence: {v}", "sequência de escape inválida: {v}"],
+  ["invalid character class range: {v}", "intervalo de classe de caracteres inválido: {v}"],
+  [
+    "invalid repeat count: {v} (a count is at most 1000, nested counts at most 1000 in all)",
+    "contagem de repetição inválida: {v} (no máximo 1000, e 1000 ao todo quando aninhadas)",
+  ],
+  ["must be a list of text", "deve ser uma lista de textos"],
+  ["at most {n} entries", "no máximo {n} itens"],
+  ["must be non-empty text", "deve ser um texto não vazio"],
+  // Forms (src/admin/account_form.ts, src/actions/, routes/).
+  ["1–64 letters, digits or . _ - @ +", "1–64 letras, dígitos ou . _ - @ +"],
+  [
+    "1–64 letters, digits, . _ or -, starting with a letter or digit",
+    "1–64 letras, dígitos, . _ ou -, começando com letra ou dígito",
+  ],
+  ["must be an e-mail address", "deve ser um endereço de e-mail"],
+  ["one line, at most 200 characters", "uma linha, no máximo 200 caracteres"],
+  ["must be a host name or address", "deve ser um nome de host ou endereço"],
+  ["must be a port from 1 to 65535", "deve ser uma porta de 1 a 65535"],
+  ["required", "obrigatório"],
+  ["at least one mailbox name", "pelo menos um nome de caixa"],
+  ["at most 1024 characters", "no máximo 1024 caracteres"],
+  [
+    "the folder to move processed mail to (one line)",
+    "a pasta para onde mover a mensagem processada (uma linha)",
+  ],
+  [
+    "a whole number from 1 to {max}, or empty for no limit",
+    "um número inteiro de 1 a {max}, ou vazio para sem limite",
+  ],
+  ["must be a whole number above 0", "deve ser um número inteiro acima de 0"],
+  [
+    "blank, or a whole number from {a} to {b}",
+    "vazio, ou um número inteiro de {a} a {b}",
+  ],
+  [
+    "must be a whole number of seconds from {a} to {b}",
+    "deve ser um número inteiro de segundos de {a} a {b}",
+  ],
+  ['must be "recipient" or "account"', 'deve ser "recipient" ou "account"'],
+  ["must be from {a} to {b}", "deve ser de {a} a {b}"],
+  ["must be a whole number from {a} to {b}", "deve ser um número inteiro de {a} a {b}"],
+  ["must be forwarded or direct", "deve ser forwarded ou direct"],
+  [
+    "a forward needs the original sender's address",
+    "um encaminhamento precisa do endereço do remetente original",
+  ],
+  ["one of admin, operator, viewer", "um de admin, operator, viewer"],
+  ["unknown {v}; use read, write, metrics", "{v} desconhecido; use read, write, metrics"],
+  ["read, write, metrics", "read, write, metrics"],
+  [
+    "a future date as YYYY-MM-DD (or an ISO 8601 instant)",
+    "uma data futura AAAA-MM-DD (ou um instante ISO 8601)",
+  ],
+  ["has more than one @", "tem mais de um @"],
+  [
+    'is empty (e.g. "ana@empresa.test" or "empresa.test")',
+    'está vazio (por exemplo "ana@empresa.test" ou "empresa.test")',
+  ],
+  [
+    'is not an address glob: no spaces, quotes, <>, commas, ; or () (use * and ? on an address or a domain, e.g. "*@empresa.test" or "empresa.test")',
+    'não é um padrão de endereço: sem espaços, aspas, <>, vírgulas, ; ou () (use * e ? num endereço ou domínio, por exemplo "*@empresa.test" ou "empresa.test")',
+  ],
+  [
+    'is not an authserv-id (the host name the receiving server writes first in Authentication-Results, e.g. "mx.google.com")',
+    'não é um authserv-id (o nome de host que o servidor de entrada escreve primeiro em Authentication-Results, por exemplo "mx.google.com")',
+  ],
+  [
+    '{v} is not an authserv-id (the host name the receiving server writes first in Authentication-Results, e.g. "mx.google.com")',
+    '{v} não é um authserv-id (o nome de host que o servidor de entrada escreve primeiro em Authentication-Results, por exemplo "mx.google.com")',
+  ],
+  [
+    "it is not the current code of the app you added the secret to",
+    "não é o código atual do app em que você adicionou o segredo",
+  ],
+  [
+    "it is not a current code of your app, nor an unused recovery code",
+    "não é um código atual do seu app, nem um código de recuperação não usado",
+  ],
+  [
+    "current password: it is not the one you log in with",
+    "senha atual: não é a que você usa para entrar",
+  ],
+  ["it is not the one you log in with", "não é a que você usa para entrar"],
+  ["the password must be at least {n} characters", "a senha deve ter pelo menos {n} caracteres"],
+  ["the password must be at most {n} characters", "a senha deve ter no máximo {n} caracteres"],
+  ["the two passwords differ", "as duas senhas são diferentes"],
+  ["must be up or down", "deve ser up ou down"],
+  ["must be 1 or 0", "deve ser 1 ou 0"],
+  ["must be sent or send_again", "deve ser sent ou send_again"],
+  ["sent or send_again", "sent ou send_again"],
+  ["must list every rule exactly once", "deve listar cada regra exatamente uma vez"],
+  [
+    "choose erase (delete them) or keep (keep them without an account)",
+    "escolha erase (apagar) ou keep (manter sem conta)",
+  ],
+  ["must be a message id", "deve ser o id de uma mensagem"],
+  ["another rule has this name", "outra regra já tem este nome"],
+  ["must be text", "deve ser texto"],
+  [
+    "the first user must be an admin (nobody could manage users otherwise)",
+    "o primeiro usuário deve ser admin (senão ninguém poderia gerenciar usuários)",
+  ],
+  ["contains a NUL character", "contém um caractere NUL"],
+  ["given more than once", "dado mais de uma vez"],
+  ["not a cursor from this list", "não é um cursor desta lista"],
+  ["must not be after until", "não pode ser depois de until"],
+  ["must be an event name", "deve ser o nome de um evento"],
+  [
+    "must be a date (YYYY-MM-DD) from {a} to {b}",
+    "deve ser uma data (AAAA-MM-DD) de {a} a {b}",
+  ],
+  [
+    "must be {what} (a whole number from 1 to {max})",
+    "deve ser {what} (um número inteiro de 1 a {max})",
+  ],
+  ["no rule was imported", "nenhuma regra foi importada"],
+  ["no such OAuth account", "não há essa conta OAuth"],
+  ["no such account", "não há essa conta"],
+  [
+    "no such breaker (it may have been reset)",
+    "não há esse disjuntor (talvez já tenha sido rearmado)",
+  ],
+  ["no such live token", "não há esse token ativo"],
+  ["no such message", "não há essa mensagem"],
+  ["no such never-answer entry", "não há essa exceção"],
+  ["no such outbox row", "não há essa linha na fila de saída"],
+  ["no such rule", "não há essa regra"],
+  ["no such user", "não há esse usuário"],
+  ["start the set-up first", "comece a configuração primeiro"],
+  ["the account was deleted during the sign-in", "a conta foi apagada durante o login"],
+  ["the breakers changed meanwhile", "os disjuntores mudaram nesse meio-tempo"],
+  ["the correction is invalid", "a correção é inválida"],
+  ["the rule is invalid", "a regra é inválida"],
+  ["the second factor is already on", "a segunda etapa já está ativa"],
+  ["the second factor is not on for this user", "a segunda etapa não está ativa para este usuário"],
+  [
+    "this account comes from the environment (ACCOUNTS_JSON): remove it there, or disable it",
+    "esta conta vem do ambiente (ACCOUNTS_JSON): remova-a lá, ou desative-a",
+  ],
+  [
+    "this account's settings come from the environment",
+    "as configurações desta conta vêm do ambiente",
+  ],
+  [
+    "this sign-in is unknown, expired or already used: start it again from the accounts page",
+    "este login é desconhecido, expirou ou já foi usado: comece de novo na página de contas",
+  ],
+  ["OAuth provider {p} is not configured", "o provedor OAuth {p} não está configurado"],
+  ['no rule is named "{name}"', 'nenhuma regra se chama "{name}"'],
+  ['rule "{name}" has no file {id}', 'a regra "{name}" não tem o arquivo {id}'],
+  [
+    "the row is {%status}; this action needs {list}",
+    "a linha está {%status}; esta ação precisa de {list}",
+  ],
+  [
+    "the sign-in at {issuer} did not complete: {error}",
+    "o login em {issuer} não terminou: {error}",
+  ],
+];
+
+/** Single words the sentences carry (`{%name}`), Portuguese by English. */
+const SAID_WORDS: Readonly<Record<string, string>> = {
+  account: "da conta",
+  recipient: "do destinatário",
+  direct: "direta",
+  forwarded: "encaminhada",
+  subject: "o assunto",
+  body: "o corpo",
+  forward: "encaminhamento",
+  reply: "resposta",
+  "forward or reply": "encaminhamento ou resposta",
+  "email-forward-parser": "email-forward-parser",
+  "the attribution line": "a linha de atribuição",
+  "the quoted header block": "o bloco de cabeçalhos citado",
+  sun: "dom",
+  mon: "seg",
+  tue: "ter",
+  wed: "qua",
+  thu: "qui",
+  fri: "sex",
+  sat: "sáb",
+  "1 day": "24 horas",
+  "1 h": "1 h",
+};
+
+interface Sentence {
+  /** Data that holds no "; " or " | " (those join sentences): tried first. */
+  strict: RegExp;
+  /** Data that holds anything: tried when the parts of a compound are not all known. */
+  loose: RegExp;
+  slots: string[];
+  pt: string;
+}
+
+const COMPILED: readonly Sentence[] = SENTENCES.map(([en, pt]) => {
+  const slots: string[] = [];
+  const literals: string[] = [];
+  let last = 0;
+  // `{{…}}` in a sentence is literal template syntax: a placeholder is not followed by `}`.
+  const re = /\{([~%]?\w+)\}(?!\})/g;
+  for (let m; (m = re.exec(en));) {
+    literals.push(escapeRegex(en.slice(last, m.index)));
+    slots.push(m[1]);
+    last = m.index + m[0].length;
+  }
+  literals.push(escapeRegex(en.slice(last)));
+  // A placeholder followed by a lone space is one word: placeholders split by spaces alone
+  // would otherwise backtrack over every space of a long text.
+  const build = (data: string) =>
+    new RegExp(
+      `^${literals.map((l, i) => (i === 0 ? l : `(${l === " " ? "\\S+?" : data})${l}`)).join("")}$`,
+    );
+  return { strict: build("(?:(?!; | \\| )[\\s\\S])*?"), loose: build("[\\s\\S]*?"), slots, pt };
+});
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * A sentence of the domain in the viewer's language: English as it is; Portuguese from
+ * `SENTENCES`, a compound ("a; b", "a | b") part by part. A sentence the list does not know
+ * is shown as it came (tests/routes/pt_br_pages_test.ts fails on it).
+ */
+export function say(t: Pick<Dict, "lang">, text: string): string {
+  // A sentence of the domain is short; a long text is someone's data echoed back (a megabyte
+  // form field), shown as it came rather than matched against every pattern.
+  return t.lang === "en" || text.length > MAX_SAID_LENGTH ? text : sayPt(text, 0);
+}
+
+const MAX_SAID_LENGTH = 2000;
+
+function sayPt(text: string, depth: number): string {
+  if (depth > 8) return text;
+  const whole = sentence(text, "strict", depth);
+  if (whole !== null) return whole;
+  for (const sep of ["; ", " | "]) {
+    if (!text.includes(sep)) continue;
+    const pieces = text.split(sep);
+    const parts = pieces.map((p) => sayPt(p, depth + 1));
+    if (parts.every((p, i) => p !== pieces[i] || p === "")) return parts.join(sep);
+    return sentence(text, "loose", depth) ?? parts.join(sep);
+  }
+  return sentence(text, "loose", depth) ?? text;
+}
+
+function sentence(text: string, mode: "strict" | "loose", depth: number): string | null {
+  for (const s of COMPILED) {
+    const m = s[mode].exec(text);
+    if (!m) continue;
+    const values: Record<string, string> = {};
+    s.slots.forEach((slot, i) => {
+      const v = m[i + 1];
+      if (slot.startsWith("~")) values[slot] = sayPt(v, depth + 1);
+      else if (slot.startsWith("%")) {
+        values[slot] = SAID_WORDS[v] ?? v.replace(/^(\d+) days$/, "$1 dias");
+      } else values[slot] = v;
+    });
+    return s.pt.replace(/\{([~%]?\w+)\}(?!\})/g, (all, k) => (k in values ? values[k] : all));
+  }
+  return null;
+}
+
+/** A suppression reason's name in the viewer's language (the code itself when it has none). */
+export function reasonName(t: Dict, code: string): string {
+  const key = `why_${code}`;
+  return key in t ? t[key as keyof Words] : fill(t.reasonUnknown, { reason: code });
+}
+
+/** The audit log's event names in a language (every event: the compiler checks). */
+const AUDIT_EVENTS: Record<Lang, Record<AuditEventName, string>> = {
+  en: {
+    collected: "Message collected",
+    collect_failed: "Collecting failed",
+    uidvalidity_changed: "Mailbox UIDVALIDITY changed",
+    mailbox_unavailable: "Mailbox unavailable",
+    mailbox_available: "Mailbox available again",
+    after_processed: "After-processing done",
+    after_processing_failed: "After-processing failed",
+    parse_failed: "Parsing failed",
+    classified: "Message classified",
+    rule_matched: "Rule matched",
+    reply_suppressed: "Reply suppressed",
+    breaker_tripped: "Loop breaker tripped",
+    enqueued: "Reply queued",
+    sent: "Reply sent",
+    send_retry: "Sending will be retried",
+    send_failed: "Sending failed",
+    send_unknown: "Sending outcome unknown",
+    claim_lost: "Send claim lost",
+    reply_bounced: "Reply bounced",
+    reply_delayed: "Reply delayed",
+    sent_copied: "Copied to Sent",
+    sent_copy_skipped: "Copy to Sent skipped",
+    sent_copy_retry: "Copy to Sent will be retried",
+    sent_copy_failed: "Copy to Sent given up",
+    smtp_auth_failed: "SMTP login refused",
+    smtp_auth_cleared: "SMTP login works again",
+    settled: "Reply settled by a person",
+    retry_requested: "Retry requested",
+    cancelled: "Reply cancelled",
+    classification_overridden: "Classification corrected",
+    rule_changed: "Rule changed",
+    account_changed: "Account changed",
+    connection_tested: "Connection tested",
+    oauth_connected: "Connected with OAuth",
+    oauth_reconnected: "Reconnected with OAuth",
+    oauth_refresh_refused: "OAuth sign-in refused",
+    token_created: "API token created",
+    token_revoked: "API token revoked",
+    never_answer_added: "Exception added",
+    never_answer_removed: "Exception removed",
+    rule_attachment_added: "File attached to a rule",
+    rule_attachment_removed: "File removed from a rule",
+    breaker_reset: "Loop breaker reset",
+    account_settings_changed: "Reply settings changed",
+    user_created: "User created",
+    user_changed: "User changed",
+    user_removed: "User removed",
+    password_changed: "Password changed",
+    totp_enabled: "Two-step login turned on",
+    totp_disabled: "Two-step login turned off",
+    recovery_code_used: "Recovery code used",
+    login: "Logged in",
+    login_failed: "Login failed",
+    logout: "Logged out",
+    message_too_large: "Message too large: headers only",
+    collect_failing: "Account failing to collect",
+    collect_recovered: "Account collecting again",
+    rule_replayed: "Rule replayed over stored mail",
+    exported: "Messages exported",
+    retention_changed: "Retention changed",
+    retention_purged: "Expired data purged",
+    address_erased: "Address erased",
+    webhook_created: "Webhook added",
+    webhook_changed: "Webhook changed",
+    webhook_removed: "Webhook removed",
+    webhook_resent: "Webhook delivery resent",
+  },
+  "pt-BR": {
+    collected: "Mensagem coletada",
+    collect_failed: "Falha na coleta",
+    uidvalidity_changed: "UIDVALIDITY da caixa mudou",
+    mailbox_unavailable: "Caixa indisponível",
+    mailbox_available: "Caixa disponível de novo",
+    after_processed: "Pós-processamento feito",
+    after_processing_failed: "Falha no pós-processamento",
+    parse_failed: "Falha ao processar",
+    classified: "Mensagem classificada",
+    rule_matched: "Regra casou",
+    reply_suppressed: "Resposta suprimida",
+    breaker_tripped: "Disjuntor de laço disparou",
+    enqueued: "Resposta enfileirada",
+    sent: "Resposta enviada",
+    send_retry: "Envio será tentado de novo",
+    send_failed: "Falha no envio",
+    send_unknown: "Resultado do envio desconhecido",
+    claim_lost: "Reserva de envio perdida",
+    reply_bounced: "Resposta devolvida",
+    reply_delayed: "Resposta atrasada",
+    sent_copied: "Copiada para Enviados",
+    sent_copy_skipped: "Cópia para Enviados dispensada",
+    sent_copy_retry: "Cópia para Enviados será tentada de novo",
+    sent_copy_failed: "Cópia para Enviados abandonada",
+    smtp_auth_failed: "Login SMTP recusado",
+    smtp_auth_cleared: "Login SMTP funciona de novo",
+    settled: "Resposta resolvida por uma pessoa",
+    retry_requested: "Nova tentativa pedida",
+    cancelled: "Resposta cancelada",
+    classification_overridden: "Classificação corrigida",
+    rule_changed: "Regra alterada",
+    account_changed: "Conta alterada",
+    connection_tested: "Conexão testada",
+    oauth_connected: "Conectada com OAuth",
+    oauth_reconnected: "Reconectada com OAuth",
+    oauth_refresh_refused: "Login OAuth recusado",
+    token_created: "Token de API criado",
+    token_revoked: "Token de API revogado",
+    never_answer_added: "Exceção adicionada",
+    never_answer_removed: "Exceção removida",
+    rule_attachment_added: "Arquivo anexado a uma regra",
+    rule_attachment_removed: "Arquivo removido de uma regra",
+    breaker_reset: "Disjuntor de laço rearmado",
+    account_settings_changed: "Configurações de resposta alteradas",
+    user_created: "Usuário criado",
+    user_changed: "Usuário alterado",
+    user_removed: "Usuário removido",
+    password_changed: "Senha alterada",
+    totp_enabled: "Login em duas etapas ativado",
+    totp_disabled: "Login em duas etapas desativado",
+    recovery_code_used: "Código de recuperação usado",
+    login: "Entrou",
+    login_failed: "Falha no login",
+    logout: "Saiu",
+    message_too_large: "Mensagem grande demais: só os cabeçalhos",
+    collect_failing: "Conta falhando na coleta",
+    collect_recovered: "Conta coletando de novo",
+    rule_replayed: "Regra reaplicada às mensagens guardadas",
+    exported: "Mensagens exportadas",
+    retention_changed: "Retenção alterada",
+    retention_purged: "Dados vencidos apagados",
+    address_erased: "Endereço apagado",
+    webhook_created: "Webhook adicionado",
+    webhook_changed: "Webhook alterado",
+    webhook_removed: "Webhook removido",
+    webhook_resent: "Entrega de webhook reenviada",
+  },
+};
+
+/** The names of the audit details' fields; a field not listed shows its key as code. */
+const AUDIT_FIELDS: Record<Lang, Readonly<Record<string, string>>> = {
+  en: {
+    account_id: "account",
+    action: "action",
+    after: "after",
+    after_folder: "folder",
+    after_processing: "after processing",
+    already_there: "already there",
+    attempt: "attempt",
+    before: "before",
+    by: "by",
+    changed: "changed",
+    choice: "choice",
+    confidence: "confidence",
+    dedup_key: "dedup key",
+    detail: "detail",
+    diagnostic: "diagnostic",
+    direction: "direction",
+    disabled: "disabled",
+    email: "e-mail",
+    error: "error",
+    expires_at: "expires",
+    filename: "file",
+    folder: "folder",
+    from: "from",
+    from_status: "from status",
+    id: "id",
+    identity: "identity",
+    imap_password_changed: "IMAP password changed",
+    ip: "IP",
+    kind: "kind",
+    mailbox: "mailbox",
+    matched_by: "matched by",
+    message_count: "messages",
+    messages: "messages",
+    name: "name",
+    next_attempt_at: "next try",
+    ok: "ok",
+    open_until: "open until",
+    original_from: "original sender",
+    outbox_id: "reply",
+    pattern: "pattern",
+    per_day: "a day",
+    per_minute: "a minute",
+    problem: "problem",
+    provider: "provider",
+    reason: "reason",
+    recipient: "recipient",
+    remaining: "remaining",
+    replies_cancelled: "replies cancelled",
+    reply_to_message: "answering message",
+    result: "result",
+    role: "role",
+    rule: "rule",
+    rules: "rules",
+    scope: "scope",
+    scopes: "scopes",
+    second_factor: "second step",
+    send_budget: "send budget",
+    sessions_ended: "sessions ended",
+    settings: "settings",
+    size: "size",
+    smtp_password_changed: "SMTP password changed",
+    status: "status",
+    to: "to",
+    to_status: "to status",
+    tripped_at: "tripped",
+    uid: "UID",
+    via: "via",
+    was: "was",
+    was_open: "was open",
+    why: "why",
+  },
+  "pt-BR": {
+    account_id: "conta",
+    action: "ação",
+    after: "depois",
+    after_folder: "pasta",
+    after_processing: "pós-processamento",
+    already_there: "já estava lá",
+    attempt: "tentativa",
+    before: "antes",
+    by: "por",
+    changed: "alterado",
+    choice: "escolha",
+    confidence: "confiança",
+    dedup_key: "chave de deduplicação",
+    detail: "detalhe",
+    diagnostic: "diagnóstico",
+    direction: "direção",
+    disabled: "desativado",
+    email: "e-mail",
+    error: "erro",
+    expires_at: "expira",
+    filename: "arquivo",
+    folder: "pasta",
+    from: "de",
+    from_status: "status anterior",
+    id: "id",
+    identity: "identidade",
+    imap_password_changed: "senha IMAP alterada",
+    ip: "IP",
+    kind: "tipo",
+    mailbox: "caixa",
+    matched_by: "casado por",
+    message_count: "mensagens",
+    messages: "mensagens",
+    name: "nome",
+    next_attempt_at: "próxima tentativa",
+    ok: "ok",
+    open_until: "aberto até",
+    original_from: "remetente original",
+    outbox_id: "resposta",
+    pattern: "padrão",
+    per_day: "por dia",
+    per_minute: "por minuto",
+    problem: "problema",
+    provider: "provedor",
+    reason: "motivo",
+    recipient: "destinatário",
+    remaining: "restantes",
+    replies_cancelled: "respostas canceladas",
+    reply_to_message: "respondendo à mensagem",
+    result: "resultado",
+    role: "papel",
+    rule: "regra",
+    rules: "regras",
+    scope: "escopo",
+    scopes: "escopos",
+    second_factor: "segunda etapa",
+    send_budget: "limite de envio",
+    sessions_ended: "sessões encerradas",
+    settings: "configurações",
+    size: "tamanho",
+    smtp_password_changed: "senha SMTP alterada",
+    status: "status",
+    to: "para",
+    to_status: "status novo",
+    tripped_at: "disparou em",
+    uid: "UID",
+    via: "via",
+    was: "era",
+    was_open: "estava aberto",
+    why: "por quê",
+  },
+};
+
+/** An audit event's name in the viewer's language (the code itself when it is not known). */
+export function auditEventName(t: Pick<Dict, "lang">, event: string): string {
+  const names: Record<string, string> = AUDIT_EVENTS[t.lang];
+  return Object.hasOwn(names, event) ? names[event] : event;
+}
+
+/** An audit detail field's name in the viewer's language; null when the list has none. */
+export function auditFieldName(t: Pick<Dict, "lang">, key: string): string | null {
+  const names = AUDIT_FIELDS[t.lang];
+  return Object.hasOwn(names, key) ? names[key] : null;
+}
+
+/**
+ * Every text of a language's catalog: the words, the domain's sentences, the audit names. What
+ * a page in that language may say besides its data (tests/routes/pt_br_pages_test.ts).
+ */
+export function catalogTexts(lang: Lang): string[] {
+  return [
+    ...Object.values(WORDS[lang]),
+    ...(lang === "en" ? SENTENCES.map(([en]) => en) : SENTENCES.map(([, pt]) => pt)),
+    ...(lang === "en" ? Object.keys(SAID_WORDS) : Object.values(SAID_WORDS)),
+    ...Object.values(AUDIT_EVENTS[lang]),
+    ...Object.values(AUDIT_FIELDS[lang]),
+  ];
+}
+
+/** An outbox status in the viewer's language (the code itself when it has none). */
+export function outboxStatusName(t: Dict, status: string): string {
+  const key = `outbox_${status}`;
+  return key in t ? t[key as keyof Words] : status;
 }

@@ -3,7 +3,7 @@
 // deno-lint-ignore-file jsx-key
 /** The page frame: head, navigation, language switch, logout, and the htmx settings. */
 import type { Child } from "hono/jsx";
-import { type Dict, fill, type Lang } from "./i18n.ts";
+import { type Dict, fill, type Lang, say } from "./i18n.ts";
 import type { Role } from "../src/domain/roles.ts";
 import { CSRF_FIELD } from "./auth.ts";
 
@@ -77,6 +77,7 @@ export function Layout(
         <title>{`${props.title} · Carteiro`}</title>
         <link rel="stylesheet" href="/static/app.css" />
         <script src="/static/htmx.min.js" defer></script>
+        <script src="/static/time_zone.js" defer></script>
       </head>
       <body hx-headers={JSON.stringify({ "X-CSRF-Token": csrfToken })}>
         <header class="top">
@@ -93,10 +94,10 @@ export function Layout(
               <CsrfField token={csrfToken} />
               <input type="hidden" name="back" value={props.page.here} />
               <button type="submit" name="lang" value="pt-BR" disabled={lang === "pt-BR"}>
-                PT
+                {t.langSwitchPt}
               </button>
               <button type="submit" name="lang" value="en" disabled={lang === "en"}>
-                EN
+                {t.langSwitchEn}
               </button>
             </form>
             {user && (
@@ -126,13 +127,30 @@ function BreakerBanner(props: { t: Dict; open?: PageContext["openBreakers"] }) {
   );
 }
 
+/**
+ * One problem: the rule it is about (a rules file's `"name"` or "(no name)"), a field's path
+ * (`when.kind`, `imap_port`) as code, as the rules file and the form name it, and the sentence
+ * in the viewer's language.
+ */
+function ProblemLine(props: { t: Dict; line: string }) {
+  const { t } = props;
+  const m = /^(?:(\(no name\)|"(?:[^"\\]|\\.)*"): )?([\w.[\]-]+): ([\s\S]*)$/.exec(props.line);
+  if (!m) return <li>{say(t, props.line)}</li>;
+  return (
+    <li>
+      {m[1] && `${m[1] === "(no name)" ? t.noName : m[1]}: `}
+      <code>{m[2]}</code>: {say(t, m[3])}
+    </li>
+  );
+}
+
 /** A list of problems above a form. */
 export function Problems(props: { t: Dict; errors: string[] }) {
   if (props.errors.length === 0) return null;
   return (
     <div class="problems" role="alert">
       <p>{props.t.fixErrors}</p>
-      <ul>{props.errors.map((e) => <li>{e}</li>)}</ul>
+      <ul>{props.errors.map((e) => <ProblemLine t={props.t} line={e} />)}</ul>
     </div>
   );
 }

@@ -12,10 +12,11 @@ import type { Context } from "hono";
 import type { AppEnv } from "./app_env.ts";
 import { actorName } from "./app_env.ts";
 import type { AppDeps } from "./deps.ts";
-import { type Dict, fill } from "./i18n.ts";
+import { type Dict, fill, outboxStatusName, reasonName, say } from "./i18n.ts";
 import { CsrfField, Problems } from "./layout.tsx";
 import { SentCopyNote } from "./sent_copy_note.tsx";
-import { fmtDate, idParam, respond } from "./render.tsx";
+import { idParam, respond, When } from "./render.tsx";
+import { fmtDate } from "./viewer_time.ts";
 import { Params } from "./params.ts";
 import { fullPageRedirect, wantsFragment } from "./htmx.ts";
 import { remoteImagesAllowed, remoteImagesKey } from "./remote_images.ts";
@@ -89,7 +90,7 @@ function who(address: string | null, name: string | null): string {
 
 function messageColumns(t: Dict): Column<MessageListRow>[] {
   return [
-    { label: t.received, class: "nowrap", cell: (m) => fmtDate(m.receivedAt) },
+    { label: t.received, class: "nowrap", cell: (m) => <When at={m.receivedAt} t={t} /> },
     { label: t.account, cell: (m) => m.accountName ?? t.deletedAccount },
     { label: t.from, cell: (m) => who(m.fromAddress, m.fromName) },
     {
@@ -110,8 +111,8 @@ function messageColumns(t: Dict): Column<MessageListRow>[] {
       cell: (m) => (
         <>
           <span class={`badge ${m.decision}`}>{t[`reply_${m.decision}`]}</span>
-          {m.reason && <div class="sub">{m.reason}</div>}
-          {m.outboxStatus && <div class="sub">→ {m.outboxStatus}</div>}
+          {m.reason && <div class="sub">{reasonName(t, m.reason)}</div>}
+          {m.outboxStatus && <div class="sub">→ {outboxStatusName(t, m.outboxStatus)}</div>}
         </>
       ),
     },
@@ -190,7 +191,7 @@ function ClassificationSection(
         )}
         <dt>{t.evidence}</dt>
         <dd>
-          <ul>{m.evidence.map((e) => <li>{e}</li>)}</ul>
+          <ul>{m.evidence.map((e) => <li>{say(t, e)}</li>)}</ul>
         </dd>
       </dl>
       {m.parseStatus === "parsed" && (
@@ -233,7 +234,7 @@ function outboxColumns(t: Dict): Column<MessageDetail["outbox"][number]>[] {
       label: t.status,
       cell: (o) => (
         <>
-          <span class={`badge ${o.status}`}>{o.status}</span>
+          <span class={`badge ${o.status}`}>{outboxStatusName(t, o.status)}</span>
           <SentCopyNote t={t} copy={o.sentCopy} />
         </>
       ),
@@ -241,7 +242,7 @@ function outboxColumns(t: Dict): Column<MessageDetail["outbox"][number]>[] {
     { label: t.recipient, cell: (o) => o.recipient },
     { label: t.subject, cell: (o) => o.subject },
     { label: t.attempts, cell: (o) => o.attempts },
-    { label: t.lastError, cell: (o) => o.lastError ?? "" },
+    { label: t.lastError, cell: (o) => say(t, o.lastError ?? "") },
     {
       label: t.deliveryReport,
       cell: (o) => o.report ? <ReportFacts t={t} report={o.report} link /> : "",
@@ -257,12 +258,12 @@ function ReportFacts(props: { t: Dict; report: DeliveryReportFields; link?: bool
   const { t, report: r } = props;
   return (
     <span class="report" data-report-action={r.action}>
-      {t.dsnAction}: <b>{r.action}</b>
+      {t.dsnAction}: <code>{r.action}</code>
       {r.status && (
         <>
           {" "}· {t.status}: <code>{r.status}</code>
         </>
-      )} · {fmtDate(r.at)}
+      )} · <When at={r.at} t={t} />
       {r.diagnostic && <div class="sub">{t.diagnostic}: {r.diagnostic}</div>}
       {props.link && r.messageId !== null && (
         <div class="sub">
@@ -286,7 +287,7 @@ function ReportForSection(props: { t: Dict; m: MessageDetail }) {
           <li>
             {t.reportedReply}{" "}
             <a href={`/outbox?status=${r.status}#outbox-${r.outboxId}`}>#{r.outboxId}</a>{" "}
-            <span class={`badge ${r.status}`}>{r.status}</span> → {r.recipient}
+            <span class={`badge ${r.status}`}>{outboxStatusName(t, r.status)}</span> → {r.recipient}
             {r.messageId !== null && (
               <>
                 {" "}({t.answering} <a href={`/messages/${r.messageId}`}>#{r.messageId}</a>)
@@ -312,7 +313,7 @@ function afterActionLabel(t: Dict, a: NonNullable<MessageDetail["afterProcessing
 function afterStateLabel(t: Dict, a: NonNullable<MessageDetail["afterProcessing"]>): string {
   const action = afterActionLabel(t, a);
   const state = a.state === "done"
-    ? fill(t.afterDone, { at: fmtDate(a.at) })
+    ? fill(t.afterDone, { at: fmtDate(a.at, t) })
     : a.state === "failed"
     ? fill(t.afterFailedNote, { n: a.attempts })
     : t.afterPending;
@@ -343,7 +344,9 @@ function MessagePage(
           <AddressFact label={t.cc} list={m.cc} />
           <AddressFact label={t.replyTo} list={m.replyTo} />
           <dt>{t.received}</dt>
-          <dd>{fmtDate(m.receivedAt)}</dd>
+          <dd>
+            <When at={m.receivedAt} t={t} />
+          </dd>
           <dt>{t.account}</dt>
           <dd>{m.accountName ?? t.deletedAccount} · {m.mailbox} · UID {m.uid}</dd>
           {m.afterProcessing && (
@@ -371,7 +374,7 @@ function MessagePage(
           {m.rawPurgedAt
             ? (
               <span class="sub raw-purged">
-                {t.rawSource}: {t.rawPurged} ({fmtDate(m.rawPurgedAt)})
+                {t.rawSource}: {t.rawPurged} ({fmtDate(m.rawPurgedAt, t)})
               </span>
             )
             : <a href={`/messages/${m.id}/raw`} download>{t.rawSource}</a>}
@@ -394,19 +397,20 @@ function MessagePage(
                   </>
                 )} {m.decision.reason && (
                   <>
-                    · {t.reason}: <code>{m.decision.reason}</code>
+                    · {t.reason}: {reasonName(t, m.decision.reason)}{" "}
+                    (<code>{m.decision.reason}</code>)
                   </>
-                )} · {fmtDate(m.decision.decidedAt)}
+                )} · <When at={m.decision.decidedAt} t={t} />
               </p>
               {m.decision.reason && `reason_${m.decision.reason}` in t && (
                 <p>{t[`reason_${m.decision.reason}` as keyof Dict]}</p>
               )}
-              {m.decision.detail && <p class="sub">{m.decision.detail}</p>}
+              {m.decision.detail && <p class="sub">{say(t, m.decision.detail)}</p>}
               <h3>{t.trail}</h3>
               <ol class="trail">
                 {m.decision.trail.map((e) => (
                   <li class={e.hit ? "hit" : "miss"}>
-                    <b>{e.rule}</b>: {e.hit ? "✓" : "✗"} {e.why}
+                    <b>{e.rule}</b>: {e.hit ? "✓" : "✗"} {say(t, e.why)}
                   </li>
                 ))}
               </ol>

@@ -9,10 +9,10 @@ import type { Context } from "hono";
 import type { AppEnv } from "./app_env.ts";
 import { actorName } from "./app_env.ts";
 import type { AppDeps } from "./deps.ts";
-import type { Dict } from "./i18n.ts";
+import { type Dict, outboxStatusName, say } from "./i18n.ts";
 import type { Child } from "hono/jsx";
 import { CsrfField } from "./layout.tsx";
-import { fmtDate, idParam, respond } from "./render.tsx";
+import { idParam, respond, When } from "./render.tsx";
 import { wantsFragment } from "./htmx.ts";
 import { getOutboxRow, listOutbox, type OutboxListRow } from "../src/store/outbox_admin.ts";
 import { OUTBOX_STATUSES, type OutboxAction } from "../src/store/outbox_status.ts";
@@ -60,10 +60,10 @@ function outboxColumns(t: Dict, csrf: string, notice?: string): Column<OutboxLis
       label: t.status,
       cell: (row) => (
         <>
-          <span class={`badge ${row.status}`}>{row.status}</span>
+          <span class={`badge ${row.status}`}>{outboxStatusName(t, row.status)}</span>
           {row.report && (
             <div class="sub" data-report-action={row.report.action}>
-              {row.report.action} {row.report.status ?? ""}{" "}
+              <code>{row.report.action}</code> {row.report.status ?? ""}{" "}
               {row.report.messageId !== null && (
                 <a href={`/messages/${row.report.messageId}`}>{t.deliveryReport}</a>
               )}
@@ -97,12 +97,13 @@ function outboxColumns(t: Dict, csrf: string, notice?: string): Column<OutboxLis
       ),
     },
     { label: t.attempts, cell: (row) => row.attempts },
-    { label: t.at, class: "nowrap", cell: (row) => fmtDate(row.updatedAt) },
+    { label: t.at, class: "nowrap", cell: (row) => <When at={row.updatedAt} t={t} /> },
     {
       label: t.lastError,
       class: "error",
       inert: true,
-      cell: (row) => row.report?.diagnostic ?? row.lastError ?? "",
+      // Our own words are said in the viewer's language; a server's answer stays as it came.
+      cell: (row) => row.report?.diagnostic ?? say(t, row.lastError ?? ""),
     },
     {
       label: t.actions,
@@ -189,7 +190,7 @@ function StatusCounts(props: { t: Dict; counts: Record<OutboxStatus, number>; cu
         link(
           s,
           <>
-            {s} <b>{props.counts[s]}</b>
+            {outboxStatusName(props.t, s)} <b>{props.counts[s]}</b>
           </>,
         )
       )}
@@ -240,8 +241,8 @@ export function outboxRoutes(deps: AppDeps): Hono<AppEnv> {
       const row = await getOutboxRow(deps.db, id);
       if (!row) return c.notFound();
       return rowAnswer(c, row, {
-        notice: "choice: sent or send_again",
-        page: <p class="problems">choice: must be sent or send_again</p>,
+        notice: t.badChoice,
+        page: <p class="problems">{t.badChoice}</p>,
         status: 422,
       });
     }

@@ -10,8 +10,9 @@
 import { Hono } from "hono";
 import type { AppEnv } from "./app_env.ts";
 import type { AppDeps } from "./deps.ts";
-import { type Dict, fill } from "./i18n.ts";
-import { fmtDate, respond } from "./render.tsx";
+import { type Dict, fill, reasonName } from "./i18n.ts";
+import { respond, When } from "./render.tsx";
+import { fmtDate } from "./viewer_time.ts";
 import { fmtLag, groupDigits, IdleState } from "./accounts_table.tsx";
 import { type Overview, type OverviewAccount, readOverview } from "../src/store/overview.ts";
 import type { Bucket, PeriodCounts } from "../src/domain/overview_buckets.ts";
@@ -186,8 +187,10 @@ function AccountsHealth(props: { t: Dict; accounts: OverviewAccount[] }) {
               <IdleState t={t} idle={a.health.idle} />
             </td>
             <td data-lag={a.lagSeconds ?? ""}>
-              {fmtLag(a.lagSeconds)}
-              <div class="sub">{fmtDate(a.lastSyncAt)}</div>
+              {fmtLag(a.lagSeconds, t)}
+              <div class="sub">
+                <When at={a.lastSyncAt} t={t} />
+              </div>
             </td>
             <td class={a.consecutiveFailures > 0 ? "num error" : "num"}>
               {a.consecutiveFailures}
@@ -215,7 +218,7 @@ export function OverviewBlock(props: { t: Dict; o: Overview }) {
       data-at={o.at.toISOString()}
     >
       <p class="muted" id="overview-updated">
-        {fill(t.ovUpdated, { at: fmtDate(o.at) })} {t.ovPeriodsNote}
+        {fill(t.ovUpdated, { at: fmtDate(o.at, t) })} {t.ovPeriodsNote}
       </p>
       <div class="overview-grid">
         <PeriodTable t={t} caption={t.messages} id="overview-messages">
@@ -227,7 +230,7 @@ export function OverviewBlock(props: { t: Dict; o: Overview }) {
           <PeriodRow label={t.ovSent} counts={o.replies.sent} id="sent" />
           {o.replies.suppressed.map((r) => (
             <PeriodRow
-              label={fill(t.ovSuppressedBy, { reason: r.reason })}
+              label={fill(t.ovSuppressedBy, { reason: reasonName(t, r.reason) })}
               counts={r}
               id={`suppressed-${r.reason}`}
             />

@@ -6,6 +6,8 @@ import type { AppEnv } from "./app_env.ts";
 import { Layout, type PageContext } from "./layout.tsx";
 import { wantsFragment } from "./htmx.ts";
 import { parseId } from "./params.ts";
+import type { Dict } from "./i18n.ts";
+import { fmtDate } from "./viewer_time.ts";
 
 /** The page frame's inputs for this request. */
 export function pageContext(c: Context<AppEnv>): PageContext {
@@ -46,10 +48,10 @@ export function respond(
   return c.html(html`<!doctype html>${body}`, status);
 }
 
-/** Dates are shown in UTC, to the minute. */
-export function fmtDate(d: Date | null | undefined): string {
-  if (!d) return "—";
-  return d.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+/** A moment in a `<time>` element: the viewer's zone and language, the ISO instant for machines. */
+export function When(props: { at: Date | null | undefined; t: Dict }) {
+  if (!props.at || Number.isNaN(props.at.getTime())) return <>—</>;
+  return <time datetime={props.at.toISOString()}>{fmtDate(props.at, props.t)}</time>;
 }
 
 /**

@@ -3,9 +3,9 @@
  * preview on one stored message, and what a dry-run over the last N days found.
  */
 import type { Dict } from "./i18n.ts";
-import { fill } from "./i18n.ts";
+import { fill, reasonName, say } from "./i18n.ts";
 import { Problems } from "./layout.tsx";
-import { fmtDate } from "./render.tsx";
+import { When } from "./render.tsx";
 import { type Column, ListTable } from "./list_view.tsx";
 import type { RateLimitPolicy } from "../src/domain/rate_limit.ts";
 import type { RuleTrailEntry } from "../src/domain/rules.ts";
@@ -36,8 +36,8 @@ function OutcomeView(props: { t: Dict; o: RuleOutcome }) {
     case "suppressed":
       return (
         <p hx-disable>
-          <span class="badge suppressed">{t.wouldSuppress}</span> <code>{o.reason}</code> —{" "}
-          {o.detail}
+          <span class="badge suppressed">{t.wouldSuppress}</span> {reasonName(t, o.reason)}{" "}
+          (<code>{o.reason}</code>) — {say(t, o.detail)}
         </p>
       );
     case "ignored":
@@ -55,7 +55,7 @@ function OutcomeView(props: { t: Dict; o: RuleOutcome }) {
     case "no_match":
       return (
         <p hx-disable>
-          <span class="badge no_rule">{t.noMatch}</span> {o.why}
+          <span class="badge no_rule">{t.noMatch}</span> {say(t, o.why)}
         </p>
       );
   }
@@ -141,7 +141,7 @@ export function PreviewSection(
 
 function dryRunColumns(t: Dict): Column<DryRunItem>[] {
   return [
-    { label: t.received, class: "nowrap", cell: (i) => fmtDate(i.receivedAt) },
+    { label: t.received, class: "nowrap", cell: (i) => <When at={i.receivedAt} t={t} /> },
     {
       label: t.subject,
       cell: (i) => <a href={`/messages/${i.messageId}`}>{i.subject || t.noSubject}</a>,
@@ -154,7 +154,8 @@ function dryRunColumns(t: Dict): Column<DryRunItem>[] {
           {i.result.outcome === "reply" && <>→ {i.result.recipient}</>}
           {i.result.outcome === "suppressed" && (
             <>
-              <code>{i.result.reason}</code> {i.result.detail}
+              {reasonName(t, i.result.reason)} (<code>{i.result.reason}</code>):{" "}
+              {say(t, i.result.detail)}
             </>
           )}
           {i.result.outcome === "other_rule" && <>{i.result.rule}</>}
@@ -200,7 +201,7 @@ export function DryRunSection(
               other: report.otherRule.length,
               unmatched: report.unmatched,
             })}
-            {props.capped ? ` (${DRY_RUN_MAX_MESSAGES} max)` : ""}
+            {props.capped ? ` ${fill(t.dryRunCapped, { n: DRY_RUN_MAX_MESSAGES })}` : ""}
           </p>
           {report.stoppedAtBudget && (
             <p class="problems stopped" role="status">

@@ -14,7 +14,8 @@ import { actorName } from "./app_env.ts";
 import type { AppDeps } from "./deps.ts";
 import { type Dict, fill } from "./i18n.ts";
 import { CsrfField, Problems } from "./layout.tsx";
-import { fmtDate, idParam, respond } from "./render.tsx";
+import { idParam, respond } from "./render.tsx";
+import { fmtDate } from "./viewer_time.ts";
 import { Params } from "./params.ts";
 import { type Column, FilterInput, ListTable } from "./list_view.tsx";
 import { parseReplayQuery, type ReplayQuery } from "./list_queries.ts";
@@ -33,7 +34,7 @@ type AccountChoice = { id: number; name: string };
 
 function itemColumns(t: Dict, confirmed: boolean): Column<ReplayItem>[] {
   return [
-    { label: t.received, class: "nowrap", cell: (i) => fmtDate(i.receivedAt) },
+    { label: t.received, class: "nowrap", cell: (i) => fmtDate(i.receivedAt, t) },
     {
       label: t.subject,
       cell: (i) => <a href={`/messages/${i.messageId}`}>{i.subject || t.noSubject}</a>,

@@ -13,7 +13,7 @@ import type { Dict } from "./i18n.ts";
 import { CsrfField } from "./layout.tsx";
 import { EditorFrame } from "./forms.tsx";
 import { type Column, ListView, respondList } from "./list_view.tsx";
-import { fmtDate, idParam, respond } from "./render.tsx";
+import { idParam, respond, When } from "./render.tsx";
 import { fullPageRedirect, wantsFragment } from "./htmx.ts";
 import { getRuleRow, listRuleRows, type RuleRow } from "../src/store/rules_admin.ts";
 import {
@@ -104,7 +104,7 @@ function ruleColumns(
         return <span class={`period ${p.kind}`}>{p.text}</span>;
       },
     },
-    { label: t.at, class: "nowrap", cell: (r) => fmtDate(r.updatedAt) },
+    { label: t.at, class: "nowrap", cell: (r) => <When at={r.updatedAt} t={t} /> },
     {
       label: t.actions,
       class: "actions",
@@ -577,7 +577,7 @@ export function ruleRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post("/rules/:id{[0-9]+}/enabled", async (c) => {
     const body = await c.req.parseBody();
     if (body.enabled !== "1" && body.enabled !== "0") {
-      return c.text("enabled: must be 1 or 0", 422);
+      return c.text(c.get("t").badEnabled, 422);
     }
     const id = idParam(c.req.param("id")) ?? 0;
     const changed = await setRuleEnabled(deps, id, body.enabled === "1", by(c));
@@ -587,7 +587,7 @@ export function ruleRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post("/rules/:id{[0-9]+}/move", async (c) => {
     const body = await c.req.parseBody();
     if (body.direction !== "up" && body.direction !== "down") {
-      return c.text("direction: must be up or down", 422);
+      return c.text(c.get("t").badDirection, 422);
     }
     const moved = await moveRule(deps, idParam(c.req.param("id")) ?? 0, body.direction, by(c));
     return moved.ok ? await afterListAction(c) : c.notFound();

@@ -12,7 +12,8 @@ import { actorName } from "./app_env.ts";
 import type { AppDeps } from "./deps.ts";
 import { type Dict, fill } from "./i18n.ts";
 import { CsrfField, Problems } from "./layout.tsx";
-import { fmtDate, respond } from "./render.tsx";
+import { respond } from "./render.tsx";
+import { fmtDate } from "./viewer_time.ts";
 import {
   confirmTotp,
   disableTotp,
@@ -64,7 +65,7 @@ function SecuritySection(
         ? (
           <>
             <p>
-              {fill(t.totpOn, { since: fmtDate(status.enabledAt), codes: status.unusedCodes })}
+              {fill(t.totpOn, { since: fmtDate(status.enabledAt, t), codes: status.unusedCodes })}
             </p>
             <form method="post" action="/security/totp/off" class="stacked">
               <CsrfField token={props.csrf} />

@@ -1,6 +1,6 @@
 /** The state of a sent reply's copy in the account's Sent mailbox, as the outbox rows show it. */
 import type { Dict } from "./i18n.ts";
-import { fmtDate } from "./render.tsx";
+import { fmtDate } from "./viewer_time.ts";
 import type { SentCopyState } from "../src/store/sent_copies.ts";
 
 /** One line under an outbox row's status; nothing when no copy is owed. */
@@ -16,7 +16,7 @@ export function SentCopyNote(props: { t: Dict; copy: SentCopyState | null }) {
       return (
         <div class={copy.lastError ? "problems" : "sub"}>
           {t.sentCopyOwed}
-          {copy.lastError && ` (${t.nextTry} ${fmtDate(copy.nextAttemptAt)}): ${copy.lastError}`}
+          {copy.lastError && ` (${t.nextTry} ${fmtDate(copy.nextAttemptAt, t)}): ${copy.lastError}`}
         </div>
       );
     case "failed":

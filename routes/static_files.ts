@@ -8,6 +8,7 @@ import type { AppEnv } from "./app_env.ts";
 const FILES: Record<string, string> = {
   "htmx.min.js": "text/javascript; charset=utf-8",
   "app.css": "text/css; charset=utf-8",
+  "time_zone.js": "text/javascript; charset=utf-8",
 };
 
 /** Serves the allow-listed files of `dir` (default: the repository's static/). */

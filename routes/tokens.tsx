@@ -10,7 +10,8 @@ import { actorName } from "./app_env.ts";
 import type { AppDeps } from "./deps.ts";
 import type { Dict } from "./i18n.ts";
 import { CsrfField } from "./layout.tsx";
-import { fmtDate, idParam } from "./render.tsx";
+import { idParam, When } from "./render.tsx";
+import { fmtDate } from "./viewer_time.ts";
 import { type Column, ListView, respondList } from "./list_view.tsx";
 import { wantsFragment } from "./htmx.ts";
 import { type ApiTokenRow, listApiTokens } from "../src/store/api_tokens.ts";
@@ -21,7 +22,7 @@ import { TOKEN_SCOPES, tokenRefusal } from "../src/domain/token_access.ts";
 function tokenStatus(t: Dict, r: ApiTokenRow, now: Date): string {
   switch (tokenRefusal(r, now)) {
     case "revoked":
-      return `${t.revoked} ${fmtDate(r.revokedAt)}`;
+      return `${t.revoked} ${fmtDate(r.revokedAt, t)}`;
     case "expired":
       return t.tokenExpired;
     case null:
@@ -33,12 +34,12 @@ function tokenColumns(t: Dict, csrf: string, now: Date): Column<ApiTokenRow>[] {
   return [
     { label: t.name, cell: (r) => r.name },
     { label: t.tokenScopes, cell: (r) => r.scopes.join(", ") },
-    { label: t.created, cell: (r) => fmtDate(r.createdAt) },
+    { label: t.created, cell: (r) => <When at={r.createdAt} t={t} /> },
     {
       label: t.tokenExpires,
-      cell: (r) => (r.expiresAt ? fmtDate(r.expiresAt) : t.tokenNeverExpires),
+      cell: (r) => (r.expiresAt ? <When at={r.expiresAt} t={t} /> : t.tokenNeverExpires),
     },
-    { label: t.lastUsed, cell: (r) => fmtDate(r.lastUsedAt) },
+    { label: t.lastUsed, cell: (r) => <When at={r.lastUsedAt} t={t} /> },
     { label: t.status, cell: (r) => tokenStatus(t, r, now) },
     {
       label: "",

@@ -11,7 +11,8 @@ import { actorName } from "./app_env.ts";
 import type { AppDeps } from "./deps.ts";
 import type { Dict } from "./i18n.ts";
 import { CsrfField } from "./layout.tsx";
-import { fmtDate, idParam } from "./render.tsx";
+import { idParam, When } from "./render.tsx";
+import { fmtDate } from "./viewer_time.ts";
 import { roleWord } from "./role_refusal.tsx";
 import { type Column, ListView, respondList } from "./list_view.tsx";
 import { wantsFragment } from "./htmx.ts";
@@ -48,7 +49,7 @@ function userColumns(t: Dict, csrf: string): Column<UserRow>[] {
     },
     {
       label: t.status,
-      cell: (u) => (u.disabledAt ? `${t.userDisabled} ${fmtDate(u.disabledAt)}` : t.enabled),
+      cell: (u) => (u.disabledAt ? `${t.userDisabled} ${fmtDate(u.disabledAt, t)}` : t.enabled),
     },
     {
       label: t.secondFactor,
@@ -62,7 +63,7 @@ function userColumns(t: Dict, csrf: string): Column<UserRow>[] {
           )
           : t.no,
     },
-    { label: t.created, cell: (u) => fmtDate(u.createdAt) },
+    { label: t.created, cell: (u) => <When at={u.createdAt} t={t} /> },
     {
       label: "",
       cell: (u) => (

@@ -11,7 +11,8 @@ import { actorName } from "./app_env.ts";
 import type { AppDeps } from "./deps.ts";
 import { type Dict, fill } from "./i18n.ts";
 import { CsrfField, Problems } from "./layout.tsx";
-import { fmtDate, idParam, respond } from "./render.tsx";
+import { idParam, respond } from "./render.tsx";
+import { fmtDate } from "./viewer_time.ts";
 import { type Column, ListTable, ListView, respondList } from "./list_view.tsx";
 import { wantsFragment } from "./htmx.ts";
 import { listAccounts } from "../src/store/accounts.ts";
@@ -143,7 +144,7 @@ function deliveryColumns(t: Dict, csrf: string): Column<WebhookDeliveryRow>[] {
     { label: "#", cell: (d) => String(d.id) },
     { label: t.event, cell: (d) => <code>{d.eventType}</code> },
     { label: t.whEndpoint, cell: (d) => `#${d.endpointId}` },
-    { label: t.created, cell: (d) => fmtDate(d.createdAt) },
+    { label: t.created, cell: (d) => fmtDate(d.createdAt, t) },
     { label: t.status, cell: (d) => t[STATUS_LABELS[d.status]] },
     { label: t.attempts, cell: (d) => String(d.attempts) },
     {
@@ -152,7 +153,9 @@ function deliveryColumns(t: Dict, csrf: string): Column<WebhookDeliveryRow>[] {
     },
     {
       label: t.nextTry,
-      cell: (d) => (d.status === "pending" || d.status === "retry" ? fmtDate(d.nextAttemptAt) : ""),
+      cell: (
+        d,
+      ) => (d.status === "pending" || d.status === "retry" ? fmtDate(d.nextAttemptAt, t) : ""),
     },
     {
       label: "",

@@ -266,6 +266,8 @@ export async function openServices(config: Config, log: Logger, options: Service
     /** A replay's reply step over a stored message (src/actions/rule_replay.ts). */
     replayMessage: replayStep(replyDeps),
     trustedProxies: config.http.trustedProxies,
+    /** Dates on pages are in the viewer's zone; before the browser has told it, in this one. */
+    timeZone,
     /** Connect / Reconnect with the OAuth providers configured; absent when there are none. */
     oauth: config.oauth.providers.length > 0 ? oauthClient : undefined,
   };

@@ -82,7 +82,10 @@ Deno.test("Connect: CSRF-checked start, PKCE and state, the callback makes the a
     // A forged callback is refused.
     const wrong = await h.request(`${OAUTH_CALLBACK_PATH}?code=x&state=not-ours`);
     assert.equal(wrong.status, 422);
-    assert.match(await wrong.text(), /unknown, expired or already used/);
+    assert.match(
+      await wrong.text(),
+      /unknown, expired or already used|desconhecido, expirou ou já foi usado/,
+    );
 
     const login = `oar${crypto.randomUUID().slice(0, 8)}@example.test`;
     const back = await oidc.authorize(to.href, login);

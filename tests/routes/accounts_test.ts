@@ -139,8 +139,8 @@ Deno.test("invalid account input: 422 with the form re-rendered, passwords not e
     assert.equal(res.status, 422);
     const html = await res.text();
     assert.match(html, /^<div id="account-editor">/);
-    assert.match(html, /imap_port: must be a port/);
-    assert.match(html, /address: must be an e-mail address/);
+    assert.match(html, /<code>imap_port<\/code>: deve ser uma porta de 1 a 65535/);
+    assert.match(html, /<code>address<\/code>: deve ser um endereço de e-mail/);
     assert.match(html, /name="imap_host" value="imap.empresa.test"/);
     assert.ok(!html.includes(IMAP_PASS));
     const dup = await h.post("/accounts", { ...FORM, name: "atendimento" });
@@ -201,8 +201,8 @@ Deno.test("account health: last sync, last error, messages and lag", async () =>
     );
     await h.login();
     const html = await (await h.request("/accounts")).text();
-    assert.match(html, /2026-03-10 11:55 UTC/);
-    assert.match(html, /5 min/);
+    assert.match(html, /<time datetime="2026-03-10T11:55:00.000Z">10\/03\/2026 11:55<\/time>/);
+    assert.match(html, /há 5 minutos/);
     assert.match(html, /IMAP login failed/);
   } finally {
     await h.close();
@@ -237,7 +237,7 @@ Deno.test("account health: IMAP IDLE state, failures in a row and a collection's
 
     const pt = await (await h.request("/accounts")).text();
     assert.match(pt, /escutando/);
-    assert.match(pt, /desde 2026-03-10 11:40 UTC, em web1:4242/);
+    assert.match(pt, /desde 10\/03\/2026 11:40, em web1:4242/);
     assert.match(pt, /Coletando INBOX: 12 000 \/ 100 000/);
     assert.match(pt, /<progress value="12000" max="100000">/);
     assert.match(pt, /<td>2<\/td>/, "two failures in a row");
@@ -250,7 +250,7 @@ Deno.test("account health: IMAP IDLE state, failures in a row and a collection's
     h.jar.set("carteiro_lang", "en");
     const en = await (await h.request("/accounts")).text();
     assert.match(en, /listening/);
-    assert.match(en, /since 2026-03-10 11:40 UTC, on web1:4242/);
+    assert.match(en, /since 10 Mar 2026, 11:40, on web1:4242/);
     assert.match(en, /Collecting INBOX: 12 000 \/ 100 000/);
 
     const token = await h.apiToken();
@@ -301,7 +301,10 @@ Deno.test("IMAP connection cap: set on the form, checked, and the mailboxes over
     await h.login();
     const bad = await h.post("/accounts", { ...FORM, imap_connection_cap: "0" }, HX);
     assert.equal(bad.status, 422);
-    assert.match(await bad.text(), /imap_connection_cap: blank, or a whole number from 1 to 100/);
+    assert.match(
+      await bad.text(),
+      /<code>imap_connection_cap<\/code>: vazio, ou um número inteiro de 1 a 100/,
+    );
 
     const res = await h.post("/accounts", {
       ...FORM,
@@ -405,7 +408,7 @@ Deno.test("send budget: set on the form and by the API, shown with a refused SMT
       budget_per_minute: "0",
     });
     assert.equal(bad.status, 422);
-    assert.match(await bad.text(), /budget_per_minute: a whole number/);
+    assert.match(await bad.text(), /<code>budget_per_minute<\/code>: um número inteiro/);
 
     assert.equal(
       (await h.post(`/accounts/${id}`, { ...rest, budget_custom: "1", budget_per_minute: "5" }))
@@ -427,7 +430,7 @@ Deno.test("send budget: set on the form and by the API, shown with a refused SMT
       [id, h.clock.now.toISOString()],
     );
     page = await (await h.request("/accounts")).text();
-    assert.match(page, /Login SMTP recusado em 2026-03-10 12:00 UTC: 535 5\.7\.8/);
+    assert.match(page, /Login SMTP recusado em 10\/03\/2026 12:00: 535 5\.7\.8/);
     assert.match(page, /5 por minuto/);
     h.jar.set("carteiro_lang", "en");
     assert.match(await (await h.request("/accounts")).text(), /SMTP login refused at/);

@@ -42,7 +42,10 @@ Deno.test("the accounts form saves after processing, shows it back, refuses a mo
     await h.login();
     const bad = await h.post("/accounts", { ...FORM, after_processing: "move", after_folder: "" });
     assert.equal(bad.status, 422);
-    assert.match(await bad.text(), /after_folder: the folder to move processed mail to/);
+    assert.match(
+      await bad.text(),
+      /<code>after_folder<\/code>: a pasta para onde mover a mensagem processada/,
+    );
     const res = await h.post("/accounts", {
       ...FORM,
       after_processing: "move",

@@ -23,19 +23,19 @@ Deno.test("audit: filters and paging as fragments; 422 on bad filters", async ()
     assert.equal(frag.status, 200);
     const html = await frag.text();
     assert.match(html, /^<div id="results"/);
-    assert.match(html, /&quot;n&quot;:6[\s\S]*&quot;n&quot;:4/);
+    assert.match(html, /<code>n<\/code>: <code>6<\/code>[\s\S]*<code>n<\/code>: <code>4<\/code>/);
     const next = /<a rel="next" href="([^"]+)"/.exec(html)?.[1].replaceAll("&amp;", "&");
     assert.ok(next);
     const page2 = await (await h.request(next, { headers: { "HX-Request": "true" } })).text();
-    assert.match(page2, /&quot;n&quot;:2[\s\S]*&quot;n&quot;:0/);
-    assert.doesNotMatch(page2, /&quot;n&quot;:[46]/);
+    assert.match(page2, /<code>n<\/code>: <code>2<\/code>[\s\S]*<code>n<\/code>: <code>0<\/code>/);
+    assert.doesNotMatch(page2, /<code>n<\/code>: <code>[46]<\/code>/);
     const full = await (await h.request("/audit")).text();
     assert.match(full, /<option value="enqueued"/);
     const bad = await h.request("/audit?since=yesterday&event=DROP TABLE");
     assert.equal(bad.status, 422);
     assert.match(
       await bad.text(),
-      /<html[\s\S]*event: must be an event name[\s\S]*since: must be a date/,
+      /<html[\s\S]*<code>event<\/code>: deve ser o nome de um evento[\s\S]*<code>since<\/code>: deve ser uma data/,
     );
   } finally {
     await h.close();

@@ -160,14 +160,20 @@ Deno.test("reply settings form: shown for an account from the environment, 422 a
     assert.equal(bad.status, 422);
     const refused = await bad.text();
     assert.ok(refused.startsWith('<div id="settings-editor"'), refused.slice(0, 60));
-    assert.match(refused, /time_zone: &quot;America\/Sao Paulo&quot; is not an IANA time zone/);
-    assert.match(refused, /trusted_forwarders\[1\]: has more than one @/);
-    assert.match(refused, /limits\.cool_down_seconds: must be null/);
+    assert.match(
+      refused,
+      /<code>time_zone<\/code>: &quot;America\/Sao Paulo&quot; não é um fuso horário IANA/,
+    );
+    assert.match(refused, /<code>trusted_forwarders\[1\]<\/code>: tem mais de um @/);
+    assert.match(refused, /<code>limits\.cool_down_seconds<\/code>: must be null/);
     assert.match(refused, /value="America\/Sao Paulo"/);
 
     const notJson = await h.post("/accounts/1/settings", { limits: "{cool" });
     assert.equal(notJson.status, 422);
-    assert.match(await notJson.text(), /limits: is not JSON/);
+    assert.match(
+      await notJson.text(),
+      /<code>limits<\/code>: não é JSON \(erro de sintaxe na posição 1/,
+    );
 
     const saved = await h.post("/accounts/1/settings", {
       time_zone: "America/Sao_Paulo",

@@ -110,11 +110,11 @@ Deno.test("invalid filters: 422 with the form re-rendered and the problems liste
     const html = await res.text();
     assert.match(html, /<form id="filters"/);
     assert.match(html, /name="since" value="2026-13-45"/);
-    assert.match(html, /since: must be a date/);
-    assert.match(html, /kind: must be forwarded or direct/);
+    assert.match(html, /<code>since<\/code>: deve ser uma data/);
+    assert.match(html, /<code>kind<\/code>: deve ser forwarded ou direct/);
     const frag = await h.request("/messages?after=nonsense", { headers: HX });
     assert.equal(frag.status, 422);
-    assert.match(await frag.text(), /^<div id="results".*after: not a cursor/s);
+    assert.match(await frag.text(), /^<div id="results".*<code>after<\/code>: não é um cursor/s);
   } finally {
     await h.close();
   }
@@ -172,7 +172,7 @@ Deno.test("message page: headers, classification, trail, outbox rows, sandboxed 
     assert.match(html, /bob@fornecedor.test/);
     assert.match(html, /carla@externo.test/, "original sender of the forward");
     assert.match(html, /auto_submitted/);
-    assert.match(html, /<b>ack<\/b>: ✓ kind is forwarded/);
+    assert.match(html, /<b>ack<\/b>: ✓ o tipo é encaminhada/);
 
     const evil = await (await h.request(`/messages/${hostile}`)).text();
     assert.ok(!evil.includes("<script>alert"), "the subject is escaped");
@@ -240,10 +240,13 @@ Deno.test("classification override: 422 re-renders the section; success is audit
     assert.equal(bad.status, 422);
     const frag = await bad.text();
     assert.match(frag, /^<section id="classification">/);
-    assert.match(frag, /original_from_address: a forward needs/);
+    assert.match(frag, /<code>original_from_address<\/code>: um encaminhamento precisa/);
     const badPage = await h.post(`/messages/${id}/classification`, { kind: "spam" });
     assert.equal(badPage.status, 422);
-    assert.match(await badPage.text(), /<html[\s\S]*kind: must be forwarded or direct/);
+    assert.match(
+      await badPage.text(),
+      /<html[\s\S]*<code>kind<\/code>: deve ser forwarded ou direct/,
+    );
 
     const ok = await h.post(`/messages/${id}/classification`, {
       kind: "forwarded",

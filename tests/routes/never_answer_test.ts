@@ -54,10 +54,10 @@ Deno.test("exceptions page: linked beside the rules, adds and removes entries", 
     assert.match(refused, /value="\*@SPAM\.test"/);
     const invalid = await h.post("/exceptions", { pattern: "ana silva@x.test", account: "" });
     assert.equal(invalid.status, 422);
-    assert.match(await invalid.text(), /not an address glob/);
+    assert.match(await invalid.text(), /not an address glob|não é um padrão de endereço/);
     const noAccount = await h.post("/exceptions", { pattern: "x.test", account: "99" });
     assert.equal(noAccount.status, 422);
-    assert.match(await noAccount.text(), /no such account/);
+    assert.match(await noAccount.text(), /no such account|não há essa conta/);
     const badAccount = await h.post("/exceptions", { pattern: "x.test", account: "abc" });
     assert.equal(badAccount.status, 422);
 

@@ -13,9 +13,9 @@ Deno.test("counts, status filter as a fragment, unknown rows explain the choice"
     }
     await h.login();
     const page = await (await h.request("/outbox")).text();
-    assert.match(page, /sent <b>2<\/b>/);
-    assert.match(page, /unknown <b>1<\/b>/);
-    assert.match(page, /failed <b>1<\/b>/);
+    assert.match(page, /enviada <b>2<\/b>/);
+    assert.match(page, /resultado desconhecido <b>1<\/b>/);
+    assert.match(page, /falhou <b>1<\/b>/);
     const frag = await h.request("/outbox?status=unknown", { headers: HX });
     assert.match(frag.headers.get("Vary") ?? "", /HX-Request/);
     const html = await frag.text();
@@ -26,7 +26,7 @@ Deno.test("counts, status filter as a fragment, unknown rows explain the choice"
     assert.match(html, /hx-confirm="Enviar esta resposta de novo\?/);
     const bad = await h.request("/outbox?status=lost");
     assert.equal(bad.status, 422);
-    assert.match(await bad.text(), /<html[\s\S]*status: must be one of/);
+    assert.match(await bad.text(), /<html[\s\S]*<code>status<\/code>: must be one of/);
   } finally {
     await h.close();
   }

@@ -27,14 +27,17 @@ Deno.test("create: invalid JSON or rule is 422 with the form as typed; valid is 
       html,
       /<textarea name="definition"[^>]*>\{&quot;name&quot;: &quot;x&quot;, &quot;when&quot;: <\/textarea>/,
     );
-    assert.match(html, /not valid JSON/);
+    assert.match(html, /não é JSON válido/);
     const invalid = await h.post("/rules", {
       definition: JSON.stringify({ ...ACK, when: { kind: "dirct" } }),
     }, HX);
     assert.equal(invalid.status, 422);
     const frag = await invalid.text();
     assert.match(frag, /^<div id="rule-editor">/);
-    assert.match(frag, /when.kind: must be &quot;forwarded&quot; or &quot;direct&quot;/);
+    assert.match(
+      frag,
+      /<code>when.kind<\/code>: deve ser &quot;forwarded&quot; ou &quot;direct&quot;/,
+    );
     const template = await h.post("/rules", {
       definition: JSON.stringify({
         ...ACK,

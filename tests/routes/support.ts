@@ -211,6 +211,8 @@ export async function harness(
       rerunRules({ parse: parseMessage, replyStep: replyStep(replyDeps) }, tx, id, at),
     replayMessage: replayStep(replyDeps),
     setupToken: options.setupToken ?? null,
+    // Dates on pages in a known zone, whatever the machine's.
+    timeZone: "UTC",
     security: options.security,
   };
   h.app = createApp(h.deps, (error, id) => {
