@@ -1791,6 +1791,14 @@ export const SENTENCES: readonly (readonly [en: string, pt: string])[] = [
     "um número inteiro de 1 a {max}, ou vazio para sem limite",
   ],
   ["must be a whole number above 0", "deve ser um número inteiro acima de 0"],
+  ["format: must be mbox, zip or csv", "format: deve ser mbox, zip ou csv"],
+  ["format: must be csv", "format: deve ser csv"],
+  [
+    "must be one e-mail address, like ana@example.com",
+    "deve ser um só endereço de e-mail, como ana@example.com",
+  ],
+  ["an absolute http:// or https:// address", "um endereço absoluto http:// ou https://"],
+  ["name at least one event (or *)", "indique ao menos um evento (ou *)"],
   [
     "blank, or a whole number from {a} to {b}",
     "vazio, ou um número inteiro de {a} a {b}",

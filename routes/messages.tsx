@@ -492,7 +492,10 @@ export function messageRoutes(deps: AppDeps): Hono<AppEnv> {
   // The list's filter as mbox, zip or CSV (routes/exports.tsx).
   app.get(
     "/messages/export",
-    messageExportHandler(deps, (c, errors) => c.text(errors.join("\n"), 422)),
+    messageExportHandler(
+      deps,
+      (c, errors) => c.text(errors.map((e) => say(c.get("t"), e)).join("\n"), 422),
+    ),
   );
 
   // Remote images: a POST with the CSRF token (the gate checks it), then the page with this

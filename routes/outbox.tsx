@@ -215,7 +215,10 @@ export function outboxRoutes(deps: AppDeps): Hono<AppEnv> {
   // The list's filter as CSV (routes/exports.tsx).
   app.get(
     "/outbox/export",
-    outboxExportHandler(deps, (c, errors) => c.text(errors.join("\n"), 422)),
+    outboxExportHandler(
+      deps,
+      (c, errors) => c.text(errors.map((e) => say(c.get("t"), e)).join("\n"), 422),
+    ),
   );
 
   /** The row as it stands now, with a notice, as the fragment an action answers with. */
