@@ -92,11 +92,12 @@ export function postWebhook(
   return new Promise((resolve) => {
     let settled = false;
     let refusal: string | null = null;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    // Set below, once the request exists; settling before that finds no timer to clear.
+    const clock: { timer?: ReturnType<typeof setTimeout> } = {};
     const finish = (r: WebhookResponse) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      clearTimeout(clock.timer);
       resolve(r);
     };
     const req = client.request(url, {
@@ -119,7 +120,7 @@ export function postWebhook(
       res.on("end", () => finish({ kind: "answered", status: res.statusCode ?? 0 }));
       res.on("error", (e) => finish({ kind: "failed", error: e.message }));
     });
-    timer = setTimeout(() => {
+    clock.timer = setTimeout(() => {
       req.destroy();
       finish({ kind: "failed", error: `no answer within ${options.timeoutMs} ms` });
     }, options.timeoutMs);
