@@ -22,6 +22,7 @@ import type { OutboxStatus } from "../store/outbox.ts";
 import { mboxrdEntry } from "../domain/mbox.ts";
 import { csvLine } from "../domain/csv.ts";
 import { zipEnd } from "../domain/zip64_end.ts";
+import { ZipDirectory } from "../domain/zip_directory.ts";
 
 export const MESSAGE_EXPORT_FORMATS = ["mbox", "zip", "csv"] as const;
 export type MessageExportFormat = typeof MESSAGE_EXPORT_FORMATS[number];
@@ -198,50 +199,39 @@ const ZIP_MAX_BYTES = 0xffff_ffff;
 const ZIP_EARLIEST = Date.UTC(1980, 0, 1, 12);
 const ZIP_LATEST = Date.UTC(2099, 11, 31);
 
-/** What fflate's zip writer needs of a finished file to write its central directory entry. */
-const CENTRAL_FIELDS = [
-  "f",
-  "u",
-  "o",
-  "extra",
-  "c",
-  "b",
-  "crc",
-  "size",
-  "mtime",
-  "flag",
-  "compression",
-  "os",
-  "attrs",
-] as const;
-const nothing = () => {};
+/** What fflate's streaming zip writer holds of a file it has written (fflate 0.8.3, pinned). */
+interface WrittenFile {
+  f: Uint8Array;
+  u: boolean;
+  c: number;
+  b: number;
+  crc: number;
+  size: number;
+  mtime: number;
+}
 
-/**
- * fflate keeps each finished file of a streamed zip as the file object itself, with its closures
- * and their scopes until the central directory is written at the end: ~3 KB of RSS a message
- * (bench/RESULTS.md: 403 MB at 100,000). Once a file is written only the fields its central
- * directory entry is made of are needed (`Zip.e` and `wzh` in fflate 0.8.3, pinned), so its record
- * is replaced by those alone (~1.7 KB of RSS a message remains, 276 MB at 100,000). A record not
- * shaped as expected (another fflate) is left as it is.
- */
-function compactLastEntry(zip: Zip): void {
-  const entries = (zip as unknown as { u?: Record<string, unknown>[] }).u;
-  const last = Array.isArray(entries) ? entries[entries.length - 1] : undefined;
-  if (!last || typeof last.crc !== "number" || typeof last.b !== "number") return;
-  const compact: Record<string, unknown> = { r: nothing, t: nothing };
-  for (const k of CENTRAL_FIELDS) compact[k] = last[k];
-  entries![entries!.length - 1] = compact;
+function isWrittenFile(x: unknown): x is WrittenFile {
+  const w = x as Partial<WrittenFile> | undefined;
+  return !!w && w.f instanceof Uint8Array && typeof w.c === "number" &&
+    typeof w.b === "number" && typeof w.crc === "number" && typeof w.size === "number";
 }
 
 /**
- * The zip of `.eml` files (stored, not compressed: mail compresses poorly once its attachments
- * are base64 of compressed files, and storing costs no CPU), each named by its date and id.
+ * A zip written as its files come, stored (not compressed). fflate writes each file — local
+ * header, data, data descriptor — and its CRC; it would keep an object per file until its `end()`
+ * writes the central directory (~1.7 KB of heap a file). Each finished file is taken out of the
+ * writer's list instead and its directory record packed (src/domain/zip_directory.ts): the memory
+ * stays flat whatever the count. Past 65,535 files the end has the ZIP64 record too.
  */
-function zipEncoder(): Encoder<ExportedMessage> {
+export function streamedZip(): {
+  add(name: string, mtime: number, data: Uint8Array): Uint8Array[];
+  end(): Uint8Array[];
+  readonly bytes: number;
+} {
   let out: Uint8Array[] = [];
   let failure: Error | null = null;
-  let entries = 0;
   let bytes = 0;
+  const directory = new ZipDirectory();
   const zip = new Zip((err, chunk) => {
     if (err) failure = err;
     else {
@@ -249,34 +239,60 @@ function zipEncoder(): Encoder<ExportedMessage> {
       bytes += chunk.length;
     }
   });
+  const written = (zip as unknown as { u?: unknown[] }).u;
+  if (!Array.isArray(written)) throw new Error("zip: the fflate in use is not the one expected");
   const take = () => {
     if (failure) throw failure;
-
     const chunks = out;
     out = [];
     return chunks;
   };
   return {
+    get bytes() {
+      return bytes;
+    },
+    add(name, mtime, data) {
+      const offset = bytes;
+      const file = new ZipPassThrough(name);
+      file.mtime = mtime;
+      zip.add(file);
+      file.push(data, true);
+      const done = written.pop();
+      if (!isWrittenFile(done) || written.length > 0 || bytes !== offset + done.b) {
+        throw new Error("zip: the fflate in use did not write the file as expected");
+      }
+      directory.add({
+        name: done.f,
+        utf8: done.u,
+        crc: done.crc,
+        storedSize: done.c,
+        size: done.size,
+        mtime,
+        offset,
+      });
+      return take();
+    },
+    end() {
+      const blocks = directory.end(bytes);
+      const tail = blocks.pop()!;
+      return [...take(), ...blocks, ...zipEnd(tail, directory.count)];
+    },
+  };
+}
+
+/** The zip of `.eml` files, each named by its date and id (see `streamedZip`). */
+function zipEncoder(): Encoder<ExportedMessage> {
+  const zip = streamedZip();
+  return {
     item: ({ row, raw }) => {
-      if (bytes + raw.length + 1024 > ZIP_MAX_BYTES) {
+      if (zip.bytes + raw.length + 1024 > ZIP_MAX_BYTES) {
         throw new Error("a zip export stops at 4 GiB: narrow the filter, or export as mbox");
       }
       const stamp = row.receivedAt.toISOString().replace(/[-:]/g, "").slice(0, 15);
-      const file = new ZipPassThrough(`${stamp}Z-${row.id}.eml`);
-      file.mtime = Math.min(ZIP_LATEST, Math.max(ZIP_EARLIEST, row.receivedAt.getTime()));
-      zip.add(file);
-      file.push(raw, true);
-      compactLastEntry(zip);
-      entries++;
-      return take();
+      const mtime = Math.min(ZIP_LATEST, Math.max(ZIP_EARLIEST, row.receivedAt.getTime()));
+      return zip.add(`${stamp}Z-${row.id}.eml`, mtime, raw);
     },
-    end: () => {
-      zip.end();
-      const chunks = take();
-      // fflate writes the classic end record only: past 65,535 files it needs the ZIP64 one.
-      const last = chunks.pop();
-      return last ? [...chunks, ...zipEnd(last, entries)] : chunks;
-    },
+    end: () => zip.end(),
   };
 }
 

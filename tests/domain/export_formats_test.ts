@@ -5,6 +5,7 @@ import { unzipSync, Zip, ZipPassThrough } from "fflate";
 import { asctime, mboxrdEntry, mboxSeparator, readMboxrd } from "../../src/domain/mbox.ts";
 import { csvField, csvLine } from "../../src/domain/csv.ts";
 import { zipEnd } from "../../src/domain/zip64_end.ts";
+import { streamedZip } from "../../src/actions/exports.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -85,4 +86,39 @@ Deno.test("zip: past 65,535 files the ZIP64 end record carries the count", () =>
   assert.equal(text(read["65999.eml"]), "m65999");
   // Small archives keep the writer's own end record.
   assert.deepEqual(zipEnd(last, 3), [last]);
+});
+
+Deno.test("a streamed zip packs its directory: 66,000 files read back, names and bytes as written", () => {
+  const zip = streamedZip();
+  const chunks: Uint8Array[] = [];
+  const files = 66_000;
+  for (let i = 0; i < files; i++) {
+    chunks.push(...zip.add(`${i}.eml`, AT.getTime(), bytes(`m${i}\r\n`)));
+  }
+  chunks.push(...zip.add("ação.eml", AT.getTime(), bytes("acentos")));
+  chunks.push(...zip.end());
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let o = 0;
+  for (const c of chunks) out.set(c, (o += c.length) - c.length);
+  const read = unzipSync(out);
+  assert.equal(Object.keys(read).length, files + 1);
+  assert.equal(text(read["0.eml"]), "m0\r\n");
+  assert.equal(text(read["65999.eml"]), "m65999\r\n");
+  assert.equal(text(read["ação.eml"]), "acentos");
+});
+
+Deno.test("a small streamed zip has the classic end record only", () => {
+  const zip = streamedZip();
+  const chunks = [
+    ...zip.add("a.eml", AT.getTime(), bytes("a")),
+    ...zip.add("b.eml", AT.getTime(), bytes("bb")),
+  ];
+  chunks.push(...zip.end());
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let o = 0;
+  for (const c of chunks) out.set(c, (o += c.length) - c.length);
+  const end = new DataView(out.buffer, out.length - 22);
+  assert.equal(end.getUint32(0, true), 0x06054b50);
+  assert.equal(end.getUint16(10, true), 2);
+  assert.deepEqual(Object.keys(unzipSync(out)).sort(), ["a.eml", "b.eml"]);
 });
