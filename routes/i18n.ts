@@ -228,7 +228,8 @@ const en = {
   dryRunTitle: "Dry-run: over the last {days} days",
   dryRunSummary:
     "{examined} messages examined: {replied} would be answered, {suppressed} suppressed, {other} taken by an earlier rule, {unmatched} not matched.",
-  dryRunNote: "Nothing is sent. The per-recipient rate limit and loop breakers are not simulated.",
+  dryRunNote:
+    "Nothing is sent. The rate window and the loop breakers count the replies this dry-run would send, oldest message first; replies sent before it are not counted.",
   dryRunStopped:
     "Checked {examined} of {total} messages in {seconds} s; stopped at the time budget, the rest were not examined.",
   wouldReply: "Would reply",
@@ -861,7 +862,7 @@ const ptBR: Words = {
   dryRunSummary:
     "{examined} mensagens examinadas: {replied} seriam respondidas, {suppressed} suprimidas, {other} ficariam com uma regra anterior, {unmatched} não casam.",
   dryRunNote:
-    "Nada é enviado. O limite por destinatário e os disjuntores de laço não são simulados.",
+    "Nada é enviado. A janela de frequência e os disjuntores de laço contam as respostas que esta simulação enviaria, da mensagem mais antiga em diante; respostas enviadas antes dela não contam.",
   dryRunStopped:
     "Verificadas {examined} de {total} mensagens em {seconds} s; a simulação parou no limite de tempo, as demais não foram examinadas.",
   wouldReply: "Responderia",

@@ -1,10 +1,17 @@
 /**
  * What a rule would do, computed with the same pure decision the collector uses
  * (`decideReply`) and without sending or storing anything: the preview of one stored message and
- * the dry-run over recent ones. The per-recipient rate limit and loop breakers depend on what
- * was sent at the time and are not simulated; the RFC 3834 guard is.
+ * the dry-run over recent ones. The RFC 3834 guard decides as for real mail; in the dry-run the
+ * rate window and the loop breakers count the replies the dry-run itself would have sent, in the
+ * messages' order of arrival (src/domain/limit_simulation.ts), so it shows what they would do.
  */
-import { type AccountContext, decideReply } from "../domain/decide_reply.ts";
+import { type AccountContext, decideReply, type ReplyDecision } from "../domain/decide_reply.ts";
+import { LimitSimulation } from "../domain/limit_simulation.ts";
+import {
+  DEFAULT_RATE_LIMIT_POLICY,
+  type RateLimitPolicy,
+  resolveRateLimitPolicy,
+} from "../domain/rate_limit.ts";
 import type { Rule, RuleTrailEntry } from "../domain/rules.ts";
 import { type StoredEmail, storedEmailsSince } from "../store/message_detail.ts";
 import { loadRules } from "../store/rule_set.ts";
@@ -19,6 +26,8 @@ export interface SimulationDeps {
   clock?: () => number;
   /** How long a dry-run may compute before it stops and reports how far it got. */
   budgetMs?: number;
+  /** The installation's rate-limit policy, before each account's and rule's (default: ours). */
+  policy?: RateLimitPolicy;
 }
 
 /** Most messages one dry-run looks at, and the longest period (pages and the API alike). */
@@ -71,6 +80,17 @@ function decide(
   account: AccountContext,
   own: readonly string[],
 ): RuleOutcome {
+  return decideWith(rules, candidate, m, account, own).outcome;
+}
+
+function decideWith(
+  rules: readonly Rule[],
+  candidate: Rule,
+  m: StoredEmail,
+  account: AccountContext,
+  own: readonly string[],
+): { outcome: RuleOutcome; reply: ReplyDecision | null } {
+  const outcome = (o: RuleOutcome) => ({ outcome: o, reply: null });
   const d = decideReply({
     email: m.email,
     classification: m.classification,
@@ -82,24 +102,27 @@ function decide(
   });
   if (d.outcome === "no_rule") {
     const mine = d.trail.find((t) => t.rule === candidate.name);
-    return { outcome: "no_match", why: mine?.why ?? "not evaluated", trail: d.trail };
+    return outcome({ outcome: "no_match", why: mine?.why ?? "not evaluated", trail: d.trail });
   }
   if (d.rule.name !== candidate.name) {
-    return { outcome: "other_rule", rule: d.rule.name, trail: d.trail };
+    return outcome({ outcome: "other_rule", rule: d.rule.name, trail: d.trail });
   }
-  if (d.outcome === "ignored") return { outcome: "ignored", trail: d.trail };
+  if (d.outcome === "ignored") return outcome({ outcome: "ignored", trail: d.trail });
   if (d.outcome === "suppressed") {
-    return { outcome: "suppressed", reason: d.reason, detail: d.detail, trail: d.trail };
+    return outcome({ outcome: "suppressed", reason: d.reason, detail: d.detail, trail: d.trail });
   }
   return {
-    outcome: "reply",
-    recipient: d.recipient.address,
-    cc: d.reply.cc,
-    bcc: d.reply.bcc,
-    subject: d.reply.subject,
-    text: d.reply.text,
-    html: d.reply.html,
-    trail: d.trail,
+    outcome: {
+      outcome: "reply",
+      recipient: d.recipient.address,
+      cc: d.reply.cc,
+      bcc: d.reply.bcc,
+      subject: d.reply.subject,
+      text: d.reply.text,
+      html: d.reply.html,
+      trail: d.trail,
+    },
+    reply: d,
   };
 }
 
@@ -177,7 +200,14 @@ export async function dryRunRule(
     otherRule: [],
     unmatched: 0,
   };
-  for (const m of messages) {
+  // The window and the breakers count what came before: the messages in order of arrival; the
+  // lists keep the order they were given in.
+  const limits = new LimitSimulation();
+  const position = new Map(messages.map((m, i) => [m, i]));
+  const inOrder = [...messages].sort((a, b) =>
+    a.receivedAt.getTime() - b.receivedAt.getTime() || position.get(a)! - position.get(b)!
+  );
+  for (const m of inOrder) {
     const elapsed = clock() - start;
     if (elapsed >= budgetMs) {
       report.stoppedAtBudget = true;
@@ -186,7 +216,25 @@ export async function dryRunRule(
     if (report.examined > 0 && report.examined % YIELD_EVERY === 0) {
       await new Promise((resolve) => setTimeout(resolve, 0));
     }
-    const result = decide(rules, rule, m, await c.account(m.accountId), c.own);
+    const account = await c.account(m.accountId);
+    const decided = decideWith(rules, rule, m, account, c.own);
+    let result = decided.outcome;
+    if (decided.reply) {
+      const policy = resolveRateLimitPolicy(
+        deps.policy ?? DEFAULT_RATE_LIMIT_POLICY,
+        account.limits,
+        decided.reply.rule.limits,
+      );
+      const settled = limits.settle(decided.reply, m.accountId, m.receivedAt, policy);
+      if (settled.outcome === "suppressed") {
+        result = {
+          outcome: "suppressed",
+          reason: settled.reason,
+          detail: settled.detail,
+          trail: settled.trail,
+        };
+      }
+    }
     report.examined++;
     const item = {
       messageId: m.id,
@@ -202,6 +250,11 @@ export async function dryRunRule(
     else report.unmatched++;
   }
   report.elapsedMs = Math.round(clock() - start);
+  const byId = new Map(messages.map((m) => [m.id, m]));
+  const given = (item: DryRunItem) => position.get(byId.get(item.messageId)!)!;
+  for (const list of [report.replied, report.suppressed, report.ignored, report.otherRule]) {
+    list.sort((a, b) => given(a) - given(b));
+  }
   return report;
 }
 

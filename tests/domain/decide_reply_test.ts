@@ -16,6 +16,7 @@ import {
 } from "../../src/domain/rate_limit.ts";
 import { parseRules, type Rule } from "../../src/domain/rules.ts";
 import { dedupKey, replyMessageId } from "../../src/domain/reply_composer.ts";
+import { LimitSimulation } from "../../src/domain/limit_simulation.ts";
 
 function email(draft: Draft = {}): ParsedEmail {
   return buildEmail(draft, {
@@ -433,4 +434,47 @@ Deno.test("settleReply: a count the store did not read throws rather than sends"
   const missing = facts();
   const { ["account:600"]: _dropped, ...counts } = missing.counts;
   assert.throws(() => settleReply(d, { ...missing, counts }, POLICY, NOW), RangeError);
+});
+
+Deno.test("a dry-run's limits: the rate window counts the dry-run's own replies, in time order", () => {
+  const d = replyOf(decide());
+  const sim = new LimitSimulation();
+  const at = (h: number) => new Date(NOW.getTime() + h * 3_600_000);
+  assert.equal(sim.settle(d, 7, at(0), POLICY).outcome, "reply");
+  const again = sim.settle(d, 7, at(1), POLICY);
+  assert.equal(again.outcome, "suppressed");
+  assert.equal(again.outcome === "suppressed" && again.reason, "rate_limited");
+  // Another account's reply to the same person is counted apart.
+  assert.equal(sim.settle(d, 8, at(1), POLICY).outcome, "reply");
+  // Past the window, answered again.
+  const later = at(POLICY.windowSeconds / 3600 + 1);
+  assert.equal(sim.settle(d, 7, later, POLICY).outcome, "reply");
+});
+
+Deno.test("a dry-run's limits: the account breaker trips, suppresses, and closes after its cool-down", () => {
+  const d = replyOf(decide());
+  const policy = {
+    ...POLICY,
+    breakers: [{ scope: "account" as const, max: 3, withinSeconds: 600 }],
+    coolDownSeconds: 3600,
+  };
+  const to = (i: number) => ({
+    ...d,
+    recipient: { ...d.recipient, address: `p${i}@cliente.test` },
+  });
+  const sim = new LimitSimulation();
+  const at = (min: number) => new Date(NOW.getTime() + min * 60_000);
+  const outcomes = [0, 1, 2, 3, 4].map((i) => {
+    const s = sim.settle(to(i), 7, at(i), policy);
+    return s.outcome === "suppressed" ? `${s.reason}${s.trip ? " (trips)" : ""}` : s.outcome;
+  });
+  assert.deepEqual(outcomes, [
+    "reply",
+    "reply",
+    "reply",
+    "loop_suspected (trips)",
+    "loop_suspected",
+  ]);
+  // An hour after the trip (at minute 3) the breaker is closed and the count has emptied.
+  assert.equal(sim.settle(to(5), 7, at(64), policy).outcome, "reply");
 });

@@ -141,6 +141,41 @@ Deno.test("edit, enable/disable, reorder and delete, as list fragments with htmx
   }
 });
 
+Deno.test("the dry-run shows what the rate window would do: a sender's second message is not answered again", async () => {
+  const h = await harness();
+  try {
+    const first = await seedMessage(
+      h.db,
+      eml({ subject: "Pedido 1", from: "Bia <bia@cliente.test>" }),
+      {
+        receivedAt: new Date("2026-03-07T10:00:00Z"),
+      },
+    );
+    const second = await seedMessage(
+      h.db,
+      eml({ subject: "Pedido 2", from: "Bia <bia@cliente.test>" }),
+      {
+        receivedAt: new Date("2026-03-08T10:00:00Z"),
+      },
+    );
+    await h.login();
+    const run = await h.post("/rules/dry-run", { definition: JSON.stringify(ACK), days: "30" }, HX);
+    assert.equal(run.status, 200);
+    const r = await run.text();
+    assert.match(r, /2 mensagens examinadas: 1 seriam respondidas, 1 suprimidas/);
+    // The earlier message is the one answered; the later one meets the window.
+    assert.match(r, new RegExp(`href="/messages/${second}"[\\s\\S]*rate_limited`));
+    assert.match(
+      r,
+      new RegExp(
+        `Responderia \\(1\\)</h3><table[^>]*><tbody><tr>[^]*?href="/messages/${first}"[^]*?Suprimiria`,
+      ),
+    );
+  } finally {
+    await h.close();
+  }
+});
+
 Deno.test("preview renders the reply from a stored message; dry-run reports replies and suppressions", async () => {
   const h = await harness();
   try {
