@@ -1800,6 +1800,7 @@ export const SENTENCES: readonly (readonly [en: string, pt: string])[] = [
   ],
   ["an absolute http:// or https:// address", "um endereço absoluto http:// ou https://"],
   ["name at least one event (or *)", "indique ao menos um evento (ou *)"],
+  ["name at least one of read, write, metrics", "indique ao menos um de read, write, metrics"],
   [
     "blank, or a whole number from {a} to {b}",
     "vazio, ou um número inteiro de {a} a {b}",

@@ -90,6 +90,8 @@ storeTest("account settings: saved key by key, audited, every problem named", as
     checkSpam: true,
     trustedForwarders: ["empresa.test", "*@parceiro.test"],
     limits: { windowSeconds: 86_400, coolDownSeconds: 600 },
+    keepRawDays: null,
+    keepMessagesDays: null,
   });
   // A later change keeps what it does not name.
   assert.ok((await saveAccountSettings(deps(db), box, { check_spam: false }, "ana")).ok);

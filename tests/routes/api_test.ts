@@ -390,7 +390,10 @@ Deno.test("tokens page: scopes and an expiry chosen in the form, listed with the
     await h.login();
     const none = await h.post("/tokens", { name: "nothing", scopes: "", expires: "" });
     assert.equal(none.status, 422);
-    assert.match(await none.text(), /scopes: name at least one of read, write, metrics/);
+    assert.match(
+      await none.text(),
+      /<code>scopes<\/code>: indique ao menos um de read, write, metrics/,
+    );
 
     const form = new URLSearchParams({ _csrf: h.csrf, name: "grafana", expires: "2026-04-01" });
     form.append("scopes", "");
@@ -416,7 +419,7 @@ Deno.test("tokens page: scopes and an expiry chosen in the form, listed with the
 
     const past = await h.post("/tokens", { name: "old", scopes: "read", expires: "2026-03-01" });
     assert.equal(past.status, 422);
-    assert.match(await past.text(), /expires: a future date/);
+    assert.match(await past.text(), /<code>expires<\/code>: uma data futura/);
   } finally {
     await h.close();
   }
