@@ -1802,6 +1802,22 @@ export const SENTENCES: readonly (readonly [en: string, pt: string])[] = [
   ["name at least one event (or *)", "indique ao menos um evento (ou *)"],
   ["name at least one of read, write, metrics", "indique ao menos um de read, write, metrics"],
   [
+    "must be a whole number of days from {a} to {b}, or null to keep for ever",
+    "deve ser um número inteiro de dias de {a} a {b}, ou null para guardar para sempre",
+  ],
+  [
+    "required: only mail received on or after this day is replayed",
+    "obrigatório: só a correspondência recebida a partir deste dia é reaplicada",
+  ],
+  [
+    "enter the password again for the new server (the saved one stays with {server})",
+    "digite a senha de novo para o novo servidor (a salva fica com {server})",
+  ],
+  [
+    "plain (no TLS, no STARTTLS) is allowed only to a loopback host (127.0.0.0/8, ::1, localhost), not {host}; choose tls or starttls",
+    "plain (sem TLS, sem STARTTLS) só é permitido para um host de loopback (127.0.0.0/8, ::1, localhost), não {host}; escolha tls ou starttls",
+  ],
+  [
     "blank, or a whole number from {a} to {b}",
     "vazio, ou um número inteiro de {a} a {b}",
   ],

@@ -173,7 +173,7 @@ Deno.test("page: a select of the three modes, the stored one chosen, plain refus
     const page = await refused.text();
     assert.match(
       page,
-      /imap_tls: plain \(no TLS, no STARTTLS\) is allowed only to a loopback host/,
+      /<code>imap_tls<\/code>: plain \(sem TLS, sem STARTTLS\) só é permitido para um host de loopback/,
     );
     assert.doesNotMatch(page, /smtp_tls: plain/, "plain SMTP to 127.0.0.1 is fine");
 

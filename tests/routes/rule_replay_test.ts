@@ -63,7 +63,7 @@ Deno.test("replay page: linked from the rules, a dry-run's list, then the confir
       "HX-Request": "true",
     });
     assert.equal(noDate.status, 422);
-    assert.match(await noDate.text(), /since: required/);
+    assert.match(await noDate.text(), /<code>since<\/code>: obrigatório/);
 
     const dry = await h.post(`/rules/${ruleId}/replay`, { since: "2026-03-01" }, {
       "HX-Request": "true",

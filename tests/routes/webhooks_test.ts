@@ -33,7 +33,7 @@ Deno.test("webhooks page: adds an endpoint and shows its secret, edits, disables
     assert.equal(refused.status, 422);
     const problems = await refused.text();
     assert.match(problems, /only http:\/\/ and https:\/\//);
-    assert.match(problems, /name at least one event/);
+    assert.match(problems, /indique ao menos um evento/);
 
     const added = await h.post("/webhooks", {
       url: "https://hooks.example.com/in",

@@ -163,11 +163,14 @@ Deno.test("a stored password never reaches a server it was not saved for", async
       `the saved IMAP password went to the new server:\n${recorder.lines.join("\n")}`,
     );
     assert.equal(moved.status, 422, "the edit asks for the password again");
-    assert.match(moved.text, /enter the password again for the new server/);
+    assert.match(moved.text, /digite a senha de novo para o novo servidor/);
     // The SMTP side asks the same.
     const smtpMoved = await post(`/accounts/${id}`, form({ smtp_host: "127.0.0.1" }));
     assert.equal(smtpMoved.status, 422);
-    assert.match(smtpMoved.text, /smtp_pass: enter the password again for the new server/);
+    assert.match(
+      smtpMoved.text,
+      /<code>smtp_pass<\/code>: digite a senha de novo para o novo servidor/,
+    );
     const kept = await getAccountSecrets(store.db, id);
     assert.ok(kept?.imapPassEnc && kept.smtpPassEnc, "a refused edit changes nothing");
 
