@@ -203,7 +203,9 @@ for (const step of ["after_commit", "after_append"]) {
     ? "between SMTP and the append"
     : "between the append and its record";
   Deno.test(`a sender killed ${where} leaves one copy of each reply`, async () => {
-    const t = await setup();
+    // One reply in flight: the kill then finds no other send accepted and not yet recorded
+    // (that one would stay `unknown`, never re-sent, and have no copy; replies_test.ts covers it).
+    const t = await setup({ env: { SEND_PARALLEL: "1" } });
     const people = await Promise.all([0, 1, 2].map(() => freshUser("p")));
     try {
       await deliverRaw(t.box.user, people.map((p, i) => message(p, t.box.address, `Msg ${i}`)));
