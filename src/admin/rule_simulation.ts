@@ -73,16 +73,6 @@ async function contexts(deps: SimulationDeps) {
   };
 }
 
-function decide(
-  rules: readonly Rule[],
-  candidate: Rule,
-  m: StoredEmail,
-  account: AccountContext,
-  own: readonly string[],
-): RuleOutcome {
-  return decideWith(rules, candidate, m, account, own).outcome;
-}
-
 function decideWith(
   rules: readonly Rule[],
   candidate: Rule,
@@ -134,7 +124,7 @@ export async function previewRule(
 ): Promise<RuleOutcome> {
   const c = await contexts(deps);
   const rule = { ...candidate, enabled: true };
-  return decide([rule], rule, message, await c.account(message.accountId), c.own);
+  return decideWith([rule], rule, message, await c.account(message.accountId), c.own).outcome;
 }
 
 /** One message of a dry-run and what the candidate did to it. */
