@@ -166,7 +166,22 @@ async function oneMessage(
   }
 }
 
-export const LATENCY_HEADER = ["latency", "n", "p50 ms", "p99 ms", "min–max ms", "how"];
+export const LATENCY_HEADER = [
+  "latency",
+  "n",
+  "p50 ms",
+  "p99 ms",
+  "min–max ms",
+  "how",
+  "target",
+];
+
+/** Issue 17's targets with IDLE: p50 ≤ 625 ms and p99 ≤ 2 s. */
+function latencyTarget(r: LatencyResult): string {
+  if (r.mode !== "idle") return "";
+  const met = r.p50 <= 625 && r.p99 <= 2000 && r.missing === 0;
+  return `p50 ≤ 625, p99 ≤ 2,000: ${met ? "met" : "**missed**"}`;
+}
 
 export function latencyRow(r: LatencyResult): Array<string | number> {
   const what = {
@@ -181,6 +196,7 @@ export function latencyRow(r: LatencyResult): Array<string | number> {
     fixed(r.p99),
     `${fixed(r.min)}–${fixed(r.max)}`,
     `${r.schedule}; NOOP poll ${r.pollMs} ms`,
+    latencyTarget(r),
   ];
 }
 
