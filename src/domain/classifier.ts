@@ -4,11 +4,6 @@
  * our own), Outlook header blocks and attribution lines, and attached message/rfc822 parts. Pure:
  * the same ParsedEmail always gets the same Classification.
  */
-import EmailForwardParser from "email-forward-parser";
-
-// Building the library's regexes costs more than a reading; its reader keeps no state between
-// readings (string match/split/replace only), so one is shared.
-const FORWARD_PARSER = new EmailForwardParser();
 import {
   type AttachedMessage,
   type Classification,
@@ -28,6 +23,7 @@ import {
   readFieldLine,
   unquote,
 } from "./forward_markers.ts";
+import { libraryOriginal, librarySplit } from "./forward_library.ts";
 import { readSubject, type SubjectReading } from "./subject_prefixes.ts";
 import { htmlToText } from "./html_text.ts";
 import { parseWrittenDate } from "./written_date.ts";
@@ -313,9 +309,9 @@ function libraryText(lines: readonly string[]): string {
  */
 function addLibrarySeparator(lines: readonly string[], markers: Found[]): void {
   const text = libraryText(lines);
-  const result = FORWARD_PARSER.read(text);
-  if (!result.forwarded) return;
-  const message = result.message ?? "";
+  const split = librarySplit(text);
+  if (!split) return;
+  const message = split.message;
   let at = 0;
   if (message) {
     const pos = text.indexOf(message);
@@ -373,15 +369,6 @@ function describeMarker(m: Found): string {
  * down, or found none).
  */
 function extractAt(lines: readonly string[], marker: Found, zone: number | null): Extracted | null {
-  const slice = libraryText(lines.slice(marker.line));
-  // A forward-prefixed subject turns on the library's reading by "From:" line; "Fwd:" alone
-  // (empty rest) keeps the original's subject in its answer instead of ours.
-  const lib = FORWARD_PARSER.read(slice, "Fwd:");
-  const libAddress = looksLikeAddress(lib.email.from.address)
-    ? lib.email.from.address.toLowerCase()
-    : null;
-  const libName = lib.email.from.name ?? null;
-
   const own = ownReading(marker);
   // The mark's own lines: its header block or attribution, or the dozen lines under a separator
   // whose fields our reader did not find.
@@ -389,6 +376,11 @@ function extractAt(lines: readonly string[], marker: Found, zone: number | null)
     ? marker.end + 2
     : marker.line + 12;
   const region = lines.slice(marker.line, regionEnd).join("\n").toLowerCase();
+  // The library's reading counts only when its sender's address stands in those lines: without
+  // an "@" there, it is not asked.
+  const lib = region.includes("@") ? libraryOriginal(libraryText(lines.slice(marker.line))) : null;
+  const libAddress = looksLikeAddress(lib?.address) ? lib.address.toLowerCase() : null;
+  const libName = lib?.name ?? null;
   const libInRegion = libAddress !== null && region.includes(libAddress);
 
   let fromAddress: string | null;
@@ -400,13 +392,13 @@ function extractAt(lines: readonly string[], marker: Found, zone: number | null)
     fromAddress = libAddress;
     fromName = libName ?? (own.fromAddress === libAddress ? own.fromName : null);
     source = "email-forward-parser";
-    subject = marker.kind === "attribution" ? own.subject : (lib.email.subject || own.subject);
+    subject = marker.kind === "attribution" ? own.subject : (lib?.subject || own.subject);
     // The library stops a subject at the line's end; a subject wrapped onto the next line is
     // whole in our own reading.
     if (subject && own.subject && own.subject.startsWith(subject)) subject = own.subject;
     date = marker.kind === "attribution"
-      ? (own.date ?? lib.email.date ?? null)
-      : (lib.email.date ?? own.date);
+      ? (own.date ?? lib?.date ?? null)
+      : (lib?.date ?? own.date);
   } else if (own.fromAddress || own.fromName) {
     fromAddress = own.fromAddress;
     fromName = own.fromName;
