@@ -104,7 +104,9 @@ const NEWEST_FIRST = "ORDER BY m.received_at DESC, m.id DESC";
  * some matched but too few, a second window sized by the density seen (for a reply status alone,
  * up to three, each at most four times what was tested); when the page is still
  * short, every older match — by the full-text index for a search, which is cheap for a rare word,
- * or by the date index for a reply status alone.
+ * or by the date index for a reply status alone. The status "undecided" is the absence of a
+ * decision, which no probe of recent mail bounds (none may be recent): its few messages are walked
+ * in order from their own table instead, with or without a text.
  */
 export async function listMessages(
   q: Queryable,
@@ -116,7 +118,9 @@ export async function listMessages(
   const text = filters.q?.trim().slice(0, 500) || null;
   const want = limit + 1;
   let rows: Record<string, unknown>[];
-  if (!text && !filters.reply) {
+  if (filters.reply === "undecided") {
+    rows = await q.query(...undecidedSql(filters, cursor, text, want));
+  } else if (!text && !filters.reply) {
     rows = await q.query(...restSql(filters, cursor, null, 0, want));
   } else {
     rows = await q.query(...windowSql(filters, cursor, text, 0, probeRows, want));
@@ -234,6 +238,37 @@ function windowSql(
 }
 
 /**
+ * The undecided messages that pass the filters (the text too), by a walk of `undecided_messages`
+ * (migrations/0027_undecided_messages.sql) in the list's order: they are few, so the walk is short
+ * whatever the other filters, where a walk of the date index probing `decisions` reads every
+ * message newer than the undecided ones.
+ */
+function undecidedSql(
+  filters: MessageFilters,
+  cursor: MessageCursor | null,
+  text: string | null,
+  want: number,
+): [string, unknown[]] {
+  const where = filterWhere(
+    { ...filters, reply: undefined, since: undefined, until: undefined },
+    null,
+  );
+  const p = (v: unknown) => where.param(v);
+  if (filters.since) where.and(`u.received_at >= ${p(filters.since.toISOString())}::timestamptz`);
+  if (filters.until) where.and(`u.received_at < ${p(filters.until.toISOString())}::timestamptz`);
+  if (cursor) where.before("u.received_at", "u.message_id", cursor);
+  if (text) where.and(matches("m.search", p(text)));
+  return [
+    `SELECT ${COLUMNS}
+     FROM (SELECT u.message_id AS id FROM undecided_messages u JOIN messages m ON m.id = u.message_id
+           ${where} ORDER BY u.received_at DESC, u.message_id DESC LIMIT ${p(want)}) page
+     JOIN messages m ON m.id = page.id ${DETAILS}
+     ${NEWEST_FIRST}`,
+    where.params,
+  ];
+}
+
+/**
  * Every match older than the first `tested` rows that pass the filters on the message (all of
  * them when `tested` is 0; none when fewer rows pass). With a text, the matches come from a
  * MATERIALIZED CTE that holds the full-text condition alone, so its plan is the GIN index whatever
@@ -264,9 +299,7 @@ function restSql(
   // On the matches, the decision is looked up row by row (a subquery the planner keeps as such):
   // as a join it may hash the whole decisions table for a few thousand rows.
   const where = filterWhere(filters, cursor, !text, params);
-  if (text && filters.reply === "undecided") {
-    where.and("(SELECT true FROM decisions d WHERE d.message_id = m.id) IS NULL");
-  } else if (text && filters.reply) {
+  if (text && filters.reply) {
     where.and(
       `(SELECT d.outcome FROM decisions d WHERE d.message_id = m.id) = ${
         where.param(filters.reply)

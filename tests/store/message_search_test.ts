@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { seedBoxAccount, storeTest } from "../support/databases.ts";
 import type { Db } from "../../src/store/db.ts";
 import { eml, seedMessage } from "../routes/support.ts";
+import { saveDecision } from "../../src/store/decisions.ts";
 import {
   listMessages,
   type MessageCursor,
@@ -116,5 +117,38 @@ storeTest(
     assert.equal(rare.rows[0].subject, "Assunto 3");
     assert.equal(rare.rows[0].kind, "forwarded");
     assert.equal(rare.rows[0].accountName, "box");
+  },
+);
+
+storeTest(
+  "message list: undecided follows the decisions as they are written and removed",
+  async (db) => {
+    const ids = await seed(db);
+    const undecided = async () =>
+      (await listMessages(db, { reply: "undecided" }, null, 50)).rows.map((r) => r.id);
+    const all = [11, 10, 9, 8, 6, 5, 3, 2, 1, 0].map((i) => ids[i]);
+    assert.deepEqual(await undecided(), all);
+    await saveDecision(db, {
+      messageId: ids[10],
+      outcome: "no_rule",
+      ruleName: null,
+      reason: "no rule matched",
+      detail: null,
+      trail: [],
+    }, at(20));
+    assert.deepEqual(await undecided(), all.filter((id) => id !== ids[10]));
+    await db.query("DELETE FROM decisions WHERE message_id = $1", [ids[10]]);
+    assert.deepEqual(
+      await undecided(),
+      all,
+      "a decision removed makes its message undecided again",
+    );
+    await db.query("DELETE FROM messages WHERE id = $1", [ids[11]]);
+    await db.query("DELETE FROM messages WHERE id = $1", [ids[4]]);
+    assert.deepEqual(await undecided(), all.filter((id) => id !== ids[11]));
+    const [{ n }] = await db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM undecided_messages",
+    );
+    assert.equal(n, 9);
   },
 );
