@@ -1,15 +1,18 @@
 /**
  * Replies per second through the outbox drain (`drainOutbox`, what `send --once` and the service
  * run): COUNT replies queued in a fresh PostgreSQL database, then drained to the loopback Postfix
- * with 1, 4 and 8 replies in flight (`SEND_PARALLEL`), each over its own pooled SMTP connection.
- * Every reply is claimed, sent, settled and audited as in production. Prints a table with the
- * CPU of this process per reply; not a test.
+ * with 1, 4, 8 and 16 replies in flight (`SEND_PARALLEL`), over a pool of as many SMTP
+ * connections, and once more with 8 in flight under a per-day send budget (counted at each
+ * claim). Every reply is claimed, sent, settled and audited as in production. Prints a table with
+ * the CPU per reply of this process and of its PostgreSQL backends, and the statements and
+ * transactions per reply, beside the 300 replies/s target; not a test.
  *
- *   deno run -A bench/outbox_drain.ts [COUNT]
+ *   deno run -A bench/outbox_drain.ts [COUNT] [RUN…]   (a RUN is "8" or "8/budget")
  */
 import { openPostgres } from "../src/store/postgres_db.ts";
 import { migrate, readMigrations } from "../src/store/migrate.ts";
-import type { Db } from "../src/store/db.ts";
+import type { Db, Queryable } from "../src/store/db.ts";
+import { setSendBudget } from "../src/store/send_budget.ts";
 import { upsertEnvAccount } from "../src/store/accounts.ts";
 import { storeArrivals } from "../src/store/messages.ts";
 import { enqueueReply } from "../src/store/outbox.ts";
@@ -27,10 +30,52 @@ import {
 } from "./support.ts";
 
 const count = Number(Deno.args[0] ?? 2000);
-/** Replies in flight, and rows each sender claims at a time. */
-const RUNS = [[1, 1], [4, 1], [8, 1], [4, 5]] as const;
+/** Replies in flight, and whether the account has a send budget to count. */
+const RUNS: Array<[number, boolean]> = Deno.args.length > 1
+  ? Deno.args.slice(1).map((a) => [Number(a.split("/")[0]), a.endsWith("/budget")])
+  : [[1, false], [4, false], [8, false], [16, false], [8, true]];
+const TARGET = 300;
 
 const quiet: Logger = { info() {}, warn() {}, error() {} };
+
+/** A database that counts the statements and transactions run through it. */
+function counting(db: Db) {
+  const counts = { statements: 0, transactions: 0 };
+  const wrap = (q: Queryable): Queryable => ({
+    query(text, params) {
+      counts.statements++;
+      return q.query(text, params);
+    },
+  });
+  const counted: Db = {
+    ...db,
+    kind: db.kind,
+    query: (text, params) => wrap(db).query(text, params),
+    transaction(fn) {
+      counts.transactions++;
+      return db.transaction((tx) => fn(wrap(tx)));
+    },
+    exec: (script) => db.exec(script),
+    tryWithLock: (n, k, fn) => db.tryWithLock(n, k, fn),
+    withLock: (n, k, fn) => db.withLock(n, k, fn),
+    close: () => db.close(),
+  };
+  return { db: counted, counts };
+}
+
+/** The PostgreSQL backends serving this database (their CPU is the drain's too). */
+async function backends(db: Db): Promise<number[]> {
+  const rows = await db.query<{ pid: number }>(
+    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()",
+  );
+  return rows.map((r) => Number(r.pid));
+}
+
+async function cpuOf(pids: number[]): Promise<Map<number, number>> {
+  const cpu = new Map<number, number>();
+  for (const pid of pids) cpu.set(pid, (await cpuSecondsOf(pid)) ?? 0);
+  return cpu;
+}
 
 async function queue(db: Db, to: string, run: string): Promise<number> {
   const account = await upsertEnvAccount(db, {
@@ -85,8 +130,10 @@ async function queue(db: Db, to: string, run: string): Promise<number> {
   return account.id;
 }
 
-async function measure(db: Db, to: string, parallel: number, batch: number) {
-  await queue(db, to, `p${parallel}b${batch}`);
+async function measure(db: Db, to: string, parallel: number, budget: boolean) {
+  const accountId = await queue(db, to, `p${parallel}${budget ? "b" : ""}`);
+  // A budget far above the run: every claim counts it, none waits for it.
+  if (budget) await setSendBudget(db, accountId, { perMinute: null, perDay: 1_000_000 });
   const sender = createSmtpSender({
     host: "127.0.0.1",
     port: 1025,
@@ -96,26 +143,34 @@ async function measure(db: Db, to: string, parallel: number, batch: number) {
     pass: null,
     maxConnections: parallel,
   });
+  const { db: counted, counts } = counting(db);
+  const pgBefore = await cpuOf(await backends(db));
   const cpuBefore = (await cpuSecondsOf(Deno.pid)) ?? 0;
   const started = performance.now();
   try {
     const summary = await drainOutbox({
-      db,
+      db: counted,
       now: () => new Date(),
       log: quiet,
       newToken: () => crypto.randomUUID(),
       senderFor: () => Promise.resolve(sender),
       parallel,
-      batch,
     });
     const seconds = (performance.now() - started) / 1000;
-    if (summary.sent !== count) throw new Error(`sent ${summary.sent} of ${count}`);
     const cpu = ((await cpuSecondsOf(Deno.pid)) ?? 0) - cpuBefore;
+    // Backends opened during the drain count from zero.
+    const pgAfter = await cpuOf(await backends(db));
+    let pg = 0;
+    for (const [pid, t] of pgAfter) pg += t - (pgBefore.get(pid) ?? 0);
+    if (summary.sent !== count) throw new Error(`sent ${summary.sent} of ${count}`);
     return {
       sent: summary.sent,
       seconds,
       perSecond: summary.sent / seconds,
       cpuMs: cpu * 1000 / count,
+      pgMs: pg * 1000 / count,
+      statements: counts.statements / count,
+      transactions: counts.transactions / count,
     };
   } finally {
     sender.close();
@@ -131,37 +186,51 @@ if (import.meta.main) {
     await migrate(db, await readMigrations());
     const rows: Array<Array<string | number>> = [];
     const results = new Map<string, number>();
-    for (const [parallel, batch] of RUNS) {
-      const r = await measure(db, to, parallel, batch);
-      results.set(`${parallel}/${batch}`, r.perSecond);
+    for (const [parallel, budget] of RUNS) {
+      const r = await measure(db, to, parallel, budget);
+      results.set(`${parallel}${budget ? "/budget" : ""}`, r.perSecond);
       rows.push([
         parallel,
-        batch,
+        budget ? "per day" : "none",
         r.sent,
         fixed(r.seconds, 2),
         fixed(r.perSecond),
+        `${fixed(r.perSecond / TARGET * 100)}%`,
         fixed(r.cpuMs, 2),
+        fixed(r.pgMs, 2),
+        fixed(r.cpuMs + r.pgMs, 2),
+        fixed(r.statements, 1),
+        fixed(r.transactions, 2),
       ]);
     }
     const m = await machine();
     console.log(
       `outbox drain to Postfix on 127.0.0.1:1025, ${count} replies each, PostgreSQL, ` +
-        `${m.cpu}, ${m.cores} cores, ${new Date().toISOString().slice(0, 10)}`,
+        `${m.cpu}, ${m.cores} cores, load ${
+          (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ")
+        }, ${new Date().toISOString()}`,
     );
     console.log(
       table(
         [
           "replies in flight",
-          "claimed at a time",
+          "budget",
           "sent",
           "seconds",
           "replies/s",
-          "CPU ms per reply (drain)",
+          `of ${TARGET}/s`,
+          "CPU ms/reply (Carteiro)",
+          "CPU ms/reply (PostgreSQL)",
+          "CPU ms/reply (both)",
+          "statements/reply",
+          "transactions/reply",
         ],
         rows,
       ),
     );
-    console.log(`4 in flight / 1: ${fixed(results.get("4/1")! / results.get("1/1")!, 2)}×`);
+    if (results.has("4") && results.has("1")) {
+      console.log(`4 in flight / 1: ${fixed(results.get("4")! / results.get("1")!, 2)}×`);
+    }
   } finally {
     await db.close();
     await database.drop();

@@ -1,11 +1,14 @@
 /**
  * Replies per second to the loopback Postfix: one pooled SMTP transport (what the outbox drain
- * uses) against a new connection per message, in the same run. Prints a table; not a test.
+ * uses) with 1, 4 and 8 connections and as many replies in flight (`SEND_PARALLEL`), against a
+ * new connection per message, in the same run. Nodemailer pipelines the envelope and DATA where
+ * the server offers PIPELINING (RFC 2920; Postfix does). Prints a table with the CPU of this
+ * process per reply; not a test.
  *
  *   deno run -A bench/send_replies.ts [COUNT]
  */
 import { createSmtpSender, type OutgoingReply } from "../src/mail/smtp_sender.ts";
-import { ensureMailstack, freshUser, machine } from "./support.ts";
+import { cpuSecondsOf, ensureMailstack, freshUser, machine } from "./support.ts";
 
 const count = Number(Deno.args[0] ?? 500);
 
@@ -23,7 +26,7 @@ function reply(i: number, to: string): OutgoingReply {
   };
 }
 
-async function measure(pooled: boolean, to: string) {
+async function measure(pooled: boolean, to: string, connections = 1) {
   const sender = createSmtpSender({
     host: "127.0.0.1",
     port: 1025,
@@ -32,20 +35,29 @@ async function measure(pooled: boolean, to: string) {
     user: null,
     pass: null,
     pooled,
+    maxConnections: connections,
   });
+  const cpuBefore = (await cpuSecondsOf(Deno.pid)) ?? 0;
   const started = performance.now();
   let accepted = 0;
-  try {
-    for (let i = 0; i < count; i++) {
+  let next = 0;
+  // `connections` replies in flight, each taken by the pool's next free connection.
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
       const r = await sender.send(reply(i, to));
       if (r.kind === "accepted") accepted++;
       else throw new Error(`send ${i} was ${r.kind}: ${JSON.stringify(r)}`);
     }
+  };
+  try {
+    await Promise.all(Array.from({ length: connections }, worker));
   } finally {
     sender.close();
   }
   const seconds = (performance.now() - started) / 1000;
-  return { accepted, seconds, perSecond: accepted / seconds };
+  const cpu = ((await cpuSecondsOf(Deno.pid)) ?? 0) - cpuBefore;
+  return { accepted, seconds, perSecond: accepted / seconds, cpuMs: cpu * 1000 / accepted };
 }
 
 if (import.meta.main) {
@@ -53,16 +65,28 @@ if (import.meta.main) {
   const to = (await freshUser("bench-replies")).address;
   // One short warm-up so that neither side pays Postfix's first-connection costs.
   await measure(true, to);
-  const pooled = await measure(true, to);
-  const single = await measure(false, to);
+  const runs: Array<[string, Awaited<ReturnType<typeof measure>>]> = [];
+  for (const n of [1, 4, 8]) {
+    runs.push([`pooled, ${n} connection${n > 1 ? "s" : ""}`, await measure(true, to, n)]);
+  }
+  runs.push(["one connection per reply", await measure(false, to)]);
   const m = await machine();
-  console.log(`replies to Postfix on 127.0.0.1:1025, ${count} each, ${m.cpu}, ${m.cores} cores`);
-  console.log("| transport | replies | seconds | replies/s |");
-  console.log("|---|---|---|---|");
-  for (const [name, r] of [["pooled", pooled], ["one connection per reply", single]] as const) {
+  console.log(
+    `replies to Postfix on 127.0.0.1:1025, ${count} each, ${m.cpu}, ${m.cores} cores, load ${
+      (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ")
+    }, ${new Date().toISOString()}`,
+  );
+  console.log("| transport | replies | seconds | replies/s | CPU ms per reply (this process) |");
+  console.log("|---|---|---|---|---|");
+  for (const [name, r] of runs) {
     console.log(
-      `| ${name} | ${r.accepted} | ${r.seconds.toFixed(2)} | ${r.perSecond.toFixed(0)} |`,
+      `| ${name} | ${r.accepted} | ${r.seconds.toFixed(2)} | ${r.perSecond.toFixed(0)} | ${
+        r.cpuMs.toFixed(2)
+      } |`,
     );
   }
-  console.log(`pooled / per-connection: ${(pooled.perSecond / single.perSecond).toFixed(2)}×`);
+  const one = runs[0][1].perSecond;
+  const single = runs[runs.length - 1][1].perSecond;
+  console.log(`pooled / per-connection: ${(one / single).toFixed(2)}×`);
+  console.log(`8 connections / 1: ${(runs[2][1].perSecond / one).toFixed(2)}×`);
 }

@@ -1,6 +1,12 @@
 import type { Db, Queryable } from "../store/db.ts";
-import { recordEvent } from "../store/audit.ts";
-import { type ClaimedReply, expireLeases, settleClaim } from "../store/outbox.ts";
+import { recordEvent, recordEvents } from "../store/audit.ts";
+import type { AuditEvent } from "../domain/audit_events.ts";
+import {
+  type ClaimedReply,
+  expireLeases,
+  type SendOutcome,
+  settleClaims,
+} from "../store/outbox.ts";
 import {
   budgetUse,
   claimLocked,
@@ -11,7 +17,7 @@ import {
   markSmtpAuthFailure,
 } from "../store/send_budget.ts";
 import { type AttachmentFile, loadAttachmentFiles } from "../store/rule_attachments.ts";
-import { oweSentCopy } from "../store/sent_copies.ts";
+import { oweSentCopies } from "../store/sent_copies.ts";
 import type { SendResult, SmtpSender } from "../mail/smtp_sender.ts";
 import { nextAttempt } from "../domain/retry_backoff.ts";
 import {
@@ -40,14 +46,10 @@ export interface SendDeps {
   log: Logger;
   leaseMs?: number;
   /**
-   * Rows claimed at a time by each of the `parallel` senders. One by default: a sender that dies
-   * leaves at most the row it held `unknown` for a person to settle, not a whole batch.
-   */
-  batch?: number;
-  /**
-   * Replies in flight at once (default 1): each is a loop of claim, send, settle of its own, as
-   * if that many instances drained the outbox, so the claims' row locks and the account's send
-   * budget keep them apart. A process that dies leaves at most this many rows `unknown`.
+   * Replies in flight at once (default 1): claimed and not yet settled. Free places are filled
+   * by one claim (the claims' row locks and the account's send budget keep two instances apart);
+   * the sends that end while a settlement commits are settled together by the next. A process
+   * that dies leaves at most this many rows `unknown`.
    */
   parallel?: number;
   /** First retry delay; later ones double (see retry_backoff.ts). */
@@ -117,21 +119,46 @@ export async function drainOutbox(deps: SendDeps): Promise<SendSummary> {
     return rows.length;
   });
   summary.expired = expired;
-  const senders = Math.max(1, deps.parallel ?? 1);
-  await Promise.all(Array.from({ length: senders }, () => drainLoop(deps, summary)));
+  await drainLoop(deps, summary, Math.max(1, deps.parallel ?? 1));
   return summary;
 }
 
-/** One sender's loop: claim, send, settle, until nothing is due or the drain is told to stop. */
-async function drainLoop(deps: SendDeps, summary: SendSummary) {
-  while (!deps.shouldStop?.()) {
-    const claimed = await claimWithinBudget(deps, summary);
+/**
+ * Keeps up to `slots` replies in flight: claims as many rows as places are free (one claim
+ * transaction for them all), sends each at once, and hands each outcome to the settler. A place
+ * frees when its row's settlement has committed, so claimed-and-unsettled rows never exceed
+ * `slots`. Ends when nothing is due or the drain is told to stop, once the sends in flight have
+ * settled.
+ */
+async function drainLoop(deps: SendDeps, summary: SendSummary, slots: number) {
+  const inFlight = new Set<Promise<void>>();
+  const settle = settler(deps, summary);
+  let failure: { error: unknown } | null = null;
+  // Claims wait for half the places to be free (while others are in flight): fewer, larger
+  // claim transactions, the database's work per reply being what limits the rate.
+  const fill = Math.ceil(slots / 2);
+  while (failure === null && !deps.shouldStop?.()) {
+    const free = slots - inFlight.size;
+    if (free === 0 || (free < fill && inFlight.size > 0)) {
+      await Promise.race(inFlight);
+      continue;
+    }
+    const claimed = await claimWithinBudget(deps, summary, free);
     if (claimed === null) break;
     summary.claimed += claimed.length;
     if (claimed.length === 0) continue;
     await deps.checkpoint?.("after_claim");
-    for (const row of claimed) await sendOne(deps, row, summary);
+    for (const row of claimed) {
+      const one: Promise<void> = sendOne(deps, row, settle)
+        .catch((error) => {
+          failure ??= { error };
+        })
+        .finally(() => inFlight.delete(one));
+      inFlight.add(one);
+    }
   }
+  await Promise.all(inFlight);
+  if (failure !== null) throw (failure as { error: unknown }).error;
 }
 
 /**
@@ -143,11 +170,12 @@ async function drainLoop(deps: SendDeps, summary: SendSummary) {
 function claimWithinBudget(
   deps: SendDeps,
   summary: SendSummary,
+  limit: number,
 ): Promise<ClaimedReply[] | null> {
   return deps.db.transaction(async (tx) => {
     const at = deps.now();
     const pausedSince = new Date(at.getTime() - (deps.authRecheckMs ?? 30 * 60_000));
-    const due = await lockDue(tx, at, pausedSince, deps.batch ?? 1);
+    const due = await lockDue(tx, at, pausedSince, limit);
     if (due.length === 0) return null;
     const byAccount = new Map<number, number[]>();
     for (const r of due) byAccount.set(r.accountId, [...byAccount.get(r.accountId) ?? [], r.id]);
@@ -192,40 +220,104 @@ function describeBudget(b: SendBudget | null): string {
   return parts.join(", ") || "none";
 }
 
-async function sendOne(deps: SendDeps, row: ClaimedReply, summary: SendSummary) {
+/** A send that ended, waiting for its settlement. */
+interface Ended {
+  row: ClaimedReply;
+  result: SendResult;
+  outcome: SendOutcome;
+  at: Date;
+}
+
+async function sendOne(
+  deps: SendDeps,
+  row: ClaimedReply,
+  settle: (ended: Ended) => Promise<void>,
+) {
   const result = await attempt(deps, row);
   const at = deps.now();
-  const outcome = settlement(result, row, at, deps.retryBaseMs);
+  await settle({ row, result, outcome: settlement(result, row, at, deps.retryBaseMs), at });
+  await deps.checkpoint?.("after_commit");
+}
+
+/**
+ * Settles ended sends: one at a time when they end apart, and those that end while a settlement
+ * is committing all together in the next one (one transaction, one statement each for the rows,
+ * the Sent copies and the audit events). A send is settled only after its outcome is known; a
+ * process that dies before the commit leaves its rows `sending`, as a lone settlement would.
+ */
+function settler(deps: SendDeps, summary: SendSummary) {
+  let queue: Array<{ ended: Ended; done: () => void; fail: (e: unknown) => void }> = [];
+  let running = false;
+  const flush = async () => {
+    running = true;
+    while (queue.length > 0) {
+      const group = queue;
+      queue = [];
+      try {
+        await settleGroup(deps, summary, group.map((g) => g.ended));
+        for (const g of group) g.done();
+      } catch (e) {
+        for (const g of group) g.fail(e);
+      }
+    }
+    running = false;
+  };
+  return (ended: Ended) =>
+    new Promise<void>((done, fail) => {
+      queue.push({ ended, done, fail });
+      if (!running) flush();
+    });
+}
+
+async function settleGroup(deps: SendDeps, summary: SendSummary, group: Ended[]) {
   const settled = await deps.db.transaction(async (tx) => {
-    const ok = await settleClaim(tx, row.id, row.claimToken, outcome, at);
+    const ok = await settleClaims(
+      tx,
+      group.map(({ row, outcome, at }) => ({ id: row.id, token: row.claimToken, outcome, at })),
+    );
     // The copy for the Sent mailbox is owed with the send's record, in this transaction, and
     // made by a separate step (src/jobs/copy_sent.ts): a failing copy never touches the send.
-    if (ok && result.kind === "accepted" && result.raw) {
-      await oweSentCopy(tx, row.id, result.raw, at, new Date(at.getTime() + SENT_COPY_DAYS * DAY));
+    const copies = group.flatMap(({ row, result }, i) =>
+      ok[i] && result.kind === "accepted" && result.raw
+        ? [{ outboxId: row.id, raw: result.raw }]
+        : []
+    );
+    const at = group[group.length - 1].at;
+    await oweSentCopies(tx, copies, at, new Date(at.getTime() + SENT_COPY_DAYS * DAY));
+    await recordEvents(
+      tx,
+      group.map(({ row, result, outcome, at }, i) => ({
+        event: ok[i] ? eventFor(outcome.status) : "claim_lost",
+        at,
+        accountId: row.accountId,
+        messageId: row.messageId,
+        detail: {
+          outbox_id: row.id,
+          recipient: row.recipient,
+          attempt: row.attempts,
+          result: result.kind,
+          ...("error" in result ? { error: result.error } : { response: result.response }),
+        },
+      } as AuditEvent)),
+    );
+    // In the order the sends ended; an accepted send after another of its account's in this
+    // settlement has nothing left to clear.
+    const cleared = new Set<number>();
+    for (const { row, result, outcome, at } of group) {
+      if (result.kind === "accepted") {
+        if (cleared.has(row.accountId)) continue;
+        cleared.add(row.accountId);
+      } else if (result.kind === "auth") cleared.delete(row.accountId);
+      await accountState(deps, tx, row, result, outcome, at);
     }
-    await recordEvent(tx, {
-      event: ok ? eventFor(outcome.status) : "claim_lost",
-      at,
-      accountId: row.accountId,
-      messageId: row.messageId,
-      detail: {
-        outbox_id: row.id,
-        recipient: row.recipient,
-        attempt: row.attempts,
-        result: result.kind,
-        ...("error" in result ? { error: result.error } : { response: result.response }),
-      },
-    });
-    await accountState(deps, tx, row, result, outcome, at);
     return ok;
   });
-  if (!settled) {
-    summary.lost++;
-    deps.log.warn("outbox row was no longer ours when its send ended", { outbox_id: row.id });
-    return;
+  for (const [i, { row, outcome }] of group.entries()) {
+    if (!settled[i]) {
+      summary.lost++;
+      deps.log.warn("outbox row was no longer ours when its send ended", { outbox_id: row.id });
+    } else summary[outcome.status]++;
   }
-  summary[outcome.status]++;
-  await deps.checkpoint?.("after_commit");
 }
 
 /**

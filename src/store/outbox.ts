@@ -245,6 +245,13 @@ export async function claimDue(
   return rows.map(camelRow<ClaimedReply>);
 }
 
+/** What became of a claimed row's send, as `settleClaim` records it. */
+export type SendOutcome =
+  | { status: "sent"; response: string }
+  | { status: "retry"; error: string; nextAttemptAt: Date }
+  | { status: "failed"; error: string }
+  | { status: "unknown"; error: string };
+
 /**
  * Moves a claimed row to its outcome, only while the claim still holds: a sender whose lease ran
  * out (the row is `unknown` now) changes nothing. Returns whether the update took.
@@ -253,32 +260,46 @@ export async function settleClaim(
   q: Queryable,
   id: number,
   token: string,
-  outcome:
-    | { status: "sent"; response: string }
-    | { status: "retry"; error: string; nextAttemptAt: Date }
-    | { status: "failed"; error: string }
-    | { status: "unknown"; error: string },
+  outcome: SendOutcome,
   at: Date,
 ): Promise<boolean> {
-  const rows = await q.query(
-    `UPDATE outbox SET status = $3, updated_at = $4::timestamptz, claim_token = NULL,
+  const [ok] = await settleClaims(q, [{ id, token, outcome, at }]);
+  return ok;
+}
+
+/**
+ * `settleClaim` for several rows in one statement (the sends that ended while the previous
+ * settlement was committing): each row changes only while its own claim holds. Returns, in the
+ * order given, whether each update took.
+ */
+export async function settleClaims(
+  q: Queryable,
+  claims: ReadonlyArray<{ id: number; token: string; outcome: SendOutcome; at: Date }>,
+): Promise<boolean[]> {
+  if (claims.length === 0) return [];
+  const rows = await q.query<{ id: number }>(
+    `UPDATE outbox o SET status = v.status, updated_at = v.at, claim_token = NULL,
        lease_until = NULL,
-       smtp_response = COALESCE($5, smtp_response), last_error = COALESCE($6, last_error),
-       next_attempt_at = COALESCE($7::timestamptz, next_attempt_at),
-       sent_at = CASE WHEN $3 = 'sent' THEN $4::timestamptz ELSE sent_at END
-     WHERE id = $1 AND claim_token = $2 AND status = 'sending'
-     RETURNING 1 AS ok`,
-    [
+       smtp_response = COALESCE(v.response, o.smtp_response),
+       last_error = COALESCE(v.error, o.last_error),
+       next_attempt_at = COALESCE(v.next_at, o.next_attempt_at),
+       sent_at = CASE WHEN v.status = 'sent' THEN v.at ELSE o.sent_at END
+     FROM jsonb_to_recordset($1::jsonb) AS v(id bigint, token text, status text, at timestamptz,
+       response text, error text, next_at timestamptz)
+     WHERE o.id = v.id AND o.claim_token = v.token AND o.status = 'sending'
+     RETURNING o.id`,
+    [JSON.stringify(claims.map(({ id, token, outcome, at }) => ({
       id,
-      token,
-      outcome.status,
-      at.toISOString(),
-      outcome.status === "sent" ? pgSafe(outcome.response) : null,
-      "error" in outcome ? pgSafe(outcome.error) : null,
-      outcome.status === "retry" ? outcome.nextAttemptAt.toISOString() : null,
-    ],
+      token: pgSafe(token),
+      status: outcome.status,
+      at: at.toISOString(),
+      response: outcome.status === "sent" ? pgSafe(outcome.response) : null,
+      error: "error" in outcome ? pgSafe(outcome.error) : null,
+      next_at: outcome.status === "retry" ? outcome.nextAttemptAt.toISOString() : null,
+    })))],
   );
-  return rows.length > 0;
+  const took = new Set(rows.map((r) => Number(r.id)));
+  return claims.map((c) => took.has(Number(c.id)));
 }
 
 /**

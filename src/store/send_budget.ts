@@ -59,8 +59,10 @@ export function readBudget(v: unknown): SendBudget | null {
 }
 
 /**
- * What each window holds at `at`: the account's replies sent (at `sent_at`), in flight or maybe
- * sent (since their claim) within it, and the time of the `limit`-th most recent.
+ * What each window holds at `at`: the account's replies sent (at `sent_at`) or maybe sent (since
+ * they were settled `unknown`) within it, those in flight counted as sent now (one may be
+ * accepted at any moment of its lease, so its claim time would let it leave a window early),
+ * and the time of the `limit`-th most recent.
  */
 export async function budgetUse(
   q: Queryable,
@@ -73,12 +75,13 @@ export async function budgetUse(
     const since = new Date(at.getTime() - w.windowMs).toISOString();
     const [r] = await q.query<{ n: number; nth: Date | null }>(
       `WITH recent AS (
-         SELECT COALESCE(sent_at, updated_at) AS t FROM outbox
+         SELECT CASE WHEN status = 'sending' THEN $4::timestamptz
+           ELSE COALESCE(sent_at, updated_at) END AS t FROM outbox
          WHERE account_id = $1 AND status IN ('sent', 'sending', 'unknown', 'bounced')
-           AND COALESCE(sent_at, updated_at) > $2::timestamptz)
+           AND (status = 'sending' OR COALESCE(sent_at, updated_at) > $2::timestamptz))
        SELECT (SELECT count(*)::int FROM recent) AS n,
          (SELECT t FROM recent ORDER BY t DESC OFFSET $3 LIMIT 1) AS nth`,
-      [accountId, since, w.limit - 1],
+      [accountId, since, w.limit - 1, at.toISOString()],
     );
     use.push({ ...w, count: r.n, limitthRecent: r.nth ? new Date(r.nth) : null });
   }

@@ -34,23 +34,40 @@ export async function oweSentCopy(
   at: Date,
   deadlineAt: Date,
 ): Promise<boolean> {
+  return (await oweSentCopies(q, [{ outboxId, raw }], at, deadlineAt)) > 0;
+}
+
+/**
+ * `oweSentCopy` for several replies settled in one transaction, with one statement. Returns how
+ * many copies are owed.
+ */
+export async function oweSentCopies(
+  q: Queryable,
+  copies: ReadonlyArray<{ outboxId: number; raw: Uint8Array }>,
+  at: Date,
+  deadlineAt: Date,
+): Promise<number> {
+  if (copies.length === 0) return 0;
   const rows = await q.query(
     `INSERT INTO sent_copies (outbox_id, account_id, status, raw, message_id_header,
        next_attempt_at, deadline_at, created_at, updated_at)
-     SELECT o.id, o.account_id, 'owed', decode($2, 'base64'), o.message_id_header,
-       $3::timestamptz, $4::timestamptz, $3::timestamptz, $3::timestamptz
-     FROM outbox o JOIN accounts a ON a.id = o.account_id
-     WHERE o.id = $1 AND a.copy_to_sent
+     SELECT o.id, o.account_id, 'owed', decode(c.raw, 'base64'), o.message_id_header,
+       $2::timestamptz, $3::timestamptz, $2::timestamptz, $2::timestamptz
+     FROM unnest($1::bigint[], $4::text[]) AS c(id, raw)
+       JOIN outbox o ON o.id = c.id JOIN accounts a ON a.id = o.account_id
+     WHERE a.copy_to_sent
      ON CONFLICT (outbox_id) DO NOTHING
      RETURNING 1 AS ok`,
     [
-      outboxId,
-      Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("base64"),
+      copies.map((c) => c.outboxId),
       at.toISOString(),
       deadlineAt.toISOString(),
+      copies.map(({ raw }) =>
+        Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("base64")
+      ),
     ],
   );
-  return rows.length > 0;
+  return rows.length;
 }
 
 /**

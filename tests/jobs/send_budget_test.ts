@@ -69,7 +69,7 @@ async function seed(db: Db, recipient: string, replies: number) {
 }
 
 /** A drain into Postfix at the time `clock()` says. */
-function drainer(db: Db, clock: () => Date, batch = 1) {
+function drainer(db: Db, clock: () => Date, parallel = 1) {
   const sender = createSmtpSender({
     host: SMTP.host,
     port: SMTP.port,
@@ -84,7 +84,7 @@ function drainer(db: Db, clock: () => Date, batch = 1) {
     now: clock,
     newToken: () => crypto.randomUUID(),
     log: createLogger({ quiet: true }),
-    batch,
+    parallel,
   };
   return { drain: () => drainOutbox(deps), close: () => sender.close() };
 }
@@ -139,7 +139,7 @@ storeTest("drains at once never send the 6th reply of a budget of 5", async (db)
   const ana = await freshUser("ana");
   const accountId = await seed(db, ana.address, 12);
   await setSendBudget(db, accountId, { perMinute: 5, perDay: null });
-  // Four instances, each claiming up to three rows at a time, all at once.
+  // Four instances, each claiming up to three rows at a time (three in flight), all at once.
   const drains = [1, 2, 3, 4].map(() => drainer(db, () => T0, 3));
   try {
     const sums = await Promise.all(drains.map((d) => d.drain()));
