@@ -1225,7 +1225,8 @@ async function main() {
       new Date().toISOString().slice(0, 16).replace("T", " ")
     } UTC
 
-- Machine: ${m.cpu}, ${m.cores} cores, ${m.memory} RAM, shared with other work while it ran.
+- Machine: ${m.cpu}, ${m.cores} cores, ${m.memory} RAM; load average (1, 5, 15 min) at the end
+  of the run: ${(await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(", ")}.
 - ${
       String(sizes.version).split(" on ")[0]
     }, server defaults (shared_buffers ${sizes.shared_buffers}),
