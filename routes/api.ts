@@ -543,9 +543,13 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
     if (!body.ok) return badJson(c);
     let budget = null;
     if (field(body.value, "default") !== true) {
+      // A number or a string is read as a figure; any other JSON value (an object, a list, a
+      // boolean) is not one, and is refused as such — never turned into text, which an object
+      // with a `toString` key makes throw.
       const raw = (k: string) => {
         const v = field(body.value, k);
-        return typeof v === "number" || v === null || v === undefined ? v ?? null : String(v);
+        if (v === null || v === undefined) return null;
+        return typeof v === "number" || typeof v === "string" ? v : "(not a number)";
       };
       const parsed = parseSendBudget({ perMinute: raw("per_minute"), perDay: raw("per_day") });
       if (parsed.errors.length > 0) {

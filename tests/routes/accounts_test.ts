@@ -460,6 +460,15 @@ Deno.test("send budget: set on the form and by the API, shown with a refused SMT
       body: JSON.stringify({ per_day: "many" }),
     });
     assert.equal(bad2.status, 422);
+    // An object with a `toString` key can't be turned into text: refused as not a number.
+    for (const hostile of [{ toString: 1 }, [5], true]) {
+      const bad = await api(`/api/v1/accounts/${id}/send_budget`, {
+        method: "PUT",
+        body: JSON.stringify({ per_minute: hostile }),
+      });
+      assert.equal(bad.status, 422, JSON.stringify(hostile));
+      assert.match((await bad.json()).error.message, /per_minute: a whole number/);
+    }
     const put = await api(`/api/v1/accounts/${id}/send_budget`, {
       method: "PUT",
       body: JSON.stringify({ default: true }),
