@@ -4,6 +4,7 @@
  */
 
 import type { AuditEventName } from "../src/domain/audit_events.ts";
+import { escapeRegExp } from "../src/domain/regexp_escape.ts";
 
 export type Lang = "pt-BR" | "en";
 export const LANGS: readonly Lang[] = ["pt-BR", "en"];
@@ -1988,11 +1989,11 @@ const COMPILED: readonly Sentence[] = SENTENCES.map(([en, pt]) => {
   // `{{…}}` in a sentence is literal template syntax: a placeholder is not followed by `}`.
   const re = /\{([~%]?\w+)\}(?!\})/g;
   for (let m; (m = re.exec(en));) {
-    literals.push(escapeRegex(en.slice(last, m.index)));
+    literals.push(escapeRegExp(en.slice(last, m.index)));
     slots.push(m[1]);
     last = m.index + m[0].length;
   }
-  literals.push(escapeRegex(en.slice(last)));
+  literals.push(escapeRegExp(en.slice(last)));
   // A placeholder followed by a lone space is one word: placeholders split by spaces alone
   // would otherwise backtrack over every space of a long text.
   const build = (data: string) =>
@@ -2001,10 +2002,6 @@ const COMPILED: readonly Sentence[] = SENTENCES.map(([en, pt]) => {
     );
   return { strict: build("(?:(?!; | \\| )[\\s\\S])*?"), loose: build("[\\s\\S]*?"), slots, pt };
 });
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
 
 /**
  * A sentence of the domain in the viewer's language: English as it is; Portuguese from

@@ -7,6 +7,7 @@
  * message's recipients, copies and body: nearly half of a reading of a forward).
  */
 import EmailForwardParser from "email-forward-parser";
+import { escapeRegExp } from "./regexp_escape.ts";
 
 // Building the library's regexes costs more than a reading; its reader keeps no state between
 // readings (string match/split/replace only), so one is shared.
@@ -178,10 +179,6 @@ export function requiredText(src: string, flags: string): string | null {
   }
   cut();
   return runs.reduce<string | null>((a, b) => (a === null || b.length > a.length ? b : a), null);
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 /**

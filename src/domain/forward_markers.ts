@@ -6,15 +6,12 @@
  */
 import { FIELD_LABELS, type HeaderField } from "./forward_labels.ts";
 import { findAddress } from "./written_mailbox.ts";
+import { escapeRegExp } from "./regexp_escape.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Header fields of a quoted message; the labels and their languages are in forward_labels.ts.
 
 const FIELD_ORDER: readonly HeaderField[] = ["from", "date", "to", "cc", "subject", "replyTo"];
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
 
 function fieldPattern(field: HeaderField): RegExp {
   const alternatives = FIELD_LABELS[field]
