@@ -245,7 +245,7 @@ export async function claimDue(
   return rows.map(camelRow<ClaimedReply>);
 }
 
-/** What became of a claimed row's send, as `settleClaim` records it. */
+/** What became of a claimed row's send, as `settleClaims` records it. */
 export type SendOutcome =
   | { status: "sent"; response: string }
   | { status: "retry"; error: string; nextAttemptAt: Date }
@@ -253,24 +253,10 @@ export type SendOutcome =
   | { status: "unknown"; error: string };
 
 /**
- * Moves a claimed row to its outcome, only while the claim still holds: a sender whose lease ran
- * out (the row is `unknown` now) changes nothing. Returns whether the update took.
- */
-export async function settleClaim(
-  q: Queryable,
-  id: number,
-  token: string,
-  outcome: SendOutcome,
-  at: Date,
-): Promise<boolean> {
-  const [ok] = await settleClaims(q, [{ id, token, outcome, at }]);
-  return ok;
-}
-
-/**
- * `settleClaim` for several rows in one statement (the sends that ended while the previous
- * settlement was committing): each row changes only while its own claim holds. Returns, in the
- * order given, whether each update took.
+ * Moves claimed rows to their outcomes in one statement (the sends that ended while the previous
+ * settlement was committing), each only while its own claim still holds: a sender whose lease ran
+ * out (the row is `unknown` now) changes nothing. Returns, in the order given, whether each
+ * update took.
  */
 export async function settleClaims(
   q: Queryable,

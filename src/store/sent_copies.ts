@@ -23,23 +23,10 @@ export interface ClaimedCopy {
 }
 
 /**
- * Owes a copy of a reply just settled `sent`, with the exact bytes SMTP took, when its account
- * keeps copies (`copy_to_sent`). Written in the transaction that settles the send, so the copy is
- * owed exactly when the send is recorded. Returns whether a copy is owed.
- */
-export async function oweSentCopy(
-  q: Queryable,
-  outboxId: number,
-  raw: Uint8Array,
-  at: Date,
-  deadlineAt: Date,
-): Promise<boolean> {
-  return (await oweSentCopies(q, [{ outboxId, raw }], at, deadlineAt)) > 0;
-}
-
-/**
- * `oweSentCopy` for several replies settled in one transaction, with one statement. Returns how
- * many copies are owed.
+ * Owes a copy of each reply just settled `sent`, with the exact bytes SMTP took, where its account
+ * keeps copies (`copy_to_sent`); one statement for the replies settled together. Written in the
+ * transaction that settles the sends, so a copy is owed exactly when its send is recorded.
+ * Returns how many copies are owed (a reply already owed one is not counted).
  */
 export async function oweSentCopies(
   q: Queryable,

@@ -1,7 +1,7 @@
 /** `/outbox`: counts, filters, and a person's actions, each guarded and audited. */
 import assert from "node:assert/strict";
 import { eml, harness, outboxIdOf, seedMessage } from "./support.ts";
-import { claimCopies, oweSentCopy, settleCopy } from "../../src/store/sent_copies.ts";
+import { claimCopies, oweSentCopies, settleCopy } from "../../src/store/sent_copies.ts";
 
 const HX = { "HX-Request": "true" };
 
@@ -165,7 +165,7 @@ Deno.test("the copy in Sent of each sent reply: on the outbox, the message and t
     ]);
     for (const [message, outcome] of outcomes) {
       const id = await outboxIdOf(h.db, message);
-      await oweSentCopy(h.db, id, new TextEncoder().encode("x"), at, later);
+      await oweSentCopies(h.db, [{ outboxId: id, raw: new TextEncoder().encode("x") }], at, later);
       const [c] = await claimCopies(h.db, at, 60_000, `t${id}`, 1);
       assert.ok(await settleCopy(h.db, c.outboxId, c.claimToken, outcome, at));
     }

@@ -11,7 +11,7 @@ import {
   type NewOutboxRow,
   outboxCounts,
   reserveReplyLimit,
-  settleClaim,
+  settleClaims,
   tripBreaker,
 } from "../../src/store/outbox.ts";
 import { saveDecision, saveDecisions } from "../../src/store/decisions.ts";
@@ -88,17 +88,32 @@ storeTest("two claimers never take the same row; settling needs the claim", asyn
   assert.deepEqual(taken, ["a", "b", "c"]);
   const r = one[0];
   assert.equal(r.attempts, 1);
-  assert.equal(
-    await settleClaim(db, r.id, "someone-else", { status: "sent", response: "250" }, T0),
-    false,
+  assert.deepEqual(
+    await settleClaims(db, [{
+      id: r.id,
+      token: "someone-else",
+      outcome: { status: "sent", response: "250" },
+      at: T0,
+    }]),
+    [false],
   );
-  assert.equal(
-    await settleClaim(db, r.id, r.claimToken, { status: "sent", response: "250 ok" }, T0),
-    true,
+  assert.deepEqual(
+    await settleClaims(db, [{
+      id: r.id,
+      token: r.claimToken,
+      outcome: { status: "sent", response: "250 ok" },
+      at: T0,
+    }]),
+    [true],
   );
-  assert.equal(
-    await settleClaim(db, r.id, r.claimToken, { status: "failed", error: "x" }, T0),
-    false,
+  assert.deepEqual(
+    await settleClaims(db, [{
+      id: r.id,
+      token: r.claimToken,
+      outcome: { status: "failed", error: "x" },
+      at: T0,
+    }]),
+    [false],
   );
   const counts = await outboxCounts(db);
   assert.deepEqual([counts.sent, counts.sending], [1, 2]);
@@ -113,9 +128,14 @@ storeTest(
     assert.deepEqual(await expireLeases(db, later(30_000)), []);
     const expired = await expireLeases(db, later(61_000));
     assert.deepEqual(expired.map((e) => e.id), [r.id]);
-    assert.equal(
-      await settleClaim(db, r.id, "t", { status: "sent", response: "250" }, later(62_000)),
-      false,
+    assert.deepEqual(
+      await settleClaims(db, [{
+        id: r.id,
+        token: "t",
+        outcome: { status: "sent", response: "250" },
+        at: later(62_000),
+      }]),
+      [false],
     );
     // Never claimed again.
     assert.deepEqual(await claimDue(db, later(DAY), 60_000, "t2", 10), []);
@@ -127,13 +147,12 @@ storeTest("a retry row becomes due again only at its next attempt time", async (
   const ids = await seed(db);
   await enqueueReply(db, row(ids), T0);
   const [r] = await claimDue(db, T0, 60_000, "t", 10);
-  await settleClaim(
-    db,
-    r.id,
-    "t",
-    { status: "retry", error: "451", nextAttemptAt: later(120_000) },
-    T0,
-  );
+  await settleClaims(db, [{
+    id: r.id,
+    token: "t",
+    outcome: { status: "retry", error: "451", nextAttemptAt: later(120_000) },
+    at: T0,
+  }]);
   assert.deepEqual(await claimDue(db, later(60_000), 60_000, "t2", 10), []);
   const [again] = await claimDue(db, later(120_000), 60_000, "t3", 10);
   assert.equal(again.attempts, 2);

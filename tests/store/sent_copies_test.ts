@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { seedBoxAccount, storeTest } from "../support/databases.ts";
 import type { Db } from "../../src/store/db.ts";
 import { enqueueReply } from "../../src/store/outbox.ts";
-import { claimCopies, oweSentCopy, settleCopy } from "../../src/store/sent_copies.ts";
+import { claimCopies, oweSentCopies, settleCopy } from "../../src/store/sent_copies.ts";
 import { getOutboxRow } from "../../src/store/outbox_admin.ts";
 
 const T0 = new Date("2026-03-01T12:00:00Z");
@@ -40,8 +40,12 @@ storeTest(
   "a copy is owed once, with the exact bytes, only where the account keeps copies",
   async (db) => {
     const id = await sentReply(db, "a");
-    assert.equal(await oweSentCopy(db, id, RAW, T0, later(7 * DAY)), true);
-    assert.equal(await oweSentCopy(db, id, RAW, later(1), later(7 * DAY)), false, "owed once");
+    assert.equal(await oweSentCopies(db, [{ outboxId: id, raw: RAW }], T0, later(7 * DAY)), 1);
+    assert.equal(
+      await oweSentCopies(db, [{ outboxId: id, raw: RAW }], later(1), later(7 * DAY)),
+      0,
+      "owed once",
+    );
     const [claimed] = await claimCopies(db, T0, 60_000, "t1", 5);
     assert.deepEqual(new Uint8Array(claimed.raw), RAW);
     assert.equal(claimed.messageIdHeader, "<carteiro.a@empresa.test>");
@@ -49,7 +53,7 @@ storeTest(
 
     await db.query("UPDATE accounts SET copy_to_sent = false");
     const other = await sentReply(db, "b");
-    assert.equal(await oweSentCopy(db, other, RAW, T0, later(7 * DAY)), false);
+    assert.equal(await oweSentCopies(db, [{ outboxId: other, raw: RAW }], T0, later(7 * DAY)), 0);
     assert.equal((await getOutboxRow(db, other))?.sentCopy, null);
   },
 );
@@ -58,7 +62,7 @@ storeTest(
   "a claimed copy is nobody else's until its lease runs out; then the next claim counts a second attempt",
   async (db) => {
     const ids = [await sentReply(db, "a"), await sentReply(db, "b")];
-    for (const id of ids) await oweSentCopy(db, id, RAW, T0, later(7 * DAY));
+    await oweSentCopies(db, ids.map((id) => ({ outboxId: id, raw: RAW })), T0, later(7 * DAY));
     const first = await claimCopies(db, T0, 60_000, "t1", 1);
     const second = await claimCopies(db, T0, 60_000, "t2", 5);
     assert.deepEqual(
