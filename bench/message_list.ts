@@ -31,6 +31,7 @@ import {
 import {
   fixed,
   freshPostgresDatabase,
+  loadAverage,
   machine,
   percentile,
   POSTGRES_ADMIN_URL,
@@ -1226,7 +1227,7 @@ async function main() {
     } UTC
 
 - Machine: ${m.cpu}, ${m.cores} cores, ${m.memory} RAM; load average (1, 5, 15 min) at the end
-  of the run: ${(await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(", ")}.
+  of the run: ${loadAverage()}.
 - ${
       String(sizes.version).split(" on ")[0]
     }, server defaults (shared_buffers ${sizes.shared_buffers}),

@@ -25,6 +25,7 @@ import {
   fixed,
   freshPostgresDatabase,
   freshUser,
+  loadAverage,
   machine,
   table,
 } from "./support.ts";
@@ -206,9 +207,7 @@ if (import.meta.main) {
     const m = await machine();
     console.log(
       `outbox drain to Postfix on 127.0.0.1:1025, ${count} replies each, PostgreSQL, ` +
-        `${m.cpu}, ${m.cores} cores, load ${
-          (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ")
-        }, ${new Date().toISOString()}`,
+        `${m.cpu}, ${m.cores} cores, load ${loadAverage()}, ${new Date().toISOString()}`,
     );
     console.log(
       table(

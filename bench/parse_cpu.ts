@@ -15,7 +15,7 @@
  */
 import process from "node:process";
 import { generateCorpus } from "./generate_corpus.ts";
-import { fixed, table } from "./support.ts";
+import { fixed, loadAverage, table } from "./support.ts";
 import type { Classification, ParsedEmail } from "../src/domain/email.ts";
 import type { ParseOutcome } from "../src/mail/parse_message.ts";
 
@@ -108,7 +108,7 @@ if (import.meta.main) {
   if (Deno.args.includes("--json")) {
     console.log(JSON.stringify({ count, seed, bytes, summary }));
   } else {
-    const load = Deno.loadavg().map((x) => fixed(x, 2)).join(" ");
+    const load = loadAverage();
     console.log(
       `${count} messages (seed ${seed}, ${fixed(bytes / 1e6, 1)} MB), ${passes} passes after ` +
         `a warm-up; load average ${load}; CPU ms per message, min / median:\n`,

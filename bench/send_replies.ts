@@ -8,7 +8,7 @@
  *   deno run -A bench/send_replies.ts [COUNT]
  */
 import { createSmtpSender, type OutgoingReply } from "../src/mail/smtp_sender.ts";
-import { cpuSecondsOf, ensureMailstack, freshUser, machine } from "./support.ts";
+import { cpuSecondsOf, ensureMailstack, freshUser, loadAverage, machine } from "./support.ts";
 
 const count = Number(Deno.args[0] ?? 500);
 
@@ -72,9 +72,9 @@ if (import.meta.main) {
   runs.push(["one connection per reply", await measure(false, to)]);
   const m = await machine();
   console.log(
-    `replies to Postfix on 127.0.0.1:1025, ${count} each, ${m.cpu}, ${m.cores} cores, load ${
-      (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ")
-    }, ${new Date().toISOString()}`,
+    `replies to Postfix on 127.0.0.1:1025, ${count} each, ${m.cpu}, ${m.cores} cores, load ${loadAverage()}, ${
+      new Date().toISOString()
+    }`,
   );
   console.log("| transport | replies | seconds | replies/s | CPU ms per reply (this process) |");
   console.log("|---|---|---|---|---|");

@@ -59,6 +59,11 @@ export async function machine(): Promise<{ cpu: string; cores: number; memory: s
   return { cpu, cores, memory: free };
 }
 
+/** The load average over 1, 5 and 15 minutes, as `uptime` writes it: "0.12 0.99 2.21". */
+export function loadAverage(): string {
+  return Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
+}
+
 export function percentile(values: number[], p: number): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
