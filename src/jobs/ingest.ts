@@ -34,7 +34,7 @@ export interface IngestDeps {
    */
   imapLogin: <T>(account: AccountRow, connect: (c: ImapConnection) => Promise<T>) => Promise<T>;
   /** Parses and classifies one message; never rejects (see `startAnalyzer`). */
-  analyze: (raw: Uint8Array) => Promise<Analysis>;
+  analyze: (raw: Uint8Array, handOver?: boolean) => Promise<Analysis>;
   /** What the reply decision reads: the account, the installation's addresses, the limits. */
   reply: ReplyStepDeps;
   /** Saves a collection's progress, for `stats` and the accounts page. */
@@ -124,10 +124,10 @@ const analysisModule = () => import("../mail/analyze.ts");
 export function startAnalyzer(workers: number) {
   let pool: AnalyzePool | null = null;
   return {
-    analyze: async (raw: Uint8Array): Promise<Analysis> =>
+    analyze: async (raw: Uint8Array, handOver?: boolean): Promise<Analysis> =>
       workers === 0
         ? (await analysisModule()).analyzeMessage(raw)
-        : (pool ??= startAnalyzePool(workers)).analyze(raw),
+        : (pool ??= startAnalyzePool(workers)).analyze(raw, handOver),
     close: () => pool?.close(),
   };
 }

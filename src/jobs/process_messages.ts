@@ -23,7 +23,7 @@ export interface ProcessDeps {
    * Parses and classifies one raw message; never rejects. Messages of a batch are handed over
    * together, so a pool of workers can take them side by side.
    */
-  analyze: (raw: Uint8Array) => Promise<Analysis>;
+  analyze: (raw: Uint8Array, handOver?: boolean) => Promise<Analysis>;
   now: () => Date;
   /**
    * Runs in the same transaction that saves a batch's classifications, with the messages parsed
@@ -99,7 +99,8 @@ async function* readBack(deps: ProcessDeps, accountId: number) {
 type ParsedBatch = Array<{ m: PendingMessage } & Analysis>;
 
 async function parseBatch(deps: ProcessDeps, batch: PendingMessage[]): Promise<ParsedBatch> {
-  const analyses = await Promise.all(batch.map((m) => m.analysis ?? deps.analyze(m.raw)));
+  // Nothing reads a stored message's bytes after its analysis: they may move to the parser.
+  const analyses = await Promise.all(batch.map((m) => m.analysis ?? deps.analyze(m.raw, true)));
   return batch.map((m, i) => ({ m, ...analyses[i] }));
 }
 

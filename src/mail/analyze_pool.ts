@@ -2,7 +2,11 @@ import type { Analysis } from "./analyze.ts";
 
 /** Parsing and classifying on worker threads: `analyze` resolves in any order, never rejects. */
 export interface AnalyzePool {
-  analyze(raw: Uint8Array): Promise<Analysis>;
+  /**
+   * With `handOver`, the caller reads `raw` no more: a view over the whole of its buffer is moved
+   * to the worker instead of copied (the view is left empty).
+   */
+  analyze(raw: Uint8Array, handOver?: boolean): Promise<Analysis>;
   /** Ends the workers; analyses still in flight resolve as failures. */
   close(): void;
 }
@@ -27,16 +31,23 @@ export function startAnalyzePool(size: number): AnalyzePool {
   let nextId = 1;
   let closed = false;
   const slots: Slot[] = [];
-  const waiting: Array<{ raw: Uint8Array; resolve: (a: Analysis) => void }> = [];
+  const waiting: Array<
+    { raw: Uint8Array; handOver: boolean; resolve: (a: Analysis) => void }
+  > = [];
 
   const dispatch = () => {
     while (waiting.length > 0) {
       const slot = slots.reduce((a, b) => (b.inFlight.size < a.inFlight.size ? b : a));
       if (slot.inFlight.size >= PER_WORKER) return;
-      const { raw, resolve } = waiting.shift()!;
+      const { raw, handOver, resolve } = waiting.shift()!;
       const id = nextId++;
       slot.inFlight.set(id, resolve);
-      slot.worker.postMessage({ id, raw });
+      // A view over part of a buffer (a pooled Buffer's) is copied: the rest is someone else's.
+      const whole = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength;
+      slot.worker.postMessage(
+        { id, raw },
+        handOver && whole && raw.buffer instanceof ArrayBuffer ? [raw.buffer] : [],
+      );
     }
   };
 
@@ -72,12 +83,12 @@ export function startAnalyzePool(size: number): AnalyzePool {
   for (let i = 0; i < Math.max(1, size); i++) spawn(i);
 
   return {
-    analyze(raw) {
+    analyze(raw, handOver = false) {
       if (closed) {
         return Promise.resolve(unparsed("the parser pool is closed"));
       }
       return new Promise<Analysis>((resolve) => {
-        waiting.push({ raw, resolve });
+        waiting.push({ raw, handOver, resolve });
         dispatch();
       });
     },

@@ -44,3 +44,39 @@ Deno.test("closing the pool settles what is in flight as unparsed, and later cal
   const after = await pool.analyze(raw);
   assert.deepEqual(after.outcome, { ok: false, error: "the parser pool is closed" });
 });
+
+Deno.test("handed over, a view over its whole buffer moves to the worker; a slice of a shared buffer is copied", async () => {
+  const raws = await fixtures();
+  const local = await Promise.all(raws.map((raw) => analyzeMessage(raw)));
+  const pool = startAnalyzePool(1);
+  try {
+    // Each fixture in a buffer of its own: moved, so the caller's view is left empty.
+    const own = raws.map((raw) => raw.slice());
+    assert.ok(own.every((v) => v.byteOffset === 0 && v.byteLength === v.buffer.byteLength));
+    const moved = await Promise.all(own.map((raw) => pool.analyze(raw, true)));
+    assert.deepEqual(moved, local);
+    assert.ok(own.every((v) => v.byteLength === 0), "each handed-over view is emptied");
+
+    // All fixtures side by side in one buffer: each view is a part of it, so it is copied, and
+    // the buffer and its other views stay whole.
+    const shared = new Uint8Array(raws.reduce((n, r) => n + r.length, 0));
+    const parts: Uint8Array[] = [];
+    let at = 0;
+    for (const raw of raws) {
+      shared.set(raw, at);
+      parts.push(shared.subarray(at, at + raw.length));
+      at += raw.length;
+    }
+    const copied = await Promise.all(parts.map((raw) => pool.analyze(raw, true)));
+    assert.deepEqual(copied, local);
+    assert.equal(shared.byteLength, at);
+    parts.forEach((p, i) => assert.deepEqual(p, raws[i]));
+
+    // Not handed over: copied, whatever the view.
+    const kept = raws[0].slice();
+    assert.deepEqual(await pool.analyze(kept), local[0]);
+    assert.deepEqual(kept, raws[0]);
+  } finally {
+    pool.close();
+  }
+});
