@@ -104,6 +104,45 @@ storeTest(
 );
 
 storeTest(
+  "message search: a word with a reply status pages through older matches in order, from the full-text step",
+  async (db) => {
+    // Ten messages with the word; the odd ones decided "reply", the others not; a probe of one
+    // row leaves every older match to the full-text step, which tests decisions in date order.
+    await seedBoxAccount(db);
+    const ids: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      ids.push(
+        await seedMessage(db, eml({ subject: `Pedido ${i}`, text: "Olá. pedido de boleto" }), {
+          receivedAt: at(i),
+          decision: i % 2 === 1
+            ? { outcome: "reply", ruleName: "ack", reason: "rule matched", detail: null, trail: [] }
+            : undefined,
+        }),
+      );
+    }
+    const newestFirst = (is: number[]) => is.map((i) => ids[i]);
+    for (const probeRows of [1, 2, 1000]) {
+      assert.deepEqual(
+        await allPages(db, { q: "boleto", reply: "reply" }, probeRows),
+        newestFirst([9, 7, 5, 3, 1]),
+        `a probe of ${probeRows}`,
+      );
+      assert.deepEqual(
+        await allPages(db, { q: "boleto", reply: "undecided" }, probeRows),
+        newestFirst([8, 6, 4, 2, 0]),
+        `undecided, a probe of ${probeRows}`,
+      );
+    }
+    // A page of three from the full-text step, then the rest from its cursor.
+    const first = await listMessages(db, { q: "boleto", reply: "reply" }, null, 3, 1);
+    assert.deepEqual(first.rows.map((r) => r.id), newestFirst([9, 7, 5]));
+    const second = await listMessages(db, { q: "boleto", reply: "reply" }, first.next, 3, 1);
+    assert.deepEqual(second.rows.map((r) => r.id), newestFirst([3, 1]));
+    assert.equal(second.next, null);
+  },
+);
+
+storeTest(
   "message search: a page that starts past the first one, at the default probe",
   async (db) => {
     const ids = await seed(db);
