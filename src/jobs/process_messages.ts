@@ -2,7 +2,12 @@ import type { Classification, ParsedEmail } from "../domain/email.ts";
 import type { Db, Queryable } from "../store/db.ts";
 import type { AuditEvent } from "../domain/audit_events.ts";
 import { recordEvents } from "../store/audit.ts";
-import { pendingMessages, saveParsed, saveParseFailure } from "../store/messages.ts";
+import {
+  type ParsedResult,
+  pendingMessages,
+  saveParsedBatch,
+  saveParseFailure,
+} from "../store/messages.ts";
 import type { Analysis } from "../mail/analyze.ts";
 
 /** A stored message that has just been parsed and classified, inside the transaction saving it. */
@@ -117,12 +122,15 @@ async function saveBatch(
   const at = deps.now();
   await deps.db.transaction(async (tx) => {
     const events: AuditEvent[] = [];
-    // Sent together: the driver pipelines them on the transaction's connection.
-    await Promise.all(results.map(({ m, outcome, classification }) => {
+    const parsed: ParsedResult[] = [];
+    const failures: Array<Promise<void>> = [];
+    for (const { m, outcome, classification } of results) {
       if (!outcome.ok || !classification) {
         const error = outcome.ok ? "not classified" : outcome.error;
         events.push({ event: "parse_failed", at, accountId, messageId: m.id, detail: { error } });
-        return saveParseFailure(tx, m.id, error, at);
+        // Sent together: the driver pipelines them on the transaction's connection.
+        failures.push(saveParseFailure(tx, m.id, error, at));
+        continue;
       }
       events.push({
         event: "classified",
@@ -135,8 +143,9 @@ async function saveBatch(
           original_from: classification.original?.fromAddress ?? null,
         },
       });
-      return saveParsed(tx, m.id, outcome.email, classification, at);
-    }));
+      parsed.push({ id: m.id, email: outcome.email, classification });
+    }
+    await Promise.all([...failures, saveParsedBatch(tx, parsed, at)]);
     // The audit rows come before the reply step's own, in the order they happened.
     await recordEvents(tx, events);
     const classified: ClassifiedMessage[] = [];

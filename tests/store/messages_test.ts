@@ -207,6 +207,99 @@ storeTest("text with NUL characters is stored without them; stats count by kind"
 });
 
 storeTest(
+  "a batch of parse results is saved with one statement, each on its own row",
+  async (db) => {
+    const a = await account(db);
+    const one = await storeArrival(db, a.id, "INBOX", 1, arrival(1, "one"), false, AT);
+    const two = await storeArrival(db, a.id, "INBOX", 1, arrival(2, "two"), false, AT);
+    const left = await storeArrival(db, a.id, "INBOX", 1, arrival(3, "three"), false, AT);
+    const { saveParsedBatch } = await import("../../src/store/messages.ts");
+    const email = (subject: string, text: string) => ({
+      messageId: `<${subject}@example.test>`,
+      from: [{ name: "", address: `${subject}@example.test` }],
+      sender: null,
+      replyTo: [],
+      to: [{ name: "To", address: "to@example.test" }],
+      cc: [],
+      subject,
+      date: new Date("2025-12-31T23:00:00Z"),
+      inReplyTo: null,
+      references: ["<r@example.test>"],
+      headers: { subject: [subject] },
+      text,
+      html: null,
+      attachments: [],
+      attachedMessages: [],
+    });
+    await saveParsedBatch(db, [
+      {
+        id: one.id,
+        // A lone surrogate (broken UTF-16) is kept as U+FFFD, as a text parameter keeps it.
+        email: email("first", "broken \ud800 text"),
+        classification: {
+          kind: "forwarded",
+          original: {
+            fromAddress: "orig@example.test",
+            fromName: "Orig",
+            subject: "Pedido",
+            date: "1 Jan",
+            dateIso: "2025-01-01T00:00:00.000Z",
+          },
+          confidence: 0.75,
+          evidence: ["marker"],
+        },
+      },
+      {
+        id: two.id,
+        email: email("second", "plain"),
+        classification: { kind: "direct", original: null, confidence: 1, evidence: [] },
+      },
+    ], AT);
+    const rows = await db.query<{
+      id: number;
+      parse_status: string;
+      subject: string | null;
+      text_body: string | null;
+      from_address: string | null;
+      kind: string | null;
+      confidence: number | null;
+      original_from_address: string | null;
+      original_date_iso: Date | null;
+      sent_date: Date | null;
+      sender_is_json_null: boolean | null;
+      to_addresses: unknown;
+      references: unknown;
+      parsed_at: Date | null;
+      hits: number;
+    }>(
+      `SELECT id, parse_status, subject, text_body, from_address, kind, confidence,
+         original_from_address, original_date_iso, sent_date,
+         sender = 'null'::jsonb AS sender_is_json_null, to_addresses, "references", parsed_at,
+         (search @@ to_tsquery('portuguese', 'pedido'))::int AS hits
+       FROM messages ORDER BY id`,
+    );
+    assert.deepEqual(rows.map((r) => [r.id, r.parse_status, r.subject, r.kind]), [
+      [one.id, "parsed", "first", "forwarded"],
+      [two.id, "parsed", "second", "direct"],
+      [left.id, "pending", null, null],
+    ]);
+    assert.equal(rows[0].text_body, "broken \ufffd text");
+    assert.equal(rows[0].from_address, "first@example.test");
+    assert.equal(rows[0].confidence, 0.75);
+    assert.equal(rows[0].original_from_address, "orig@example.test");
+    assert.equal(rows[0].original_date_iso?.toISOString(), "2025-01-01T00:00:00.000Z");
+    assert.equal(rows[0].sent_date?.toISOString(), "2025-12-31T23:00:00.000Z");
+    assert.equal(rows[0].parsed_at?.toISOString(), AT.toISOString());
+    // A null JSON value stays a JSON null, as a single message's save left it.
+    assert.equal(rows[1].sender_is_json_null, true);
+    assert.deepEqual(rows[1].to_addresses, [{ name: "To", address: "to@example.test" }]);
+    assert.deepEqual(rows[1].references, ["<r@example.test>"]);
+    // The search column is computed from what was saved: the original's subject is found.
+    assert.deepEqual(rows.map((r) => r.hits), [1, 0, 0]);
+  },
+);
+
+storeTest(
   "a batch is stored with one statement: new places stored, known ones present",
   async (db) => {
     const a = await account(db);
