@@ -231,9 +231,10 @@ async function sendOne(
 
 /**
  * Settles ended sends: one at a time when they end apart, and those that end while a settlement
- * is committing all together in the next one (one transaction, one statement each for the rows,
- * the Sent copies and the audit events). A send is settled only after its outcome is known; a
- * process that dies before the commit leaves its rows `sending`, as a lone settlement would.
+ * is committing all together in the next one (one statement for the rows, the Sent copies, the
+ * audit events and their webhooks: `settleSends`). A send is settled only after its outcome is
+ * known; a process that dies before the commit leaves its rows `sending`, as a lone settlement
+ * would.
  */
 function settler(deps: SendDeps, summary: SendSummary) {
   let queue: Array<{ ended: Ended; done: () => void; fail: (e: unknown) => void }> = [];
