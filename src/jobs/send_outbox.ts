@@ -7,7 +7,6 @@ import {
   claimLocked,
   clearSmtpAuthFailure,
   deferAccount,
-  lockAccountBudget,
   lockDue,
   markSmtpAuthFailure,
 } from "../store/send_budget.ts";
@@ -165,15 +164,14 @@ function claimWithinBudget(
   return deps.db.transaction(async (tx) => {
     const at = deps.now();
     const pausedSince = new Date(at.getTime() - (deps.authRecheckMs ?? 30 * 60_000));
-    const due = await lockDue(tx, at, pausedSince, limit);
+    const { due, accounts } = await lockDue(tx, at, pausedSince, limit);
     if (due.length === 0) return null;
     const byAccount = new Map<number, number[]>();
     for (const r of due) byAccount.set(r.accountId, [...byAccount.get(r.accountId) ?? [], r.id]);
     const ids: number[] = [];
-    // Accounts in id order: two claimers never wait for each other's account the other way round.
     for (const accountId of [...byAccount.keys()].sort((a, b) => a - b)) {
       const rows = byAccount.get(accountId)!;
-      const account = await lockAccountBudget(tx, accountId);
+      const account = accounts.get(accountId);
       if (!account) {
         // No row to count against (it cannot go while replies reference it): the send says why.
         ids.push(...rows);
