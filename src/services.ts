@@ -25,6 +25,7 @@ import { readAccountContext } from "./jobs/account_context.ts";
 import { rulesImport } from "./cli/admin_commands.ts";
 import { rememberedHolidays } from "./domain/schedule.ts";
 import { DEFAULT_RATE_LIMIT_POLICY } from "./domain/rate_limit.ts";
+import { smtpConnections } from "./domain/send_budget.ts";
 import { exportRules } from "./domain/rules.ts";
 import {
   type AccountAccess,
@@ -124,13 +125,17 @@ export async function openServices(config: Config, log: Logger, options: Service
   });
 
   // One pooled SMTP transport per account, opened on first use, with a connection for each
-  // reply the drain sends in parallel. The promise is kept, so parallel sends share one pool.
+  // reply the drain sends in parallel up to what the account's provider takes (the others go out
+  // back to back on them). The promise is kept, so parallel sends share one pool.
   const senders = new Map<number, Promise<SmtpSender>>();
   const senderFor = (accountId: number): Promise<SmtpSender> => {
     const open = senders.get(accountId);
     if (open) return open;
     const sender = smtpLogin(access, accountId).then((conn) =>
-      createSmtpSender({ ...conn, maxConnections: config.send.parallel })
+      createSmtpSender({
+        ...conn,
+        maxConnections: smtpConnections(config.send.parallel, conn.host),
+      })
     );
     senders.set(accountId, sender);
     // A failed login is not kept: the next send asks again.

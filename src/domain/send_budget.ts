@@ -30,6 +30,32 @@ export const PROVIDER_BUDGETS: Record<Provider, SendBudget | null> = {
 };
 
 /**
+ * SMTP connections each provider takes at once from one account (null: no known limit).
+ * Exchange Online allows three concurrent SMTP AUTH submissions per mailbox and answers a fourth
+ * with `432 4.3.2 Concurrent connections limit exceeded` (Microsoft Learn, "Message storage and
+ * concurrent connection throttling for SMTP Authenticated Submission") — an answer read as the
+ * account's quota, which holds all its replies for minutes. Google publishes no number for SMTP
+ * submission (users report refused logins around 16 at once); at 500 or 2,000 replies a day more
+ * connections only add logins, so Gmail and Workspace get Exchange's three as well.
+ */
+export const PROVIDER_CONNECTIONS: Record<Provider, number | null> = {
+  gmail: 3,
+  workspace: 3,
+  exchange_online: 3,
+  other: null,
+};
+
+/**
+ * How many SMTP connections to open to an account's server for `inFlight` replies sent at once:
+ * no more than its provider takes. Replies beyond that wait for a connection and go out back to
+ * back on it.
+ */
+export function smtpConnections(inFlight: number, smtpHost: string | null): number {
+  const cap = PROVIDER_CONNECTIONS[providerOf(smtpHost, "")];
+  return Math.max(1, cap === null ? inFlight : Math.min(inFlight, cap));
+}
+
+/**
  * The provider an account sends through, from its SMTP host and its address: Google's SMTP
  * with a gmail.com or googlemail.com address is Gmail, with another domain Workspace;
  * Microsoft's submission hosts are Exchange Online (Outlook.com included).

@@ -1,23 +1,16 @@
 import type { Db, Queryable } from "../store/db.ts";
-import { recordEvent, recordEvents } from "../store/audit.ts";
+import { recordEvent } from "../store/audit.ts";
 import type { AuditEvent } from "../domain/audit_events.ts";
-import {
-  type ClaimedReply,
-  expireLeases,
-  type SendOutcome,
-  settleClaims,
-} from "../store/outbox.ts";
+import { type ClaimedReply, expireLeases, type SendOutcome, settleSends } from "../store/outbox.ts";
 import {
   budgetUse,
   claimLocked,
   clearSmtpAuthFailure,
   deferAccount,
-  lockAccountBudget,
   lockDue,
   markSmtpAuthFailure,
 } from "../store/send_budget.ts";
 import { type AttachmentFile, loadAttachmentFiles } from "../store/rule_attachments.ts";
-import { oweSentCopies } from "../store/sent_copies.ts";
 import type { SendResult, SmtpSender } from "../mail/smtp_sender.ts";
 import { nextAttempt } from "../domain/retry_backoff.ts";
 import {
@@ -28,10 +21,6 @@ import {
 } from "../domain/send_budget.ts";
 import { quotaWaitMs } from "../domain/smtp_answer.ts";
 import type { Logger } from "../log.ts";
-
-/** How long a copy for the Sent mailbox is retried before it is given up. */
-const SENT_COPY_DAYS = 7;
-const DAY = 86_400_000;
 
 /** The points of a send at which a fault can be injected (see `SendDeps.checkpoint`). */
 export type SendStep = "after_claim" | "before_data" | "after_accept" | "after_commit";
@@ -175,15 +164,14 @@ function claimWithinBudget(
   return deps.db.transaction(async (tx) => {
     const at = deps.now();
     const pausedSince = new Date(at.getTime() - (deps.authRecheckMs ?? 30 * 60_000));
-    const due = await lockDue(tx, at, pausedSince, limit);
+    const { due, accounts } = await lockDue(tx, at, pausedSince, limit);
     if (due.length === 0) return null;
     const byAccount = new Map<number, number[]>();
     for (const r of due) byAccount.set(r.accountId, [...byAccount.get(r.accountId) ?? [], r.id]);
     const ids: number[] = [];
-    // Accounts in id order: two claimers never wait for each other's account the other way round.
     for (const accountId of [...byAccount.keys()].sort((a, b) => a - b)) {
       const rows = byAccount.get(accountId)!;
-      const account = await lockAccountBudget(tx, accountId);
+      const account = accounts.get(accountId);
       if (!account) {
         // No row to count against (it cannot go while replies reference it): the send says why.
         ids.push(...rows);
@@ -241,9 +229,10 @@ async function sendOne(
 
 /**
  * Settles ended sends: one at a time when they end apart, and those that end while a settlement
- * is committing all together in the next one (one transaction, one statement each for the rows,
- * the Sent copies and the audit events). A send is settled only after its outcome is known; a
- * process that dies before the commit leaves its rows `sending`, as a lone settlement would.
+ * is committing all together in the next one (one statement for the rows, the Sent copies, the
+ * audit events and their webhooks: `settleSends`). A send is settled only after its outcome is
+ * known; a process that dies before the commit leaves its rows `sending`, as a lone settlement
+ * would.
  */
 function settler(deps: SendDeps, summary: SendSummary) {
   let queue: Array<{ ended: Ended; done: () => void; fail: (e: unknown) => void }> = [];
@@ -270,24 +259,19 @@ function settler(deps: SendDeps, summary: SendSummary) {
 }
 
 async function settleGroup(deps: SendDeps, summary: SendSummary, group: Ended[]) {
-  const settled = await deps.db.transaction(async (tx) => {
-    const ok = await settleClaims(
-      tx,
-      group.map(({ row, outcome, at }) => ({ id: row.id, token: row.claimToken, outcome, at })),
-    );
-    // The copy for the Sent mailbox is owed with the send's record, in this transaction, and
-    // made by a separate step (src/jobs/copy_sent.ts): a failing copy never touches the send.
-    const copies = group.flatMap(({ row, result }, i) =>
-      ok[i] && result.kind === "accepted" && result.raw
-        ? [{ outboxId: row.id, raw: result.raw }]
-        : []
-    );
-    const at = group[group.length - 1].at;
-    await oweSentCopies(tx, copies, at, new Date(at.getTime() + SENT_COPY_DAYS * DAY));
-    await recordEvents(
-      tx,
-      group.map(({ row, result, outcome, at }, i) => ({
-        event: ok[i] ? eventFor(outcome.status) : "claim_lost",
+  // One statement: the rows, each still guarded by its claim, the copies owed to the Sent
+  // mailbox (made by a separate step, src/jobs/copy_sent.ts: a failing copy never touches the
+  // send), the audit events and their webhooks.
+  const { settled, authFailing } = await settleSends(
+    deps.db,
+    group.map(({ row, result, outcome, at }) => ({
+      id: row.id,
+      token: row.claimToken,
+      outcome,
+      at,
+      raw: result.kind === "accepted" ? result.raw : null,
+      audit: {
+        event: eventFor(outcome.status),
         at,
         accountId: row.accountId,
         messageId: row.messageId,
@@ -298,20 +282,36 @@ async function settleGroup(deps: SendDeps, summary: SendSummary, group: Ended[])
           result: result.kind,
           ...("error" in result ? { error: result.error } : { response: result.response }),
         },
-      } as AuditEvent)),
-    );
-    // In the order the sends ended; an accepted send after another of its account's in this
-    // settlement has nothing left to clear.
-    const cleared = new Set<number>();
-    for (const { row, result, outcome, at } of group) {
-      if (result.kind === "accepted") {
-        if (cleared.has(row.accountId)) continue;
-        cleared.add(row.accountId);
-      } else if (result.kind === "auth") cleared.delete(row.accountId);
-      await accountState(deps, tx, row, result, outcome, at);
+      } as AuditEvent,
+    })),
+    group[group.length - 1].at,
+  );
+  // What the sends tell about their accounts, in the order they ended: most settlements have
+  // nothing to change (every send accepted, no login failure on record) and skip this.
+  const failing = new Set(authFailing);
+  const cleared = new Set<number>();
+  const changes = group.filter(({ row, result, outcome }) => {
+    if (result.kind === "accepted") {
+      // The first accepted send of an account clears its login failure; the later ones find
+      // nothing to clear.
+      if (!failing.has(row.accountId) || cleared.has(row.accountId)) return false;
+      cleared.add(row.accountId);
+      return true;
     }
-    return ok;
+    if (result.kind === "auth") {
+      failing.add(row.accountId);
+      cleared.delete(row.accountId);
+      return true;
+    }
+    return result.kind === "quota" && outcome.status === "retry";
   });
+  if (changes.length > 0) {
+    await deps.db.transaction(async (tx) => {
+      for (const { row, result, outcome, at } of changes) {
+        await accountState(deps, tx, row, result, outcome, at);
+      }
+    });
+  }
   for (const [i, { row, outcome }] of group.entries()) {
     if (!settled[i]) {
       summary.lost++;

@@ -1,10 +1,19 @@
+import { Buffer } from "node:buffer";
 import type { Queryable } from "./db.ts";
 import { pgSafe } from "./pg_safe.ts";
 import { camelRow } from "./row.ts";
+import { oweSentCopiesSql } from "./sent_copies.ts";
+import { enqueueWebhooksSql } from "./webhooks.ts";
+import type { AuditEvent } from "../domain/audit_events.ts";
+import { WEBHOOK_DEADLINE_MS, webhookBody, webhookEventOf } from "../domain/webhooks.ts";
 
 import type { OutboxStatus } from "./outbox_status.ts";
 
 export type { OutboxStatus } from "./outbox_status.ts";
+
+/** How long a copy for the Sent mailbox is retried before it is given up. */
+const SENT_COPY_DAYS = 7;
+const DAY = 86_400_000;
 
 /** A reply ready to go, as enqueued. */
 export interface NewOutboxRow {
@@ -245,36 +254,43 @@ export async function claimDue(
   return rows.map(camelRow<ClaimedReply>);
 }
 
-/** What became of a claimed row's send, as `settleClaims` records it. */
+/** What became of a claimed row's send, as `settleSends` records it. */
 export type SendOutcome =
   | { status: "sent"; response: string }
   | { status: "retry"; error: string; nextAttemptAt: Date }
   | { status: "failed"; error: string }
   | { status: "unknown"; error: string };
 
+/** A claimed row's send that ended, as `settleSends` records it. */
+export interface EndedSend {
+  id: number;
+  token: string;
+  outcome: SendOutcome;
+  at: Date;
+  /** The bytes the server took: a copy is owed to the Sent mailbox if the account keeps them. */
+  raw?: Uint8Array | null;
+  /** Recorded as given while the claim holds; as `claim_lost`, same detail, when it does not. */
+  audit?: AuditEvent;
+}
+
 /**
- * Moves claimed rows to their outcomes in one statement (the sends that ended while the previous
- * settlement was committing), each only while its own claim still holds: a sender whose lease ran
- * out (the row is `unknown` now) changes nothing. Returns, in the order given, whether each
- * update took.
+ * Settles ended sends in one statement (no transaction to open and commit): each row moves to
+ * its outcome only while its own claim still holds — a sender whose lease ran out (the row is
+ * `unknown` now) changes nothing — and with the rows that took, the copies owed to the Sent
+ * mailbox, the audit events and their webhook deliveries; all of it or none. `at` is when the
+ * copies and deliveries are owed from. Returns, in the order given, whether each row took, and
+ * the accounts of accepted sends whose SMTP login failure is still recorded (to be cleared).
  */
-export async function settleClaims(
+export async function settleSends(
   q: Queryable,
-  claims: ReadonlyArray<{ id: number; token: string; outcome: SendOutcome; at: Date }>,
-): Promise<boolean[]> {
-  if (claims.length === 0) return [];
-  const rows = await q.query<{ id: number }>(
-    `UPDATE outbox o SET status = v.status, updated_at = v.at, claim_token = NULL,
-       lease_until = NULL,
-       smtp_response = COALESCE(v.response, o.smtp_response),
-       last_error = COALESCE(v.error, o.last_error),
-       next_attempt_at = COALESCE(v.next_at, o.next_attempt_at),
-       sent_at = CASE WHEN v.status = 'sent' THEN v.at ELSE o.sent_at END
-     FROM jsonb_to_recordset($1::jsonb) AS v(id bigint, token text, status text, at timestamptz,
-       response text, error text, next_at timestamptz)
-     WHERE o.id = v.id AND o.claim_token = v.token AND o.status = 'sending'
-     RETURNING o.id`,
-    [JSON.stringify(claims.map(({ id, token, outcome, at }) => ({
+  sends: readonly EndedSend[],
+  at: Date,
+): Promise<{ settled: boolean[]; authFailing: number[] }> {
+  if (sends.length === 0) return { settled: [], authFailing: [] };
+  const rows = sends.map(({ id, token, outcome, at, raw, audit }, n) => {
+    const hook = audit ? webhookEventOf(audit, () => crypto.randomUUID()) : null;
+    return {
+      n,
       id,
       token: pgSafe(token),
       status: outcome.status,
@@ -282,10 +298,80 @@ export async function settleClaims(
       response: outcome.status === "sent" ? pgSafe(outcome.response) : null,
       error: "error" in outcome ? pgSafe(outcome.error) : null,
       next_at: outcome.status === "retry" ? outcome.nextAttemptAt.toISOString() : null,
-    })))],
+      raw: outcome.status === "sent" && raw
+        ? Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("base64")
+        : null,
+      event: audit?.event ?? null,
+      account_id: audit?.accountId ?? null,
+      message_id: audit?.messageId ?? null,
+      detail: audit ? pgSafe(audit.detail) : null,
+      hook_id: hook?.id ?? null,
+      hook_type: hook?.type ?? null,
+      hook_body: hook ? webhookBody(pgSafe(hook)) : null,
+    };
+  });
+  // Data-modifying CTEs run once each, all or nothing with the statement (PostgreSQL §7.8.4).
+  const [r] = await q.query<{ settled: unknown; auth_failing: unknown }>(
+    `WITH v AS (
+       SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(n integer, id bigint, token text,
+         status text, at timestamptz, response text, error text, next_at timestamptz, raw text,
+         event text, account_id integer, message_id bigint, detail jsonb, hook_id text,
+         hook_type text, hook_body text)
+     ), settled AS (
+       UPDATE outbox o SET status = v.status, updated_at = v.at, claim_token = NULL,
+         lease_until = NULL,
+         smtp_response = COALESCE(v.response, o.smtp_response),
+         last_error = COALESCE(v.error, o.last_error),
+         next_attempt_at = COALESCE(v.next_at, o.next_attempt_at),
+         sent_at = CASE WHEN v.status = 'sent' THEN v.at ELSE o.sent_at END
+       FROM v
+       WHERE o.id = v.id AND o.claim_token = v.token AND o.status = 'sending'
+       RETURNING o.id, o.account_id
+     ), copies AS (
+       ${
+      oweSentCopiesSql(
+        "SELECT v.id, v.raw FROM v JOIN settled s ON s.id = v.id WHERE v.raw IS NOT NULL",
+        "$2::timestamptz",
+        "$3::timestamptz",
+      )
+    }
+     ), audit AS (
+       INSERT INTO audit_events (event, at, account_id, message_id, detail)
+       SELECT CASE WHEN s.id IS NULL THEN 'claim_lost' ELSE v.event END, v.at, v.account_id,
+         v.message_id, v.detail
+       FROM v LEFT JOIN settled s ON s.id = v.id
+       WHERE v.event IS NOT NULL
+       ORDER BY v.n
+       RETURNING 1
+     ), hooks AS (
+       ${
+      enqueueWebhooksSql(
+        `SELECT v.n, v.hook_id AS event_id, v.hook_type AS type, v.account_id,
+           v.hook_body AS body
+         FROM v JOIN settled s ON s.id = v.id WHERE v.hook_id IS NOT NULL`,
+        "$2::timestamptz",
+        "$4::timestamptz",
+      )
+    }
+     )
+     SELECT (SELECT COALESCE(jsonb_agg(id), '[]'::jsonb) FROM settled) AS settled,
+       (SELECT COALESCE(jsonb_agg(a.id), '[]'::jsonb) FROM accounts a
+        WHERE a.smtp_auth_failure IS NOT NULL
+          AND a.id IN (SELECT s.account_id FROM settled s JOIN v ON v.id = s.id
+                       WHERE v.status = 'sent')) AS auth_failing`,
+    [
+      JSON.stringify(rows),
+      at.toISOString(),
+      new Date(at.getTime() + SENT_COPY_DAYS * DAY).toISOString(),
+      new Date(at.getTime() + WEBHOOK_DEADLINE_MS).toISOString(),
+    ],
   );
-  const took = new Set(rows.map((r) => Number(r.id)));
-  return claims.map((c) => took.has(Number(c.id)));
+  const json = (v: unknown) => (typeof v === "string" ? JSON.parse(v) : v) as unknown[];
+  const took = new Set(json(r.settled).map(Number));
+  return {
+    settled: sends.map((c) => took.has(Number(c.id))),
+    authFailing: json(r.auth_failing).map(Number),
+  };
 }
 
 /**

@@ -8,46 +8,69 @@ import { camelRow } from "./row.ts";
 import { CLAIMED_COLUMNS, type ClaimedReply } from "./outbox.ts";
 import type { BudgetWindow, SendBudget, WindowUse } from "../domain/send_budget.ts";
 
+/** An account whose due rows a claim locked, with what its budget is counted from. */
+export interface LockedAccount {
+  stored: SendBudget | null;
+  smtpHost: string | null;
+  address: string;
+}
+
 /**
  * Due rows, locked for this transaction (`FOR UPDATE SKIP LOCKED`: another claimer skips them),
  * except those of accounts whose SMTP login was refused after `pausedSince` (they wait for a
- * person, or for the re-check once that time has passed).
+ * person, or for the re-check once that time has passed); and, in the same statement, their
+ * accounts' rows, locked in id order until the transaction ends (`FOR NO KEY UPDATE`: enqueueing
+ * replies, which only reference the row, goes on), with their stored budgets. Claimers of one
+ * account take turns here, so each counts what the one before it claimed.
  */
 export async function lockDue(
   q: Queryable,
   at: Date,
   pausedSince: Date,
   limit: number,
-): Promise<Array<{ id: number; accountId: number }>> {
-  const rows = await q.query<{ id: number; account_id: number }>(
-    `SELECT o.id, o.account_id FROM outbox o
-     WHERE o.status IN ('pending', 'retry') AND o.next_attempt_at <= $1::timestamptz
-       -- A refused SMTP login pauses the account until its re-check; an account whose OAuth
-       -- grant was refused can't log in at all: its replies wait until a person reconnects it.
-       AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = o.account_id
-                       AND (a.smtp_auth_failure_at > $2::timestamptz OR a.reauthorization_needed))
-     ORDER BY o.next_attempt_at, o.id LIMIT $3
-     FOR UPDATE OF o SKIP LOCKED`,
+): Promise<
+  { due: Array<{ id: number; accountId: number }>; accounts: Map<number, LockedAccount> }
+> {
+  const rows = await q.query<{
+    id: number;
+    account_id: number;
+    locked: boolean;
+    send_budget: unknown;
+    smtp_host: string | null;
+    address: string | null;
+  }>(
+    // MATERIALIZED: each locking query runs once, as written, never folded into the join.
+    `WITH due AS MATERIALIZED (
+       SELECT o.id, o.account_id, o.next_attempt_at FROM outbox o
+       WHERE o.status IN ('pending', 'retry') AND o.next_attempt_at <= $1::timestamptz
+         -- A refused SMTP login pauses the account until its re-check; an account whose OAuth
+         -- grant was refused can't log in at all: its replies wait until a person reconnects it.
+         AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = o.account_id
+                         AND (a.smtp_auth_failure_at > $2::timestamptz OR a.reauthorization_needed))
+       ORDER BY o.next_attempt_at, o.id LIMIT $3
+       FOR UPDATE OF o SKIP LOCKED
+     ), locked AS MATERIALIZED (
+       -- In id order: two claimers never wait for each other's account the other way round.
+       SELECT a.id, a.send_budget, a.smtp_host, a.address FROM accounts a
+       WHERE a.id IN (SELECT account_id FROM due) ORDER BY a.id
+       FOR NO KEY UPDATE
+     )
+     SELECT due.id, due.account_id, l.id IS NOT NULL AS locked, l.send_budget, l.smtp_host,
+       l.address
+     FROM due LEFT JOIN locked l ON l.id = due.account_id
+     ORDER BY due.next_attempt_at, due.id`,
     [at.toISOString(), pausedSince.toISOString(), limit],
   );
-  return rows.map((r) => ({ id: Number(r.id), accountId: r.account_id }));
-}
-
-/**
- * Locks the account's row until the transaction ends (`FOR NO KEY UPDATE`: enqueueing replies,
- * which only reference the row, goes on) and returns its stored budget. Claimers of one account
- * take turns here, so each counts what the one before it claimed.
- */
-export async function lockAccountBudget(
-  q: Queryable,
-  accountId: number,
-): Promise<{ stored: SendBudget | null; smtpHost: string | null; address: string } | null> {
-  const [r] = await q.query<{ send_budget: unknown; smtp_host: string | null; address: string }>(
-    "SELECT send_budget, smtp_host, address FROM accounts WHERE id = $1 FOR NO KEY UPDATE",
-    [accountId],
-  );
-  if (!r) return null;
-  return { stored: readBudget(r.send_budget), smtpHost: r.smtp_host, address: r.address };
+  const accounts = new Map<number, LockedAccount>();
+  for (const r of rows) {
+    if (!r.locked || accounts.has(r.account_id)) continue;
+    accounts.set(r.account_id, {
+      stored: readBudget(r.send_budget),
+      smtpHost: r.smtp_host,
+      address: r.address ?? "",
+    });
+  }
+  return { due: rows.map((r) => ({ id: Number(r.id), accountId: r.account_id })), accounts };
 }
 
 /** A stored `send_budget` value as a budget (null: the provider's default). */

@@ -36,15 +36,11 @@ export async function oweSentCopies(
 ): Promise<number> {
   if (copies.length === 0) return 0;
   const rows = await q.query(
-    `INSERT INTO sent_copies (outbox_id, account_id, status, raw, message_id_header,
-       next_attempt_at, deadline_at, created_at, updated_at)
-     SELECT o.id, o.account_id, 'owed', decode(c.raw, 'base64'), o.message_id_header,
-       $2::timestamptz, $3::timestamptz, $2::timestamptz, $2::timestamptz
-     FROM unnest($1::bigint[], $4::text[]) AS c(id, raw)
-       JOIN outbox o ON o.id = c.id JOIN accounts a ON a.id = o.account_id
-     WHERE a.copy_to_sent
-     ON CONFLICT (outbox_id) DO NOTHING
-     RETURNING 1 AS ok`,
+    oweSentCopiesSql(
+      "SELECT * FROM unnest($1::bigint[], $4::text[]) AS u(id, raw)",
+      "$2::timestamptz",
+      "$3::timestamptz",
+    ),
     [
       copies.map((c) => c.outboxId),
       at.toISOString(),
@@ -55,6 +51,24 @@ export async function oweSentCopies(
     ],
   );
   return rows.length;
+}
+
+/**
+ * The statement that owes a copy of each reply `source` names (a query giving `id`, the outbox
+ * row, and `raw`, the bytes SMTP took in base64) where its account keeps copies; `at` and
+ * `deadline` are SQL expressions. `oweSentCopies` runs it alone, the outbox's settlement
+ * (`settleSends`) inside its own statement.
+ */
+export function oweSentCopiesSql(source: string, at: string, deadline: string): string {
+  return `INSERT INTO sent_copies (outbox_id, account_id, status, raw, message_id_header,
+       next_attempt_at, deadline_at, created_at, updated_at)
+     SELECT o.id, o.account_id, 'owed', decode(c.raw, 'base64'), o.message_id_header,
+       ${at}, ${deadline}, ${at}, ${at}
+     FROM (${source}) AS c
+       JOIN outbox o ON o.id = c.id JOIN accounts a ON a.id = o.account_id
+     WHERE a.copy_to_sent
+     ON CONFLICT (outbox_id) DO NOTHING
+     RETURNING 1 AS ok`;
 }
 
 /**

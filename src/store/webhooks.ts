@@ -135,17 +135,12 @@ export async function enqueueWebhooks(
     body: webhookBody(pgSafe(e)),
   }));
   const rows = await q.query(
-    `INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, account_id, body, status,
-       next_attempt_at, deadline_at, created_at, updated_at)
-     SELECT w.id, x.event_id::uuid, x.type, x.account_id, x.body, 'pending', $2::timestamptz,
-       $3::timestamptz, $2::timestamptz, $2::timestamptz
-     FROM jsonb_to_recordset($1::jsonb)
-       AS x(n integer, event_id text, type text, account_id integer, body text)
-     JOIN webhook_endpoints w ON w.enabled AND w.events @> jsonb_build_array(x.type)
-       AND (w.account_id IS NULL OR w.account_id = x.account_id)
-     ORDER BY x.n, w.id
-     ON CONFLICT (endpoint_id, event_id) DO NOTHING
-     RETURNING 1 AS ok`,
+    enqueueWebhooksSql(
+      `SELECT * FROM jsonb_to_recordset($1::jsonb)
+         AS x(n integer, event_id text, type text, account_id integer, body text)`,
+      "$2::timestamptz",
+      "$3::timestamptz",
+    ),
     [
       JSON.stringify(incoming),
       at.toISOString(),
@@ -153,6 +148,25 @@ export async function enqueueWebhooks(
     ],
   );
   return rows.length;
+}
+
+/**
+ * The statement that enqueues each event `source` gives (a query with `n`, its order, `event_id`,
+ * `type`, `account_id` and `body`) for every enabled endpoint that wants it; `at` and `deadline`
+ * are SQL expressions. `enqueueWebhooks` runs it alone, the outbox's settlement (`settleSends`)
+ * inside its own statement.
+ */
+export function enqueueWebhooksSql(source: string, at: string, deadline: string): string {
+  return `INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, account_id, body,
+       status, next_attempt_at, deadline_at, created_at, updated_at)
+     SELECT w.id, x.event_id::uuid, x.type, x.account_id, x.body, 'pending', ${at},
+       ${deadline}, ${at}, ${at}
+     FROM (${source}) AS x
+     JOIN webhook_endpoints w ON w.enabled AND w.events @> jsonb_build_array(x.type)
+       AND (w.account_id IS NULL OR w.account_id = x.account_id)
+     ORDER BY x.n, w.id
+     ON CONFLICT (endpoint_id, event_id) DO NOTHING
+     RETURNING 1 AS ok`;
 }
 
 /** A delivery claimed for sending, with what the request needs. */

@@ -6,6 +6,7 @@ import {
   parseSendBudget,
   PROVIDER_BUDGETS,
   providerOf,
+  smtpConnections,
 } from "../../src/domain/send_budget.ts";
 
 const T = (s: number) => new Date(Date.UTC(2026, 2, 1, 12, 0, s));
@@ -84,4 +85,12 @@ Deno.test("a budget as typed: whole numbers or empty", () => {
   for (const bad of ["0", "-1", "2.5", "abc", "99999999"]) {
     assert.equal(parseSendBudget({ perMinute: bad, perDay: null }).errors.length, 1, bad);
   }
+});
+
+Deno.test("an account gets a connection per reply in flight, no more than its provider takes", () => {
+  assert.equal(smtpConnections(4, "smtp.office365.com"), 3, "Exchange Online refuses a fourth");
+  assert.equal(smtpConnections(8, "smtp.gmail.com"), 3);
+  assert.equal(smtpConnections(2, "smtp-mail.outlook.com"), 2);
+  assert.equal(smtpConnections(8, "mail.example.com"), 8, "no known limit elsewhere");
+  assert.equal(smtpConnections(1, null), 1);
 });

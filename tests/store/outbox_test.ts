@@ -11,12 +11,18 @@ import {
   type NewOutboxRow,
   outboxCounts,
   reserveReplyLimit,
-  settleClaims,
+  settleSends,
   tripBreaker,
 } from "../../src/store/outbox.ts";
 import { saveDecision, saveDecisions } from "../../src/store/decisions.ts";
+import { insertWebhookEndpoint } from "../../src/store/webhooks.ts";
 
 const T0 = new Date("2026-03-01T12:00:00Z");
+
+/** Whether each ended send took (its claim held). */
+async function settled(db: Db, sends: Parameters<typeof settleSends>[1]): Promise<boolean[]> {
+  return (await settleSends(db, sends, T0)).settled;
+}
 const later = (ms: number) => new Date(T0.getTime() + ms);
 const DAY = 86_400_000;
 
@@ -89,7 +95,7 @@ storeTest("two claimers never take the same row; settling needs the claim", asyn
   const r = one[0];
   assert.equal(r.attempts, 1);
   assert.deepEqual(
-    await settleClaims(db, [{
+    await settled(db, [{
       id: r.id,
       token: "someone-else",
       outcome: { status: "sent", response: "250" },
@@ -98,7 +104,7 @@ storeTest("two claimers never take the same row; settling needs the claim", asyn
     [false],
   );
   assert.deepEqual(
-    await settleClaims(db, [{
+    await settled(db, [{
       id: r.id,
       token: r.claimToken,
       outcome: { status: "sent", response: "250 ok" },
@@ -107,7 +113,7 @@ storeTest("two claimers never take the same row; settling needs the claim", asyn
     [true],
   );
   assert.deepEqual(
-    await settleClaims(db, [{
+    await settled(db, [{
       id: r.id,
       token: r.claimToken,
       outcome: { status: "failed", error: "x" },
@@ -129,7 +135,7 @@ storeTest(
     const expired = await expireLeases(db, later(61_000));
     assert.deepEqual(expired.map((e) => e.id), [r.id]);
     assert.deepEqual(
-      await settleClaims(db, [{
+      await settled(db, [{
         id: r.id,
         token: "t",
         outcome: { status: "sent", response: "250" },
@@ -147,7 +153,7 @@ storeTest("a retry row becomes due again only at its next attempt time", async (
   const ids = await seed(db);
   await enqueueReply(db, row(ids), T0);
   const [r] = await claimDue(db, T0, 60_000, "t", 10);
-  await settleClaims(db, [{
+  await settled(db, [{
     id: r.id,
     token: "t",
     outcome: { status: "retry", error: "451", nextAttemptAt: later(120_000) },
@@ -250,6 +256,64 @@ storeTest(
     assert.deepEqual(
       (await breakerState(db, ids.accountId, "bruno@example.test")).accountTrippedAt,
       later(60_000),
+    );
+  },
+);
+
+storeTest(
+  "a settlement writes the row, the copy owed, the audit event and its webhook in one go; a lost claim is audited as such",
+  async (db) => {
+    const ids = await seed(db);
+    await db.query("UPDATE accounts SET copy_to_sent = true WHERE id = $1", [ids.accountId]);
+    await insertWebhookEndpoint(db, {
+      accountId: null,
+      url: "https://hooks.example.com/in",
+      secret: "whsec_test",
+      events: ["reply.sent"],
+      enabled: true,
+      description: "",
+    }, T0);
+    for (const k of ["a", "b"]) await enqueueReply(db, row(ids, k), T0);
+    const [a, b] = await claimDue(db, T0, 60_000, "t", 10);
+    const audit = (id: number) => ({
+      event: "sent" as const,
+      at: later(1),
+      accountId: ids.accountId,
+      messageId: ids.messageId,
+      detail: { outbox_id: id, recipient: "ana@example.test", attempt: 1, result: "accepted" },
+    });
+    const sent = { status: "sent" as const, response: "250 ok" };
+    const raw = new TextEncoder().encode("Subject: Re: x\r\n\r\nok");
+    const result = await settleSends(db, [
+      { id: a.id, token: a.claimToken, outcome: sent, at: later(1), raw, audit: audit(a.id) },
+      { id: b.id, token: "not-ours", outcome: sent, at: later(1), raw, audit: audit(b.id) },
+    ], later(1));
+    assert.deepEqual(result, { settled: [true, false], authFailing: [] });
+    const copies = await db.query<{ outbox_id: number; raw: Uint8Array }>(
+      "SELECT outbox_id, raw FROM sent_copies",
+    );
+    assert.deepEqual(copies.map((c) => Number(c.outbox_id)), [a.id], "a copy owed for a only");
+    assert.equal(new TextDecoder().decode(copies[0].raw), "Subject: Re: x\r\n\r\nok");
+    const events = await db.query<{ event: string; outbox_id: string }>(
+      "SELECT event, detail->>'outbox_id' AS outbox_id FROM audit_events ORDER BY id",
+    );
+    assert.deepEqual(
+      events.map((e) => [e.event, Number(e.outbox_id)]),
+      [["sent", a.id], ["claim_lost", b.id]],
+    );
+    const hooks = await db.query<{ event_type: string; body: string }>(
+      "SELECT event_type, body FROM webhook_deliveries",
+    );
+    assert.deepEqual(hooks.map((h) => h.event_type), ["reply.sent"]);
+    assert.equal(JSON.parse(hooks[0].body).data.outbox_id, a.id);
+
+    // An accepted send of an account whose SMTP login failure is on record names the account.
+    await enqueueReply(db, row(ids, "c"), T0);
+    const [c] = await claimDue(db, T0, 60_000, "t2", 10);
+    await db.query("UPDATE accounts SET smtp_auth_failure = 'x' WHERE id = $1", [ids.accountId]);
+    assert.deepEqual(
+      await settleSends(db, [{ id: c.id, token: c.claimToken, outcome: sent, at: later(2) }], T0),
+      { settled: [true], authFailing: [ids.accountId] },
     );
   },
 );
