@@ -1,7 +1,7 @@
 import { PGlite } from "@electric-sql/pglite";
 import type { Db, LockOutcome, Queryable, Row } from "./db.ts";
 import { type DataDirHolder, type DataDirLock, lockDataDir } from "./data_dir_lock.ts";
-import { type ExternalMemoryGuard, externalMemoryGuard } from "./external_memory_guard.ts";
+import { type ExternalMemoryGuard, externalMemoryGuard } from "../external_memory_guard.ts";
 
 /** The embedded database: the `Db` interface, and what only PGlite can do. */
 export interface PgliteStore extends Db {

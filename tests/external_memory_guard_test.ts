@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { externalMemoryGuard } from "../../src/store/external_memory_guard.ts";
+import { externalMemoryGuard } from "../src/external_memory_guard.ts";
 
 const MB = 1 << 20;
 

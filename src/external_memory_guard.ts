@@ -1,5 +1,7 @@
 /**
- * Keeps the dead ArrayBuffers of a process with PGlite in it from setting its peak memory.
+ * Keeps a thread's dead ArrayBuffers from setting the process's peak memory: the embedded
+ * database (src/store/pglite_db.ts, after each statement) and the parser thread
+ * (src/mail/analyze_worker.ts, after each message) check it.
  *
  * V8 frees an ArrayBuffer's bytes (outside its heap, in malloc) only when a garbage collection
  * finds it dead, and it starts a full collection for them only when they have grown ~64 MB past
@@ -17,7 +19,7 @@
  * nothing and V8's own schedule applies.
  */
 export interface ExternalMemoryGuard {
-  /** Called after each statement: reads the external memory (at most every `intervalMs`). */
+  /** Called after each unit of work: reads the external memory (at most every `intervalMs`). */
   check(): void;
 }
 
