@@ -6,6 +6,7 @@
  * that talks to IMAP and PostgreSQL.
  */
 import { analyzeMessage } from "./analyze.ts";
+import { externalMemoryGuard } from "../external_memory_guard.ts";
 
 // mailparser calls `end()` again on a part's decoder stream that has already ended (at the text
 // between parts and at the end of the message), and Node's streams answer each such call with an
@@ -14,7 +15,12 @@ import { analyzeMessage } from "./analyze.ts";
 // (a parse failure, a classifier bug as evidence), never its stack.
 Error.stackTraceLimit = 0;
 
+// This thread's heap is its own: the copies of the messages it is handed, and the parser's
+// buffers, pile up here as they do on the collecting thread (see the guard).
+const memory = externalMemoryGuard();
+
 self.onmessage = async (e: MessageEvent<{ id: number; raw: Uint8Array }>) => {
   const { id, raw } = e.data;
   self.postMessage({ id, analysis: await analyzeMessage(raw) });
+  memory.check();
 };

@@ -1,6 +1,7 @@
 import { PGlite } from "@electric-sql/pglite";
 import type { Db, LockOutcome, Queryable, Row } from "./db.ts";
 import { type DataDirHolder, type DataDirLock, lockDataDir } from "./data_dir_lock.ts";
+import { type ExternalMemoryGuard, externalMemoryGuard } from "../external_memory_guard.ts";
 
 /** The embedded database: the `Db` interface, and what only PGlite can do. */
 export interface PgliteStore extends Db {
@@ -163,6 +164,8 @@ class PgliteDb implements PgliteStore {
   #pg: PGlite;
   #lock: DataDirLock | null;
   #gate = new Gate();
+  // The server runs in this process: its statements' garbage is this process's memory.
+  #memory: ExternalMemoryGuard = externalMemoryGuard();
   // PGlite is one session, in which advisory locks are re-entrant: holders inside this process
   // are tracked here so that a second taker sees the lock as held, as it would on a server.
   #held = new Set<string>();
@@ -174,24 +177,37 @@ class PgliteDb implements PgliteStore {
   }
 
   query<T extends Row = Row>(text: string, params: unknown[] = []): Promise<T[]> {
-    return this.#gate.shared(async () => (await this.#pg.query<T>(text, params)).rows);
+    return this.#shared(async () => (await this.#pg.query<T>(text, params)).rows);
   }
 
   exec(script: string): Promise<void> {
-    return this.#gate.shared(async () => void await this.#pg.exec(script));
+    return this.#shared(async () => void await this.#pg.exec(script));
   }
 
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    return this.#gate.shared(() =>
+    const memory = this.#memory;
+    return this.#shared(() =>
       this.#pg.transaction(async (tx) => {
         const q: Queryable = {
           async query<R extends Row = Row>(text: string, params: unknown[] = []) {
-            return (await tx.query<R>(text, params)).rows;
+            try {
+              return (await tx.query<R>(text, params)).rows;
+            } finally {
+              memory.check();
+            }
           },
         };
         return await fn(q);
       })
     );
+  }
+
+  async #shared<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await this.#gate.shared(fn);
+    } finally {
+      this.#memory.check();
+    }
   }
 
   dump(): Promise<string> {
