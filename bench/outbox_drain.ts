@@ -43,15 +43,15 @@ const quiet: Logger = { info() {}, warn() {}, error() {} };
 function counting(db: Db) {
   const counts = { statements: 0, transactions: 0 };
   const wrap = (q: Queryable): Queryable => ({
-    query(text, params) {
+    query(text, params, options) {
       counts.statements++;
-      return q.query(text, params);
+      return q.query(text, params, options);
     },
   });
   const counted: Db = {
     ...db,
     kind: db.kind,
-    query: (text, params) => wrap(db).query(text, params),
+    query: (text, params, options) => wrap(db).query(text, params, options),
     transaction(fn) {
       counts.transactions++;
       return db.transaction((tx) => fn(wrap(tx)));

@@ -7,9 +7,23 @@
 /** A row as the driver returns it. */
 export type Row = Record<string, unknown>;
 
+/** How one statement is run. */
+export interface QueryOptions {
+  /**
+   * Parse and plan the statement once per connection and reuse that (a named prepared statement
+   * on PostgreSQL), for a statement run many times a second whose text never changes: the outbox's
+   * claim and settlement, whose planning cost more than their execution. PGlite ignores it.
+   */
+  prepare?: boolean;
+}
+
 /** Anything that runs one parameterised statement: the database itself or a transaction. */
 export interface Queryable {
-  query<T extends Row = Row>(text: string, params?: unknown[]): Promise<T[]>;
+  query<T extends Row = Row>(
+    text: string,
+    params?: unknown[],
+    options?: QueryOptions,
+  ): Promise<T[]>;
 }
 
 /** What a `tryWithLock` call did: ran the function under the lock, or found the lock taken. */

@@ -1,6 +1,6 @@
 import postgres from "postgres";
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
-import type { Db, LockOutcome, Queryable, Row } from "./db.ts";
+import type { Db, LockOutcome, Queryable, QueryOptions, Row } from "./db.ts";
 
 /** Options for a real PostgreSQL connection. */
 export interface PostgresOptions {
@@ -92,6 +92,15 @@ export function openPostgres(options: PostgresOptions): Db {
     caSource,
     tlsRequired: typeof ssl === "object",
   });
+}
+
+/**
+ * postgres.js's options for one statement: unnamed, so parsed and planned at each run, unless the
+ * caller asks for it to be prepared. A prepared statement lives in its connection's session,
+ * which the session-mode pooling Carteiro needs anyway (docs/scaling.md) keeps.
+ */
+function prepared(options?: QueryOptions): { prepare: boolean } {
+  return { prepare: options?.prepare === true };
 }
 
 function sslSettings(sslmode: string | null, ca: string | undefined, host: string) {
@@ -250,10 +259,14 @@ class PostgresDb implements Db {
     }
   }
 
-  query<T extends Row = Row>(text: string, params: unknown[] = []): Promise<T[]> {
+  query<T extends Row = Row>(
+    text: string,
+    params: unknown[] = [],
+    options?: QueryOptions,
+  ): Promise<T[]> {
     return this.#connecting(async () =>
       // deno-lint-ignore no-explicit-any
-      [...await this.#sql.unsafe(text, params as any[])] as unknown as T[]
+      [...await this.#sql.unsafe(text, params as any[], prepared(options))] as unknown as T[]
     );
   }
 
@@ -270,9 +283,13 @@ class PostgresDb implements Db {
       return await this.#sql.begin(async (tx) => {
         began = true;
         const q: Queryable = {
-          async query<R extends Row = Row>(text: string, params: unknown[] = []) {
+          async query<R extends Row = Row>(
+            text: string,
+            params: unknown[] = [],
+            options?: QueryOptions,
+          ) {
             // deno-lint-ignore no-explicit-any
-            return [...await tx.unsafe(text, params as any[])] as unknown as R[];
+            return [...await tx.unsafe(text, params as any[], prepared(options))] as unknown as R[];
           },
         };
         return await fn(q);

@@ -60,6 +60,7 @@ export async function lockDue(
      FROM due LEFT JOIN locked l ON l.id = due.account_id
      ORDER BY due.next_attempt_at, due.id`,
     [at.toISOString(), pausedSince.toISOString(), limit],
+    { prepare: true },
   );
   const accounts = new Map<number, LockedAccount>();
   for (const r of rows) {
@@ -105,6 +106,7 @@ export async function budgetUse(
        SELECT (SELECT count(*)::int FROM recent) AS n,
          (SELECT t FROM recent ORDER BY t DESC OFFSET $3 LIMIT 1) AS nth`,
       [accountId, since, w.limit - 1, at.toISOString()],
+      { prepare: true },
     );
     use.push({ ...w, count: r.n, limitthRecent: r.nth ? new Date(r.nth) : null });
   }
@@ -126,6 +128,7 @@ export async function claimLocked(
      WHERE id = ANY($4::bigint[]) AND status IN ('pending', 'retry')
      RETURNING ${CLAIMED_COLUMNS}`,
     [at.toISOString(), token, new Date(at.getTime() + leaseMs).toISOString(), ids],
+    { prepare: true },
   );
   return rows.map(camelRow<ClaimedReply>)
     .sort((a, b) => ids.indexOf(Number(a.id)) - ids.indexOf(Number(b.id)));
