@@ -9,7 +9,7 @@ import type { Config } from "./config.ts";
 import { listAccounts } from "./store/accounts.ts";
 import { DataDirBusyError, describeHolder } from "./store/data_dir_lock.ts";
 import { newSecret } from "./auth/tokens.ts";
-import { missingSecretKeyNotice } from "./admin/startup_notices.ts";
+import { missingGcNotice, missingSecretKeyNotice } from "./admin/startup_notices.ts";
 import { firstStartHint } from "./cli/admin_commands.ts";
 import { serveCommands } from "./cli/command_line.ts";
 import type { CommandSocket } from "./cli/command_socket_server.ts";
@@ -205,6 +205,8 @@ export async function runServer(
     ],
     close,
   });
+  const noGc = missingGcNotice(typeof (globalThis as { gc?: unknown }).gc === "function");
+  if (noGc) log.warn(noGc);
   // Mail that came while the service was down is collected now, not at the first tick.
   collect();
   const hint = await firstStartHint(db, {

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { launchChromium } from "./support.ts";
-import { startService } from "../support/service_process.ts";
+import { firstStartEnv, startService } from "../support/service_process.ts";
 
 /** Ceiling for each wait: generous, for a busy machine; nothing here measures speed. */
 const WAIT_MS = 60_000;
@@ -17,18 +17,8 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     const dataDir = await Deno.makeTempDir({ prefix: "carteiro-setup-" });
-    // As `deno task start` would, minus `.env`: inherited values must not choose for the test —
-    // no mailbox, no server, server mode, secure cookies as by default.
-    const service = startService({
-      DATA_DIR: dataDir,
-      EMAIL_HOST: "",
-      EMAIL_USER: "",
-      EMAIL_PASS: "",
-      DATABASE_URL: "",
-      CARTEIRO_MODE: "",
-      DENO_DEPLOYMENT_ID: "",
-      COOKIE_SECURE: "",
-    });
+    // Secure cookies as by default, too.
+    const service = startService({ ...firstStartEnv(dataDir), COOKIE_SECURE: "" });
     const base = service.base;
     let browser: Awaited<ReturnType<typeof launchChromium>> | null = null;
     try {

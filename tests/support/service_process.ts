@@ -30,11 +30,34 @@ export interface ServiceProcess {
   kill(): Promise<Deno.CommandStatus>;
 }
 
-/** Starts `main.ts` (the service) with `env` added to this process's environment. */
-export function startService(env: Record<string, string>): ServiceProcess {
+/**
+ * The environment of a first start as `deno task start` makes it, minus `.env`, on the embedded
+ * database in `dataDir`: inherited values must not choose for the test — no mailbox, no server,
+ * server mode.
+ */
+export function firstStartEnv(dataDir: string): Record<string, string> {
+  return {
+    DATA_DIR: dataDir,
+    EMAIL_HOST: "",
+    EMAIL_USER: "",
+    EMAIL_PASS: "",
+    DATABASE_URL: "",
+    CARTEIRO_MODE: "",
+    DENO_DEPLOYMENT_ID: "",
+  };
+}
+
+/**
+ * Starts `main.ts` (the service) with `env` added to this process's environment, and `denoFlags`
+ * (such as `--v8-flags=…`) given to `deno run`.
+ */
+export function startService(
+  env: Record<string, string>,
+  denoFlags: string[] = [],
+): ServiceProcess {
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "--unstable-cron", MAIN],
+    args: ["run", "--allow-all", "--unstable-cron", ...denoFlags, MAIN],
     cwd: ROOT,
     env: { HOST: "127.0.0.1", PORT: String(port), NO_COLOR: "1", COOKIE_SECURE: "false", ...env },
     clearEnv: false,
