@@ -95,6 +95,11 @@ export interface AppDeps {
   /** Every address this installation manages. */
   ownAddresses: () => Promise<string[]>;
   /**
+   * WEBHOOK_ALLOW_PRIVATE: a webhook endpoint may be on this machine or a private network.
+   * Absent: refused when it is one by its name (src/domain/webhooks.ts `checkWebhookUrl`).
+   */
+  webhookAllowPrivate?: boolean;
+  /**
    * The SMTP host of the environment's account, which its row does not hold: it picks the
    * provider's default send budget shown for it. Absent: none.
    */

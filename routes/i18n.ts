@@ -1801,6 +1801,10 @@ export const SENTENCES: readonly (readonly [en: string, pt: string])[] = [
   ],
   ["an absolute http:// or https:// address", "um endereço absoluto http:// ou https://"],
   ["name at least one event (or *)", "indique ao menos um evento (ou *)"],
+  [
+    "{host} is this machine or a private network, where deliveries are refused (set WEBHOOK_ALLOW_PRIVATE=1 to allow it)",
+    "{host} é esta máquina ou uma rede privada, onde as entregas são recusadas (defina WEBHOOK_ALLOW_PRIVATE=1 para permitir)",
+  ],
   ["name at least one of read, write, metrics", "indique ao menos um de read, write, metrics"],
   [
     "must be a whole number of days from {a} to {b}, or null to keep for ever",

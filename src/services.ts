@@ -255,6 +255,7 @@ export async function openServices(config: Config, log: Logger, options: Service
     secureCookies: config.http.secureCookies,
     accountContext: (accountId: number) => accountContext(db, accountId),
     ownAddresses: () => ownAddresses(db),
+    webhookAllowPrivate: config.webhooks.allowPrivate,
     envSmtpHost: access.envAccount
       ? { accountId: access.envAccount.id, host: access.envAccount.smtp.host }
       : null,

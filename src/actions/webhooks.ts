@@ -32,13 +32,20 @@ export interface WebhookRequestInput {
   description?: string;
 }
 
+/** What adding or changing an endpoint needs besides the database and the clock. */
+export interface WebhookActionDeps extends ActionDeps {
+  /** WEBHOOK_ALLOW_PRIVATE: an endpoint may be on this machine or a private network. */
+  webhookAllowPrivate?: boolean;
+}
+
 /** Reads and checks the input; every problem is listed. */
 async function readInput(
   q: Queryable,
   input: WebhookRequestInput,
+  allowPrivate: boolean,
 ): Promise<{ ok: true; value: WebhookEndpointInput } | { ok: false; errors: string[] }> {
   const errors: string[] = [];
-  const url = checkWebhookUrl(input.url ?? "");
+  const url = checkWebhookUrl(input.url ?? "", allowPrivate);
   if (!url.ok) errors.push(url.error);
   const events = parseWebhookEvents(input.events ?? "");
   if (!events.ok) errors.push(events.error);
@@ -66,12 +73,12 @@ export type CreatedWebhook = WebhookEndpoint;
 
 /** Adds an endpoint with a new signing secret (`whsec_` + 256 random bits). */
 export function createWebhook(
-  deps: ActionDeps,
+  deps: WebhookActionDeps,
   input: WebhookRequestInput,
   by: string,
 ): Promise<Result<CreatedWebhook>> {
   return transact(deps.db, async (tx) => {
-    const read = await readInput(tx, input);
+    const read = await readInput(tx, input, deps.webhookAllowPrivate === true);
     if (!read.ok) return problem("invalid", read.errors.join("; "), read.errors);
     const at = deps.now();
     const secret = `whsec_${newSecret()}`;
@@ -88,13 +95,13 @@ export function createWebhook(
 
 /** Replaces endpoint `id`'s URL, events, account, enabled flag and description. */
 export function updateWebhook(
-  deps: ActionDeps,
+  deps: WebhookActionDeps,
   id: number,
   input: WebhookRequestInput,
   by: string,
 ): Promise<Result<WebhookEndpoint>> {
   return transact(deps.db, async (tx) => {
-    const read = await readInput(tx, input);
+    const read = await readInput(tx, input, deps.webhookAllowPrivate === true);
     if (!read.ok) return problem("invalid", read.errors.join("; "), read.errors);
     const at = deps.now();
     if (!await updateWebhookEndpoint(tx, id, read.value, at)) {

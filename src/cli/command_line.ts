@@ -47,7 +47,14 @@ function cliServices(services: Services, io: CommandIo, owned: boolean): CliServ
     tokenCreate: (args) => tokenCreate(services.db, args, admin),
     neverAnswer: (args) => neverAnswerCommand(services.db, args, admin),
     breakers: (args) => breakersCommand(services.db, args, admin),
-    webhook: (args) => webhookCommand(services.db, args, admin, () => services.deliverWebhooks()),
+    webhook: (args) =>
+      webhookCommand(
+        services.db,
+        args,
+        admin,
+        () => services.deliverWebhooks(),
+        services.web.webhookAllowPrivate,
+      ),
     account: (args) =>
       accountCommand(services.db, args, admin, createSecretBox(services.web.secretKey)),
     retention: (args) => retentionCommand(services.db, args, admin),

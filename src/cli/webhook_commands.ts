@@ -33,14 +33,18 @@ export const WEBHOOK_USAGE = `usage: webhook list
 
 const ID = /^[1-9][0-9]{0,14}$/;
 
-/** Runs `webhook ARGS` on `db`; `deliver` drains the deliveries due. Resolves to the exit code. */
+/**
+ * Runs `webhook ARGS` on `db`; `deliver` drains the deliveries due; `allowPrivate` is
+ * WEBHOOK_ALLOW_PRIVATE. Resolves to the exit code.
+ */
 export async function webhookCommand(
   db: Db,
   args: string[],
   io: AdminIo,
   deliver: () => Promise<WebhookSummary>,
+  allowPrivate = false,
 ): Promise<number> {
-  const deps = { db, now: io.now };
+  const deps = { db, now: io.now, webhookAllowPrivate: allowPrivate };
   const [sub, ...rest] = args;
   const report = <T>(r: Result<T>, json: (v: T) => unknown): number => {
     if (!r.ok) {

@@ -79,6 +79,16 @@ export function isLoopbackHost(host: string): boolean {
   return addressScope(h) === "loopback";
 }
 
+/**
+ * A URL's host name (`URL.hostname`, an IPv6 literal in brackets) when it is this machine or a
+ * private network by itself — `localhost` or an address literal — without asking DNS, unbracketed;
+ * null otherwise.
+ */
+export function insideHost(hostname: string): string | null {
+  const host = hostname.replace(/^\[(.*)\]$/, "$1");
+  return isLoopbackHost(host) || isPrivateAddress(host) ? host : null;
+}
+
 /** True when a connection to this address would reach this machine or a private network. */
 export function isPrivateAddress(address: string): boolean {
   const scope = addressScope(address);

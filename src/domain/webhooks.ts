@@ -6,6 +6,7 @@
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { retryDelayMs } from "./retry_backoff.ts";
+import { insideHost } from "./private_address.ts";
 import type { AuditEvent, AuditEventName } from "./audit_events.ts";
 
 /** Every event a webhook endpoint may ask for. */
@@ -142,11 +143,14 @@ export function parseWebhookEvents(
 
 /**
  * Checks an endpoint's URL as typed: absolute http or https, a host, no user name or password
- * (the signature authenticates us; credentials in a URL end up in logs). Whether the host is
- * private is decided when it is resolved, at each delivery.
+ * (the signature authenticates us; credentials in a URL end up in logs), and, unless
+ * `allowPrivate` (WEBHOOK_ALLOW_PRIVATE), a host that is not this machine or a private network
+ * by its very name (`localhost`, an address literal), whose every delivery would be refused. A
+ * host name is resolved only at each delivery, where the same check is made on its addresses.
  */
 export function checkWebhookUrl(
   text: string,
+  allowPrivate = false,
 ): { ok: true; url: string } | { ok: false; error: string } {
   let url: URL;
   try {
@@ -162,6 +166,14 @@ export function checkWebhookUrl(
     return { ok: false, error: "url: no user name or password in the address" };
   }
   if (url.href.length > 2000) return { ok: false, error: "url: at most 2000 characters" };
+  const host = allowPrivate ? null : insideHost(url.hostname);
+  if (host !== null) {
+    return {
+      ok: false,
+      error: `url: ${host} is this machine or a private network, where deliveries are refused ` +
+        "(set WEBHOOK_ALLOW_PRIVATE=1 to allow it)",
+    };
+  }
   return { ok: true, url: url.href };
 }
 

@@ -8,7 +8,7 @@
 import http from "node:http";
 import https from "node:https";
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
-import { isLoopbackHost, isPrivateAddress } from "../domain/private_address.ts";
+import { insideHost, isLoopbackHost, isPrivateAddress } from "../domain/private_address.ts";
 import { SIGNATURE_HEADER } from "../domain/webhooks.ts";
 
 /** What a request is sent with. */
@@ -78,9 +78,9 @@ export function postWebhook(
   } catch {
     return Promise.resolve({ kind: "refused", error: `not a URL: ${request.url}` });
   }
-  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   // An address literal is not resolved by `lookup`: it is checked here.
-  if (!options.allowPrivate && (isLoopbackHost(host) || isPrivateAddress(host))) {
+  const host = options.allowPrivate ? null : insideHost(url.hostname);
+  if (host !== null) {
     return Promise.resolve({
       kind: "refused",
       error:

@@ -98,6 +98,29 @@ Deno.test("an endpoint's URL is absolute http(s), without credentials", () => {
   assert.equal(checkWebhookUrl("/relative").ok, false);
 });
 
+Deno.test("an endpoint that is this machine or a private network by its name is refused unless allowed", () => {
+  const inside = [
+    "http://127.0.0.1:8080/hooks",
+    "http://[::1]/hooks",
+    "http://localhost/hooks",
+    "https://api.localhost/hooks",
+    "http://10.1.2.3/hooks",
+    "https://192.168.0.5/hooks",
+    "http://[fd00::5]/hooks",
+  ];
+  for (const url of inside) {
+    const refused = checkWebhookUrl(url);
+    assert.equal(refused.ok, false, url);
+    if (!refused.ok) {
+      assert.match(refused.error, /private network.*\(set WEBHOOK_ALLOW_PRIVATE=1 to allow it\)/);
+    }
+    assert.equal(checkWebhookUrl(url, true).ok, true, `${url} with WEBHOOK_ALLOW_PRIVATE`);
+  }
+  // A public address, and a name: whether a name is inside is known only when it is resolved.
+  assert.equal(checkWebhookUrl("https://8.8.8.8/hooks").ok, true);
+  assert.equal(checkWebhookUrl("https://intranet.example.com/hooks").ok, true);
+});
+
 Deno.test("an account is failing at the third failure in a row, recovered by a success after", () => {
   assert.equal(accountHealthChange(0, true), null);
   assert.equal(accountHealthChange(1, true), null);

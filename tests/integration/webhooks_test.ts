@@ -302,7 +302,15 @@ Deno.test("a target on this machine is refused unless WEBHOOK_ALLOW_PRIVATE is s
   const receiver = startReceiver(() => 200);
   const t = await setup({});
   try {
-    const urls = [receiver.url, `http://localhost:${receiver.port}/hooks`];
+    // An address literal and `localhost` are this machine by their very names: refused at once.
+    for (const url of [receiver.url, `http://localhost:${receiver.port}/hooks`]) {
+      const added = await runCli(["webhook", "add", url, "--events", "message.stored"], t.env);
+      assert.notEqual(added.code, 0, url);
+      assert.match(
+        added.stderr,
+        /this machine or a private network.*WEBHOOK_ALLOW_PRIVATE/,
+      );
+    }
     // A name that is not `localhost` but resolves to this machine is refused when resolved.
     const host = Deno.hostname();
     const resolved = await lookup(host, { all: true });
@@ -310,17 +318,18 @@ Deno.test("a target on this machine is refused unless WEBHOOK_ALLOW_PRIVATE is s
       resolved.every((a) => isPrivateAddress(a.address)),
       `${host} is expected to resolve to this machine: ${JSON.stringify(resolved)}`,
     );
-    urls.push(`http://${host}:${receiver.port}/hooks`);
-    for (const url of urls) {
-      await cli(["webhook", "add", url, "--events", "message.stored"], t.env);
-    }
+    const byName = await runCli(
+      ["webhook", "add", `http://${host}:${receiver.port}/hooks`, "--events", "message.stored"],
+      t.env,
+    );
+    assert.equal(byName.code, 0, byName.stderr);
     const ana = await freshUser("ana");
     await deliverRaw(t.box.user, [message(ana, t.box.address, "Pedido 1")]);
     await cli(["collect", "--once"], t.env);
     const summary = await cli(["webhook", "deliver", "--once"], t.env);
-    assert.equal(summary.failed, 3, JSON.stringify(summary));
+    assert.equal(summary.failed, 1, JSON.stringify(summary));
     const rows = await deliveries(t.db);
-    assert.equal(rows.length, 3);
+    assert.equal(rows.length, 1);
     for (const r of rows) {
       assert.equal(r.status, "failed");
       assert.match(r.last_error ?? "", /this machine or a private network.*WEBHOOK_ALLOW_PRIVATE/);

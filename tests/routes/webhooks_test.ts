@@ -35,6 +35,14 @@ Deno.test("webhooks page: adds an endpoint and shows its secret, edits, disables
     assert.match(problems, /only http:\/\/ and https:\/\//);
     assert.match(problems, /indique ao menos um evento/);
 
+    // An address on this machine is refused when typed, not at every delivery after.
+    const inside = await h.post("/webhooks", { url: "http://127.0.0.1:9/in", events: "*" });
+    assert.equal(inside.status, 422);
+    assert.match(
+      await inside.text(),
+      /127\.0\.0\.1 é esta máquina ou uma rede privada, onde as entregas são recusadas \(defina WEBHOOK_ALLOW_PRIVATE=1/,
+    );
+
     const added = await h.post("/webhooks", {
       url: "https://hooks.example.com/in",
       events: "reply.sent",
