@@ -200,9 +200,11 @@ export async function bounceThroughPostfix(raw: Uint8Array, envelopeFrom: string
 
 /**
  * The user's IMAP connections as Dovecot has them now: each `imap` process `doveadm who` lists,
- * with the mailbox it has selected (null: none), read from the files the process holds open —
- * with Maildir, the selected mailbox's `dovecot-uidlist` (`Maildir/` for INBOX, `Maildir/.Name/`
- * for the others). Needs the same user as Dovecot's processes (root), like the rest of the stack.
+ * with the mailbox it has selected (null: none), read from what the process holds open. A
+ * process in IDLE on a Maildir mailbox watches that mailbox's `new/` and `cur/` folders (inotify),
+ * which names it for certain; otherwise the selected mailbox's `dovecot-uidlist`, which Dovecot
+ * keeps open only some of the time (`Maildir/` for INBOX, `Maildir/.Name/` for the others).
+ * Needs the same user as Dovecot's processes (root), like the rest of the stack.
  */
 export async function imapConnections(
   user: string,
@@ -211,7 +213,9 @@ export async function imapConnections(
   const pids = [...who.matchAll(/^\S+\s+imap\s+(\d+)\s/gm)].map((m) => Number(m[1]));
   const out: Array<{ pid: number; mailbox: string | null }> = [];
   for (const pid of pids) {
-    let mailbox: string | null = null;
+    let uidlist: string | null = null;
+    let maildir: string | null = null;
+    const watched = new Set<string>();
     try {
       for (const fd of Deno.readDirSync(`/proc/${pid}/fd`)) {
         let target: string;
@@ -220,13 +224,45 @@ export async function imapConnections(
         } catch {
           continue; // closed meanwhile
         }
+        maildir ??= /^(.*\/Maildir)\//.exec(target)?.[1] ?? null;
         const m = /\/Maildir\/(?:\.([^/]+)\/)?dovecot-uidlist$/.exec(target);
-        if (m) mailbox = m[1] ?? "INBOX";
+        if (m) uidlist = m[1] ?? "INBOX";
+        if (target === "anon_inode:inotify") {
+          const info = Deno.readTextFileSync(`/proc/${pid}/fdinfo/${fd.name}`);
+          for (const w of info.matchAll(/^inotify .*\bino:([0-9a-f]+)\b/gm)) watched.add(w[1]);
+        }
       }
     } catch {
       continue; // the connection ended between doveadm and now
     }
-    out.push({ pid, mailbox });
+    out.push({ pid, mailbox: (maildir && watchedMailbox(maildir, watched)) ?? uidlist });
   }
   return out;
+}
+
+/** The mailbox of `maildir` whose `new/` or `cur/` folder is among the `watched` inodes (hex). */
+function watchedMailbox(maildir: string, watched: Set<string>): string | null {
+  if (watched.size === 0) return null;
+  const boxes = [["INBOX", maildir]];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(maildir)];
+  } catch {
+    return null; // the user's mail went away meanwhile
+  }
+  for (const e of entries) {
+    if (e.isDirectory && e.name.startsWith(".")) {
+      boxes.push([e.name.slice(1), `${maildir}/${e.name}`]);
+    }
+  }
+  for (const [name, dir] of boxes) {
+    for (const sub of ["new", "cur"]) {
+      try {
+        if (watched.has((Deno.statSync(`${dir}/${sub}`).ino ?? -1).toString(16))) return name;
+      } catch {
+        // not made yet
+      }
+    }
+  }
+  return null;
 }
