@@ -63,7 +63,8 @@ export function externalMemoryGuard(o: ExternalMemoryGuardOptions = {}): Externa
   };
 }
 
-function exposedGc(): (() => void) | null {
+/** V8's full collection, when `--expose-gc` made it a global; null otherwise. */
+export function exposedGc(): (() => void) | null {
   const gc = (globalThis as { gc?: unknown }).gc;
   return typeof gc === "function" ? () => gc() : null;
 }

@@ -10,6 +10,7 @@ import { listAccounts } from "./store/accounts.ts";
 import { DataDirBusyError, describeHolder } from "./store/data_dir_lock.ts";
 import { newSecret } from "./auth/tokens.ts";
 import { missingGcNotice, missingSecretKeyNotice } from "./admin/startup_notices.ts";
+import { exposedGc } from "./external_memory_guard.ts";
 import { firstStartHint } from "./cli/admin_commands.ts";
 import { serveCommands } from "./cli/command_line.ts";
 import type { CommandSocket } from "./cli/command_socket_server.ts";
@@ -205,7 +206,7 @@ export async function runServer(
     ],
     close,
   });
-  const noGc = missingGcNotice(typeof (globalThis as { gc?: unknown }).gc === "function");
+  const noGc = missingGcNotice(exposedGc() !== null);
   if (noGc) log.warn(noGc);
   // Mail that came while the service was down is collected now, not at the first tick.
   collect();
