@@ -4,8 +4,9 @@
  * with 1, 4, 8 and 16 replies in flight (`SEND_PARALLEL`), over a pool of as many SMTP
  * connections, and once more with 8 in flight under a per-day send budget (counted at each
  * claim). Every reply is claimed, sent, settled and audited as in production. Prints a table with
- * the CPU per reply of this process and of its PostgreSQL backends, and the statements and
- * transactions per reply, beside the 300 replies/s target; not a test.
+ * the CPU per reply of this process, of its PostgreSQL backends and of the whole machine (what
+ * is neither is Postfix taking and delivering the replies), and the statements and transactions
+ * per reply, beside the 300 replies/s target; not a test.
  *
  *   deno run -A bench/outbox_drain.ts [COUNT] [RUN…]   (a RUN is "8" or "8/budget")
  */
@@ -27,6 +28,7 @@ import {
   freshUser,
   loadAverage,
   machine,
+  machineCpuSeconds,
   table,
 } from "./support.ts";
 
@@ -147,6 +149,7 @@ async function measure(db: Db, to: string, parallel: number, budget: boolean) {
   const { db: counted, counts } = counting(db);
   const pgBefore = await cpuOf(await backends(db));
   const cpuBefore = (await cpuSecondsOf(Deno.pid)) ?? 0;
+  const machineBefore = await machineCpuSeconds();
   const started = performance.now();
   try {
     const summary = await drainOutbox({
@@ -159,6 +162,7 @@ async function measure(db: Db, to: string, parallel: number, budget: boolean) {
     });
     const seconds = (performance.now() - started) / 1000;
     const cpu = ((await cpuSecondsOf(Deno.pid)) ?? 0) - cpuBefore;
+    const machineAfter = await machineCpuSeconds();
     // Backends opened during the drain count from zero.
     const pgAfter = await cpuOf(await backends(db));
     let pg = 0;
@@ -170,6 +174,9 @@ async function measure(db: Db, to: string, parallel: number, budget: boolean) {
       perSecond: summary.sent / seconds,
       cpuMs: cpu * 1000 / count,
       pgMs: pg * 1000 / count,
+      machineMs: machineBefore === null || machineAfter === null
+        ? NaN
+        : (machineAfter - machineBefore) * 1000 / count,
       statements: counts.statements / count,
       transactions: counts.transactions / count,
     };
@@ -200,6 +207,7 @@ if (import.meta.main) {
         fixed(r.cpuMs, 2),
         fixed(r.pgMs, 2),
         fixed(r.cpuMs + r.pgMs, 2),
+        fixed(r.machineMs, 2),
         fixed(r.statements, 1),
         fixed(r.transactions, 2),
       ]);
@@ -221,6 +229,7 @@ if (import.meta.main) {
           "CPU ms/reply (Carteiro)",
           "CPU ms/reply (PostgreSQL)",
           "CPU ms/reply (both)",
+          "CPU ms/reply (whole machine)",
           "statements/reply",
           "transactions/reply",
         ],
