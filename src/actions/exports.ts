@@ -21,7 +21,6 @@ import type { OutboxListRow } from "../store/outbox_admin.ts";
 import type { OutboxStatus } from "../store/outbox.ts";
 import { mboxrdEntry } from "../domain/mbox.ts";
 import { csvLine } from "../domain/csv.ts";
-import { zipEnd } from "../domain/zip64_end.ts";
 import { ZipDirectory } from "../domain/zip_directory.ts";
 
 export const MESSAGE_EXPORT_FORMATS = ["mbox", "zip", "csv"] as const;
@@ -273,9 +272,7 @@ export function streamedZip(): {
       return take();
     },
     end() {
-      const blocks = directory.end(bytes);
-      const tail = blocks.pop()!;
-      return [...take(), ...blocks, ...zipEnd(tail, directory.count)];
+      return [...take(), ...directory.end(bytes)];
     },
   };
 }

@@ -5,9 +5,9 @@
  * file (bench/RESULTS.md). The records describe files written as fflate's `ZipPassThrough` writes
  * them: stored, sizes and CRC in a data descriptor after the data (flag bit 3).
  */
+import { zipEndRecords } from "./zip_end.ts";
 
 const CENTRAL_HEADER = 0x02014b50;
-const END_OF_DIRECTORY = 0x06054b50;
 const BLOCK = 1 << 20;
 
 /** One finished file of the archive. */
@@ -43,10 +43,6 @@ export class ZipDirectory {
   #count = 0;
   #size = 0;
 
-  get count(): number {
-    return this.#count;
-  }
-
   add(e: ZipEntry): void {
     const length = 46 + e.name.length;
     if (this.#used + length > this.#block.length) {
@@ -75,21 +71,17 @@ export class ZipDirectory {
   }
 
   /**
-   * The central directory and the classic end record, for an archive whose files take `offset`
-   * bytes before it. More than 65,535 files need the ZIP64 end record too (src/domain/zip64_end.ts).
+   * The central directory and its end records, for an archive whose files take `offset` bytes
+   * before it (more than 65,534 files get the ZIP64 end record too: src/domai./zip_end.ts).
    */
   end(offset: number): Uint8Array[] {
-    const tail = new Uint8Array(22);
-    const v = new DataView(tail.buffer);
-    v.setUint32(0, END_OF_DIRECTORY, true);
-    v.setUint16(8, Math.min(this.#count, 0xffff), true);
-    v.setUint16(10, Math.min(this.#count, 0xffff), true);
-    v.setUint32(12, this.#size, true);
-    v.setUint32(16, offset, true);
     const blocks = [...this.#blocks, this.#block.subarray(0, this.#used)];
     this.#blocks = [];
     this.#block = new Uint8Array(0);
     this.#used = 0;
-    return [...blocks.filter((b) => b.length > 0), tail];
+    return [
+      ...blocks.filter((b) => b.length > 0),
+      zipEndRecords(this.#count, this.#size, offset),
+    ];
   }
 }
