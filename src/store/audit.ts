@@ -23,24 +23,34 @@ export async function recordEvent<E extends AuditEventName>(
  */
 export async function recordEvents(q: Queryable, events: readonly AuditEvent[]): Promise<void> {
   if (events.length === 0) return;
-  const params: unknown[] = [];
-  const rows = events.map((e) => {
-    const n = params.push(
-      e.event,
-      e.at.toISOString(),
-      e.accountId ?? null,
-      e.messageId ?? null,
-      JSON.stringify(pgSafe(e.detail)),
-    );
-    return `($${n - 4}, $${n - 3}::timestamptz, $${n - 2}, $${n - 1}, $${n}::jsonb)`;
-  });
+  const rows = events.map((e, n) => ({
+    n,
+    event: e.event,
+    at: e.at.toISOString(),
+    account_id: e.accountId ?? null,
+    message_id: e.messageId ?? null,
+    detail: pgSafe(e.detail),
+  }));
   await q.query(
-    `INSERT INTO audit_events (event, at, account_id, message_id, detail) VALUES ${
-      rows.join(", ")
-    }`,
-    params,
+    recordEventsSql(
+      `SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(n integer, event text,
+         at timestamptz, account_id integer, message_id bigint, detail jsonb)`,
+    ),
+    [JSON.stringify(rows)],
   );
   const told = events.map((e) => webhookEventOf(e, () => crypto.randomUUID()))
     .filter((w): w is WebhookEvent => w !== null);
   if (told.length > 0) await enqueueWebhooks(q, told, told[0].createdAt);
+}
+
+/**
+ * The statement that appends each event `source` gives (a query with `n`, its order, `event`,
+ * `at`, `account_id`, `message_id` and `detail`), ids in that order. `recordEvents` runs it alone,
+ * the outbox's settlement (`settleSends`) inside its own statement.
+ */
+export function recordEventsSql(source: string): string {
+  return `INSERT INTO audit_events (event, at, account_id, message_id, detail)
+     SELECT x.event, x.at, x.account_id, x.message_id, x.detail FROM (${source}) AS x
+     ORDER BY x.n
+     RETURNING 1 AS ok`;
 }

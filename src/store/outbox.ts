@@ -3,6 +3,7 @@ import type { Queryable } from "./db.ts";
 import { pgSafe } from "./pg_safe.ts";
 import { camelRow } from "./row.ts";
 import { oweSentCopiesSql } from "./sent_copies.ts";
+import { recordEventsSql } from "./audit.ts";
 import { enqueueWebhooksSql } from "./webhooks.ts";
 import type { AuditEvent } from "../domain/audit_events.ts";
 import { WEBHOOK_DEADLINE_MS, webhookBody, webhookEventOf } from "../domain/webhooks.ts";
@@ -336,13 +337,14 @@ export async function settleSends(
       )
     }
      ), audit AS (
-       INSERT INTO audit_events (event, at, account_id, message_id, detail)
-       SELECT CASE WHEN s.id IS NULL THEN 'claim_lost' ELSE v.event END, v.at, v.account_id,
-         v.message_id, v.detail
-       FROM v LEFT JOIN settled s ON s.id = v.id
-       WHERE v.event IS NOT NULL
-       ORDER BY v.n
-       RETURNING 1
+       ${
+      recordEventsSql(
+        `SELECT v.n, CASE WHEN s.id IS NULL THEN 'claim_lost' ELSE v.event END AS event, v.at,
+           v.account_id, v.message_id, v.detail
+         FROM v LEFT JOIN settled s ON s.id = v.id
+         WHERE v.event IS NOT NULL`,
+      )
+    }
      ), hooks AS (
        ${
       enqueueWebhooksSql(
