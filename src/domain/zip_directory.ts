@@ -72,7 +72,7 @@ export class ZipDirectory {
 
   /**
    * The central directory and its end records, for an archive whose files take `offset` bytes
-   * before it (more than 65,534 files get the ZIP64 end record too: src/domai./zip_end.ts).
+   * before it (more than 65,534 files get the ZIP64 end record too: src/domain/zip_end.ts).
    */
   end(offset: number): Uint8Array[] {
     const blocks = [...this.#blocks, this.#block.subarray(0, this.#used)];
