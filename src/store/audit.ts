@@ -51,6 +51,5 @@ export async function recordEvents(q: Queryable, events: readonly AuditEvent[]):
 export function recordEventsSql(source: string): string {
   return `INSERT INTO audit_events (event, at, account_id, message_id, detail)
      SELECT x.event, x.at, x.account_id, x.message_id, x.detail FROM (${source}) AS x
-     ORDER BY x.n
-     RETURNING 1 AS ok`;
+     ORDER BY x.n`;
 }
