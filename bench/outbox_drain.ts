@@ -29,6 +29,7 @@ import {
   loadAverage,
   machine,
   machineCpuSeconds,
+  machineCpuSince,
   table,
 } from "./support.ts";
 
@@ -162,7 +163,7 @@ async function measure(db: Db, to: string, parallel: number, budget: boolean) {
     });
     const seconds = (performance.now() - started) / 1000;
     const cpu = ((await cpuSecondsOf(Deno.pid)) ?? 0) - cpuBefore;
-    const machineAfter = await machineCpuSeconds();
+    const machineCpu = await machineCpuSince(machineBefore);
     // Backends opened during the drain count from zero.
     const pgAfter = await cpuOf(await backends(db));
     let pg = 0;
@@ -174,9 +175,7 @@ async function measure(db: Db, to: string, parallel: number, budget: boolean) {
       perSecond: summary.sent / seconds,
       cpuMs: cpu * 1000 / count,
       pgMs: pg * 1000 / count,
-      machineMs: machineBefore === null || machineAfter === null
-        ? NaN
-        : (machineAfter - machineBefore) * 1000 / count,
+      machineMs: machineCpu * 1000 / count,
       statements: counts.statements / count,
       transactions: counts.transactions / count,
     };

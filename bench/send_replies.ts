@@ -16,6 +16,7 @@ import {
   loadAverage,
   machine,
   machineCpuSeconds,
+  machineCpuSince,
 } from "./support.ts";
 
 const count = Number(Deno.args[0] ?? 500);
@@ -66,10 +67,7 @@ async function measure(pooled: boolean, to: string, connections = 1) {
   }
   const seconds = (performance.now() - started) / 1000;
   const cpu = ((await cpuSecondsOf(Deno.pid)) ?? 0) - cpuBefore;
-  const machineAfter = await machineCpuSeconds();
-  const whole = machineBefore === null || machineAfter === null
-    ? NaN
-    : machineAfter - machineBefore;
+  const whole = await machineCpuSince(machineBefore);
   return {
     accepted,
     seconds,

@@ -110,6 +110,12 @@ export async function machineCpuSeconds(): Promise<number | null> {
   }
 }
 
+/** Machine CPU seconds since `before` (a `machineCpuSeconds` reading); NaN when either is unknown. */
+export async function machineCpuSince(before: number | null): Promise<number> {
+  const now = await machineCpuSeconds();
+  return before === null || now === null ? NaN : now - before;
+}
+
 /** The children of a process (the deno run under /usr/bin/time). */
 export async function childrenOf(pid: number): Promise<number[]> {
   try {
