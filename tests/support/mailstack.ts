@@ -228,7 +228,12 @@ export async function imapConnections(
         const m = /\/Maildir\/(?:\.([^/]+)\/)?dovecot-uidlist$/.exec(target);
         if (m) uidlist = m[1] ?? "INBOX";
         if (target === "anon_inode:inotify") {
-          const info = Deno.readTextFileSync(`/proc/${pid}/fdinfo/${fd.name}`);
+          let info: string;
+          try {
+            info = Deno.readTextFileSync(`/proc/${pid}/fdinfo/${fd.name}`);
+          } catch {
+            continue; // closed meanwhile
+          }
           for (const w of info.matchAll(/^inotify .*\bino:([0-9a-f]+)\b/gm)) watched.add(w[1]);
         }
       }
