@@ -95,7 +95,8 @@ const NEWEST_FIRST = "ORDER BY m.received_at DESC, m.id DESC";
 /**
  * One page of messages, newest first, by keyset on (received_at, id): the cost of a page does
  * not grow with its depth, unlike OFFSET. The search matches the Portuguese or the English
- * reading of the query against both stemmings stored in `messages.search`.
+ * reading of the query against both stemmings stored in `message_search.search`
+ * (migrations/0028_message_search.sql).
  *
  * A search or a reply status (a test on another table, or on the text, that the date index cannot
  * answer) runs in steps whose plans cannot go wrong whatever the planner guesses — a guess it makes
@@ -163,7 +164,7 @@ export async function oldestMatchingIds(
   where.and("m.parse_status = 'parsed'");
   where.and("m.account_id IS NOT NULL");
   const text = filters.q?.trim().slice(0, 500);
-  if (text) where.and(matches("m.search", where.param(text)));
+  if (text) where.and(messageMatches("m.id", where.param(text)));
   const rows = await q.query<{ id: number }>(
     `SELECT m.id FROM messages m LEFT JOIN decisions d ON d.message_id = m.id
      ${where} ORDER BY m.received_at, m.id LIMIT ${where.param(limit)}`,
@@ -208,6 +209,16 @@ function matches(column: string, text: string): string {
 }
 
 /**
+ * Whether the message `id` (a column) matches the query: its vector read by its key, a subquery
+ * run for each row tested, so the rows decide which vectors are read — as a join, the planner
+ * (which takes every word for a rare one: the vectors have no statistics) may read all of a
+ * common word's matches from the full-text index instead, for a few hundred rows.
+ */
+function messageMatches(id: string, text: string): string {
+  return `(SELECT ${matches("s.search", text)} FROM message_search s WHERE s.message_id = ${id})`;
+}
+
+/**
  * The matches among the rows `skip` … `skip + rows` (newest first) of those that pass the filters
  * on the message itself. The inner LIMIT keeps the text test and the decision out of the index
  * walk, so the walk stops after that many rows whatever the query (and is too short to be worth
@@ -222,9 +233,9 @@ function windowSql(
   want: number,
 ): [string, unknown[]] {
   const where = filterWhere(filters, cursor, false);
-  const inner = `SELECT m.id, m.received_at${text ? ", m.search" : ""} FROM messages m
+  const inner = `SELECT m.id, m.received_at FROM messages m
              ${where} ${NEWEST_FIRST} OFFSET ${where.param(skip)} LIMIT ${where.param(rows)}`;
-  const outer = [text && matches("p.search", where.param(text)), replyCondition(filters, where)];
+  const outer = [text && messageMatches("p.id", where.param(text)), replyCondition(filters, where)];
   return [
     `SELECT ${COLUMNS}
      FROM (SELECT p.id FROM (${inner}) p
@@ -257,7 +268,7 @@ function undecidedSql(
   if (filters.since) where.and(`u.received_at >= ${p(filters.since.toISOString())}::timestamptz`);
   if (filters.until) where.and(`u.received_at < ${p(filters.until.toISOString())}::timestamptz`);
   if (cursor) where.before("u.received_at", "u.message_id", cursor);
-  if (text) where.and(matches("m.search", p(text)));
+  if (text) where.and(messageMatches("m.id", p(text)));
   return [
     `SELECT ${COLUMNS}
      FROM (SELECT u.message_id AS id FROM undecided_messages u JOIN messages m ON m.id = u.message_id
@@ -271,10 +282,12 @@ function undecidedSql(
 /**
  * Every match older than the first `tested` rows that pass the filters on the message (all of
  * them when `tested` is 0; none when fewer rows pass). With a text, the matches come from a
- * MATERIALIZED CTE that holds the full-text condition alone, so its plan is the GIN index whatever
- * the other filters are (a generic plan cannot turn it back into a filtered walk of the date
- * index, nor AND it with a wide date range); the filters, the cursor and the order apply to its
- * rows only. Without one, the date index is walked from there. Either way the page's ids come
+ * subquery of `message_search` that holds the full-text condition alone (OFFSET 0 keeps the other
+ * conditions out of it), so its plan is the GIN index whatever the other filters are: no plan can
+ * turn it into a filtered walk of a date index, nor AND it with a wide date range, and the vectors
+ * have no statistics that could make a common word's plan a sequential scan. It reads the narrow
+ * rows of the matches, never their vectors; the filters, the cursor and the order apply to those
+ * rows only. Without a text, the date index is walked from there. Either way the page's ids come
  * first, then their details.
  */
 function restSql(
@@ -291,11 +304,9 @@ function restSql(
     ctes.push(`edge AS MATERIALIZED (SELECT m.received_at, m.id FROM messages m
        ${where} ${NEWEST_FIRST} OFFSET ${where.param(tested - 1)} LIMIT 1)`);
   }
-  if (text) {
-    ctes.push(`hit AS MATERIALIZED (
-       SELECT m.id, m.received_at, m.account_id, m.kind, m.parse_status
-       FROM messages m WHERE ${matches("m.search", `$${params.push(text)}`)})`);
-  }
+  const hit = text &&
+    `(SELECT s.message_id AS id, s.received_at, s.account_id, s.kind, s.parse_status
+      FROM message_search s WHERE ${matches("s.search", `$${params.push(text)}`)} OFFSET 0)`;
   const where = filterWhere(filters, cursor, !text, params);
   if (tested > 0) where.and("(m.received_at, m.id) < (SELECT received_at, id FROM edge)");
   let ids: string;
@@ -305,13 +316,13 @@ function restSql(
     // for the matches in order until the page is full (OFFSET 0 keeps the test out of the sorted
     // subquery): a word with 30,000 older matches costs a sort of them, not 30,000 lookups.
     const reply = where.param(filters.reply);
-    ids = `SELECT m.id FROM (SELECT m.id, m.received_at FROM hit m ${where} ${NEWEST_FIRST}
+    ids = `SELECT m.id FROM (SELECT m.id, m.received_at FROM ${hit} m ${where} ${NEWEST_FIRST}
              OFFSET 0) m
            WHERE (SELECT d.outcome FROM decisions d WHERE d.message_id = m.id) = ${reply}
            LIMIT ${where.param(want)}`;
   } else {
     ids = `SELECT m.id FROM ${
-      text ? "hit m" : "messages m LEFT JOIN decisions d ON d.message_id = m.id"
+      hit ? `${hit} m` : "messages m LEFT JOIN decisions d ON d.message_id = m.id"
     } ${where} ${NEWEST_FIRST} LIMIT ${where.param(want)}`;
   }
   return [

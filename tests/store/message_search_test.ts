@@ -8,6 +8,8 @@ import { seedBoxAccount, storeTest } from "../support/databases.ts";
 import type { Db } from "../../src/store/db.ts";
 import { eml, seedMessage } from "../routes/support.ts";
 import { saveDecision } from "../../src/store/decisions.ts";
+import { overrideClassification } from "../../src/store/message_detail.ts";
+import { deleteAccount } from "../../src/store/accounts_admin.ts";
 import {
   listMessages,
   type MessageCursor,
@@ -189,5 +191,100 @@ storeTest(
       "SELECT count(*)::int AS n FROM undecided_messages",
     );
     assert.equal(n, 9);
+  },
+);
+
+storeTest(
+  "message search: the search rows follow their messages — parsed, failed, corrected, orphaned, deleted",
+  async (db) => {
+    await seedBoxAccount(db);
+    const row = async (id: number) =>
+      (await db.query<
+        { account_id: number | null; kind: string | null; parse_status: string; words: number }
+      >(
+        `SELECT account_id, kind, parse_status, length(search)::int AS words
+         FROM message_search WHERE message_id = $1`,
+        [id],
+      ))[0] ?? null;
+    const found = async (filters: MessageFilters) => {
+      const seen = new Set<number>();
+      // Both steps: the probe of the newest rows and the full-text index.
+      for (const probeRows of [1, 1000]) {
+        for (const r of (await listMessages(db, filters, null, 50, probeRows)).rows) {
+          seen.add(r.id);
+        }
+      }
+      return [...seen].sort((a, b) => a - b);
+    };
+
+    const a = await seedMessage(db, eml({ subject: "Pedido", text: "Olá. zeppelin azul" }), {
+      receivedAt: at(1),
+    });
+    const b = await seedMessage(db, eml({ subject: "Outro", text: "nada a ver" }), {
+      receivedAt: at(2),
+    });
+    const failed = await seedMessage(db, eml({ subject: "Zeppelin", text: "zeppelin" }), {
+      receivedAt: at(3),
+      failParse: "broken",
+    });
+    // Stored and not parsed yet: no text, no row; a search finds only messages whose text was
+    // read, even one that only excludes a word.
+    const [{ pending }] = await db.query<{ pending: number }>(
+      `INSERT INTO messages (account_id, mailbox, uidvalidity, uid, content_sha256, raw, size)
+       SELECT account_id, mailbox, uidvalidity, 999, 'x', '\\x00'::bytea, 1 FROM messages
+       WHERE id = $1 RETURNING id AS pending`,
+      [a],
+    );
+    assert.equal(await row(pending), null);
+    assert.deepEqual(await found({ q: "-boleto" }), [a, b]);
+    assert.deepEqual(await row(a), {
+      account_id: (await row(b))?.account_id,
+      kind: "direct",
+      parse_status: "parsed",
+      words: (await row(a))?.words,
+    });
+    assert.ok((await row(a))!.words > 0);
+    // Failed to parse: no text read, nothing to find, no row.
+    assert.equal(await row(failed), null);
+    assert.deepEqual(await found({ q: "zeppelin" }), [a]);
+    assert.deepEqual(await found({ q: "zeppelin", unparsed: true }), []);
+
+    // A kind corrected by hand, with the original sender it names: both searchable at once.
+    assert.ok(
+      await overrideClassification(db, b, {
+        kind: "forwarded",
+        originalFromAddress: "quixote@mancha.test",
+        originalFromName: null,
+        by: "admin@carteiro.test",
+      }, at(5)),
+    );
+    assert.equal((await row(b))?.kind, "forwarded");
+    assert.deepEqual(await found({ q: "quixote@mancha.test", kind: "forwarded" }), [b]);
+    assert.deepEqual(await found({ q: "quixote@mancha.test", kind: "direct" }), []);
+
+    // A change to a copied column alone copies it; the vector stays what it was.
+    const before = await db.query(
+      "SELECT search::text AS v FROM message_search WHERE message_id = $1",
+      [a],
+    );
+    await db.query("UPDATE messages SET kind = 'forwarded' WHERE id = $1", [a]);
+    assert.equal((await row(a))?.kind, "forwarded");
+    assert.deepEqual(
+      await db.query("SELECT search::text AS v FROM message_search WHERE message_id = $1", [a]),
+      before,
+    );
+    assert.deepEqual(await found({ q: "zeppelin", kind: "forwarded" }), [a]);
+
+    // The account deleted, its messages kept: no longer under the account's filter.
+    const accountId = (await row(a))!.account_id!;
+    await deleteAccount(db, accountId, "keep", at(6));
+    assert.equal((await row(a))?.account_id, null);
+    assert.deepEqual(await found({ q: "zeppelin" }), [a]);
+    assert.deepEqual(await found({ q: "zeppelin", accountId }), []);
+
+    // A message deleted takes its row along.
+    await db.query("DELETE FROM messages WHERE id = $1", [a]);
+    assert.equal(await row(a), null);
+    assert.deepEqual(await found({ q: "zeppelin" }), []);
   },
 );
