@@ -1163,6 +1163,9 @@ async function main() {
          pg_size_pretty(pg_relation_size('message_search')) AS search_heap,
          pg_size_pretty(pg_total_relation_size('message_search')) AS search_total,
          pg_size_pretty(pg_relation_size('message_search_search')) AS search_index,
+         (SELECT count(*) FROM message_search)
+           / greatest(pg_relation_size('message_search') / 8192, 1) AS search_per_page,
+         count(*) / greatest(pg_relation_size('messages') / 8192, 1) AS messages_per_page,
          round(avg(size)) AS raw_avg,
          round(avg(length(text_body))) AS text_avg,
          min(received_at) AS oldest, max(received_at) AS newest,
@@ -1250,7 +1253,7 @@ async function main() {
       day(sizes.newest)
     }); 60 % pt-BR, 40 % English; text ${sizes.text_avg} characters and raw
   source ${sizes.raw_avg} bytes on average. \`messages\` is ${sizes.total} in all (heap ${sizes.heap});
-  \`message_search\` ${sizes.search_total} (heap ${sizes.search_heap}, the vectors out of line; GIN
+  \`message_search\` ${sizes.search_total} (heap ${sizes.search_heap}; GIN
   \`message_search_search\` ${sizes.search_index}). \`received_at\` is the generated column of
   migrations/0003_admin.sql and the vectors are written by the triggers of
   migrations/0028_message_search.sql, both computed by PostgreSQL on insert.
@@ -1324,13 +1327,13 @@ ${explainTable(all.cases)}
       fixed(get(`"${OLD_TOPIC}" + reply status = no_rule`).p50, 1)
     } ms with a reply status): the GIN index gives no order, so every match is read before the
   newest ${PAGE} are known. It reads them from \`message_search\` (migrations/0028_message_search.sql),
-  whose rows hold only what a search filters and orders on, with the vectors out of line: ~120 rows
-  a page (${sizes.search_heap} for the whole table) where \`messages\` (raw source, bodies,
-  headers) holds about four, so that nearly every match was a page of its own. The same search took 100 ms (and 106 ms with a reply status)
+  whose rows hold only what a search filters and orders on, with the vector out of line: ${sizes.search_per_page} rows a page (${sizes.search_heap} for the whole table) where \`messages\` (raw source, bodies,
+  headers) holds ${sizes.messages_per_page}. Without the migration's \`pad\` column, the vectors
+  of these short messages (1.2 KB on average) stayed in their rows, since PostgreSQL toasts a row
+  only past ~2 KB: 6 rows a page and 28–46 ms for this search (7 December). The same search took 100 ms (and 106 ms with a reply status)
   when the vectors were a column of \`messages\`: one heap page read per match, ~18,000 pages.
-  The vectors have no statistics, so that read is planned by the GIN index for every word: with
-  statistics, a common word's custom plan was a sequential scan that reads every vector (2.4–3.0 s
-  against 0.12–0.19 s by the index, "pedido", measured by hand on this database).
+  The vectors have no statistics, so that read is planned by the GIN index for every word (see
+  docs/scaling.md for a common word that reaches it).
 - **Reply status "undecided"** (${fixed(get("reply status = undecided").p50, 1)} ms alone, ${
       fixed(get(`"pedido" + reply status = undecided`).p50, 1)
     } ms with "pedido"; 255 ms and 7.9 s before): the messages without a decision are kept in
