@@ -286,8 +286,9 @@ function undecidedSql(
  * conditions out of it), so its plan is the GIN index whatever the other filters are: no plan can
  * turn it into a filtered walk of a date index, nor AND it with a wide date range, and the vectors
  * have no statistics that could make a common word's plan a sequential scan. It reads the narrow
- * rows of the matches, never their vectors; the filters, the cursor and the order apply to those
- * rows only. Without a text, the date index is walked from there. Either way the page's ids come
+ * rows of the matches, not their vectors (unless a common word's matches outgrow the bitmap's
+ * `work_mem`, when whole pages are tested row by row); the filters, the cursor and the order apply
+ * to those rows only. Without a text, the date index is walked from there. Either way the page's ids come
  * first, then their details.
  */
 function restSql(
