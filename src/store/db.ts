@@ -24,6 +24,12 @@ export interface Queryable {
     params?: unknown[],
     options?: QueryOptions,
   ): Promise<T[]>;
+  /**
+   * How a bytea parameter travels best. "binary": a `Uint8Array` goes as it is, in the protocol's
+   * binary format (PGlite). Absent: the driver sends parameters as text only (postgres.js), where
+   * base64 that the server decodes is the shortest form.
+   */
+  readonly bytes?: "binary";
 }
 
 /** What a `tryWithLock` call did: ran the function under the lock, or found the lock taken. */

@@ -3,10 +3,19 @@ import type { Queryable } from "./db.ts";
 import { Buffer } from "node:buffer";
 import { pgSafe } from "./pg_safe.ts";
 
-// A batch of raw sources travels as base64 text: a third of the bytes of the driver's hex form
-// for bytea, on the wire and in the server's decoding.
-function base64(bytes: Uint8Array): string {
+/**
+ * Raw bytes as a statement parameter, in the form the connection takes best (`Queryable.bytes`):
+ * as they are where the driver sends binary parameters; otherwise as base64 text, a third fewer
+ * bytes than the driver's hex form for bytea, on the wire and in the server's decoding.
+ */
+function rawValue(q: Queryable, bytes: Uint8Array): Uint8Array | string {
+  if (q.bytes === "binary") return bytes;
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+}
+
+/** The SQL that reads a parameter made by `rawValue` as bytea. */
+function rawSql(q: Queryable, ref: string): string {
+  return q.bytes === "binary" ? `${ref}::bytea` : `decode(${ref}, 'base64')`;
 }
 
 /** A message's exact bytes and where they were found. */
@@ -112,11 +121,11 @@ async function insertArrivals(
     const n = params.push(
       m.uid,
       m.sha256,
-      base64(m.raw),
+      rawValue(q, m.raw),
       m.raw.length,
       m.internalDate?.toISOString() ?? null,
     );
-    return `($1, $2, $3, $${n - 4}, $${n - 3}, decode($${n - 2}, 'base64'), $${
+    return `($1, $2, $3, $${n - 4}, $${n - 3}, ${rawSql(q, `$${n - 2}`)}, $${
       n - 1
     }, $${n}::timestamptz, $4::timestamptz)`;
   });
@@ -153,9 +162,9 @@ async function insertInPieces(
   );
   await q.query("DELETE FROM raw_pieces");
   for (let at = 0, n = 0; at < m.raw.length; at += PIECE_BYTES, n++) {
-    await q.query("INSERT INTO raw_pieces (n, piece) VALUES ($1, decode($2, 'base64'))", [
+    await q.query(`INSERT INTO raw_pieces (n, piece) VALUES ($1, ${rawSql(q, "$2")})`, [
       n,
-      base64(m.raw.subarray(at, at + PIECE_BYTES)),
+      rawValue(q, m.raw.subarray(at, at + PIECE_BYTES)),
     ]);
   }
   const inserted = await q.query<{ id: number }>(
