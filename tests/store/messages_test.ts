@@ -100,6 +100,25 @@ storeTest(
 );
 
 storeTest(
+  "a long raw source is compressed with lz4 where the server has it, else stored as it is",
+  async (db) => {
+    const a = await account(db);
+    const m = arrival(1, "x");
+    m.raw = new TextEncoder().encode(
+      "Subject: long\r\n\r\n" + "Bom dia, tudo bem?\r\n".repeat(2000),
+    );
+    const [stored] = await storeArrivals(db, a.id, "INBOX", 7, [m], AT);
+    const [row] = await db.query<{ method: string | null; raw: Uint8Array }>(
+      "SELECT pg_column_compression(raw) AS method, raw FROM messages WHERE id = $1",
+      [(stored as { id: number }).id],
+    );
+    // PGlite is built without lz4: there pglz would cost more CPU than the rest of the insert.
+    assert.equal(row.method, db.kind === "postgres" ? "lz4" : null);
+    assert.deepEqual(new Uint8Array(row.raw), m.raw);
+  },
+);
+
+storeTest(
   "a UIDVALIDITY change remaps stored messages by content and adds only new ones",
   async (db) => {
     const a = await account(db);
