@@ -47,6 +47,8 @@ export interface CollectorRun {
   peakRssMb: number;
   /** RSS at each tenth of the run, MB: flat memory shows as a flat row. */
   rssProfileMb: number[];
+  /** The database's size on disk after the run, MB (`pg_database_size`). */
+  databaseMb: number;
   /** CPU seconds of the collector process and of its PostgreSQL backends. */
   cpuSeconds: number;
   postgresCpuSeconds: number;
@@ -314,13 +316,21 @@ export async function runCollector(
   let counts;
   try {
     [counts] = await db.query<
-      { stored: number; parsed: number; failed: number; forwarded: number; direct: number }
+      {
+        stored: number;
+        parsed: number;
+        failed: number;
+        forwarded: number;
+        direct: number;
+        database_bytes: number;
+      }
     >(
       `SELECT count(*)::int AS stored,
          count(*) FILTER (WHERE parse_status = 'parsed')::int AS parsed,
          count(*) FILTER (WHERE parse_status = 'failed')::int AS failed,
          count(*) FILTER (WHERE kind = 'forwarded')::int AS forwarded,
-         count(*) FILTER (WHERE kind = 'direct')::int AS direct
+         count(*) FILTER (WHERE kind = 'direct')::int AS direct,
+         pg_database_size(current_database())::float8 AS database_bytes
        FROM messages`,
     );
   } finally {
@@ -329,6 +339,7 @@ export async function runCollector(
   if (counts.stored !== corpus.messages || counts.parsed + counts.failed !== corpus.messages) {
     throw new Error(`collect --once left the store incomplete: ${JSON.stringify(counts)}`);
   }
+  const { database_bytes, ...stored } = counts;
   const profile = Array.from({ length: 10 }, (_, i) => {
     const at = ((i + 1) / 10) * seconds * 1000;
     const before = samples.filter((s) => s.at <= at);
@@ -340,10 +351,11 @@ export async function runCollector(
     mbPerSecond: corpus.bytes / 1e6 / seconds,
     peakRssMb: hwmKb / 1024,
     rssProfileMb: profile,
+    databaseMb: database_bytes / 1e6,
     cpuSeconds: cpu,
     postgresCpuSeconds: [...backendCpu.values()].reduce((a, b) => a + b, 0),
     summary,
-    ...counts,
+    ...stored,
   };
 }
 
@@ -512,6 +524,8 @@ if (import.meta.main) {
       `collector CPU ${fixed(r.carteiro.cpuSeconds, 1)} s, PostgreSQL backends CPU ${
         fixed(r.carteiro.postgresCpuSeconds, 1)
       } s; RSS by tenths (MB): ${r.carteiro.rssProfileMb.join(" ")}; ` +
-      `${r.carteiro.forwarded} forwarded, ${r.carteiro.direct} direct, ${r.carteiro.failed} unparsed`,
+      `database ${
+        fixed(r.carteiro.databaseMb)
+      } MB; ${r.carteiro.forwarded} forwarded, ${r.carteiro.direct} direct, ${r.carteiro.failed} unparsed`,
   );
 }

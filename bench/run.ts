@@ -117,7 +117,9 @@ const out = [
     } KB): collector CPU ${fixed(r.carteiro.cpuSeconds, 1)} s, its PostgreSQL backends ${
       fixed(r.carteiro.postgresCpuSeconds, 1)
     } s; RSS by tenths of the run (MB): ${r.carteiro.rssProfileMb.join(" ")}; ` +
-    `${r.carteiro.forwarded} forwarded, ${r.carteiro.direct} direct, ${r.carteiro.failed} unparsed`
+    `database ${
+      fixed(r.carteiro.databaseMb)
+    } MB; ${r.carteiro.forwarded} forwarded, ${r.carteiro.direct} direct, ${r.carteiro.failed} unparsed`
   ),
   "",
   table(LATENCY_HEADER, latencies.map(latencyRow)),
