@@ -112,8 +112,9 @@ storeTest(
       "SELECT pg_column_compression(raw) AS method, raw FROM messages WHERE id = $1",
       [(stored as { id: number }).id],
     );
-    // PGlite is built without lz4: there pglz would cost more CPU than the rest of the insert.
-    assert.equal(row.method, db.kind === "postgres" ? "lz4" : null);
+    // Never pglz: it took a third of the insert's CPU. PGlite is built without lz4.
+    assert.notEqual(row.method, "pglz");
+    if (db.kind === "pglite") assert.equal(row.method, null);
     assert.deepEqual(new Uint8Array(row.raw), m.raw);
   },
 );
