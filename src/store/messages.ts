@@ -1,22 +1,7 @@
 import type { Classification, ParsedEmail } from "../domain/email.ts";
 import type { Queryable } from "./db.ts";
-import { Buffer } from "node:buffer";
+import { bytesSql, bytesValue } from "./bytes_param.ts";
 import { pgSafe } from "./pg_safe.ts";
-
-/**
- * Raw bytes as a statement parameter, in the form the connection takes best (`Queryable.bytes`):
- * as they are where the driver sends binary parameters; otherwise as base64 text, a third fewer
- * bytes than the driver's hex form for bytea, on the wire and in the server's decoding.
- */
-function rawValue(q: Queryable, bytes: Uint8Array): Uint8Array | string {
-  if (q.bytes === "binary") return bytes;
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
-}
-
-/** The SQL that reads a parameter made by `rawValue` as bytea. */
-function rawSql(q: Queryable, ref: string): string {
-  return q.bytes === "binary" ? `${ref}::bytea` : `decode(${ref}, 'base64')`;
-}
 
 /** A message's exact bytes and where they were found. */
 export interface RawArrival {
@@ -121,11 +106,11 @@ async function insertArrivals(
     const n = params.push(
       m.uid,
       m.sha256,
-      rawValue(q, m.raw),
+      bytesValue(q, m.raw),
       m.raw.length,
       m.internalDate?.toISOString() ?? null,
     );
-    return `($1, $2, $3, $${n - 4}, $${n - 3}, ${rawSql(q, `$${n - 2}`)}, $${
+    return `($1, $2, $3, $${n - 4}, $${n - 3}, ${bytesSql(q, `$${n - 2}`)}, $${
       n - 1
     }, $${n}::timestamptz, $4::timestamptz)`;
   });
@@ -162,9 +147,9 @@ async function insertInPieces(
   );
   await q.query("DELETE FROM raw_pieces");
   for (let at = 0, n = 0; at < m.raw.length; at += PIECE_BYTES, n++) {
-    await q.query(`INSERT INTO raw_pieces (n, piece) VALUES ($1, ${rawSql(q, "$2")})`, [
+    await q.query(`INSERT INTO raw_pieces (n, piece) VALUES ($1, ${bytesSql(q, "$2")})`, [
       n,
-      rawValue(q, m.raw.subarray(at, at + PIECE_BYTES)),
+      bytesValue(q, m.raw.subarray(at, at + PIECE_BYTES)),
     ]);
   }
   const inserted = await q.query<{ id: number }>(

@@ -1,4 +1,4 @@
-import { Buffer } from "node:buffer";
+import { base64 } from "./bytes_param.ts";
 import type { Queryable } from "./db.ts";
 import { pgSafe } from "./pg_safe.ts";
 import { camelRow } from "./row.ts";
@@ -299,9 +299,7 @@ export async function settleSends(
       response: outcome.status === "sent" ? pgSafe(outcome.response) : null,
       error: "error" in outcome ? pgSafe(outcome.error) : null,
       next_at: outcome.status === "retry" ? outcome.nextAttemptAt.toISOString() : null,
-      raw: outcome.status === "sent" && raw
-        ? Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("base64")
-        : null,
+      raw: outcome.status === "sent" && raw ? base64(raw) : null,
       event: audit?.event ?? null,
       account_id: audit?.accountId ?? null,
       message_id: audit?.messageId ?? null,

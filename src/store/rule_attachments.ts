@@ -2,7 +2,7 @@
  * Files stored with a rule and attached to its replies (`rule_attachments`, bytea). The size
  * limit and validation are src/actions/rule_attachments.ts; the sender loads the bytes by id.
  */
-import { Buffer } from "node:buffer";
+import { bytesSql, bytesValue } from "./bytes_param.ts";
 import type { Queryable } from "./db.ts";
 import type { ReplyAttachment } from "../domain/reply_composer.ts";
 
@@ -111,12 +111,10 @@ export async function insertRuleAttachment(
   },
   at: Date,
 ): Promise<number> {
-  const base64 = Buffer.from(input.content.buffer, input.content.byteOffset, input.content.length)
-    .toString("base64");
   const [r] = await q.query<{ id: number }>(
     `INSERT INTO rule_attachments (rule_id, filename, content_type, size, sha256, content,
        created_at, created_by)
-     VALUES ($1, $2, $3, $4, $5, decode($6, 'base64'), $7::timestamptz, $8)
+     VALUES ($1, $2, $3, $4, $5, ${bytesSql(q, "$6")}, $7::timestamptz, $8)
      RETURNING id`,
     [
       input.ruleId,
@@ -124,7 +122,7 @@ export async function insertRuleAttachment(
       input.contentType,
       input.content.length,
       input.sha256,
-      base64,
+      bytesValue(q, input.content),
       at.toISOString(),
       input.createdBy,
     ],
