@@ -6,7 +6,10 @@
  * claim). Every reply is claimed, sent, settled and audited as in production. Prints a table with
  * the CPU per reply of this process, of its PostgreSQL backends and of the whole machine (what
  * is neither is Postfix taking and delivering the replies), and the statements and transactions
- * per reply, beside the 300 replies/s target; not a test.
+ * per reply, beside the 300 replies/s target. Right after each run without a budget, the peer,
+ * Python's smtplib (bench/smtplib_peer.py), sends as many replies of the same shape to the same
+ * mailbox over as many connections, with no database: the drain's rate is given as a ratio to it,
+ * measured minutes apart on the same machine. Not a test.
  *
  *   deno run -A bench/outbox_drain.ts [COUNT] [RUN…]   (a RUN is "8" or "8/budget")
  */
@@ -30,6 +33,8 @@ import {
   machine,
   machineCpuSeconds,
   machineCpuSince,
+  type PeerRun,
+  smtplibPeer,
   table,
 } from "./support.ts";
 
@@ -193,9 +198,14 @@ if (import.meta.main) {
     await migrate(db, await readMigrations());
     const rows: Array<Array<string | number>> = [];
     const results = new Map<string, number>();
+    const peers = new Map<number, PeerRun | null>();
     for (const [parallel, budget] of RUNS) {
       const r = await measure(db, to, parallel, budget);
       results.set(`${parallel}${budget ? "/budget" : ""}`, r.perSecond);
+      if (!budget && !peers.has(parallel)) {
+        peers.set(parallel, await smtplibPeer(to, count, parallel));
+      }
+      const peer = peers.get(parallel) ?? null;
       rows.push([
         parallel,
         budget ? "per day" : "none",
@@ -209,6 +219,9 @@ if (import.meta.main) {
         fixed(r.machineMs, 2),
         fixed(r.statements, 1),
         fixed(r.transactions, 2),
+        peer ? fixed(peer.perSecond) : "—",
+        peer ? fixed(peer.machineMs, 2) : "—",
+        peer ? `${fixed(r.perSecond / peer.perSecond, 2)}×` : "—",
       ]);
     }
     const m = await machine();
@@ -231,6 +244,9 @@ if (import.meta.main) {
           "CPU ms/reply (whole machine)",
           "statements/reply",
           "transactions/reply",
+          "smtplib, as many connections: replies/s",
+          "smtplib: CPU ms/reply (whole machine)",
+          "drain / smtplib",
         ],
         rows,
       ),

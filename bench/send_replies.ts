@@ -4,7 +4,8 @@
  * new connection per message, in the same run. Nodemailer pipelines the envelope and DATA where
  * the server offers PIPELINING (RFC 2920; Postfix does). Prints a table with the CPU of this
  * process per reply and of the whole machine (the rest is Postfix taking and delivering the
- * replies: on two cores it bounds what any client can reach); not a test.
+ * replies: on two cores it bounds what any client can reach), and the same with the peer,
+ * Python's smtplib (bench/smtplib_peer.py), right after each pooled run; not a test.
  *
  *   deno run -A bench/send_replies.ts [COUNT]
  */
@@ -17,6 +18,8 @@ import {
   machine,
   machineCpuSeconds,
   machineCpuSince,
+  type PeerRun,
+  smtplibPeer,
 } from "./support.ts";
 
 const count = Number(Deno.args[0] ?? 500);
@@ -83,8 +86,12 @@ if (import.meta.main) {
   // One short warm-up so that neither side pays Postfix's first-connection costs.
   await measure(true, to);
   const runs: Array<[string, Awaited<ReturnType<typeof measure>>]> = [];
+  const peers: Array<[string, PeerRun]> = [];
   for (const n of [1, 4, 8]) {
-    runs.push([`pooled, ${n} connection${n > 1 ? "s" : ""}`, await measure(true, to, n)]);
+    const connections = `${n} connection${n > 1 ? "s" : ""}`;
+    runs.push([`pooled, ${connections}`, await measure(true, to, n)]);
+    const peer = await smtplibPeer(to, count, n);
+    if (peer) peers.push([`smtplib (the peer), ${connections}`, peer]);
   }
   runs.push(["one connection per reply", await measure(false, to)]);
   const m = await machine();
@@ -102,6 +109,20 @@ if (import.meta.main) {
       `| ${name} | ${r.accepted} | ${r.seconds.toFixed(2)} | ${r.perSecond.toFixed(0)} | ${
         r.cpuMs.toFixed(2)
       } | ${r.machineMs.toFixed(2)} | ${(r.machineMs - r.cpuMs).toFixed(2)} |`,
+    );
+  }
+  for (const [name, p] of peers) {
+    console.log(
+      `| ${name} | ${p.sent} | ${p.seconds.toFixed(2)} | ${p.perSecond.toFixed(0)} | ${
+        p.cpuMs.toFixed(2)
+      } | ${p.machineMs.toFixed(2)} | ${(p.machineMs - p.cpuMs).toFixed(2)} |`,
+    );
+  }
+  for (const [k, [, p]] of peers.entries()) {
+    console.log(
+      `nodemailer / smtplib, ${p.connections} connection(s): ${
+        (runs[k][1].perSecond / p.perSecond).toFixed(2)
+      }×`,
     );
   }
   const one = runs[0][1].perSecond;

@@ -141,3 +141,48 @@ export function fixed(n: number, digits = 0): string {
     ? n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits })
     : "—";
 }
+
+/** What the replies benchmarks' peer, Python's smtplib (bench/smtplib_peer.py), reached. */
+export interface PeerRun {
+  connections: number;
+  sent: number;
+  seconds: number;
+  perSecond: number;
+  /** The peer's own CPU per reply, ms. */
+  cpuMs: number;
+  /** The whole machine's CPU per reply, ms: the peer's and Postfix's taking the replies. */
+  machineMs: number;
+}
+
+/**
+ * Python's smtplib sending `count` replies of the outbox's shape to the loopback Postfix over
+ * `connections` sessions at once, in this run, to `to`. Null (and why, on stderr) when python3 is
+ * not on this machine: the ratio is then left out, never guessed.
+ */
+export async function smtplibPeer(
+  to: string,
+  count: number,
+  connections: number,
+): Promise<PeerRun | null> {
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command("python3", {
+      args: [`${ROOT}bench/smtplib_peer.py`, to, String(count), String(connections)],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+  } catch (e) {
+    console.error(`the smtplib peer did not run: ${e instanceof Error ? e.message : e}`);
+    return null;
+  }
+  if (!out.success) throw new Error(`the smtplib peer failed (exit ${out.code})`);
+  const r = JSON.parse(new TextDecoder().decode(out.stdout));
+  return {
+    connections: r.connections,
+    sent: r.sent,
+    seconds: r.seconds,
+    perSecond: r.per_second,
+    cpuMs: r.cpu_seconds * 1000 / r.sent,
+    machineMs: r.machine_cpu_seconds === null ? NaN : r.machine_cpu_seconds * 1000 / r.sent,
+  };
+}
