@@ -3,7 +3,7 @@
  * claimed and settled like the outbox: `FOR UPDATE SKIP LOCKED` with a lease, every update
  * guarded by the claim it holds.
  */
-import { Buffer } from "node:buffer";
+import { base64 } from "./bytes_param.ts";
 import type { Queryable } from "./db.ts";
 import { camelRow } from "./row.ts";
 
@@ -45,9 +45,7 @@ export async function oweSentCopies(
       copies.map((c) => c.outboxId),
       at.toISOString(),
       deadlineAt.toISOString(),
-      copies.map(({ raw }) =>
-        Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("base64")
-      ),
+      copies.map(({ raw }) => base64(raw)),
     ],
   );
   return rows.length;
