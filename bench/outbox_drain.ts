@@ -5,7 +5,8 @@
  * connections, and once more with 8 in flight under a per-day send budget (counted at each
  * claim). Every reply is claimed, sent, settled and audited as in production. Prints a table with
  * the CPU per reply of this process, of its PostgreSQL backends and of the whole machine (what
- * is neither is Postfix taking and delivering the replies), and the statements and transactions
+ * is neither is mostly Postfix and Dovecot taking and delivering the replies, with PostgreSQL's
+ * other processes and the kernel's loopback), and the statements and transactions
  * per reply, beside the 300 replies/s target. Right after each run without a budget, the peer,
  * Python's smtplib (bench/smtplib_peer.py), sends as many replies of the same shape to the same
  * mailbox over as many connections, with no database: the drain's rate is given as a ratio to it,

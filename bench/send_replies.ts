@@ -72,7 +72,7 @@ async function measure(pooled: boolean, to: string, connections = 1) {
   const cpu = ((await cpuSecondsOf(Deno.pid)) ?? 0) - cpuBefore;
   const whole = await machineCpuSince(machineBefore);
   return {
-    accepted,
+    sent: accepted,
     seconds,
     perSecond: accepted / seconds,
     cpuMs: cpu * 1000 / accepted,
@@ -85,13 +85,20 @@ if (import.meta.main) {
   const to = (await freshUser("bench-replies")).address;
   // One short warm-up so that neither side pays Postfix's first-connection costs.
   await measure(true, to);
-  const runs: Array<[string, Awaited<ReturnType<typeof measure>>]> = [];
-  const peers: Array<[string, PeerRun]> = [];
+  type Run = Omit<PeerRun, "connections">;
+  const runs: Array<[string, Run]> = [];
+  const peers: Array<[string, Run]> = [];
+  const ratios: string[] = [];
   for (const n of [1, 4, 8]) {
     const connections = `${n} connection${n > 1 ? "s" : ""}`;
-    runs.push([`pooled, ${connections}`, await measure(true, to, n)]);
+    const pooled = await measure(true, to, n);
+    runs.push([`pooled, ${connections}`, pooled]);
     const peer = await smtplibPeer(to, count, n);
-    if (peer) peers.push([`smtplib (the peer), ${connections}`, peer]);
+    if (!peer) continue;
+    peers.push([`smtplib (the peer), ${connections}`, peer]);
+    ratios.push(
+      `nodemailer / smtplib, ${connections}: ${(pooled.perSecond / peer.perSecond).toFixed(2)}×`,
+    );
   }
   runs.push(["one connection per reply", await measure(false, to)]);
   const m = await machine();
@@ -104,27 +111,14 @@ if (import.meta.main) {
     "| transport | replies | seconds | replies/s | CPU ms per reply (this process) | CPU ms per reply (whole machine) | CPU ms per reply (the rest: Postfix) |",
   );
   console.log("|---|---|---|---|---|---|---|");
-  for (const [name, r] of runs) {
+  for (const [name, r] of [...runs, ...peers]) {
     console.log(
-      `| ${name} | ${r.accepted} | ${r.seconds.toFixed(2)} | ${r.perSecond.toFixed(0)} | ${
+      `| ${name} | ${r.sent} | ${r.seconds.toFixed(2)} | ${r.perSecond.toFixed(0)} | ${
         r.cpuMs.toFixed(2)
       } | ${r.machineMs.toFixed(2)} | ${(r.machineMs - r.cpuMs).toFixed(2)} |`,
     );
   }
-  for (const [name, p] of peers) {
-    console.log(
-      `| ${name} | ${p.sent} | ${p.seconds.toFixed(2)} | ${p.perSecond.toFixed(0)} | ${
-        p.cpuMs.toFixed(2)
-      } | ${p.machineMs.toFixed(2)} | ${(p.machineMs - p.cpuMs).toFixed(2)} |`,
-    );
-  }
-  for (const [k, [, p]] of peers.entries()) {
-    console.log(
-      `nodemailer / smtplib, ${p.connections} connection(s): ${
-        (runs[k][1].perSecond / p.perSecond).toFixed(2)
-      }×`,
-    );
-  }
+  for (const line of ratios) console.log(line);
   const one = runs[0][1].perSecond;
   const single = runs[runs.length - 1][1].perSecond;
   console.log(`pooled / per-connection: ${(one / single).toFixed(2)}×`);
